@@ -1,0 +1,29 @@
+// How the CLI's commands plug into main: each command file adds one subcommand.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <stdexcept>
+
+namespace iommu::cli {
+
+// Exit codes of the CLI contract (docs/CLI.md).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitViolation = 1;
+inline constexpr int kExitUsage = 2;
+
+// A usage, configuration or input problem: main prints it and exits with kExitUsage.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+using Action = std::function<int()>;
+
+// Each adds its subcommand to `app`; when the user selects it, the parsed command is stored in
+// `action` for main to run after parsing succeeds.
+void add_drivers_command(CLI::App& app, Action& action);
+void add_check_command(CLI::App& app, Action& action);
+void add_selfcheck_command(CLI::App& app, Action& action);
+
+}  // namespace iommu::cli

@@ -1,0 +1,37 @@
+// iommucheck: a thin command line over the library layers; see docs/CLI.md.
+#include <fmt/core.h>
+
+#include <exception>
+
+#include "cli/command.h"
+#include "cli/version.h"
+
+namespace cli = iommu::cli;
+
+int main(int argc, char** argv) {
+  CLI::App app{"iommucheck: conformance and verification kit for IOMMU page-table code"};
+  app.set_version_flag("--version", fmt::format("iommucheck {}", cli::kVersion));
+  app.require_subcommand(1);
+  app.footer("Exit codes: 0 no violation, 1 violation found, 2 usage or configuration error.");
+
+  cli::Action action;
+  cli::add_drivers_command(app, action);
+  cli::add_check_command(app, action);
+  cli::add_selfcheck_command(app, action);
+
+  try {
+    app.parse(argc, argv);
+    return action();
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return cli::kExitUsage;
+  } catch (const cli::UsageError& e) {
+    fmt::print(stderr, "iommucheck: {}\n", e.what());
+    return cli::kExitUsage;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "iommucheck: internal error: {}\n", e.what());
+    return cli::kExitUsage;
+  }
+}

@@ -1,0 +1,19 @@
+# Every dependency is a Debian package installed by scripts/install-deps.sh.
+set(_hint "run scripts/install-deps.sh")
+
+find_package(fmt REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(GTest REQUIRED)
+find_package(rapidcheck REQUIRED)
+find_package(benchmark REQUIRED)
+find_package(Threads REQUIRED)
+
+# Debian's libz3-dev ships no CMake package: find the C++ API by hand.
+find_path(Z3_INCLUDE_DIR z3++.h)
+find_library(Z3_LIBRARY z3)
+if(NOT Z3_INCLUDE_DIR OR NOT Z3_LIBRARY)
+  message(FATAL_ERROR "Z3 C++ API (z3++.h, libz3) not found: ${_hint}")
+endif()
+add_library(z3::z3 UNKNOWN IMPORTED)
+set_target_properties(z3::z3 PROPERTIES IMPORTED_LOCATION "${Z3_LIBRARY}"
+                      INTERFACE_INCLUDE_DIRECTORIES "${Z3_INCLUDE_DIR}")

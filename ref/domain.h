@@ -1,0 +1,63 @@
+// The core API as a caller sees it (drivers/iommu/iommu.c): map, unmap, map_sg and
+// iova_to_phys with Linux results, run as the Linux core loop over the reference driver, plus
+// what a device may observe at any point.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "ref/config.h"
+#include "ref/device_view.h"
+#include "ref/pgtable.h"
+
+namespace iommu::ref {
+
+// One scatterlist entry: physically contiguous bytes.
+struct Segment {
+  uint64_t paddr = 0;
+  uint64_t length = 0;
+};
+
+class RefDomain {
+ public:
+  explicit RefDomain(const DomainConfig& cfg);
+
+  const DomainConfig& config() const { return pgtable_.config(); }
+  const RefPgtable& pgtable() const { return pgtable_; }
+  const StaleSet& stale() const { return stale_; }
+
+  // iommu_map: 0 or -EINVAL/-ERANGE/-EEXIST; a failed map leaves nothing behind.
+  int map(uint64_t iova, uint64_t paddr, uint64_t size, int prot);
+  // iommu_map_nosync: as map, but under non-present caching the mapping may still fault until
+  // iotlb_sync_map covers it.
+  int map_nosync(uint64_t iova, uint64_t paddr, uint64_t size, int prot);
+  void iotlb_sync_map(uint64_t iova, uint64_t size);
+
+  // iommu_map_sg: bytes mapped or a negative errno; contiguous segments are merged first.
+  int64_t map_sg(uint64_t iova, std::span<const Segment> segments, int prot);
+
+  // iommu_unmap: bytes unmapped (0 for unaligned input; stops at a hole; may exceed size under
+  // PartialUnmap::kWhole). Strict: invisible on return. Lazy: stale until flush_iotlb_all.
+  uint64_t unmap(uint64_t iova, uint64_t size);
+  // iommu_unmap_fast: stale until iotlb_sync(gather).
+  uint64_t unmap_fast(uint64_t iova, uint64_t size, GatherId gather);
+  GatherId new_gather() { return next_gather_++; }
+  void iotlb_sync(GatherId gather) { stale_.complete(gather); }
+  void flush_iotlb_all() { stale_.clear(); }
+
+  // iommu_iova_to_phys: 0 when unmapped, as Linux reports it.
+  uint64_t iova_to_phys(uint64_t iova) const { return pgtable_.iova_to_phys(iova).value_or(0); }
+
+  DeviceView device_view(uint64_t iova) const;
+
+ private:
+  uint64_t unmap_into(uint64_t iova, uint64_t size, GatherId gather);
+
+  RefPgtable pgtable_;
+  IntervalSet pending_;  // mapped, not yet published to hardware that caches non-present
+  StaleSet stale_;
+  GatherId next_gather_ = kFlushQueue + 1;
+  static constexpr GatherId kSynced = ~GatherId{0};  // unmaps whose sync already happened
+};
+
+}  // namespace iommu::ref
