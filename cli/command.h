@@ -25,5 +25,6 @@ using Action = std::function<int()>;
 void add_drivers_command(CLI::App& app, Action& action);
 void add_check_command(CLI::App& app, Action& action);
 void add_selfcheck_command(CLI::App& app, Action& action);
+void add_decode_command(CLI::App& app, Action& action);
 
 }  // namespace iommu::cli

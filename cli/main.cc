@@ -8,6 +8,19 @@
 
 namespace cli = iommu::cli;
 
+namespace {
+
+// CLI11 would only say "a subcommand is required"; name the word that is not one.
+void reject_unknown_command(CLI::App& app, int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-') return;
+  for (const CLI::App* sub : app.get_subcommands({}))
+    if (sub->get_name() == argv[1]) return;
+  throw cli::UsageError(fmt::format("unknown command '{}'; `iommucheck --help` lists the commands",
+                                    argv[1]));
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"iommucheck: conformance and verification kit for IOMMU page-table code"};
   app.set_version_flag("--version", fmt::format("iommucheck {}", cli::kVersion));
@@ -18,8 +31,10 @@ int main(int argc, char** argv) {
   cli::add_drivers_command(app, action);
   cli::add_check_command(app, action);
   cli::add_selfcheck_command(app, action);
+  cli::add_decode_command(app, action);
 
   try {
+    reject_unknown_command(app, argc, argv);
     app.parse(argc, argv);
     return action();
   } catch (const CLI::Success& e) {

@@ -1,27 +1,22 @@
 #include <fmt/core.h>
 
-#include <chrono>
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/progress.h"
 #include "ref/selfcheck.h"
 
 namespace iommu::cli {
 namespace {
 
 int run_selfcheck_command(const ref::SelfcheckOptions& opts) {
-  const auto t0 = std::chrono::steady_clock::now();
-  auto seconds = [&t0] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  };
   ref::SelfcheckOptions run = opts;
-  run.progress = [&](uint64_t done) {
-    fmt::print(stderr, "\rselfcheck: {}/{} ops, {:.1f}s", done, opts.ops, seconds());
-  };
+  Progress progress("selfcheck", opts.ops);
+  run.progress = [&progress](uint64_t done) { progress.update(done); };
   const ref::SelfcheckReport r = ref::run_selfcheck(run);
-  fmt::print(stderr, "\n");
+  progress.finish();
   for (const std::string& d : r.details) fmt::print("VIOLATION: {}\n", d);
-  const double s = seconds();
+  const double s = progress.seconds();
   fmt::print("summary: driver=ref-vs-oracle ops={} violations={} seconds={:.2f} ops_per_s={:.0f}\n",
              r.ops, r.mismatches, s, static_cast<double>(r.ops) / (s > 0 ? s : 1));
   return r.mismatches == 0 ? kExitOk : kExitViolation;

@@ -191,10 +191,11 @@ std::vector<DomainConfig> selfcheck_configs() {
 SelfcheckReport run_selfcheck(const SelfcheckOptions& opts) {
   SelfcheckReport report;
   const std::vector<DomainConfig> configs = selfcheck_configs();
-  const uint64_t per_config = std::max<uint64_t>(1, opts.ops / configs.size());
   for (size_t c = 0; c < configs.size() && report.ops < opts.ops; ++c) {
+    // The remainder goes to the first configurations, so exactly opts.ops run in all.
+    const uint64_t per_config = opts.ops / configs.size() + (c < opts.ops % configs.size());
     Run run(configs[c], opts.seed * 1000003 + c);
-    for (uint64_t i = 0; i < per_config && report.ops < opts.ops; ++i) {
+    for (uint64_t i = 0; i < per_config; ++i) {
       const std::string diff = run.step();
       ++report.ops;
       if (opts.progress && report.ops % 5000 == 0) opts.progress(report.ops);

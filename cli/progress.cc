@@ -1,0 +1,33 @@
+#include "cli/progress.h"
+
+#include <fmt/core.h>
+#include <unistd.h>
+
+namespace iommu::cli {
+
+Progress::Progress(std::string what, uint64_t total)
+    : what_(std::move(what)),
+      total_(total),
+      tty_(isatty(STDERR_FILENO) != 0),
+      start_(std::chrono::steady_clock::now()),
+      last_(start_) {}
+
+double Progress::seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+void Progress::update(uint64_t done) {
+  const auto now = std::chrono::steady_clock::now();
+  const auto interval = tty_ ? std::chrono::milliseconds(200) : std::chrono::seconds(5);
+  if (now - last_ < interval) return;
+  last_ = now;
+  fmt::print(stderr, "{}{}: {}/{} ({:.0f}%) {:.1f}s{}", tty_ ? "\r" : "", what_, done, total_,
+             100.0 * static_cast<double>(done) / static_cast<double>(total_), seconds(),
+             tty_ ? "" : "\n");
+}
+
+void Progress::finish() {
+  if (tty_ && last_ != start_) fmt::print(stderr, "\n");
+}
+
+}  // namespace iommu::cli

@@ -1,0 +1,25 @@
+// Progress on stderr for long runs: a line rewritten in place on a terminal, one line every few
+// seconds in a log.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace iommu::cli {
+
+class Progress {
+ public:
+  Progress(std::string what, uint64_t total);
+  void update(uint64_t done);
+  void finish();  // ends the line on a terminal
+  double seconds() const;
+
+ private:
+  std::string what_;
+  uint64_t total_;
+  bool tty_;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+}  // namespace iommu::cli

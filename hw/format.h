@@ -1,0 +1,131 @@
+// Descriptor formats as data: the geometry of each io-pgtable format computed from {format, ias,
+// oas}, plus the small per-family functions that decode and encode one descriptor. The walker
+// and impl/ share these, so a descriptor is written and read by the same rules.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "hw/translation.h"
+
+namespace iommu::hw {
+
+enum class Family { kLpae, kV7s, kDart };
+
+enum class FormatId {
+  kArm64LpaeS1_4k,
+  kArm64LpaeS1_16k,
+  kArm64LpaeS1_64k,
+  kArm64LpaeS2_4k,
+  kArm64LpaeS2_16k,
+  kArm64LpaeS2_64k,
+  kArm32LpaeS1,
+  kArm32LpaeS2,
+  kArmMaliLpae,
+  kArmV7s,
+  kAppleDart,
+  kAppleDart2,
+};
+
+// What a format is asked to be; 0 picks the format's default (Linux's usual configuration).
+struct FormatConfig {
+  std::string name;
+  unsigned ias = 0;
+  unsigned oas = 0;
+  uint64_t granule = 0;  // only apple-dart/apple-dart2 offer a choice (4K or 16K)
+};
+
+// One level of the walk, in the format's own level numbering.
+struct LevelGeometry {
+  unsigned shift = 0;       // iova bit where this level's index starts
+  unsigned index_bits = 0;  // width of the index (the concatenated width at a stage-2 PGD)
+  uint64_t table_bytes = 0;
+  uint64_t leaf_size = 0;  // size of a leaf at this level, 0 when none is allowed
+  bool has_tables = false;  // may hold table descriptors
+};
+
+struct Geometry {
+  unsigned desc_bytes = 8;
+  uint64_t granule = 0;
+  unsigned ias = 0;
+  unsigned oas = 0;
+  unsigned start_level = 0;
+  unsigned last_level = 0;
+  std::array<LevelGeometry, 4> levels{};  // indexed by level number
+  uint64_t pgd_bytes = 0;
+  unsigned pgd_concat = 1;   // stage-2 tables concatenated at the start level
+  uint64_t pgsize_bitmap = 0;
+  unsigned n_ttbrs = 1;      // DART: tables selected by iova bits above the walk
+  unsigned ttbr_shift = 0;
+
+  const LevelGeometry& at(unsigned level) const { return levels[level]; }
+  uint64_t index(uint64_t iova, unsigned level) const;
+  unsigned ttbr_index(uint64_t iova) const;
+  // The iova bits a table descriptor at `level` is selected by (what a walk cache keys on).
+  uint64_t prefix(uint64_t iova, unsigned level) const;
+};
+
+enum class DescKind { kEmpty, kTable, kLeaf, kReserved };
+
+// One descriptor as the hardware reads it.
+struct Decoded {
+  DescKind kind = DescKind::kEmpty;
+  uint64_t paddr = 0;  // next-level table or leaf output address
+  uint64_t size = 0;   // leaf size (all replicas together)
+  Perms perms;
+  int prot = 0;           // the Linux IOMMU_* flags the leaf expresses (for display and checks)
+  bool af = true;         // access flag; a leaf without it faults on first use
+  unsigned replicas = 1;  // v7s large pages and supersections: 16 identical entries
+  std::string_view why;   // for kReserved: what is wrong with the encoding
+};
+
+class Format;
+
+// The per-family descriptor functions; one instance per family, shared by all its formats.
+struct Codec {
+  Decoded (*decode)(const Format& fmt, uint64_t desc, unsigned level);
+  uint64_t (*make_table)(const Format& fmt, uint64_t paddr);
+  uint64_t (*make_leaf)(const Format& fmt, uint64_t paddr, unsigned level, uint64_t pgsize,
+                        int prot);
+};
+
+class Format {
+ public:
+  Format(FormatId id, std::string_view name, Family family, Geometry geo, const Codec& codec)
+      : id_(id), name_(name), family_(family), geo_(geo), codec_(&codec) {}
+
+  FormatId id() const { return id_; }
+  std::string_view name() const { return name_; }
+  Family family() const { return family_; }
+  const Geometry& geo() const { return geo_; }
+
+  bool is_stage2() const;
+  bool is_mali() const { return id_ == FormatId::kArmMaliLpae; }
+
+  Decoded decode(uint64_t desc, unsigned level) const { return codec_->decode(*this, desc, level); }
+  uint64_t make_table(uint64_t paddr) const { return codec_->make_table(*this, paddr); }
+  // A leaf of `pgsize` (one of pgsize_bitmap) as Linux 6.12 writes it for `prot`; for v7s 64K
+  // and 16M leaves this is the value of each of the 16 replicas.
+  uint64_t make_leaf(uint64_t paddr, uint64_t pgsize, int prot) const;
+  // The level at which a leaf of `pgsize` lives; throws when the format has no such leaf.
+  unsigned leaf_level(uint64_t pgsize) const;
+  // Entries written for one leaf of `pgsize`.
+  unsigned replicas(uint64_t pgsize) const;
+
+ private:
+  FormatId id_;
+  std::string_view name_;
+  Family family_;
+  Geometry geo_;
+  const Codec* codec_;
+};
+
+// Builds a format from its Linux name and limits; throws std::invalid_argument naming the
+// valid formats or the valid ias/oas.
+Format make_format(const FormatConfig& config);
+std::span<const std::string_view> format_names();
+
+}  // namespace iommu::hw

@@ -1,0 +1,19 @@
+// What each descriptor family contributes to hw/format.cc: its geometry rules and its codec.
+// Internal to hw/.
+#pragma once
+
+#include "hw/format.h"
+
+namespace iommu::hw {
+
+// Each validates ias/oas (and the granule) against Linux 6.12's limits for the format and throws
+// std::invalid_argument with the accepted values.
+Geometry lpae_geometry(FormatId id, unsigned ias, unsigned oas);
+Geometry v7s_geometry(unsigned ias, unsigned oas);
+Geometry dart_geometry(FormatId id, unsigned ias, unsigned oas, uint64_t granule);
+
+extern const Codec kLpaeCodec;
+extern const Codec kV7sCodec;
+extern const Codec kDartCodec;
+
+}  // namespace iommu::hw

@@ -1,0 +1,119 @@
+// Simulated physical memory holding page-table pages. Every chunk of it is tracked as never
+// allocated, allocated or freed, so a walk through a dangling table pointer is a finding rather
+// than a lucky hit on stale bytes.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+namespace iommu::hw {
+
+enum class PageState { kNeverAllocated, kAllocated, kFreed };
+
+// One table allocation: [paddr, paddr + size).
+struct Allocation {
+  uint64_t paddr = 0;
+  uint64_t size = 0;
+  bool operator==(const Allocation&) const = default;
+};
+
+// A CPU-side read or write of memory that is not allocated (a use after free or a wild pointer).
+struct BadAccess {
+  uint64_t paddr = 0;
+  unsigned width = 0;  // bytes
+  bool write = false;
+  PageState state = PageState::kNeverAllocated;
+};
+
+// What freed memory reads as: every 32-bit word is this value, so a 64-bit LPAE or DART entry
+// looks like a valid table or page pointing far outside any allocation, and a v7s entry looks
+// valid too. Code that follows a dangling pointer then walks into unallocated memory.
+inline constexpr uint32_t kPoison32 = 0xbadbad03;
+inline constexpr uint64_t kPoison64 = 0xbadbad03badbad03;
+
+class TableMemory {
+ public:
+  // Memory is tracked in chunks of this size: the smallest table (v7s level 2) is 1 KiB.
+  static constexpr uint64_t kChunk = 1024;
+
+  struct Config {
+    uint64_t base = 0x8000'0000;  // first table paddr handed out
+    uint64_t limit = 1ull << 32;  // allocations end below this (keeps paddrs within the oas)
+  };
+
+  // The default window, or the top half of the address space when the oas is below 32 bits
+  // (a narrow arm-v7s configuration), so that every table paddr is one the format can encode.
+  static Config window_for_oas(unsigned oas);
+
+  // Decides whether an allocation fails (as the kernel's page allocator returning NULL):
+  // called with the 1-based sequence number of the allocation request and its size.
+  using FailureHook = std::function<bool(uint64_t seq, uint64_t size)>;
+
+  TableMemory();
+  explicit TableMemory(Config config);
+
+  // Zeroed memory of `size` bytes aligned to `align` (0 means `size`); both powers of two.
+  // nullopt when the failure hook says so or the address window is exhausted: the -ENOMEM path.
+  std::optional<uint64_t> alloc(uint64_t size, uint64_t align = 0);
+  // Frees an allocation by its start address; throws std::logic_error for anything else
+  // (double free, interior pointer), which is a bug in the caller.
+  void free(uint64_t paddr);
+
+  void set_failure_hook(FailureHook hook) { failure_hook_ = std::move(hook); }
+  // Makes the nth allocation request from now fail (1 = the next one), once.
+  void fail_nth_allocation(uint64_t n);
+  uint64_t allocations_requested() const { return alloc_seq_; }
+
+  // Marks the chunks covering [paddr, paddr + bytes.size()) allocated and copies the bytes in
+  // (a raw memory image); the rest of a partly covered chunk reads as zero.
+  void load(uint64_t paddr, std::span<const uint8_t> bytes);
+
+  PageState state(uint64_t paddr) const;
+
+  // Device-side (walker) reads: nullopt when the word is not in allocated memory.
+  std::optional<uint64_t> peek64(uint64_t paddr) const;
+  std::optional<uint32_t> peek32(uint64_t paddr) const;
+
+  // CPU-side accesses, little-endian. Out of allocated memory they are recorded in
+  // bad_accesses(); reads then return the poison (freed) or zero (never allocated), and writes
+  // are dropped.
+  uint64_t read64(uint64_t paddr);
+  uint32_t read32(uint64_t paddr);
+  void write64(uint64_t paddr, uint64_t value);
+  void write32(uint64_t paddr, uint32_t value);
+
+  const std::vector<BadAccess>& bad_accesses() const { return bad_accesses_; }
+  // Allocations not freed yet, by address: at teardown, the leaked table pages.
+  std::vector<Allocation> live_allocations() const;
+
+ private:
+  struct Chunk {
+    PageState state = PageState::kAllocated;
+    std::unique_ptr<uint8_t[]> bytes;  // null once freed: freed memory reads as poison
+  };
+
+  std::optional<uint64_t> place(uint64_t size, uint64_t align);
+  bool should_fail(uint64_t size);
+  const uint8_t* allocated_bytes(uint64_t paddr, unsigned width) const;
+  uint8_t* writable_bytes(uint64_t paddr, unsigned width);
+  void record_bad(uint64_t paddr, unsigned width, bool write);
+
+  Config config_;
+  uint64_t next_ = 0;
+  uint64_t alloc_seq_ = 0;
+  std::optional<uint64_t> fail_at_;
+  FailureHook failure_hook_;
+  std::unordered_map<uint64_t, Chunk> chunks_;  // by paddr / kChunk
+  std::map<uint64_t, uint64_t> live_;           // paddr -> size
+  std::deque<Allocation> freed_;                // reused oldest first once the window is full
+  std::vector<BadAccess> bad_accesses_;
+};
+
+}  // namespace iommu::hw

@@ -1,0 +1,46 @@
+// The walk cache: intermediate table descriptors, so a walk can start below the root. Kept by
+// leaf-only invalidations (SMMUv3 Leaf=1, VT-d IH=1, AMD PDE=0), which is how a driver that
+// frees a table but flushes only leaves lets a device walk freed memory.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+#include "hw/invalidation.h"
+#include "hw/tlb_store.h"
+
+namespace iommu::hw {
+
+struct WalkHit {
+  unsigned level = 0;        // level of the cached table descriptor, the format's numbering
+  uint64_t table_paddr = 0;  // the next-level table it points to
+  uint64_t span = 0;         // bytes of iova space that descriptor translates
+  bool operator==(const WalkHit&) const = default;
+};
+
+class WalkCache {
+ public:
+  explicit WalkCache(const CacheConfig& cfg = {});
+
+  // The descriptor at `level` for the span-sized, span-aligned block holding iova points to
+  // table_paddr.
+  void insert(ContextId ctx, unsigned level, uint64_t iova, uint64_t span, uint64_t table_paddr);
+
+  // The cached descriptor closest to the leaves for iova: the walk resumes in its table.
+  std::optional<WalkHit> lookup_deepest(ContextId ctx, uint64_t iova) const;
+
+  // Applies a decoded command now; returns how many entries it removed.
+  size_t invalidate(const Command& cmd);
+
+  size_t size() const { return store_.size(); }
+
+ private:
+  struct Entry {
+    unsigned level;
+    uint64_t table_paddr;
+  };
+  SpanStore<Entry> store_;
+};
+
+}  // namespace iommu::hw

@@ -1,0 +1,185 @@
+// The decode engine (hw/dump) over memory images built byte by byte and written to a file.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "hw/dump.h"
+#include "ref/prot.h"
+
+namespace iommu::hw {
+namespace {
+
+constexpr int R = IOMMU_READ, W = IOMMU_WRITE, C = IOMMU_CACHE, N = IOMMU_NOEXEC;
+constexpr uint64_t K = 1024, M = K * K, G = M * K;
+
+// A raw little-endian memory image starting at physical address `base`.
+struct Image {
+  uint64_t base;
+  std::vector<uint8_t> bytes;
+
+  Image(uint64_t b, uint64_t size) : base(b), bytes(size) {}
+  void put(uint64_t paddr, uint64_t value, unsigned width) {
+    for (unsigned i = 0; i < width; i++)
+      bytes.at(paddr - base + i) = static_cast<uint8_t>(value >> (8 * i));
+  }
+  void put64(uint64_t paddr, uint64_t value) { put(paddr, value, 8); }
+  void put32(uint64_t paddr, uint32_t value) { put(paddr, value, 4); }
+
+  std::string write_file(const std::string& name) const {
+    auto path = std::filesystem::temp_directory_path() /
+                fmt::format("iommucheck_{}_{}.img", name, ::getpid());
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
+    return path.string();
+  }
+};
+
+TableDump decode(const Image& img, const FormatConfig& cfg, std::vector<uint64_t> roots,
+                 const std::string& name) {
+  std::string path = img.write_file(name);
+  std::vector<uint8_t> bytes = read_image_file(path);
+  std::filesystem::remove(path);
+  return dump_image(make_format(cfg), bytes, img.base, roots);
+}
+
+void expect_malformed(const Malformed& m, uint64_t desc, unsigned level, uint64_t iova,
+                      FaultReason reason) {
+  EXPECT_EQ(m.desc_paddr, desc);
+  EXPECT_EQ(m.level, level);
+  EXPECT_EQ(m.iova, iova);
+  EXPECT_EQ(fault_reason_name(m.reason), fault_reason_name(reason));
+}
+
+TEST(Decode, Lpae4kStage1) {
+  // ias 32: a 4-entry level-1 PGD at 0x80000000, level 2 at +0x1000, level 3 at +0x2000
+  Image img(0x80000000, 0x3000);
+  img.put64(0x80000000, 0x80001003);  // level 1 [0] -> table
+  img.put64(0x80000008, 0x80000e41);  // level 1 [1]: 1G block rw at 0x80000000
+  img.put64(0x80001000, 0x80002003);  // level 2 [0] -> table
+  img.put64(0x80001008, 0x40200e41);  // level 2 [1], [2]: 2M blocks, contiguous
+  img.put64(0x80001010, 0x40400e41);
+  img.put64(0x80001018, 0x90000003);  // level 2 [3] -> table outside the image
+  img.put64(0x80002000, 0x40000e43);  // level 3 [0], [1]: rw pages, contiguous
+  img.put64(0x80002008, 0x40001e43);
+  img.put64(0x80002010, 0x40005e43);  // level 3 [2]: rw page, not contiguous in paddr
+  img.put64(0x80002018, 0x40000e41);  // level 3 [3]: reserved 0b01
+  img.put64(0x80002020, 0x40006ec3);  // level 3 [4]: read-only page
+  TableDump d = decode(img, {.name = "arm-64-lpae-s1-4k", .ias = 32, .oas = 40}, {0x80000000},
+                       "lpae4k");
+  EXPECT_EQ(d.mappings, (std::vector<Mapping>{
+                            {0x0, 0x40000000, 8 * K, R | W, 4 * K, 3},
+                            {0x2000, 0x40005000, 4 * K, R | W, 4 * K, 3},
+                            {0x4000, 0x40006000, 4 * K, R, 4 * K, 3},
+                            {0x200000, 0x40200000, 4 * M, R | W, 2 * M, 2},
+                            {0x40000000, 0x80000000, G, R | W, G, 1},
+                        }));
+  ASSERT_EQ(d.malformed.size(), 2u);
+  expect_malformed(d.malformed[0], 0x80002018, 3, 0x3000, FaultReason::kReserved);
+  expect_malformed(d.malformed[1], 0x90000000, 3, 0x600000, FaultReason::kBadTable);
+  EXPECT_EQ(format_mapping(d.mappings[0]), "0x0-0x1fff -> 0x40000000 rw 4K L3");
+  EXPECT_EQ(format_malformed(d.malformed[0]),
+            "malformed: desc 0x80002018 level 3 iova 0x3000: reserved-encoding "
+            "(type 0b01 at the last level)");
+}
+
+TEST(Decode, Lpae64kStage2) {
+  // ias 48: 3 levels from level 1, a 64-entry (512-byte) PGD at 0
+  Image img(0, 0x30000);
+  img.put64(0x0, 0x10003);             // level 1 [0] -> table at 0x10000
+  img.put64(0x10000, 0x20003);         // level 2 [0] -> table at 0x20000
+  img.put64(0x10008, 0x600007fd);      // level 2 [1]: 512M block rwc
+  img.put64(0x20008, 0x400106d7);      // level 3 [1]: 64K page rw
+  img.put64(0x20018, 0x4003f6d7);      // level 3 [3]: PA 0xf000040030000 beyond oas 48
+  TableDump d = decode(img, {.name = "arm-64-lpae-s2-64k"}, {0}, "lpae64k");
+  EXPECT_EQ(d.mappings, (std::vector<Mapping>{
+                            {0x10000, 0x40010000, 64 * K, R | W, 64 * K, 3},
+                            {0x20000000, 0x60000000, 512 * M, R | W | C, 512 * M, 2},
+                        }));
+  ASSERT_EQ(d.malformed.size(), 1u);
+  expect_malformed(d.malformed[0], 0x20018, 3, 0x30000, FaultReason::kAddressSize);
+}
+
+TEST(Decode, V7s) {
+  Image img(0x80000000, 0x4400);
+  img.put32(0x80000000, 0x80004001);  // level 1 [0] -> level-2 table
+  for (uint64_t i = 0x10; i < 0x20; i++) img.put32(0x80000000 + 4 * i, 0x41071c02);  // 16M
+  img.put32(0x80000000 + 4 * 0x20, 0x40131c12);  // 1M section rw noexec
+  img.put32(0x80004000 + 4 * 1, 0x40000e72);     // 4K page read-only
+  for (uint64_t i = 0x10; i < 0x20; i++) img.put32(0x80004000 + 4 * i, 0x40011c31);  // 64K
+  for (uint64_t i = 0x20; i < 0x30; i++) img.put32(0x80004000 + 4 * i, 0x40021c31);  // 64K
+  for (uint64_t i = 0x30; i < 0x40; i++) img.put32(0x80004000 + 4 * i, 0x40031c31);
+  img.put32(0x80004000 + 4 * 0x35, 0x40041c31);  // one replica disagrees
+  TableDump d = decode(img, {.name = "arm-v7s"}, {0x80000000}, "v7s");
+  EXPECT_EQ(d.mappings, (std::vector<Mapping>{
+                            {0x1000, 0x40000000, 4 * K, R, 4 * K, 2},
+                            {0x10000, 0x40010000, 128 * K, R | W, 64 * K, 2},
+                            {0x01000000, 0x41000000, 16 * M, R | W, 16 * M, 1},
+                            {0x02000000, 0x40100000, M, R | W | N, M, 1},
+                        }));
+  ASSERT_EQ(d.malformed.size(), 1u);
+  expect_malformed(d.malformed[0], 0x800040c0, 2, 0x30000, FaultReason::kInconsistent);
+}
+
+TEST(Decode, Dart) {
+  Image img(0x800000000, 0x8000);
+  img.put64(0x800000000, 0x800004001);           // L1 [0] -> L2 table
+  img.put64(0x800000008, 0x900000001);           // L1 [1] -> table outside the image
+  img.put64(0x800004000, 0x000fff0800100003);    // L2 [0], [1]: rw, contiguous
+  img.put64(0x800004008, 0x000fff0800104003);
+  img.put64(0x800004010, 0x000fff0800200083);    // L2 [2]: read-only
+  img.put64(0x800004018, 0x001fff0800300001);    // L2 [3]: subpage window from 1
+  TableDump d = decode(img, {.name = "apple-dart"}, {0x800000000}, "dart");
+  EXPECT_EQ(d.mappings, (std::vector<Mapping>{
+                            {0x0, 0x800100000, 32 * K, R | W, 16 * K, 2},
+                            {0x8000, 0x800200000, 16 * K, R, 16 * K, 2},
+                        }));
+  ASSERT_EQ(d.malformed.size(), 2u);
+  expect_malformed(d.malformed[0], 0x800004018, 2, 0xc000, FaultReason::kReserved);
+  expect_malformed(d.malformed[1], 0x900000000, 2, 0x2000000, FaultReason::kBadTable);
+}
+
+void expect_image_error(const std::function<void()>& f, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "no ImageError";
+  } catch (const ImageError& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(Decode, ImageErrors) {
+  expect_image_error([] { read_image_file("/nonexistent/tables.img"); }, "/nonexistent/tables.img");
+  Image empty(0, 0);
+  std::string path = empty.write_file("empty");
+  expect_image_error([&] { read_image_file(path); }, "is empty");
+  std::filesystem::remove(path);
+  Image small(0x80000000, 0x2000);
+  Format v7s = make_format({.name = "arm-v7s"});
+  std::vector<uint64_t> root{0x80000000};
+  expect_image_error([&] { dump_image(v7s, small.bytes, small.base, root); }, "truncated");
+  std::vector<uint64_t> outside{0x90000000};
+  expect_image_error([&] { dump_image(v7s, small.bytes, small.base, outside); }, "outside");
+  std::vector<uint64_t> misaligned{0x80000400};
+  expect_image_error([&] { dump_image(v7s, small.bytes, small.base, misaligned); }, "aligned");
+  std::vector<uint64_t> two{0x80000000, 0x80004000};
+  expect_image_error([&] { dump_image(v7s, small.bytes, small.base, two); }, "roots");
+}
+
+TEST(Decode, DartRootsPerTtbr) {
+  // 4K granule, ias 32: four TTBRs; TTBR 2 maps iova 0x80000000
+  Image img(0x80000000, 0x3000);
+  img.put64(0x80001000, 0x80002001);
+  img.put64(0x80002000, 0x000fff0000042003);
+  TableDump d = decode(img, {.name = "apple-dart", .ias = 32, .granule = 4096},
+                       {0x80000000, 0x80000000, 0x80001000}, "dart4k");
+  EXPECT_EQ(d.mappings, (std::vector<Mapping>{{0x80000000, 0x42000, 4 * K, R | W, 4 * K, 2}}));
+}
+
+}  // namespace
+}  // namespace iommu::hw

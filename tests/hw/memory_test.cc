@@ -1,0 +1,153 @@
+// Table memory: allocation, state tracking, poison, leaks and injected allocation failures.
+#include <gtest/gtest.h>
+
+#include <array>
+
+#include "hw/format.h"
+#include "hw/table_memory.h"
+
+namespace iommu::hw {
+namespace {
+
+TEST(TableMemory, AllocatesAlignedFromTheBase) {
+  TableMemory mem;
+  EXPECT_EQ(mem.alloc(4096), 0x80000000u);
+  EXPECT_EQ(mem.alloc(16384), 0x80004000u);  // skips to the next 16K boundary
+  EXPECT_EQ(mem.alloc(1024), 0x80008000u);   // a v7s level-2 table
+  EXPECT_EQ(mem.alloc(1024), 0x80008400u);
+  EXPECT_EQ(mem.alloc(65536), 0x80010000u);  // 16 concatenated 4K tables
+  EXPECT_EQ(mem.alloc(32), 0x80020000u);     // a tiny PGD still owns a whole 1K chunk
+  EXPECT_EQ(mem.alloc(32), 0x80020400u);
+  EXPECT_EQ(mem.alloc(4096, 65536), 0x80030000u);
+  EXPECT_THROW(mem.alloc(3000), std::invalid_argument);
+}
+
+TEST(TableMemory, ZeroedLittleEndianWords) {
+  TableMemory mem;
+  uint64_t t = *mem.alloc(4096);
+  EXPECT_EQ(mem.read64(t + 8), 0u);
+  mem.write64(t, 0x1122334455667788);
+  EXPECT_EQ(mem.read32(t), 0x55667788u);
+  EXPECT_EQ(mem.read32(t + 4), 0x11223344u);
+  mem.write32(t + 4, 0xdeadbeef);
+  EXPECT_EQ(mem.peek64(t), 0xdeadbeef55667788u);
+  EXPECT_TRUE(mem.bad_accesses().empty());
+  EXPECT_THROW(mem.read64(t + 4), std::logic_error);
+}
+
+TEST(TableMemory, TracksPageStates) {
+  TableMemory mem;
+  EXPECT_EQ(mem.state(0x80000000), PageState::kNeverAllocated);
+  uint64_t t = *mem.alloc(4096);
+  EXPECT_EQ(mem.state(t + 4095), PageState::kAllocated);
+  mem.free(t);
+  EXPECT_EQ(mem.state(t), PageState::kFreed);
+  EXPECT_EQ(mem.state(t + 4095), PageState::kFreed);
+  EXPECT_EQ(mem.state(t + 4096), PageState::kNeverAllocated);
+}
+
+TEST(TableMemory, FreedMemoryReadsAsPoisonAndIsReported) {
+  TableMemory mem;
+  uint64_t t = *mem.alloc(4096);
+  mem.write64(t, 0x40000e43);
+  mem.free(t);
+  EXPECT_EQ(mem.peek64(t), std::nullopt);
+  EXPECT_EQ(mem.read64(t), kPoison64);
+  EXPECT_EQ(mem.read32(t + 4), kPoison32);
+  mem.write64(t, 1);  // dropped
+  EXPECT_EQ(mem.read64(t), kPoison64);
+  ASSERT_EQ(mem.bad_accesses().size(), 4u);
+  EXPECT_EQ(mem.bad_accesses()[0].paddr, t);
+  EXPECT_EQ(mem.bad_accesses()[0].state, PageState::kFreed);
+  EXPECT_TRUE(mem.bad_accesses()[2].write);
+  EXPECT_EQ(mem.read64(0x10000), 0u);  // never allocated: zero, but reported
+  EXPECT_EQ(mem.bad_accesses().back().state, PageState::kNeverAllocated);
+}
+
+TEST(TableMemory, PoisonLooksLikeAWildValidTable) {
+  // A dangling pointer must lead somewhere visibly wrong, not to an empty entry.
+  for (const char* name : {"arm-64-lpae-s1-4k", "apple-dart", "arm-v7s"}) {
+    Format f = make_format({.name = name});
+    uint64_t poison = f.geo().desc_bytes == 4 ? kPoison32 : kPoison64;
+    Decoded d = f.decode(poison, f.geo().start_level);
+    EXPECT_NE(d.kind, DescKind::kEmpty) << name;
+    TableMemory mem;
+    if (d.kind == DescKind::kTable) {
+      EXPECT_EQ(mem.state(d.paddr), PageState::kNeverAllocated) << name;
+    }
+  }
+}
+
+TEST(TableMemory, FreeErrors) {
+  TableMemory mem;
+  uint64_t t = *mem.alloc(4096);
+  EXPECT_THROW(mem.free(t + 1024), std::logic_error);
+  mem.free(t);
+  EXPECT_THROW(mem.free(t), std::logic_error);
+  EXPECT_THROW(mem.free(0x1234000), std::logic_error);
+}
+
+TEST(TableMemory, LeakListHoldsLiveAllocations) {
+  TableMemory mem;
+  uint64_t a = *mem.alloc(4096);
+  uint64_t b = *mem.alloc(1024);
+  uint64_t c = *mem.alloc(16384);
+  mem.free(b);
+  EXPECT_EQ(mem.live_allocations(),
+            (std::vector<Allocation>{{a, 4096}, {c, 16384}}));
+  mem.free(a);
+  mem.free(c);
+  EXPECT_TRUE(mem.live_allocations().empty());
+}
+
+TEST(TableMemory, FailsTheNthAllocation) {
+  TableMemory mem;
+  ASSERT_TRUE(mem.alloc(4096));
+  mem.fail_nth_allocation(2);
+  EXPECT_TRUE(mem.alloc(4096));
+  EXPECT_EQ(mem.alloc(4096), std::nullopt);
+  EXPECT_TRUE(mem.alloc(4096));
+  EXPECT_EQ(mem.allocations_requested(), 4u);
+  EXPECT_EQ(mem.live_allocations().size(), 3u);
+}
+
+TEST(TableMemory, FailureHookSeesSequenceAndSize) {
+  TableMemory mem;
+  mem.set_failure_hook([](uint64_t seq, uint64_t size) { return seq == 1 || size > 4096; });
+  EXPECT_EQ(mem.alloc(4096), std::nullopt);
+  EXPECT_TRUE(mem.alloc(4096));
+  EXPECT_EQ(mem.alloc(8192), std::nullopt);
+}
+
+TEST(TableMemory, ReusesFreedRangesOnlyWhenTheWindowIsFull) {
+  TableMemory mem({.base = 0x80000000, .limit = 0x80002000});
+  uint64_t a = *mem.alloc(4096);
+  uint64_t b = *mem.alloc(4096);
+  EXPECT_EQ(mem.alloc(4096), std::nullopt);
+  mem.write64(a, 7);
+  mem.free(a);
+  EXPECT_EQ(mem.alloc(4096), a);
+  EXPECT_EQ(mem.read64(a), 0u);
+  EXPECT_NE(a, b);
+  EXPECT_THROW(TableMemory({.base = 0x80000100, .limit = 0x90000000}), std::invalid_argument);
+}
+
+TEST(TableMemory, WindowFitsTheOas) {
+  TableMemory v7s30(TableMemory::window_for_oas(30));
+  EXPECT_EQ(v7s30.alloc(16384), 0x20000000u);
+  EXPECT_EQ(TableMemory::window_for_oas(48).base, 0x80000000u);
+  EXPECT_EQ(TableMemory::window_for_oas(48).limit, 1ull << 32);
+}
+
+TEST(TableMemory, LoadsAnImage) {
+  TableMemory mem;
+  std::array<uint8_t, 12> bytes{0x43, 0x0e, 0, 0x40, 0, 0, 0, 0, 0x01, 0x02, 0x03, 0x04};
+  mem.load(0x1000, bytes);
+  EXPECT_EQ(mem.peek64(0x1000), 0x40000e43u);
+  EXPECT_EQ(mem.peek32(0x1008), 0x04030201u);
+  EXPECT_EQ(mem.peek32(0x100c), 0u);  // rest of the chunk
+  EXPECT_EQ(mem.state(0x1400), PageState::kNeverAllocated);
+}
+
+}  // namespace
+}  // namespace iommu::hw
