@@ -9,6 +9,7 @@
 
 #include "hw/walker.h"
 #include "ref/bits.h"
+#include "ref/config.h"
 #include "ref/prot.h"
 
 namespace iommu::hw {
@@ -60,16 +61,6 @@ class Dumper {
   TableDump out_;
 };
 
-std::string size_name(uint64_t bytes) {
-  constexpr std::array<std::string_view, 5> kUnits{"", "K", "M", "G", "T"};
-  size_t unit = 0;
-  while (unit + 1 < kUnits.size() && bytes >= 1024 && bytes % 1024 == 0) {
-    bytes /= 1024;
-    unit++;
-  }
-  return fmt::format("{}{}", bytes, kUnits[unit]);
-}
-
 void check_root(const Format& fmt, uint64_t root, uint64_t base, uint64_t end) {
   uint64_t pgd = fmt.geo().pgd_bytes;
   if (!is_aligned(root, pgd))
@@ -118,7 +109,7 @@ TableDump dump_image(const Format& fmt, std::span<const uint8_t> image, uint64_t
 
 std::string format_mapping(const Mapping& m) {
   return fmt::format("{:#x}-{:#x} -> {:#x} {} {} L{}", m.iova, m.iova + m.size - 1, m.paddr,
-                     prot_to_string(m.prot), size_name(m.leaf_size), m.level);
+                     prot_to_string(m.prot), ref::size_name(m.leaf_size), m.level);
 }
 
 std::string format_malformed(const Malformed& m) {
