@@ -54,4 +54,12 @@ struct Command {
 
 std::string describe(const Command& cmd);
 
+// Where an IOMMU driver sends decoded commands: the one narrow interface between software that
+// invalidates (impl/, conform/) and the hardware model. A kSync completes what came before it.
+class InvalidationSink {
+ public:
+  virtual ~InvalidationSink() = default;
+  virtual void issue(const Command& cmd) = 0;
+};
+
 }  // namespace iommu::hw

@@ -12,12 +12,12 @@
 
 namespace iommu::hw {
 
-class InvalidationQueue {
+class InvalidationQueue : public InvalidationSink {
  public:
   InvalidationQueue(Iotlb& iotlb, WalkCache& walk_cache);
 
   // Queues cmd; a sync applies everything queued before it, in order.
-  void issue(const Command& cmd);
+  void issue(const Command& cmd) override;
 
   size_t pending() const { return pending_.size(); }
 
