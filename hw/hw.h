@@ -2,6 +2,7 @@
 // IOTLB and walk cache, invalidation commands with their real encodings. See docs/HARDWARE.md.
 #pragma once
 
+#include "hw/device.h"               // translate(iova, access) through the caches
 #include "hw/dump.h"                 // every mapping of a table, `iommucheck decode`
 #include "hw/format.h"               // descriptor formats as data: geometry + codec
 #include "hw/invalidation.h"         // the command vocabulary a cache understands

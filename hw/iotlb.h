@@ -24,7 +24,7 @@ struct CachedFault {
 using IotlbEntry = std::variant<Leaf, CachedFault>;
 
 struct IotlbConfig {
-  CacheConfig cache;
+  CacheConfig cache{};
   bool cache_faults = false;  // VT-d caching mode (CAP bit 7), AMD NpCache (bit 26)
 };
 

@@ -28,6 +28,15 @@ std::optional<WalkHit> WalkCache::lookup_deepest(ContextId ctx, uint64_t iova) c
   return hit;
 }
 
+std::vector<WalkHit> WalkCache::lookup_all(ContextId ctx, uint64_t iova) const {
+  std::vector<WalkHit> hits;
+  store_.visit(ctx, iova, [&](unsigned shift, uint64_t, const Entry& e) {
+    hits.push_back(WalkHit{e.level, e.table_paddr, bit(shift)});
+    return false;
+  });
+  return hits;
+}
+
 size_t WalkCache::invalidate(const Command& cmd) {
   return store_.erase_if(cmd, [&](ContextId ctx, uint64_t base, uint64_t span) {
     return cmd.hits_table(ctx, base, span);

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "hw/invalidation.h"
 #include "hw/tlb_store.h"
@@ -29,6 +30,8 @@ class WalkCache {
 
   // The cached descriptor closest to the leaves for iova: the walk resumes in its table.
   std::optional<WalkHit> lookup_deepest(ContextId ctx, uint64_t iova) const;
+  // Every cached descriptor for iova, deepest first: hardware may resume from any of them.
+  std::vector<WalkHit> lookup_all(ContextId ctx, uint64_t iova) const;
 
   // Applies a decoded command now; returns how many entries it removed.
   size_t invalidate(const Command& cmd);
