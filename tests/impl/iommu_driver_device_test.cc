@@ -1,0 +1,182 @@
+// End to end, per driver style: the core maps and unmaps through a real LPAE table that a
+// hw::Device walks and caches, and the driver's encoded commands must really remove what the
+// device cached: translations after a strict unmap, cached faults after iotlb_sync_map under
+// non-present caching, walk-cache pointers to a table that is freed.
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "hw/device.h"
+#include "impl/domain.h"
+#include "ref/prot.h"
+#include "ref_pgtable_ops.h"
+#include "ref_pgtable_ops_hw.h"
+
+namespace iommu::impl {
+namespace {
+
+using testing::HwMirror;
+using testing::RefPgtableOps;
+
+constexpr uint64_t k4K = 0x1000;
+constexpr uint64_t k2M = 0x200000;
+constexpr hw::ContextId kCtx = 9;
+constexpr hw::Access kRead{};
+constexpr int kRw = IOMMU_READ | IOMMU_WRITE;
+
+struct Style {
+  const char* name;
+  IommuDriverConfig cfg;
+};
+
+// The device's commands pass through here, so a test can see what was sent too.
+struct World {
+  hw::TableMemory mem;
+  std::unique_ptr<hw::Device> device;
+  std::unique_ptr<IommuDriver> driver;
+  std::unique_ptr<RefPgtableOps> ops;
+  std::unique_ptr<HwMirror> mirror;
+  std::unique_ptr<Domain> domain;
+
+  World(IommuDriverConfig drv, ref::Invalidation inv, ref::PartialUnmap partial) {
+    const ref::DomainConfig cfg{.pgsize_bitmap = testing::kMirrorPgsizes,
+                                .ias = testing::kMirrorIas,
+                                .oas = 40,
+                                .partial_unmap = partial,
+                                .np_caching = drv.np_caching,
+                                .invalidation = inv};
+    drv.ctx = kCtx;
+    device = std::make_unique<hw::Device>(
+        mem, hw::make_format({.name = "arm-64-lpae-s1-4k", .ias = testing::kMirrorIas}),
+        hw::DeviceConfig{.ctx = kCtx, .iotlb = {.cache_faults = drv.np_caching}});
+    driver = std::make_unique<IommuDriver>(device->invalidation(), drv);
+    ops = std::make_unique<RefPgtableOps>(cfg, *driver);
+    mirror = std::make_unique<HwMirror>(*ops, mem, *driver);
+    ops->set_observer(mirror.get());
+    device->set_roots(std::span<const uint64_t>(&mirror->root(), 1));
+    domain = std::make_unique<Domain>(*ops, *driver, cfg);
+  }
+
+  bool reaches(uint64_t iova, uint64_t paddr) {
+    const hw::AccessResult r = device->translate(iova, kRead);
+    return r.ok() && r.paddr(iova) == paddr;
+  }
+  // No outcome the hardware may still produce lets the access through.
+  bool gone(uint64_t iova) const {
+    for (const hw::AccessResult& r : device->possible(iova, kRead))
+      if (r.ok()) return false;
+    return true;
+  }
+  bool walks_freed_memory(uint64_t iova) const {
+    for (const hw::AccessResult& r : device->possible(iova, kRead))
+      if (r.fault && r.fault->reason == hw::FaultReason::kBadTable) return true;
+    return false;
+  }
+};
+
+std::string style_name(const ::testing::TestParamInfo<Style>& p) { return p.param.name; }
+
+class DeviceEndToEnd : public ::testing::TestWithParam<Style> {};
+
+TEST_P(DeviceEndToEnd, StrictUnmapRemovesEveryCachedTranslation) {
+  World w(GetParam().cfg, ref::Invalidation::kStrict, ref::PartialUnmap::kWhole);
+  ASSERT_EQ(w.domain->map(0x100000, 0x80100000, 16 * k4K, kRw), 0);
+  ASSERT_EQ(w.domain->map(0x400000, 0x80400000, k2M, kRw), 0);
+  for (uint64_t off = 0; off < 16 * k4K; off += k4K)
+    ASSERT_TRUE(w.reaches(0x100000 + off, 0x80100000 + off));
+  ASSERT_TRUE(w.reaches(0x400000 + 0x1234, 0x80401234));
+  ASSERT_GT(w.device->iotlb().size(), 16u);
+
+  EXPECT_EQ(w.domain->unmap(0x100000, 16 * k4K), 16 * k4K);
+  EXPECT_EQ(w.domain->unmap(0x400000, k2M), k2M);
+  for (uint64_t off = 0; off < 16 * k4K; off += k4K) EXPECT_TRUE(w.gone(0x100000 + off)) << off;
+  EXPECT_TRUE(w.gone(0x400000));
+  EXPECT_TRUE(w.gone(0x400000 + k2M - k4K));
+  EXPECT_EQ(w.device->pending_commands(), 0u) << "every command was completed by a sync";
+}
+
+// Pages of two sizes and a gap, gathered by one unmap_fast each: the gather must issue what
+// it holds before taking a page it cannot merge, and iotlb_sync the rest.
+TEST_P(DeviceEndToEnd, OneGatherOverDisjointRangesAndSizesCoversThemAll) {
+  World w(GetParam().cfg, ref::Invalidation::kStrict, ref::PartialUnmap::kWhole);
+  ASSERT_EQ(w.domain->map(0x100000, 0x80100000, 4 * k4K, kRw), 0);
+  ASSERT_EQ(w.domain->map(0x180000, 0x80180000, 4 * k4K, kRw), 0);
+  ASSERT_EQ(w.domain->map(0x600000, 0x80600000, k2M, kRw), 0);
+  const uint64_t probes[] = {0x100000, 0x103000, 0x180000, 0x183000, 0x600000, 0x7ff000};
+  for (uint64_t iova : probes) ASSERT_TRUE(w.device->translate(iova, kRead).ok());
+  IotlbGather g;
+  EXPECT_EQ(w.domain->unmap_fast(0x100000, 4 * k4K, g), 4 * k4K);
+  EXPECT_EQ(w.domain->unmap_fast(0x180000, 4 * k4K, g), 4 * k4K);
+  EXPECT_EQ(w.domain->unmap_fast(0x600000, k2M, g), k2M);
+  w.domain->iotlb_sync(g);
+  for (uint64_t iova : probes) EXPECT_TRUE(w.gone(iova)) << std::hex << iova;
+}
+
+TEST_P(DeviceEndToEnd, LazyUnmapStaysVisibleUntilFlushIotlbAll) {
+  World w(GetParam().cfg, ref::Invalidation::kLazy, ref::PartialUnmap::kWhole);
+  ASSERT_EQ(w.domain->map(0x200000, 0x90000000, 4 * k4K, kRw), 0);
+  ASSERT_TRUE(w.reaches(0x201000, 0x90001000));
+  const uint64_t sent = w.driver->stats().commands;
+  EXPECT_EQ(w.domain->unmap(0x200000, 4 * k4K), 4 * k4K);
+  EXPECT_EQ(w.driver->stats().commands, sent) << "a lazy unmap sends nothing";
+  EXPECT_TRUE(w.reaches(0x201000, 0x90001000)) << "stale until the flush queue flushes";
+  w.domain->flush_iotlb_all();
+  EXPECT_TRUE(w.gone(0x201000));
+}
+
+// The table side's duty: before a table page is freed, tlb_flush_walk drops the walk-cache
+// entry pointing at it, so no walk resumes in freed memory.
+TEST_P(DeviceEndToEnd, WalkFlushBeforeFreeingATableKeepsWalksOutOfFreedMemory) {
+  World w(GetParam().cfg, ref::Invalidation::kStrict, ref::PartialUnmap::kWhole);
+  ASSERT_EQ(w.domain->map(0x400000, 0x80000000, k4K, kRw), 0);
+  ASSERT_TRUE(w.reaches(0x400000, 0x80000000));  // caches the level-2 descriptor -> table
+  ASSERT_EQ(w.domain->unmap(0x400000, k4K), k4K);
+  ASSERT_EQ(w.domain->map(0x400000, 0xa0000000, k2M, kRw), 0);  // the empty table goes
+  EXPECT_EQ(w.driver->stats().flush_walks, 1u);
+  EXPECT_FALSE(w.walks_freed_memory(0x401000));
+  EXPECT_TRUE(w.reaches(0x401000, 0xa0001000));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Styles, DeviceEndToEnd,
+    ::testing::Values(Style{"smmuv3", {.style = IommuStyle::kSmmuV3}},
+                      Style{"smmuv3_s2", {.style = IommuStyle::kSmmuV3, .smmu_stage = 2}},
+                      Style{"smmuv3_norange", {.style = IommuStyle::kSmmuV3, .smmu_range_inv = false}},
+                      Style{"vtd", {.style = IommuStyle::kVtd}},
+                      Style{"vtd_cm", {.style = IommuStyle::kVtd, .np_caching = true}},
+                      Style{"amd", {.style = IommuStyle::kAmd}},
+                      Style{"amd_npcache", {.style = IommuStyle::kAmd, .np_caching = true}}),
+    style_name);
+
+class NonPresentCaching : public ::testing::TestWithParam<Style> {};
+
+TEST_P(NonPresentCaching, IotlbSyncMapMakesACachedFaultGoAway) {
+  World w(GetParam().cfg, ref::Invalidation::kStrict, ref::PartialUnmap::kWhole);
+  const uint64_t iova = 0x300000;
+  EXPECT_FALSE(w.device->translate(iova, kRead).ok());  // the fault is cached now
+  ASSERT_EQ(w.domain->map_nosync(iova, 0x90000000, 2 * k4K, kRw), 0);
+  EXPECT_FALSE(w.device->translate(iova, kRead).ok()) << "hidden until iotlb_sync_map";
+  w.domain->iotlb_sync_map(iova, 2 * k4K);
+  EXPECT_TRUE(w.reaches(iova, 0x90000000));
+}
+
+TEST_P(NonPresentCaching, MapAndMapSgPublishWhatTheyMap) {
+  World w(GetParam().cfg, ref::Invalidation::kStrict, ref::PartialUnmap::kWhole);
+  for (uint64_t iova = 0x500000; iova < 0x508000; iova += k4K)
+    EXPECT_FALSE(w.device->translate(iova, kRead).ok());
+  ASSERT_EQ(w.domain->map(0x500000, 0x90000000, 2 * k4K, kRw), 0);
+  const ref::Segment segs[] = {{0x91000000, k4K}, {0x91001000, k4K}, {0x92000000, 4 * k4K}};
+  ASSERT_EQ(w.domain->map_sg(0x502000, segs, kRw), 6 * static_cast<int64_t>(k4K));
+  EXPECT_TRUE(w.reaches(0x500000, 0x90000000));
+  EXPECT_TRUE(w.reaches(0x503000, 0x91001000));
+  EXPECT_TRUE(w.reaches(0x507000, 0x92003000));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Styles, NonPresentCaching,
+    ::testing::Values(Style{"vtd_cm", {.style = IommuStyle::kVtd, .np_caching = true}},
+                      Style{"amd_npcache", {.style = IommuStyle::kAmd, .np_caching = true}}),
+    style_name);
+
+}  // namespace
+}  // namespace iommu::impl
