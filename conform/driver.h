@@ -50,8 +50,10 @@ struct DriverInfo {
   bool walkable() const { return !format.name.empty(); }
 };
 
-// io_pgtable_ops with Linux conventions (impl/io_pgtable.h). The destructor frees every
-// table page the driver allocated, so that memory.live_allocations() is then the leak list.
+// io_pgtable_ops with Linux conventions (impl/io_pgtable.h). As in Linux, the ops may be
+// called from several threads at once on disjoint iova ranges; an adapter whose driver cannot
+// take that serializes the calls. The destructor frees every table page the driver allocated,
+// so that memory.live_allocations() is then the leak list.
 class Driver : public impl::IoPgtableOps {
  public:
   virtual const DriverInfo& info() const = 0;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
 
@@ -111,6 +112,7 @@ PluginDriver::PluginDriver(std::shared_ptr<void> library, const iommucheck_drive
 }
 
 PluginDriver::~PluginDriver() {
+  std::lock_guard lock(mu_);
   if (!handle_) return;
   desc_.destroy(handle_);
   if (!parked_) return;
@@ -136,15 +138,17 @@ void PluginDriver::rethrow_parked() {
 }
 
 int PluginDriver::create(const std::string& options) {
+  std::lock_guard lock(mu_);
   void* handle = nullptr;
   const int ret = desc_.create(&host_, options.c_str(), &handle);
-  rethrow_parked();
   if (ret == 0) handle_ = handle;
+  rethrow_parked();
   return ret;
 }
 
 std::vector<uint64_t> PluginDriver::roots() const {
   if (!info_.walkable()) return {};
+  std::lock_guard lock(mu_);
   std::vector<uint64_t> out(4);
   size_t n = desc_.roots(handle_, out.data(), out.size());
   if (n > out.size()) {
@@ -157,6 +161,7 @@ std::vector<uint64_t> PluginDriver::roots() const {
 
 int PluginDriver::map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount,
                             int prot, uint64_t* mapped) {
+  std::lock_guard lock(mu_);
   const int ret = desc_.map_pages(handle_, iova, paddr, pgsize, pgcount, prot, mapped);
   rethrow_parked();
   return ret;
@@ -164,6 +169,7 @@ int PluginDriver::map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint
 
 uint64_t PluginDriver::unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pgcount,
                                    impl::IotlbGather* gather) {
+  std::lock_guard lock(mu_);
   impl::IotlbGather scratch;  // io-pgtable callers may pass no gather
   gather_ = gather ? gather : &scratch;
   const uint64_t ret = desc_.unmap_pages(handle_, iova, pgsize, pgcount, gather_);
@@ -173,6 +179,7 @@ uint64_t PluginDriver::unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pgco
 }
 
 uint64_t PluginDriver::iova_to_phys(uint64_t iova) {
+  std::lock_guard lock(mu_);
   const uint64_t ret = desc_.iova_to_phys(handle_, iova);
   rethrow_parked();
   return ret;

@@ -5,6 +5,7 @@
 
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,8 @@
 
 namespace iommu::conform {
 
+// The ABI promises a plugin one call at a time per handle, so every call takes mu_; the
+// callbacks run inside those calls.
 class PluginDriver final : public Driver {
  public:
   // `library` keeps the shared object loaded; `desc` has been validated (every operation
@@ -44,6 +47,7 @@ class PluginDriver final : public Driver {
   void park(std::exception_ptr e);
   void rethrow_parked();
 
+  mutable std::mutex mu_;
   std::shared_ptr<void> library_;
   const iommucheck_driver& desc_;
   DriverInfo info_;

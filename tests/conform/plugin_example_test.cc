@@ -72,13 +72,16 @@ struct Op {
   OpKind kind = OpKind::kMap;
   uint64_t iova = 0, paddr = 0, pgsize = 0, pgcount = 0;
   int prot = 0;
-  uint64_t probe = 0;  // an extra iova_to_phys probe, as an offset from iova
+  uint64_t probe = 0;       // an extra iova_to_phys probe, as an offset from iova
+  uint64_t fail_alloc = 0;  // when not 0, the nth table allocation from now fails
 };
 
 std::string describe(const Op& op) {
+  const std::string fail =
+      op.fail_alloc ? fmt::format(" (allocation {} fails)", op.fail_alloc) : std::string();
   if (op.kind == OpKind::kMap)
-    return fmt::format("map iova={:#x} paddr={:#x} pgsize={:#x} pgcount={} prot={}", op.iova,
-                       op.paddr, op.pgsize, op.pgcount, prot_to_string(op.prot));
+    return fmt::format("map iova={:#x} paddr={:#x} pgsize={:#x} pgcount={} prot={}{}", op.iova,
+                       op.paddr, op.pgsize, op.pgcount, prot_to_string(op.prot), fail);
   return fmt::format("unmap iova={:#x} pgsize={:#x} pgcount={}", op.iova, op.pgsize,
                      op.pgcount);
 }
@@ -130,6 +133,7 @@ class Harness {
       spans_ = table_spans(memory_, fmt_, driver_->roots().at(0));
       spans_for_ = live_before;
     }
+    if (op.fail_alloc) memory_.fail_nth_allocation(op.fail_alloc);
     std::vector<ref::LeafRun> removed;
     Verdict v = op.kind == OpKind::kMap ? map(op) : unmap(op, removed);
     if (!v) v = check_invalidated(removed);
@@ -294,6 +298,8 @@ rc::Gen<Op> gen_op() {
                                               {3, *rc::gen::inRange(0, kProtMask + 1)},
                                               {1, IOMMU_READ}});
     op.probe = *rc::gen::inRange<uint64_t>(0, 3 * M2);
+    if (*rc::gen::weightedElement<int>({{12, 0}, {1, 1}}))
+      op.fail_alloc = *rc::gen::inRange<uint64_t>(1, 5);
     return op;
   });
 }
@@ -317,10 +323,10 @@ RC_GTEST_PROP(PluginExample, AgreesWithTheReferenceOpByOp, ()) {
 }
 
 Op map_op(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount, int prot = RW) {
-  return {OpKind::kMap, iova, paddr, pgsize, pgcount, prot, 0};
+  return {OpKind::kMap, iova, paddr, pgsize, pgcount, prot, 0, 0};
 }
 Op unmap_op(uint64_t iova, uint64_t pgsize, uint64_t pgcount) {
-  return {OpKind::kUnmap, iova, 0, pgsize, pgcount, 0, 0};
+  return {OpKind::kUnmap, iova, 0, pgsize, pgcount, 0, 0, 0};
 }
 
 TEST(PluginExample, ABlockReplacesAnEmptyTableAfterFlushingIt) {
@@ -382,6 +388,7 @@ TEST(PluginSeededBug, IsCaughtByTheInvalidationCheck) {
                 "never passed to tlb_add_page");
 }
 
+// RapidCheck prints the counterexample it finds and, at exit, how to reproduce it: expected.
 TEST(PluginSeededBug, IsFoundByRandomOps) {
   EXPECT_FALSE(rc::check("the seeded-bug plugin agrees with the reference",
                          [] { check_random_ops("example_plugin_seeded_bug.so"); }));
