@@ -66,7 +66,12 @@ std::string write_finding(const CheckArgs& a, const conform::DriverSource& src,
 }
 
 int run_check(const CheckArgs& a) {
-  const conform::DriverSource src = conform::resolve_driver(a.driver, a.kernel);
+  conform::DriverSource src;
+  try {
+    src = conform::resolve_driver(a.driver, a.kernel);
+  } catch (const conform::DriverError& e) {
+    throw UsageError(e.what());
+  }
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> done{0};
   std::vector<conform::CampaignReport> reports(a.jobs);

@@ -34,6 +34,10 @@ impl::IommuDriverConfig iommu_config(const DriverInfo& info) {
   c.style = cfg.np_caching ? impl::IommuStyle::kVtd : impl::IommuStyle::kSmmuV3;
   c.smmu_stage = info.format.name.find("-s2") != std::string::npos ? 2 : 1;
   c.smmu_page_shift = (min == 0x4000 || min == 0x10000) ? fls64_idx(min) : 12;
+  // Range commands with a TTL hint are SMMUv3's, which walks only the 64-bit LPAE formats; the
+  // others sit behind IOMMUs that invalidate by address (SMMUv2 TLBIVA, DART), modelled by
+  // single-address commands that hit any leaf holding the address.
+  c.smmu_range_inv = info.format.name.starts_with("arm-64-lpae");
   return c;
 }
 

@@ -22,12 +22,10 @@ OpGenerator::OpGenerator(const ref::DomainConfig& cfg, const GeneratorConfig& ge
   const uint64_t min = pgsizes_.front();
   window_size_ = std::max(pgsizes_.back() * 4, min << 13);
   if (window_size_ - 1 > space_last(cfg.ias)) window_size_ = space_last(cfg.ias) / 2 + 1;
-  const uint64_t slots = space_last(cfg.ias) / window_size_;  // window-aligned bases below the top
+  // Window-aligned bases: the lowest, the highest (ending at the top of the ias), two random.
+  const uint64_t slots = space_last(cfg.ias) / window_size_ + 1;
   windows_ = {0, (slots - 1) * window_size_, below(slots) * window_size_,
               below(slots) * window_size_};
-  if (space_last(cfg.ias) - window_size_ + 1 != windows_[1] + window_size_) {
-    windows_.push_back(space_last(cfg.ias) - window_size_ + 1);  // flush with the top
-  }
 }
 
 uint64_t OpGenerator::pick_pgsize() {

@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include "ref/bits.h"
 #include "ref/prot.h"
 
 namespace iommu::conform {
@@ -30,7 +31,10 @@ bool grants(const hw::Perms& perms, const ref::DeviceAccess& access) {
   return !hw::check_access(hw::Leaf{.perms = perms}, to_hw(access)).has_value();
 }
 
-bool is_harmless_fault(hw::FaultReason r) {
+// Translation and permission faults are the answers a correct table gives; so is an address
+// size fault for an iova beyond the ias. Anything else is a malformed or dangling table.
+bool is_harmless_fault(const hw::Format& fmt, uint64_t iova, hw::FaultReason r) {
+  if (r == hw::FaultReason::kAddressSize) return !fits_bits(iova, 1, fmt.geo().ias);
   return r == hw::FaultReason::kTranslation || r == hw::FaultReason::kPermission;
 }
 
@@ -76,7 +80,7 @@ Verdict judge_access(const hw::Format& fmt, const ref::DeviceView& view, uint64_
                      const ref::DeviceAccess& access, const hw::AccessResult& result) {
   const std::string what = fmt::format("device {} at {:#x} via {}", access_name(access), iova,
                                        hw::source_name(result.source));
-  if (result.fault && !is_harmless_fault(result.fault->reason)) {
+  if (result.fault && !is_harmless_fault(fmt, iova, result.fault->reason)) {
     return fmt::format("{}: {}", what, fault_name(*result.fault));
   }
   auto permits = [&](const ref::Observation& o) { return grants(format_perms(fmt, o.prot), access); };

@@ -117,6 +117,11 @@ std::string errno_text(int ret) {
 
 }  // namespace
 
+DriverInfo plugin_info(const std::string& path) {
+  std::shared_ptr<void> library = open_library(path);
+  return declared_info(path, descriptor(path, library.get()));
+}
+
 std::unique_ptr<Driver> load_plugin(const std::string& path, DriverEnv& env,
                                     const std::string& options) {
   std::shared_ptr<void> library = open_library(path);

@@ -20,6 +20,10 @@ struct PluginError : std::runtime_error {
 // PluginError when the file is missing or not a loadable shared object, lacks the entry
 // symbol, has another ABI version, lacks an operation, declares a configuration the reference
 // cannot hold it to or an unknown hw format, or when create() fails.
+// What the plugin at `path` declares, checked as load_plugin checks it, without creating a
+// page table.
+DriverInfo plugin_info(const std::string& path);
+
 std::unique_ptr<Driver> load_plugin(const std::string& path, DriverEnv& env,
                                     const std::string& options = "");
 
