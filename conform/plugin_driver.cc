@@ -170,7 +170,7 @@ int PluginDriver::map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint
 uint64_t PluginDriver::unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pgcount,
                                    impl::IotlbGather* gather) {
   std::lock_guard lock(mu_);
-  impl::IotlbGather scratch;  // io-pgtable callers may pass no gather
+  impl::IotlbGather scratch;  // io-pgtable callers may pass none; a plugin always gets one
   gather_ = gather ? gather : &scratch;
   const uint64_t ret = desc_.unmap_pages(handle_, iova, pgsize, pgcount, gather_);
   gather_ = nullptr;
