@@ -30,7 +30,7 @@ int run_replay(const ReplayArgs& a) {
   }
   const std::string name = !a.driver.empty() ? a.driver : trace.driver.value_or("");
   if (name.empty()) {
-    throw UsageError(fmt::format("{}: the trace names no driver; pass --driver NAME", a.trace));
+    throw UsageError(fmt::format("{}: the trace names no driver. pass --driver NAME", a.trace));
   }
   conform::DriverSource src;
   try {

@@ -77,7 +77,7 @@ class Checker {
   int64_t apply_driver(const Op& op);
   impl::IotlbGather& gather(GatherLabel label) { return gathers_[label]; }
   std::optional<std::string> check_op(const Op& op, std::string& hw_log);
-  std::optional<std::string> probe(uint64_t iova);
+  std::optional<std::string> probe(uint64_t iova, std::string* hw_log);
   std::optional<std::string> probe_access(uint64_t iova, const ref::DeviceAccess& access,
                                           std::string* hw_log);
   std::optional<std::string> check_invalidated(Range r);

@@ -81,7 +81,7 @@ std::optional<std::string> Checker::probe_access(uint64_t iova, const ref::Devic
   return judge_access(*fmt_, ref_.domain().device_view(iova), iova, access, r);
 }
 
-std::optional<std::string> Checker::probe(uint64_t iova) {
+std::optional<std::string> Checker::probe(uint64_t iova, std::string* hw_log) {
   const auto leaf = ref_.domain().pgtable().leaves().leaf_at(iova);
   if (auto why = judge_iova_to_phys(leaf, iova, driver_->iova_to_phys(iova))) return why;
   if (!device_) return std::nullopt;
@@ -89,7 +89,7 @@ std::optional<std::string> Checker::probe(uint64_t iova) {
     return fmt::format("walk of {:#x}: {}", iova, *why);
   }
   for (const ref::DeviceAccess& a : {kRead, kWrite}) {
-    if (auto why = probe_access(iova, a, nullptr)) return why;
+    if (auto why = probe_access(iova, a, hw_log)) return why;
   }
   return std::nullopt;
 }
@@ -99,8 +99,11 @@ std::optional<std::string> Checker::check_op(const Op& op, std::string& hw_log) 
   if (auto* o = std::get_if<WriteOp>(&op); o && device_) return probe_access(o->iova, o->access(), &hw_log);
   const auto range = op_range(op, 0);
   if (!range) return std::nullopt;
+  // The replay shows what the device saw at the first probe, the start of the range.
+  std::string* log = &hw_log;
   for (uint64_t iova : probe_points({range->first, range->second})) {
-    if (auto why = probe(iova)) return why;
+    if (auto why = probe(iova, log)) return why;
+    log = nullptr;
   }
   return std::nullopt;
 }
