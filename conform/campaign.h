@@ -24,7 +24,7 @@ struct CampaignOptions {
   CheckOptions check{};
   size_t minimize_tests = 4000;  // replays the minimization may spend
   // Called about every thousand ops with the ops done so far.
-  std::function<void(uint64_t ops)> progress;
+  std::function<void(uint64_t ops)> progress{};
   // Set by another job that found a violation: this one stops early.
   const std::atomic<bool>* stop = nullptr;
 };
