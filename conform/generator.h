@@ -17,6 +17,10 @@ namespace iommu::conform {
 
 enum class CallerMode { kContract, kHostile };
 
+// Whether a correct caller may make `op` now (ref/caller_contract.h); ops without a contract
+// (syncs, accesses, driver-level calls) always may.
+ref::Verdict contract_verdict(const ref::RefDomain& state, const Op& op);
+
 struct GeneratorConfig {
   CallerMode mode = CallerMode::kContract;
   uint64_t seed = 0;

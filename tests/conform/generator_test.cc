@@ -18,17 +18,6 @@ ref::DomainConfig lpae_4k(ref::Invalidation inv = ref::Invalidation::kStrict, bo
           .partial_unmap = ref::PartialUnmap::kSplit, .np_caching = np, .invalidation = inv};
 }
 
-// The contract verdict for ops that have one.
-ref::Verdict contract(const ref::RefDomain& d, const Op& op) {
-  if (auto* o = std::get_if<MapOp>(&op)) return ref::contract_map(d, o->iova, o->paddr, o->size, o->prot);
-  if (auto* o = std::get_if<MapNosyncOp>(&op))
-    return ref::contract_map(d, o->iova, o->paddr, o->size, o->prot);
-  if (auto* o = std::get_if<MapSgOp>(&op)) return ref::contract_map_sg(d, o->iova, o->segs, o->prot);
-  if (auto* o = std::get_if<UnmapOp>(&op)) return ref::contract_unmap(d, o->iova, o->size);
-  if (auto* o = std::get_if<UnmapFastOp>(&op)) return ref::contract_unmap(d, o->iova, o->size);
-  return std::nullopt;
-}
-
 struct Coverage {
   uint64_t multi_page_runs = 0;   // a map whose first run has pgcount > 1
   uint64_t mixed_sizes = 0;       // a map that iommu_pgsize splits into several runs
@@ -56,7 +45,7 @@ Coverage run(const ref::DomainConfig& cfg, CallerMode mode, uint64_t seed, int o
   for (int i = 0; i < ops; i++) {
     const Op op = gen.next(side.domain());
     if (mode == CallerMode::kContract) {
-      auto v = contract(side.domain(), op);
+      auto v = contract_verdict(side.domain(), op);
       EXPECT_FALSE(v) << "op " << i << " " << op_name(op) << ": " << *v;
       if (v) return c;
     }
