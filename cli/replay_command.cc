@@ -46,7 +46,7 @@ int run_replay(const ReplayArgs& a) {
     fmt::print("{:>5} {}\n      ref={} driver={}{}\n", i + 1, conform::format_op(op),
                value_text(r.ref), value_text(r.driver), r.hw.empty() ? "" : " hw: " + r.hw);
   };
-  const auto violation = conform::replay_ops(src, trace.ops, {}, show);
+  const auto violation = conform::replay_ops(src, trace.ops, {.record_hw = true}, show);
   if (violation) {
     fmt::print("VIOLATION: {}\n", violation->message());
     return kExitViolation;

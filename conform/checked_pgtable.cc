@@ -76,12 +76,23 @@ void CheckedPgtable::check_gathered(const ref::UnmapPagesCall& call,
 // A walk flush removes leaves too: Linux LPAE frees a table under a removed range with
 // tlb_flush_walk alone, without tlb_add_page for the leaves it held.
 void CheckedPgtable::tlb_flush_walk(uint64_t iova, uint64_t size, uint64_t granule) {
-  if (size != 0) added_.emplace_back(iova, iova + (size - 1));
+  record(iova, size);
   flush_.tlb_flush_walk(iova, size, granule);
 }
 
+void CheckedPgtable::record(uint64_t iova, uint64_t size) {
+  if (size == 0) return;
+  const uint64_t last = iova + (size - 1);
+  // Runs add their leaves in order: extend the previous range instead of keeping one per page.
+  if (!added_.empty() && added_.back().second != ~uint64_t{0} && added_.back().second + 1 == iova) {
+    added_.back().second = last;
+    return;
+  }
+  added_.emplace_back(iova, last);
+}
+
 void CheckedPgtable::tlb_add_page(impl::IotlbGather& gather, uint64_t iova, uint64_t granule) {
-  if (granule != 0) added_.emplace_back(iova, iova + (granule - 1));
+  record(iova, granule);
   flush_.tlb_add_page(gather, iova, granule);
 }
 

@@ -41,6 +41,7 @@ class CheckedPgtable : public impl::IoPgtableOps, public impl::FlushOps {
  private:
   void check_gathered(const ref::UnmapPagesCall& call, const std::vector<ref::LeafRun>& removed);
   void violation(std::string what);
+  void record(uint64_t iova, uint64_t size);
 
   impl::FlushOps& flush_;
   impl::IoPgtableOps* driver_ = nullptr;

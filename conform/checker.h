@@ -33,6 +33,7 @@ struct DriverSource {
 struct CheckOptions {
   hw::CacheConfig caches{};  // adversarial by default: nothing leaves a cache uninvalidated
   unsigned samples = 2;      // random probe iovas per op, beside the range's edges
+  bool record_hw = false;    // fill StepResult::hw (for replay)
 };
 
 struct Violation {

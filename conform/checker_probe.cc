@@ -95,12 +95,12 @@ std::optional<std::string> Checker::probe(uint64_t iova, std::string* hw_log) {
 }
 
 std::optional<std::string> Checker::check_op(const Op& op, std::string& hw_log) {
-  if (auto* o = std::get_if<ReadOp>(&op); o && device_) return probe_access(o->iova, o->access(), &hw_log);
-  if (auto* o = std::get_if<WriteOp>(&op); o && device_) return probe_access(o->iova, o->access(), &hw_log);
+  std::string* log = opts_.record_hw ? &hw_log : nullptr;
+  if (auto* o = std::get_if<ReadOp>(&op); o && device_) return probe_access(o->iova, o->access(), log);
+  if (auto* o = std::get_if<WriteOp>(&op); o && device_) return probe_access(o->iova, o->access(), log);
   const auto range = op_range(op, 0);
   if (!range) return std::nullopt;
   // The replay shows what the device saw at the first probe, the start of the range.
-  std::string* log = &hw_log;
   for (uint64_t iova : probe_points({range->first, range->second})) {
     if (auto why = probe(iova, log)) return why;
     log = nullptr;

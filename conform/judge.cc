@@ -78,15 +78,17 @@ Verdict judge_walk(const hw::Format& fmt, const std::optional<ref::LeafInfo>& ex
 
 Verdict judge_access(const hw::Format& fmt, const ref::DeviceView& view, uint64_t iova,
                      const ref::DeviceAccess& access, const hw::AccessResult& result) {
-  const std::string what = fmt::format("device {} at {:#x} via {}", access_name(access), iova,
-                                       hw::source_name(result.source));
+  auto what = [&] {
+    return fmt::format("device {} at {:#x} via {}", access_name(access), iova,
+                       hw::source_name(result.source));
+  };
   if (result.fault && !is_harmless_fault(fmt, iova, result.fault->reason)) {
-    return fmt::format("{}: {}", what, fault_name(*result.fault));
+    return fmt::format("{}: {}", what(), fault_name(*result.fault));
   }
   auto permits = [&](const ref::Observation& o) { return grants(format_perms(fmt, o.prot), access); };
   if (result.fault) {
     if (view.may_fault || !view.current || !permits(*view.current)) return std::nullopt;
-    return fmt::format("{}: {}; ref: mapped to {:#x} prot={}, must succeed", what,
+    return fmt::format("{}: {}; ref: mapped to {:#x} prot={}, must succeed", what(),
                        fault_name(*result.fault), view.current->paddr,
                        prot_to_string(view.current->prot));
   }
@@ -100,7 +102,7 @@ Verdict judge_access(const hw::Format& fmt, const ref::DeviceView& view, uint64_
                                                    prot_to_string(view.current->prot))
                                      : std::string("a fault");
   if (!view.stale.empty()) allowed += fmt::format(" or {} stale translation(s)", view.stale.size());
-  return fmt::format("{}: reached {:#x} with perms {}; ref allows {}", what, paddr,
+  return fmt::format("{}: reached {:#x} with perms {}; ref allows {}", what(), paddr,
                      perms_name(result.leaf->perms), allowed);
 }
 
