@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 #include "hw/walker.h"
 #include "ref/bits.h"
@@ -22,12 +23,24 @@ class Dumper {
   void table(uint64_t table_paddr, unsigned level, uint64_t iova_base) {
     const LevelGeometry& lg = fmt_.geo().at(level);
     uint64_t entries = uint64_t{1} << lg.index_bits;
+    std::optional<uint64_t> bad_group_end;  // last entry of a reported inconsistent group
     for (uint64_t i = 0; i < entries; i++) {
       uint64_t iova = iova_base + (i << lg.shift);
+      // A DART level-1 table has more entries than a narrow ias reaches; walks fault there.
+      if (!fits_bits(iova, 1, fmt_.geo().ias)) return;
       Entry e = read_entry(mem_, fmt_, table_paddr, level, i);
       if (e.fault) {
-        out_.malformed.push_back({e.desc_paddr, level, iova, *e.fault, e.why});
-        // An unreadable table would report every entry; a bad replica group every replica.
+        // Replicas that differ: one report per group, while the group's entries that are not
+        // large leaves (a small page among them) are walked on their own.
+        if (*e.fault == FaultReason::kInconsistent) {
+          if (!bad_group_end || i > *bad_group_end) {
+            report(e, level, iova);
+            bad_group_end = i | (e.decoded.replicas - 1);
+          }
+          continue;
+        }
+        report(e, level, iova);
+        // An unreadable table would report every entry; a faulting large leaf every replica.
         if (*e.fault == FaultReason::kBadTable) return;
         i |= e.decoded.replicas - 1;
         continue;
@@ -43,6 +56,10 @@ class Dumper {
   TableDump take() { return std::move(out_); }
 
  private:
+  void report(const Entry& e, unsigned level, uint64_t iova) {
+    out_.malformed.push_back({e.desc_paddr, level, iova, *e.fault, e.why});
+  }
+
   void leaf(const Decoded& d, unsigned level, uint64_t iova) {
     Mapping m{iova, d.paddr, d.size, d.prot, d.size, level};
     if (!out_.mappings.empty()) {
