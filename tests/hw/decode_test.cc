@@ -173,6 +173,24 @@ TEST(Decode, V7sEntryInsideAnInconsistentGroupIsWalkedOnItsOwn) {
   expect_malformed(d.malformed[0], 0x80004080, 2, 0x20000, FaultReason::kInconsistent);
 }
 
+void expect_image_error(const std::function<void()>& f, const std::string& needle);
+
+TEST(Decode, SharedOrLoopingTablesAreAnError) {
+  // Every level-0 entry of a 4K PGD points back at the PGD: 512^4 entries to list.
+  Image loop(0x80000000, 0x1000);
+  for (uint64_t i = 0; i < 512; i++) loop.put64(0x80000000 + 8 * i, 0x80000003);
+  expect_image_error([&] { decode(loop, {.name = "arm-64-lpae-s1-4k"}, {0x80000000}, "loop"); },
+                     "the table at 0x80000000 is reached a second time, through the descriptor "
+                     "at 0x80000000 (level 0)");
+  // Two level-1 entries share one level-2 table.
+  Image shared(0x80000000, 0x2000);
+  shared.put64(0x80000000, 0x80001003);
+  shared.put64(0x80000008, 0x80001003);
+  expect_image_error(
+      [&] { decode(shared, {.name = "arm-64-lpae-s1-4k", .ias = 32}, {0x80000000}, "shared"); },
+      "the table at 0x80001000 is reached a second time, through the descriptor at 0x80000008");
+}
+
 void expect_image_error(const std::function<void()>& f, const std::string& needle) {
   try {
     f();
