@@ -99,6 +99,18 @@ TEST(Minimize, OpsThenSizes) {
   EXPECT_GT(r.tests, 0u);
 }
 
+// A failure that needs an odd number of 4K pages: halving never keeps that, the lowest set
+// bit does.
+TEST(Minimize, SizeDropsToItsLowestSetBit) {
+  std::vector<Op> ops = {UnmapOp{0, 0x7000}};
+  auto fails = [](const std::vector<Op>& o) {
+    auto* u = o.empty() ? nullptr : std::get_if<UnmapOp>(&o[0]);
+    return u && u->size % 0x2000 == 0x1000;
+  };
+  MinimizeResult r = minimize(ops, fails);
+  EXPECT_THAT(r.ops, ElementsAre(Op{UnmapOp{0, 0x1000}}));
+}
+
 TEST(Minimize, PageCountsShrink) {
   std::vector<Op> ops = {MapPagesOp{0, 0, 0x1000, 1000, R}, FlushIotlbAllOp{}};
   auto fails = [](const std::vector<Op>& o) {

@@ -43,6 +43,8 @@ TEST(TraceGolden, Sizes) {
   EXPECT_EQ(format_op(UnmapOp{0, 1023ull << 10}), "unmap iova=0x0 size=1023K");
   EXPECT_EQ(format_op(UnmapOp{0, 1025ull << 10}), "unmap iova=0x0 size=0x100400");
   EXPECT_EQ(format_op(UnmapOp{0, 1ull << 60}), "unmap iova=0x0 size=1E");
+  EXPECT_EQ(format_op(UnmapOp{0, 15ull << 60}), "unmap iova=0x0 size=15E");
+  EXPECT_EQ(parse_trace("unmap iova=0 size=15E").ops.at(0), Op{UnmapOp{0, 15ull << 60}});
   EXPECT_EQ(format_op(UnmapOp{0, ~0ull}), "unmap iova=0x0 size=0xffffffffffffffff");
 }
 
@@ -105,6 +107,28 @@ TEST(TraceGolden, ConfigVariants) {
   text = format_trace(t);
   EXPECT_EQ(text, "config pgsizes=0x1 ias=12 oas=12 partial=refuse np_caching=on lazy\n");
   EXPECT_EQ(parse_trace(text), t);
+}
+
+TEST(TraceGolden, EqualitySeesEveryPart) {
+  Trace t = example();
+  EXPECT_EQ(t, example());
+  t.driver = "impl:arm-v7s";
+  EXPECT_NE(t, example());
+  t = example();
+  t.driver.reset();
+  EXPECT_NE(t, example());
+  t = example();
+  t.seed = 43;
+  EXPECT_NE(t, example());
+  t = example();
+  t.config->np_caching = true;
+  EXPECT_NE(t, example());
+  t = example();
+  t.config.reset();
+  EXPECT_NE(t, example());
+  t = example();
+  t.ops.pop_back();
+  EXPECT_NE(t, example());
 }
 
 TEST(TraceGolden, EmptyTraces) {
