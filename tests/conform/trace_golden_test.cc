@@ -44,7 +44,7 @@ TEST(TraceGolden, Sizes) {
   EXPECT_EQ(format_op(UnmapOp{0, 1025ull << 10}), "unmap iova=0x0 size=0x100400");
   EXPECT_EQ(format_op(UnmapOp{0, 1ull << 60}), "unmap iova=0x0 size=1E");
   EXPECT_EQ(format_op(UnmapOp{0, 15ull << 60}), "unmap iova=0x0 size=15E");
-  EXPECT_EQ(parse_trace("unmap iova=0 size=15E").ops.at(0), Op{UnmapOp{0, 15ull << 60}});
+  EXPECT_EQ(parse_trace("unmap iova=0 size=15E").ops.at(0), (Op{UnmapOp{0, 15ull << 60}}));
   EXPECT_EQ(format_op(UnmapOp{0, ~0ull}), "unmap iova=0x0 size=0xffffffffffffffff");
 }
 
