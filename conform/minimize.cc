@@ -9,6 +9,8 @@ template <class... F>
 struct Overloaded : F... {
   using F::operator()...;
 };
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
 
 // The numbers the field pass may lower, in field order.
 std::vector<std::pair<uint64_t*, FieldKind>> shrinkable(Op& op) {

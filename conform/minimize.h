@@ -53,11 +53,20 @@ std::vector<T> ddmin(std::vector<T> items, Pred&& still_fails, TestBudget& budge
     bool reduced = false;
     for (size_t i = 0; i < n && !reduced; i++) {
       auto subset = detail::chunk(items, n, i, false);
-      if (budget.run(still_fails, subset)) items = std::move(subset), n = 2, reduced = true;
+      if (budget.run(still_fails, subset)) {
+        items = std::move(subset);
+        n = 2;
+        reduced = true;
+      }
     }
+    // With two chunks a complement is the other chunk, already tried.
     for (size_t i = 0; i < n && !reduced && n > 2; i++) {
       auto rest = detail::chunk(items, n, i, true);
-      if (budget.run(still_fails, rest)) items = std::move(rest), n = n - 1, reduced = true;
+      if (budget.run(still_fails, rest)) {
+        items = std::move(rest);
+        n = n - 1;
+        reduced = true;
+      }
     }
     if (reduced) continue;
     if (n >= items.size()) break;

@@ -53,7 +53,7 @@ Problem parse_prot(std::string_view text, int& out) {
   }
   // prot_from_string only says no: find the letter to name.
   for (size_t i = 0; i < text.size(); i++) {
-    if (!prot_from_string(std::string_view(&text[i], 1)))
+    if (text[i] == '-' || !prot_from_string(std::string_view(&text[i], 1)))
       return fmt::format("bad prot letter '{}' (letters: r w c n m p, or - alone)", text[i]);
     if (text.find(text[i], i + 1) != std::string_view::npos)
       return fmt::format("prot letter '{}' repeated", text[i]);
