@@ -1,10 +1,14 @@
 #include <fmt/core.h>
 
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cli/command.h"
 #include "conform/campaign.h"
+#include "conform/fuzz_input.h"
 #include "conform/registry.h"
 #include "conform/trace.h"
 
@@ -34,13 +38,9 @@ int run_replay(const ReplayArgs& a) {
   }
   conform::DriverSource src;
   try {
-    src = conform::resolve_driver(name, a.kernel);
+    src = conform::configured_source(trace, name, a.kernel);
   } catch (const conform::DriverError& e) {
     throw UsageError(e.what());
-  }
-  if (trace.config && !conform::same_config(*trace.config, src.info.config)) {
-    fmt::print(stderr, "note: the trace was recorded with `{}`; {} declares `{}`\n",
-               ref::describe(*trace.config), name, ref::describe(src.info.config));
   }
   auto show = [](size_t i, const conform::Op& op, const conform::StepResult& r) {
     fmt::print("{:>5} {}\n      ref={} driver={}{}\n", i + 1, conform::format_op(op),
@@ -56,6 +56,23 @@ int run_replay(const ReplayArgs& a) {
 }
 
 }  // namespace
+
+int run_fuzz_trace(const std::string& input) {
+  std::ifstream in(input, std::ios::binary);
+  if (!in) throw UsageError(fmt::format("cannot open fuzz input {}", input));
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
+  fmt::print("{}", conform::format_trace(conform::decode_fuzz_input(bytes),
+                                         fmt::format("decoded from fuzz input {}", input)));
+  return kExitOk;
+}
+
+void add_fuzz_trace_command(CLI::App& app, Action& action) {
+  auto input = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand(
+      "fuzz-trace", "Print the trace a fuzz_diff input decodes to (replay it with `replay`)");
+  cmd->add_option("input", *input, "A fuzz_diff input, e.g. a crash-* file")->required();
+  cmd->callback([&action, input] { action = [input] { return run_fuzz_trace(*input); }; });
+}
 
 void add_replay_command(CLI::App& app, Action& action) {
   auto a = std::make_shared<ReplayArgs>();

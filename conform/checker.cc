@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "conform/judge.h"
+#include "conform/overloaded.h"
 #include "conform/trace.h"
 #include "ref/bits.h"
 
@@ -13,11 +14,6 @@ namespace iommu::conform {
 namespace {
 
 constexpr hw::ContextId kCtx = 1;
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
 
 class NullSink : public hw::InvalidationSink {
  public:

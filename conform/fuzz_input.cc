@@ -31,7 +31,10 @@ class OpDecoder {
       case 6: return UnmapFastOp{iova(), size(), gather()};
       case 7: return IotlbSyncOp{gather()};
       case 8: return FlushIotlbAllOp{};
-      case 9: return MapNosyncOp{iova(), paddr(), size(), prot()};
+      case 9: {
+        const MapOp m = std::get<MapOp>(map());
+        return MapNosyncOp{m.iova, m.paddr, m.size, m.prot};
+      }
       case 10: return IotlbSyncMapOp{iova(), size()};
       default:
         if (in_.ConsumeBool()) return WriteOp{.iova = iova() + in_.ConsumeIntegral<uint16_t>()};
@@ -46,20 +49,28 @@ class OpDecoder {
     const uint64_t min = pgsizes_.front();
     return base + in_.ConsumeIntegralInRange<uint64_t>(0, window_ / min - 1) * min;
   }
-  // Congruent with the iova modulo the largest page half of the time (large leaves possible).
+  // A multiple of the largest page, so that adding the iova's offset in it makes the two
+  // congruent and large leaves possible.
   uint64_t paddr() {
-    const uint64_t min = pgsizes_.front();
     const uint64_t room = low_mask(cfg_.oas) / 2;
-    return in_.ConsumeIntegralInRange<uint64_t>(1, room / pgsizes_.back()) * pgsizes_.back() +
-           in_.ConsumeIntegralInRange<uint64_t>(0, 15) * min;
+    return in_.ConsumeIntegralInRange<uint64_t>(1, room / pgsizes_.back()) * pgsizes_.back();
   }
   uint64_t size() { return pgsize() * in_.ConsumeIntegralInRange<uint64_t>(1, 40); }
   int prot() { return in_.ConsumeIntegralInRange<int>(0, kProtMask); }
   GatherLabel gather() { return in_.ConsumeIntegralInRange<GatherLabel>(1, 3); }
 
+  // Either a run of one page size from an iova aligned to it, or a short misaligned range
+  // that iommu_pgsize cuts into small pages; never millions of small pages.
   Op map() {
-    const uint64_t v = iova();
-    return MapOp{v, paddr() + (v & (pgsizes_.back() - 1)), size(), prot()};
+    if (in_.ConsumeBool()) {
+      const uint64_t pgsize = this->pgsize();
+      const uint64_t v = iova() & ~(pgsize - 1);
+      return MapOp{v, paddr() + (v & (pgsizes_.back() - 1)),
+                   pgsize * in_.ConsumeIntegralInRange<uint64_t>(1, 40), prot()};
+    }
+    const uint64_t min = pgsizes_.front();
+    return MapOp{iova(), paddr() + in_.ConsumeIntegralInRange<uint64_t>(0, 15) * min,
+                 min * in_.ConsumeIntegralInRange<uint64_t>(1, 64), prot()};
   }
 
   Op map_sg() {

@@ -88,6 +88,10 @@ Verdict judge_access(const hw::Format& fmt, const ref::DeviceView& view, uint64_
   auto permits = [&](const ref::Observation& o) { return grants(format_perms(fmt, o.prot), access); };
   if (result.fault) {
     if (view.may_fault || !view.current || !permits(*view.current)) return std::nullopt;
+    // A stale translation that denies the access may still be the one the hardware uses.
+    const bool stale_denies = std::any_of(view.stale.begin(), view.stale.end(),
+                                          [&](const ref::Observation& o) { return !permits(o); });
+    if (result.fault->reason == hw::FaultReason::kPermission && stale_denies) return std::nullopt;
     return fmt::format("{}: {}; ref: mapped to {:#x} prot={}, must succeed", what(),
                        fault_name(*result.fault), view.current->paddr,
                        prot_to_string(view.current->prot));

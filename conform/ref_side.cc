@@ -1,12 +1,9 @@
 #include "conform/ref_side.h"
 
+#include "conform/overloaded.h"
+
 namespace iommu::conform {
 namespace {
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
 
 int64_t bytes(uint64_t n) { return static_cast<int64_t>(n); }
 

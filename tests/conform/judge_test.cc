@@ -73,6 +73,16 @@ TEST_F(JudgeTest, FaultIsWrongOnlyWhereTheMappingMustWork) {
             std::nullopt);
 }
 
+TEST_F(JudgeTest, AStaleTranslationMayDenyWhatTheCurrentOneGrants) {
+  ref::DeviceView remapped{.current = ref::Observation{0xa000'0000, IOMMU_READ | IOMMU_WRITE},
+                           .stale = {{0x9000'0000, IOMMU_READ}},
+                           .may_fault = false};
+  EXPECT_EQ(judge_access(s1, remapped, 0x1000, kWrite, faulted(hw::FaultReason::kPermission)),
+            std::nullopt);
+  EXPECT_TRUE(judge_access(s1, remapped, 0x1000, kWrite, faulted(hw::FaultReason::kTranslation)));
+  EXPECT_TRUE(judge_access(s1, remapped, 0x1000, kRead, faulted(hw::FaultReason::kPermission)));
+}
+
 TEST_F(JudgeTest, WalkingFreedTablesIsAlwaysAViolation) {
   ref::DeviceView unmapped;
   auto v = judge_access(s1, unmapped, 0x1000, kRead, faulted(hw::FaultReason::kBadTable));
