@@ -73,9 +73,12 @@ CampaignReport run_campaign(const DriverSource& source, const CampaignOptions& o
     }
     if (!e.violation) e.violation = checker.teardown();
     if (e.violation) {
+      const double found_after = since(start);
       report.finding = minimize_finding(source, opts.check, std::move(e.ops), *e.violation,
                                         opts.minimize_tests);
       report.finding->episode_seed = seed;
+      report.finding->found_after_ops = report.ops;
+      report.finding->found_after_seconds = found_after;
       break;
     }
   }

@@ -36,6 +36,8 @@ struct Finding {
   uint64_t episode_seed = 0;    // replays the unminimized episode
   size_t original_ops = 0;      // ops in the episode up to the violation
   size_t minimize_tests = 0;
+  uint64_t found_after_ops = 0;     // ops run by the campaign when the violation occurred
+  double found_after_seconds = 0;   // and the time it had taken
 };
 
 struct CampaignReport {

@@ -34,20 +34,24 @@ class ImplDriver final : public Driver {
 
 }  // namespace
 
-DriverSource impl_driver_source(std::string_view format, ref::PartialUnmap policy) {
-  impl::PgtableConfig cfg{.format = {.name = std::string(format)}, .partial_unmap = policy};
+DriverSource impl_driver_source(const hw::FormatConfig& format, ref::PartialUnmap policy) {
+  const impl::PgtableConfig cfg{.format = format, .partial_unmap = policy};
   const hw::Format fmt = hw::make_format(cfg.format);  // throws for an unknown format
   DriverInfo info;
-  info.name = fmt::format("impl:{}", format);
+  info.name = fmt::format("impl:{}", format.name);
   info.format = cfg.format;
   const hw::Geometry& g = fmt.geo();
   info.config = {.pgsize_bitmap = g.pgsize_bitmap, .ias = g.ias, .oas = g.oas,
                  .partial_unmap = policy};
-  info.description = fmt::format("iommucheck's engine writing {} descriptors ({})", format,
+  info.description = fmt::format("iommucheck's engine writing {} descriptors ({})", format.name,
                                  ref::describe(info.config));
   return {info, [info, cfg](DriverEnv& env) -> std::unique_ptr<Driver> {
             return std::make_unique<ImplDriver>(info, cfg, env);
           }};
+}
+
+DriverSource impl_driver_source(std::string_view format, ref::PartialUnmap policy) {
+  return impl_driver_source(hw::FormatConfig{.name = std::string(format)}, policy);
 }
 
 }  // namespace iommu::conform

@@ -8,7 +8,10 @@
 
 namespace iommu::conform {
 
-// Throws std::invalid_argument naming the valid formats for an unknown one.
+// Throws std::invalid_argument naming the valid formats for an unknown one, or the valid
+// ias/oas for a format config that asks for others.
+DriverSource impl_driver_source(const hw::FormatConfig& format,
+                                ref::PartialUnmap policy = ref::PartialUnmap::kSplit);
 DriverSource impl_driver_source(std::string_view format,
                                 ref::PartialUnmap policy = ref::PartialUnmap::kSplit);
 

@@ -1,0 +1,67 @@
+#include "conform/mutants.h"
+
+#include "conform/impl_driver.h"
+
+namespace iommu::conform {
+namespace {
+
+using impl::Mutant;
+constexpr auto kHostile = CallerMode::kHostile;
+constexpr auto kWhole = ref::PartialUnmap::kWhole;
+constexpr auto kSplit = ref::PartialUnmap::kSplit;
+
+constexpr MutantSpec kSpecs[] = {
+    {Mutant::kConcatPgdEntriesLeft, "concat-pgd-entries-left",
+     "BUGS 1: io-pgtable-arm counts entries left in a concatenated stage-2 PGD per table",
+     "arm-64-lpae-s2-4k", 40},
+    {Mutant::kIovaToPhysGranuleMask, "iova-to-phys-granule-mask",
+     "BUGS 2: io-pgtable-arm iova_to_phys masks a block's offset with the granule",
+     "arm-64-lpae-s1-4k"},
+    {Mutant::kSplitLost, "split-lost",
+     "BUGS 4: a lost block split on unmap reported as done", "arm-64-lpae-s1-4k", 0, kSplit,
+     kHostile},
+    {Mutant::kUnmapEmptyErrno, "unmap-empty-errno",
+     "BUGS 5: unmap of an empty entry returns -EINVAL through size_t", "arm-64-lpae-s1-4k", 0,
+     kSplit, kHostile},
+    {Mutant::kNoFlushWalk, "no-flush-walk", "a table freed without tlb_flush_walk",
+     "arm-64-lpae-s1-4k"},
+    {Mutant::kSkipLastAddPage, "skip-last-add-page",
+     "tlb_add_page skipped for the last leaf of a run", "arm-64-lpae-s1-16k"},
+    {Mutant::kGatherDropsDisjoint, "gather-drops-disjoint",
+     "a gather merge that drops a disjoint range instead of syncing it", "arm-64-lpae-s1-4k"},
+    {Mutant::kBoundaryOffByOne, "boundary-off-by-one",
+     "off by one in pgcount where an unmap run crosses a table boundary", "arm-64-lpae-s2-64k"},
+    {Mutant::kWritableReadOnly, "writable-read-only",
+     "a read-only mapping written without AP[2] / NO_WRITE", "apple-dart2"},
+    {Mutant::kNoEexist, "no-eexist", "the -EEXIST check removed: a live leaf overwritten",
+     "arm-mali-lpae", 0, kSplit, kHostile},
+    {Mutant::kV7sSingleReplica, "v7s-single-replica",
+     "a v7s 64K/16M leaf written as 1 entry instead of 16", "arm-v7s"},
+    {Mutant::kLeakEmptyTable, "leak-empty-table", "an emptied table unlinked but never freed",
+     "arm-32-lpae-s1", 0, kWhole},
+    {Mutant::kFreeWithoutUnlink, "free-without-unlink",
+     "an emptied table freed while its parent still points to it", "apple-dart"},
+};
+
+}  // namespace
+
+std::span<const MutantSpec> mutant_specs() { return kSpecs; }
+
+MutantResult run_mutant(const MutantSpec& spec, double seconds, uint64_t seed) {
+  const DriverSource src = impl_driver_source(
+      hw::FormatConfig{.name = std::string(spec.format), .ias = spec.ias}, spec.policy);
+  impl::ScopedMutant active(spec.id);
+  const CampaignReport r = run_campaign(
+      src, {.seed = seed, .seconds = seconds, .mode = spec.mode, .minimize_tests = 300});
+  MutantResult out{.spec = &spec, .ops = r.ops, .seconds = r.seconds};
+  if (!r.finding) return out;
+  out.killed = true;
+  out.check = r.finding->violation.check;
+  out.violation = r.finding->minimized.message();
+  out.trace_ops = r.finding->ops.size();
+  out.ops = r.finding->found_after_ops;
+  out.seconds = r.finding->found_after_seconds;
+  return out;
+}
+
+}  // namespace iommu::conform

@@ -1,0 +1,39 @@
+// The bug zoo (`iommucheck mutants --driver-source impl`): every seeded bug of impl/mutant.h,
+// with the driver configuration and caller mode that exercise it, run as a campaign until the
+// checker kills it or its time runs out.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "conform/campaign.h"
+#include "impl/mutant.h"
+
+namespace iommu::conform {
+
+struct MutantSpec {
+  impl::Mutant id;
+  std::string_view name;
+  std::string_view models;  // the real bug or bug class it re-creates
+  std::string_view format;  // the impl format it runs on
+  unsigned ias = 0;         // 0: the format's default
+  ref::PartialUnmap policy = ref::PartialUnmap::kSplit;
+  CallerMode mode = CallerMode::kContract;
+};
+
+std::span<const MutantSpec> mutant_specs();
+
+struct MutantResult {
+  const MutantSpec* spec = nullptr;
+  bool killed = false;
+  std::string check{};    // the check that killed it
+  std::string violation{};  // its message, minimized
+  size_t trace_ops = 0;   // length of the minimized trace
+  uint64_t ops = 0;       // ops until the kill (or run in all, when it survived)
+  double seconds = 0;     // time until the kill (or spent, when it survived)
+};
+
+MutantResult run_mutant(const MutantSpec& spec, double seconds, uint64_t seed);
+
+}  // namespace iommu::conform

@@ -1,0 +1,43 @@
+// Seeded bugs for the bug zoo (`iommucheck mutants`, conform/mutants.h): each switch turns one
+// real Linux bug (../shared/design/BUGS.md) or bug class back on inside impl/, at run time, so
+// one build serves every mutant. No switch is ever on outside a mutant campaign.
+#pragma once
+
+namespace iommu::impl {
+
+enum class Mutant {
+  kNone,
+  kConcatPgdEntriesLeft,  // BUGS 1: entries left in a concatenated stage-2 PGD miscounted
+  kIovaToPhysGranuleMask,  // BUGS 2: iova_to_phys masks a block's offset with the granule
+  kSplitLost,              // BUGS 4: a block split that does not happen, reported as done
+  kUnmapEmptyErrno,        // BUGS 5: unmap of an empty entry returns -EINVAL through size_t
+  kNoFlushWalk,            // a table freed without tlb_flush_walk
+  kSkipLastAddPage,        // tlb_add_page skipped for the last leaf of a run
+  kGatherDropsDisjoint,    // a disjoint range replaces the gather instead of syncing it first
+  kBoundaryOffByOne,       // unmap leaves the last entry of a table when the run crosses it
+  kWritableReadOnly,       // read-only mappings written writable
+  kNoEexist,               // a map over a live leaf overwrites it instead of -EEXIST
+  kV7sSingleReplica,       // a v7s 64K/16M leaf written as 1 entry instead of 16
+  kLeakEmptyTable,         // an emptied table unlinked but never freed
+  kFreeWithoutUnlink,      // an emptied table freed while its parent still points to it
+};
+
+// The mutant active in this thread (campaigns run one mutant per thread).
+Mutant active_mutant();
+void set_active_mutant(Mutant m);
+
+inline bool mutant(Mutant m) { return active_mutant() == m; }
+
+// Holds a mutant active for a scope.
+class ScopedMutant {
+ public:
+  explicit ScopedMutant(Mutant m) : previous_(active_mutant()) { set_active_mutant(m); }
+  ~ScopedMutant() { set_active_mutant(previous_); }
+  ScopedMutant(const ScopedMutant&) = delete;
+  ScopedMutant& operator=(const ScopedMutant&) = delete;
+
+ private:
+  Mutant previous_;
+};
+
+}  // namespace iommu::impl
