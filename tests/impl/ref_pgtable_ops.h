@@ -30,6 +30,9 @@ class RefPgtableOps : public IoPgtableOps {
   RefPgtableOps(const ref::DomainConfig& cfg, FlushOps& flush) : ref_(cfg), flush_(flush) {}
 
   void set_observer(PgtableObserver* observer) { observer_ = observer; }
+  // A split reports the whole cut leaf to tlb_add_page instead of the removed pieces (what
+  // Linux 6.12 does), so that a cached block is covered whatever the TTL or PSI rules.
+  void set_split_flushes_whole_leaf(bool on) { split_flushes_whole_leaf_ = on; }
   const ref::RefPgtable& ref() const { return ref_; }
   uint64_t map_calls() const { return map_calls_; }
   uint64_t unmap_calls() const { return unmap_calls_; }
@@ -95,7 +98,7 @@ class RefPgtableOps : public IoPgtableOps {
   std::vector<ref::LeafInfo> removed_pieces(const ref::LeafInfo& leaf, uint64_t iova, uint64_t n,
                                             uint64_t pgsize) const {
     const uint64_t lo = std::max(leaf.iova, iova), hi = std::min(leaf.last(), iova + (n - 1));
-    if (ref_.config().partial_unmap == ref::PartialUnmap::kWhole ||
+    if (ref_.config().partial_unmap == ref::PartialUnmap::kWhole || split_flushes_whole_leaf_ ||
         (lo == leaf.iova && hi == leaf.last())) {
       return {leaf};
     }
@@ -108,6 +111,7 @@ class RefPgtableOps : public IoPgtableOps {
   ref::RefPgtable ref_;
   FlushOps& flush_;
   PgtableObserver* observer_ = nullptr;
+  bool split_flushes_whole_leaf_ = false;
   uint64_t map_calls_ = 0;
   uint64_t unmap_calls_ = 0;
 };
