@@ -103,6 +103,8 @@ TEST(Dma, ErrorsAndMisuse) {
   const DmaMapping m = s.dma.dma_map(0x80000000, k4K, kRw);
   ASSERT_TRUE(m.ok());
   EXPECT_THROW(s.dma.dma_unmap(m.iova + k4K, k4K), std::logic_error);
+  EXPECT_THROW(s.dma.dma_unmap(m.iova, k4K, /*cpu=*/1), std::out_of_range);
+  EXPECT_EQ(s.domain.iova_to_phys(m.iova), 0x80000000u) << "nothing changed";
   s.dma.dma_unmap(m.iova, k4K);
   EXPECT_THROW(s.dma.dma_unmap(m.iova, k4K), std::logic_error) << "already in the flush queue";
   EXPECT_EQ(s.dma.warnings(), 0u);

@@ -73,10 +73,12 @@ class RefPgtableOps : public IoPgtableOps {
   // Every leaf an unmap_pages call may touch: from the leaf holding iova to the one holding
   // the last requested byte (WHOLE removes leaves that stick out at either end).
   std::pair<uint64_t, uint64_t> window(uint64_t iova, uint64_t pgsize, uint64_t pgcount) const {
-    uint64_t first = iova;
-    uint64_t last = pgcount > (~uint64_t{0} - iova) / pgsize ? ~uint64_t{0}
-                                                             : iova + (pgsize * pgcount - 1);
-    if (pgsize == 0 || pgcount == 0) last = iova;
+    uint64_t first = iova, last = iova;
+    uint64_t span = 0;
+    if (pgsize != 0 && pgcount != 0) {
+      const bool wraps = __builtin_mul_overflow(pgsize, pgcount, &span) || span - 1 > ~uint64_t{0} - iova;
+      last = wraps ? ~uint64_t{0} : iova + (span - 1);
+    }
     if (auto l = ref_.leaves().leaf_at(first)) first = l->iova;
     if (auto l = ref_.leaves().leaf_at(last)) last = std::max(last, l->last());
     return {first, last};
