@@ -1,16 +1,24 @@
 #include <fmt/core.h>
 
+#include <atomic>
+#include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "cli/command.h"
-#include "cli/driver_names.h"
+#include "cli/progress.h"
+#include "conform/campaign.h"
+#include "conform/registry.h"
+#include "conform/trace.h"
 
 namespace iommu::cli {
 namespace {
 
-struct CheckOptions {
+struct CheckArgs {
   std::string driver;
   std::string kernel;
   uint64_t seed = 1;
@@ -21,22 +29,98 @@ struct CheckOptions {
   unsigned jobs = 1;
 };
 
-int run_check(const CheckOptions& o) {
-  const DriverInfo& driver = resolve_driver(o.driver);
-  throw UsageError(fmt::format("driver '{}' has no checker yet", driver.name));
+// Job j runs seed + j; the op budget is split between jobs.
+conform::CampaignOptions job_options(const CheckArgs& a, unsigned job,
+                                     const std::atomic<bool>& stop) {
+  conform::CampaignOptions o;
+  o.seed = a.seed + job;
+  o.mode = a.caller == "hostile" ? conform::CallerMode::kHostile : conform::CallerMode::kContract;
+  o.stop = &stop;
+  if (a.seconds) o.seconds = *a.seconds;
+  if (a.ops) o.ops = *a.ops / a.jobs + (job < *a.ops % a.jobs ? 1 : 0);
+  if (!a.ops && !a.seconds) o.ops = 100000 / a.jobs;
+  return o;
+}
+
+std::string finding_path(const CheckArgs& a, const conform::Finding& f, uint64_t seed) {
+  std::string name = a.driver.substr(0, a.driver.find(':')) + "-";
+  const std::string rest = a.driver.substr(a.driver.find(':') + 1);
+  name += std::filesystem::path(rest).filename().string();
+  return (std::filesystem::path(a.out) /
+          fmt::format("{}-seed{}-{}.trace", name, seed, f.violation.check))
+      .string();
+}
+
+std::string write_finding(const CheckArgs& a, const conform::DriverSource& src,
+                          const conform::Finding& f, uint64_t seed) {
+  std::error_code ec;
+  std::filesystem::create_directories(a.out, ec);
+  if (ec) throw UsageError(fmt::format("--out {}: {}", a.out, ec.message()));
+  const std::string path = finding_path(a, f, seed);
+  conform::Trace t{.driver = src.info.name, .config = src.info.config, .seed = seed, .ops = f.ops};
+  const std::string comment = fmt::format(
+      "{}\nminimized from {} ops in {} replays; replay with: iommucheck replay {}",
+      f.minimized.message(), f.original_ops, f.minimize_tests, path);
+  conform::write_trace_file(path, t, comment);
+  return path;
+}
+
+int run_check(const CheckArgs& a) {
+  conform::DriverSource src;
+  try {
+    src = conform::resolve_driver(a.driver, a.kernel);
+  } catch (const conform::DriverError& e) {
+    throw UsageError(e.what());
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> done{0};
+  std::vector<conform::CampaignReport> reports(a.jobs);
+  std::vector<uint64_t> last(a.jobs, 0);
+  std::mutex mu;
+  Progress progress("check " + a.driver, a.ops.value_or(a.seconds ? 0 : 100000));
+  auto job = [&](unsigned j) {
+    conform::CampaignOptions o = job_options(a, j, stop);
+    o.progress = [&, j](uint64_t n) {
+      done += n - last[j];
+      last[j] = n;
+      std::lock_guard lock(mu);
+      progress.update(done);
+    };
+    reports[j] = conform::run_campaign(src, o);
+    if (reports[j].finding) stop = true;
+  };
+  std::vector<std::thread> threads;
+  for (unsigned j = 0; j < a.jobs; j++) threads.emplace_back(job, j);
+  for (std::thread& t : threads) t.join();
+  progress.finish();
+
+  uint64_t ops = 0, violations = 0;
+  for (unsigned j = 0; j < a.jobs; j++) {
+    ops += reports[j].ops;
+    if (!reports[j].finding) continue;
+    violations++;
+    const conform::Finding& f = *reports[j].finding;
+    fmt::print("VIOLATION: {}\n", f.violation.message());
+    fmt::print("minimized trace ({} ops): {}\n", f.ops.size(), write_finding(a, src, f, a.seed + j));
+  }
+  const double s = progress.seconds();
+  fmt::print("summary: driver={} ops={} violations={} seconds={:.2f} ops_per_s={:.0f}\n", a.driver,
+             ops, violations, s, static_cast<double>(ops) / (s > 0 ? s : 1));
+  return violations == 0 ? kExitOk : kExitViolation;
 }
 
 }  // namespace
 
 void add_check_command(CLI::App& app, Action& action) {
-  auto o = std::make_shared<CheckOptions>();
+  auto o = std::make_shared<CheckArgs>();
   auto* cmd = app.add_subcommand("check", "Randomized differential campaign of a driver against "
                                           "the reference model and the hardware model");
   cmd->add_option("--driver", o->driver, "impl:FORMAT, linux:FORMAT or plugin:PATH.so")->required();
   cmd->add_option("--kernel", o->kernel, "Linux tree for linux:FORMAT drivers")
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
-  auto* ops = cmd->add_option("--ops", o->ops, "Number of operations")->check(CLI::PositiveNumber);
+  auto* ops = cmd->add_option("--ops", o->ops, "Number of operations (default 100000)")
+                  ->check(CLI::PositiveNumber);
   cmd->add_option("--time", o->seconds, "Run for this many seconds")
       ->check(CLI::PositiveNumber)
       ->excludes(ops);

@@ -26,5 +26,7 @@ void add_drivers_command(CLI::App& app, Action& action);
 void add_check_command(CLI::App& app, Action& action);
 void add_selfcheck_command(CLI::App& app, Action& action);
 void add_decode_command(CLI::App& app, Action& action);
+void add_replay_command(CLI::App& app, Action& action);
+void add_fuzz_trace_command(CLI::App& app, Action& action);
 
 }  // namespace iommu::cli

@@ -1,7 +1,7 @@
 #include <fmt/core.h>
 
 #include "cli/command.h"
-#include "cli/driver_names.h"
+#include "conform/registry.h"
 
 namespace iommu::cli {
 
@@ -9,11 +9,9 @@ void add_drivers_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("drivers", "List the drivers this build can check (NAME<TAB>description)");
   cmd->callback([&action] {
     action = [] {
-      for (const DriverInfo& d : available_drivers()) fmt::print("{}\t{}\n", d.name, d.description);
-      if (available_drivers().empty())
-        fmt::print(stderr, "no driver adapters in this build yet ({}); `iommucheck selfcheck` "
-                           "checks the reference model itself\n",
-                   kPlannedDrivers);
+      for (const conform::DriverListing& d : conform::available_drivers()) {
+        fmt::print("{}\t{}\n", d.name, d.description);
+      }
       return kExitOk;
     };
   });

@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   cli::add_check_command(app, action);
   cli::add_selfcheck_command(app, action);
   cli::add_decode_command(app, action);
+  cli::add_replay_command(app, action);
+  cli::add_fuzz_trace_command(app, action);
 
   try {
     reject_unknown_command(app, argc, argv);

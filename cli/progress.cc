@@ -3,6 +3,8 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <string>
+
 namespace iommu::cli {
 
 Progress::Progress(std::string what, uint64_t total)
@@ -21,9 +23,13 @@ void Progress::update(uint64_t done) {
   const auto interval = tty_ ? std::chrono::milliseconds(200) : std::chrono::seconds(5);
   if (now - last_ < interval) return;
   last_ = now;
-  fmt::print(stderr, "{}{}: {}/{} ({:.0f}%) {:.1f}s{}", tty_ ? "\r" : "", what_, done, total_,
-             100.0 * static_cast<double>(done) / static_cast<double>(total_), seconds(),
-             tty_ ? "" : "\n");
+  const double s = seconds();
+  const std::string count =
+      total_ == 0 ? fmt::format("{}", done)
+                  : fmt::format("{}/{} ({:.0f}%)", done, total_,
+                                100.0 * static_cast<double>(done) / static_cast<double>(total_));
+  fmt::print(stderr, "{}{}: {} {:.1f}s {:.0f}/s{}", tty_ ? "\r" : "", what_, count, s,
+             static_cast<double>(done) / s, tty_ ? "" : "\n");
 }
 
 void Progress::finish() {

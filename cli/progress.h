@@ -10,6 +10,7 @@ namespace iommu::cli {
 
 class Progress {
  public:
+  // total 0: unknown (a run bounded by time).
   Progress(std::string what, uint64_t total);
   void update(uint64_t done);
   void finish();  // ends the line on a terminal

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
+#include <unordered_set>
 
 #include "hw/walker.h"
 #include "ref/bits.h"
@@ -22,17 +24,32 @@ class Dumper {
   void table(uint64_t table_paddr, unsigned level, uint64_t iova_base) {
     const LevelGeometry& lg = fmt_.geo().at(level);
     uint64_t entries = uint64_t{1} << lg.index_bits;
+    std::optional<uint64_t> bad_group_end;  // last entry of a reported inconsistent group
     for (uint64_t i = 0; i < entries; i++) {
       uint64_t iova = iova_base + (i << lg.shift);
+      // A DART level-1 table has more entries than a narrow ias reaches; walks fault there.
+      if (!fits_bits(iova, 1, fmt_.geo().ias)) return;
       Entry e = read_entry(mem_, fmt_, table_paddr, level, i);
       if (e.fault) {
-        out_.malformed.push_back({e.desc_paddr, level, iova, *e.fault, e.why});
-        // An unreadable table would report every entry; a bad replica group every replica.
+        // Replicas that differ: one report per group, while the group's entries that are not
+        // large leaves (a small page among them) are walked on their own.
+        if (*e.fault == FaultReason::kInconsistent) {
+          if (!bad_group_end || i > *bad_group_end) {
+            report(e, level, iova);
+            bad_group_end = i | (e.decoded.replicas - 1);
+          }
+          continue;
+        }
+        report(e, level, iova);
+        // An unreadable table would report every entry; a faulting large leaf every replica.
         if (*e.fault == FaultReason::kBadTable) return;
         i |= e.decoded.replicas - 1;
         continue;
       }
-      if (e.decoded.kind == DescKind::kTable) table(e.decoded.paddr, level + 1, iova);
+      if (e.decoded.kind == DescKind::kTable) {
+        enter(e, level);
+        table(e.decoded.paddr, level + 1, iova);
+      }
       if (e.decoded.kind != DescKind::kLeaf) continue;
       // Replicas translate the same leaf: record it once, at the group's first entry.
       i |= e.decoded.replicas - 1;
@@ -42,7 +59,22 @@ class Dumper {
 
   TableDump take() { return std::move(out_); }
 
+  void add_root(uint64_t paddr) { tables_.insert(paddr); }
+
  private:
+  // Listing a table twice could take 512^4 reads of a 4K image that points to itself.
+  void enter(const Entry& e, unsigned level) {
+    if (!tables_.insert(e.decoded.paddr).second)
+      throw ImageError(fmt::format("the table at {:#x} is reached a second time, through the "
+                                   "descriptor at {:#x} (level {}): decode lists only tables "
+                                   "that form a tree, not shared or looping ones",
+                                   e.decoded.paddr, e.desc_paddr, level));
+  }
+
+  void report(const Entry& e, unsigned level, uint64_t iova) {
+    out_.malformed.push_back({e.desc_paddr, level, iova, *e.fault, e.why});
+  }
+
   void leaf(const Decoded& d, unsigned level, uint64_t iova) {
     Mapping m{iova, d.paddr, d.size, d.prot, d.size, level};
     if (!out_.mappings.empty()) {
@@ -59,6 +91,7 @@ class Dumper {
   const TableMemory& mem_;
   const Format& fmt_;
   TableDump out_;
+  std::unordered_set<uint64_t> tables_;  // every table listed so far, roots included
 };
 
 void check_root(const Format& fmt, uint64_t root, uint64_t base, uint64_t end) {
@@ -80,6 +113,7 @@ void check_root(const Format& fmt, uint64_t root, uint64_t base, uint64_t end) {
 TableDump dump_tables(const TableMemory& mem, const Format& fmt, std::span<const uint64_t> ttbrs) {
   Dumper d(mem, fmt);
   const Geometry& g = fmt.geo();
+  for (size_t t = 0; t < ttbrs.size() && t < g.n_ttbrs; t++) d.add_root(ttbrs[t]);
   for (size_t t = 0; t < ttbrs.size() && t < g.n_ttbrs; t++)
     d.table(ttbrs[t], g.start_level, g.n_ttbrs > 1 ? uint64_t{t} << g.ttbr_shift : 0);
   return d.take();

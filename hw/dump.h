@@ -40,7 +40,8 @@ struct TableDump {
   std::vector<Malformed> malformed;
 };
 
-// `ttbrs` holds one root per TTBR (DART) or just the PGD.
+// `ttbrs` holds one root per TTBR (DART) or just the PGD. Throws ImageError when a table is
+// reached through a second descriptor (shared or looping tables).
 TableDump dump_tables(const TableMemory& mem, const Format& fmt, std::span<const uint64_t> ttbrs);
 
 // A problem with a memory image or the roots given for it; the message says what to fix.

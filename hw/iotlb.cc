@@ -39,6 +39,13 @@ std::vector<IotlbEntry> Iotlb::lookup_all(ContextId ctx, uint64_t iova) const {
   return hits;
 }
 
+std::vector<IotlbEntry> Iotlb::entries_in(ContextId ctx, uint64_t first, uint64_t last) const {
+  std::vector<IotlbEntry> out;
+  store_.visit_range(ctx, first, last,
+                     [&](unsigned, uint64_t, const IotlbEntry& e) { out.push_back(e); });
+  return out;
+}
+
 void Iotlb::insert(ContextId ctx, const Leaf& leaf) {
   store_.insert(ctx, span_shift(leaf.size, "leaf"), leaf.iova_base, leaf);
 }

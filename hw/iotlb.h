@@ -37,6 +37,10 @@ class Iotlb {
   // Every entry holding iova: hardware may use any of them.
   std::vector<IotlbEntry> lookup_all(ContextId ctx, uint64_t iova) const;
 
+  // Every entry of ctx overlapping [first, last]: what an invalidation of that range had to
+  // remove.
+  std::vector<IotlbEntry> entries_in(ContextId ctx, uint64_t first, uint64_t last) const;
+
   void insert(ContextId ctx, const Leaf& leaf);
   // Caches the fault for the granule holding iova; a no-op unless cache_faults.
   void insert_fault(ContextId ctx, uint64_t iova, uint64_t granule);

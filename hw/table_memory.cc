@@ -1,17 +1,47 @@
 #include "hw/table_memory.h"
 
 #include <fmt/format.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <stdexcept>
 
 #include "ref/bits.h"
 
 namespace iommu::hw {
+
+// Words are stored in host order; the simulated memory is little-endian like the IOMMUs it
+// models, so the host must be too.
+static_assert(std::endian::native == std::endian::little);
+
 namespace {
 
-uint64_t chunk_of(uint64_t paddr) { return paddr / TableMemory::kChunk; }
+// A chunk's state byte: bits 1:0 the kind, bits 7:2 log2(size / kChunk) + 1 on the first chunk
+// of an allocation (0 elsewhere), so that free() needs no side table.
+enum Kind : uint8_t { kNever = 0, kLive = 1, kDead = 2, kImage = 3 };
+constexpr uint8_t kKindMask = 3;
+constexpr unsigned kOrderShift = 2;
+
+Kind kind_of(uint8_t s) { return static_cast<Kind>(s & kKindMask); }
+uint8_t start_byte(uint64_t size) {
+  const unsigned order = ffs64_idx(size / TableMemory::kChunk);
+  return static_cast<uint8_t>(kLive | ((order + 1) << kOrderShift));
+}
+uint64_t start_size(uint8_t s) {
+  return TableMemory::kChunk << ((s >> kOrderShift) - 1);
+}
+bool is_start(uint8_t s) { return kind_of(s) == kLive && (s >> kOrderShift) != 0; }
+
+PageState page_state(Kind k) {
+  switch (k) {
+    case kNever: return PageState::kNeverAllocated;
+    case kDead: return PageState::kFreed;
+    default: return PageState::kAllocated;
+  }
+}
 
 uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) & ~(a - 1); }
 
@@ -20,17 +50,64 @@ void check_natural(uint64_t paddr, unsigned width) {
     throw std::logic_error(fmt::format("misaligned {}-byte table access at {:#x}", width, paddr));
 }
 
-uint64_t load_le(const uint8_t* p, unsigned width) {
-  uint64_t v = 0;
-  for (unsigned i = 0; i < width; i++) v |= uint64_t{p[i]} << (8 * i);
-  return v;
+void* map_anonymous(uint64_t bytes) {
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED)
+    throw std::runtime_error(
+        fmt::format("cannot reserve {:#x} bytes of host memory for table memory", bytes));
+  return p;
 }
 
-void store_le(uint8_t* p, uint64_t v, unsigned width) {
-  for (unsigned i = 0; i < width; i++) p[i] = static_cast<uint8_t>(v >> (8 * i));
+template <typename T>
+T atomic_load(const uint8_t* p) {
+  return std::atomic_ref<T>(*reinterpret_cast<T*>(const_cast<uint8_t*>(p)))
+      .load(std::memory_order_acquire);
+}
+
+template <typename T>
+void atomic_store(uint8_t* p, T v) {
+  std::atomic_ref<T>(*reinterpret_cast<T*>(p)).store(v, std::memory_order_release);
+}
+
+template <typename T>
+bool atomic_cas(uint8_t* p, T& expected, T desired) {
+  return std::atomic_ref<T>(*reinterpret_cast<T*>(p))
+      .compare_exchange_strong(expected, desired, std::memory_order_acq_rel);
 }
 
 }  // namespace
+
+// The host memory behind the window: table bytes, one state byte and one software word per
+// chunk. All three are lazily zero-filled reservations, so an untouched window costs nothing.
+struct TableMemory::Arena {
+  uint64_t size = 0;  // bytes of window backed
+  uint8_t* bytes = nullptr;
+  uint8_t* state = nullptr;
+  uint32_t* meta = nullptr;
+
+  explicit Arena(uint64_t window) : size(std::min(window, kMaxArena) & ~(kChunk - 1)) {
+    bytes = static_cast<uint8_t*>(map_anonymous(size));
+    state = static_cast<uint8_t*>(map_anonymous(chunks()));
+    meta = static_cast<uint32_t*>(map_anonymous(chunks() * sizeof(uint32_t)));
+  }
+  ~Arena() {
+    munmap(bytes, size);
+    munmap(state, chunks());
+    munmap(meta, chunks() * sizeof(uint32_t));
+  }
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
+
+  uint64_t chunks() const { return size / kChunk; }
+  uint8_t load_state(uint64_t chunk) const {
+    return std::atomic_ref<uint8_t>(state[chunk]).load(std::memory_order_acquire);
+  }
+  void set_state(uint64_t first, uint64_t count, uint8_t s) {
+    for (uint64_t c = first; c < first + count; c++)
+      std::atomic_ref<uint8_t>(state[c]).store(s, std::memory_order_release);
+  }
+};
 
 TableMemory::TableMemory() : TableMemory(Config{}) {}
 
@@ -40,15 +117,30 @@ TableMemory::Config TableMemory::window_for_oas(unsigned oas) {
 }
 
 TableMemory::TableMemory(Config config) : config_(config), next_(config.base) {
-  if (!is_aligned(config.base, kChunk) || config.limit <= config.base)
+  if (!is_aligned(config.base, kChunk) || config.limit <= config.base ||
+      config.limit - config.base < kChunk)
     throw std::invalid_argument(fmt::format(
         "table memory window [{:#x}, {:#x}) must be non-empty and start {}-byte aligned",
         config.base, config.limit, kChunk));
+  arena_ = std::make_unique<Arena>(config.limit - config.base);
+}
+
+TableMemory::~TableMemory() = default;
+
+void TableMemory::set_failure_hook(FailureHook hook) {
+  std::lock_guard lock(mu_);
+  failure_hook_ = std::move(hook);
 }
 
 void TableMemory::fail_nth_allocation(uint64_t n) {
   if (n == 0) throw std::invalid_argument("fail_nth_allocation counts from 1");
+  std::lock_guard lock(mu_);
   fail_at_ = alloc_seq_ + n;
+}
+
+uint64_t TableMemory::allocations_requested() const {
+  std::lock_guard lock(mu_);
+  return alloc_seq_;
 }
 
 bool TableMemory::should_fail(uint64_t size) {
@@ -66,128 +158,254 @@ std::optional<uint64_t> TableMemory::alloc(uint64_t size, uint64_t align) {
     throw std::invalid_argument(fmt::format(
         "table allocation of {:#x} bytes aligned to {:#x}: both must be powers of two", size,
         align));
+  std::lock_guard lock(mu_);
   if (should_fail(size)) return std::nullopt;
   // Small tables still own whole chunks so that each chunk has one owner and one state.
   size = std::max(size, kChunk);
   auto paddr = place(size, std::max(align, kChunk));
   if (!paddr) return std::nullopt;
-  for (uint64_t c = chunk_of(*paddr); c < chunk_of(*paddr + size); c++) {
-    Chunk& chunk = chunks_[c];
-    chunk.state = PageState::kAllocated;
-    chunk.bytes = std::make_unique<uint8_t[]>(kChunk);
-  }
-  live_.emplace(*paddr, size);
+  const uint64_t first = (*paddr - config_.base) / kChunk;
+  arena_->meta[first] = 0;
+  arena_->set_state(first + 1, size / kChunk - 1, kLive);
+  arena_->set_state(first, 1, start_byte(size));
+  live_bytes_.fetch_add(size, std::memory_order_relaxed);
   return paddr;
 }
 
 // Fresh addresses first, so that a dangling pointer keeps pointing at freed memory for as long
 // as possible; only when the window is full is the oldest fitting freed range reused.
 std::optional<uint64_t> TableMemory::place(uint64_t size, uint64_t align) {
-  uint64_t start = align_up(next_, align);
-  if (start >= next_ && start + size > start && start + size <= config_.limit) {
+  const uint64_t end = config_.base + arena_->size;
+  const uint64_t start = align_up(next_, align);
+  if (start >= next_ && start + size > start && start + size <= end) {
     next_ = start + size;
     return start;
   }
-  auto it = std::find_if(freed_.begin(), freed_.end(), [&](const Allocation& a) {
-    return a.size == size && is_aligned(a.paddr, align);
-  });
-  if (it == freed_.end()) return std::nullopt;
-  uint64_t paddr = it->paddr;
-  freed_.erase(it);
-  return paddr;
+  return reuse(size, align);
+}
+
+std::optional<uint64_t> TableMemory::reuse(uint64_t size, uint64_t align) {
+  std::deque<Freed>& list = freed_[ffs64_idx(size)];
+  auto it = std::find_if(list.begin(), list.end(),
+                         [&](const Freed& f) { return is_aligned(f.paddr, align); });
+  if (it == list.end()) return std::nullopt;
+  const Freed f = *it;
+  list.erase(it);
+  if (f.resident) {
+    std::memset(arena_->bytes + (f.paddr - config_.base), 0, f.size);
+    resident_freed_ -= f.size;
+  }
+  return f.paddr;
 }
 
 void TableMemory::free(uint64_t paddr) {
-  auto it = live_.find(paddr);
-  if (it == live_.end())
+  std::lock_guard lock(mu_);
+  const uint64_t off = paddr - config_.base;
+  const uint8_t s = state_byte(paddr);
+  if (!is_aligned(off, kChunk) || !is_start(s))
     throw std::logic_error(fmt::format(
         "free of {:#x}, which is not the start of a live table allocation (state: {})", paddr,
-        state(paddr) == PageState::kFreed ? "already freed" : "not allocated here"));
-  uint64_t size = it->second;
-  live_.erase(it);
-  for (uint64_t c = chunk_of(paddr); c < chunk_of(paddr + size); c++) {
-    Chunk& chunk = chunks_.at(c);
-    chunk.state = PageState::kFreed;
-    chunk.bytes.reset();
-  }
-  freed_.push_back({paddr, size});
+        kind_of(s) == kDead ? "already freed" : "not allocated here"));
+  const uint64_t size = start_size(s);
+  arena_->set_state(off / kChunk, size / kChunk, kDead);
+  live_bytes_.fetch_sub(size, std::memory_order_relaxed);
+  retire(paddr, size);
+}
+
+// Queues a freed range for reuse. Freed memory reads as poison by its state, so its bytes are
+// dead: past the resident budget, whole host pages go back to the host.
+void TableMemory::retire(uint64_t paddr, uint64_t size) {
+  static const uint64_t host_page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  uint8_t* bytes = arena_->bytes + (paddr - config_.base);
+  Freed f{paddr, size, true};
+  if (resident_freed_ + size > kResidentFreedBudget && is_aligned(size, host_page) &&
+      is_aligned(reinterpret_cast<uintptr_t>(bytes), host_page) &&
+      madvise(bytes, size, MADV_DONTNEED) == 0)
+    f.resident = false;
+  else
+    resident_freed_ += size;
+  freed_[ffs64_idx(size)].push_back(f);
 }
 
 void TableMemory::load(uint64_t paddr, std::span<const uint8_t> bytes) {
+  std::lock_guard lock(mu_);
   for (uint64_t off = 0; off < bytes.size();) {
-    uint64_t c = chunk_of(paddr + off);
-    Chunk& chunk = chunks_[c];
-    if (!chunk.bytes) chunk.bytes = std::make_unique<uint8_t[]>(kChunk);
-    chunk.state = PageState::kAllocated;
-    uint64_t in_chunk = (paddr + off) % kChunk;
-    uint64_t n = std::min<uint64_t>(kChunk - in_chunk, bytes.size() - off);
-    std::memcpy(chunk.bytes.get() + in_chunk, bytes.data() + off, n);
+    const uint64_t at = paddr + off;
+    const uint64_t n = std::min<uint64_t>(kChunk - at % kChunk, bytes.size() - off);
+    if (at - config_.base < arena_->size) {
+      load_in_window(at, bytes.subspan(off, n));
+    } else {
+      auto& chunk = outside_[at / kChunk];
+      if (!chunk) chunk = std::make_unique<uint8_t[]>(kChunk);
+      std::memcpy(chunk.get() + at % kChunk, bytes.data() + off, n);
+    }
     off += n;
   }
 }
 
+// An image inside the window lives in the arena; fresh allocations then start above it.
+void TableMemory::load_in_window(uint64_t paddr, std::span<const uint8_t> bytes) {
+  const uint64_t chunk = (paddr - config_.base) / kChunk;
+  const Kind k = kind_of(arena_->load_state(chunk));
+  if (k == kLive || k == kDead)
+    throw std::logic_error(
+        fmt::format("memory image at {:#x} overlaps table allocations", paddr));
+  std::memcpy(arena_->bytes + (paddr - config_.base), bytes.data(), bytes.size());
+  arena_->set_state(chunk, 1, kImage);
+  next_ = std::max(next_, config_.base + (chunk + 1) * kChunk);
+}
+
+uint8_t TableMemory::state_byte(uint64_t paddr) const {
+  const uint64_t off = paddr - config_.base;
+  if (off < arena_->size) return arena_->load_state(off / kChunk);
+  return kNever;
+}
+
 PageState TableMemory::state(uint64_t paddr) const {
-  auto it = chunks_.find(chunk_of(paddr));
-  return it == chunks_.end() ? PageState::kNeverAllocated : it->second.state;
+  if (paddr - config_.base < arena_->size) return page_state(kind_of(state_byte(paddr)));
+  std::lock_guard lock(mu_);
+  return outside_.contains(paddr / kChunk) ? PageState::kAllocated : PageState::kNeverAllocated;
 }
 
-const uint8_t* TableMemory::allocated_bytes(uint64_t paddr, unsigned width) const {
+// The host bytes of an allocated word in the window, or null (outside it or not allocated).
+uint8_t* TableMemory::word(uint64_t paddr, unsigned width) const {
   check_natural(paddr, width);
-  auto it = chunks_.find(chunk_of(paddr));
-  if (it == chunks_.end() || it->second.state != PageState::kAllocated) return nullptr;
-  return it->second.bytes.get() + paddr % kChunk;
+  const uint64_t off = paddr - config_.base;
+  if (off >= arena_->size) return nullptr;
+  const Kind k = kind_of(arena_->load_state(off / kChunk));
+  return k == kLive || k == kImage ? arena_->bytes + off : nullptr;
 }
 
-uint8_t* TableMemory::writable_bytes(uint64_t paddr, unsigned width) {
-  return const_cast<uint8_t*>(allocated_bytes(paddr, width));
+// Memory outside the window: only loaded images live there.
+std::optional<uint64_t> TableMemory::slow_read(uint64_t paddr, unsigned width) const {
+  if (paddr - config_.base < arena_->size) return std::nullopt;
+  std::lock_guard lock(mu_);
+  auto it = outside_.find(paddr / kChunk);
+  if (it == outside_.end()) return std::nullopt;
+  uint64_t v = 0;
+  std::memcpy(&v, it->second.get() + paddr % kChunk, width);
+  return v;
 }
 
 std::optional<uint64_t> TableMemory::peek64(uint64_t paddr) const {
-  const uint8_t* p = allocated_bytes(paddr, 8);
-  if (!p) return std::nullopt;
-  return load_le(p, 8);
+  if (const uint8_t* p = word(paddr, 8)) return atomic_load<uint64_t>(p);
+  return slow_read(paddr, 8);
 }
 
 std::optional<uint32_t> TableMemory::peek32(uint64_t paddr) const {
-  const uint8_t* p = allocated_bytes(paddr, 4);
-  if (!p) return std::nullopt;
-  return static_cast<uint32_t>(load_le(p, 4));
+  if (const uint8_t* p = word(paddr, 4)) return atomic_load<uint32_t>(p);
+  if (auto v = slow_read(paddr, 4)) return static_cast<uint32_t>(*v);
+  return std::nullopt;
 }
 
 void TableMemory::record_bad(uint64_t paddr, unsigned width, bool write) {
-  bad_accesses_.push_back({paddr, width, write, state(paddr)});
+  const PageState s = state(paddr);
+  std::lock_guard lock(mu_);
+  bad_accesses_.push_back({paddr, width, write, s});
+}
+
+uint64_t TableMemory::bad_read(uint64_t paddr, unsigned width) {
+  record_bad(paddr, width, false);
+  if (state(paddr) != PageState::kFreed) return 0;
+  return width == 8 ? kPoison64 : kPoison32;
 }
 
 uint64_t TableMemory::read64(uint64_t paddr) {
   if (auto v = peek64(paddr)) return *v;
-  record_bad(paddr, 8, false);
-  return state(paddr) == PageState::kFreed ? kPoison64 : 0;
+  return bad_read(paddr, 8);
 }
 
 uint32_t TableMemory::read32(uint64_t paddr) {
   if (auto v = peek32(paddr)) return *v;
-  record_bad(paddr, 4, false);
-  return state(paddr) == PageState::kFreed ? kPoison32 : 0;
+  return static_cast<uint32_t>(bad_read(paddr, 4));
 }
 
 void TableMemory::write64(uint64_t paddr, uint64_t value) {
-  if (uint8_t* p = writable_bytes(paddr, 8))
-    store_le(p, value, 8);
+  if (uint8_t* p = word(paddr, 8))
+    atomic_store(p, value);
   else
-    record_bad(paddr, 8, true);
+    slow_write(paddr, 8, value);
 }
 
 void TableMemory::write32(uint64_t paddr, uint32_t value) {
-  if (uint8_t* p = writable_bytes(paddr, 4))
-    store_le(p, value, 4);
+  if (uint8_t* p = word(paddr, 4))
+    atomic_store(p, value);
   else
-    record_bad(paddr, 4, true);
+    slow_write(paddr, 4, value);
+}
+
+// Writes to a loaded image outside the window, or records the write as bad.
+bool TableMemory::slow_write(uint64_t paddr, unsigned width, uint64_t value) {
+  if (paddr - config_.base >= arena_->size) {
+    std::lock_guard lock(mu_);
+    auto it = outside_.find(paddr / kChunk);
+    if (it != outside_.end()) {
+      std::memcpy(it->second.get() + paddr % kChunk, &value, width);
+      return true;
+    }
+  }
+  record_bad(paddr, width, true);
+  return false;
+}
+
+bool TableMemory::compare_exchange64(uint64_t paddr, uint64_t& expected, uint64_t desired) {
+  if (uint8_t* p = word(paddr, 8)) return atomic_cas(p, expected, desired);
+  return slow_compare_exchange(paddr, 8, expected, desired);
+}
+
+bool TableMemory::compare_exchange32(uint64_t paddr, uint32_t& expected, uint32_t desired) {
+  if (uint8_t* p = word(paddr, 4)) return atomic_cas(p, expected, desired);
+  uint64_t e = expected;
+  const bool ok = slow_compare_exchange(paddr, 4, e, desired);
+  expected = static_cast<uint32_t>(e);
+  return ok;
+}
+
+// Images outside the window are only touched under the mutex, so compare and store under it
+// are atomic there. Unallocated memory fails the exchange as a bad write.
+bool TableMemory::slow_compare_exchange(uint64_t paddr, unsigned width, uint64_t& expected,
+                                        uint64_t desired) {
+  if (paddr - config_.base >= arena_->size) {
+    std::lock_guard lock(mu_);
+    auto it = outside_.find(paddr / kChunk);
+    if (it != outside_.end()) {
+      uint8_t* p = it->second.get() + paddr % kChunk;
+      uint64_t v = 0;
+      std::memcpy(&v, p, width);
+      if (v != expected) {
+        expected = v;
+        return false;
+      }
+      std::memcpy(p, &desired, width);
+      return true;
+    }
+  }
+  record_bad(paddr, width, true);
+  expected = state(paddr) == PageState::kFreed ? (width == 8 ? kPoison64 : kPoison32) : 0;
+  return false;
+}
+
+std::atomic_ref<uint32_t> TableMemory::meta(uint64_t paddr) {
+  const uint64_t off = paddr - config_.base;
+  if (off >= arena_->size || !is_aligned(off, kChunk) || !is_start(state_byte(paddr)))
+    throw std::logic_error(
+        fmt::format("meta() of {:#x}, which is not the start of a live allocation", paddr));
+  return std::atomic_ref<uint32_t>(arena_->meta[off / kChunk]);
+}
+
+std::vector<BadAccess> TableMemory::bad_accesses() const {
+  std::lock_guard lock(mu_);
+  return bad_accesses_;
 }
 
 std::vector<Allocation> TableMemory::live_allocations() const {
+  std::lock_guard lock(mu_);
   std::vector<Allocation> out;
-  out.reserve(live_.size());
-  for (const auto& [paddr, size] : live_) out.push_back({paddr, size});
+  const uint64_t used = (next_ - config_.base) / kChunk;
+  for (uint64_t c = 0; c < used; c++) {
+    const uint8_t s = arena_->load_state(c);
+    if (is_start(s)) out.push_back({config_.base + c * kChunk, start_size(s)});
+  }
   return out;
 }
 

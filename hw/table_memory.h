@@ -1,13 +1,19 @@
 // Simulated physical memory holding page-table pages. Every chunk of it is tracked as never
 // allocated, allocated or freed, so a walk through a dangling table pointer is a finding rather
 // than a lucky hit on stale bytes.
+//
+// Threads: reads, writes and compare-exchanges of allocated memory are lock-free atomics, safe
+// from several threads (what a concurrent page table needs); alloc, free, load and the slow
+// paths (memory outside the window, bad accesses) are serialized by an internal mutex.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <unordered_map>
@@ -42,6 +48,11 @@ class TableMemory {
  public:
   // Memory is tracked in chunks of this size: the smallest table (v7s level 2) is 1 KiB.
   static constexpr uint64_t kChunk = 1024;
+  // Host address space reserved for one window at most; a larger window is used up to this.
+  static constexpr uint64_t kMaxArena = uint64_t{1} << 36;
+  // Freed memory kept resident (so that reuse in a small window costs a memset, not a page
+  // fault) before further frees return their pages to the host.
+  static constexpr uint64_t kResidentFreedBudget = uint64_t{4} << 20;
 
   struct Config {
     uint64_t base = 0x8000'0000;  // first table paddr handed out
@@ -58,6 +69,9 @@ class TableMemory {
 
   TableMemory();
   explicit TableMemory(Config config);
+  ~TableMemory();
+  TableMemory(const TableMemory&) = delete;
+  TableMemory& operator=(const TableMemory&) = delete;
 
   // Zeroed memory of `size` bytes aligned to `align` (0 means `size`); both powers of two.
   // nullopt when the failure hook says so or the address window is exhausted: the -ENOMEM path.
@@ -66,13 +80,14 @@ class TableMemory {
   // (double free, interior pointer), which is a bug in the caller.
   void free(uint64_t paddr);
 
-  void set_failure_hook(FailureHook hook) { failure_hook_ = std::move(hook); }
+  void set_failure_hook(FailureHook hook);
   // Makes the nth allocation request from now fail (1 = the next one), once.
   void fail_nth_allocation(uint64_t n);
-  uint64_t allocations_requested() const { return alloc_seq_; }
+  uint64_t allocations_requested() const;
 
   // Marks the chunks covering [paddr, paddr + bytes.size()) allocated and copies the bytes in
-  // (a raw memory image); the rest of a partly covered chunk reads as zero.
+  // (a raw memory image); the rest of a partly covered chunk reads as zero. Throws
+  // std::logic_error when the image overlaps table allocations (live or freed).
   void load(uint64_t paddr, std::span<const uint8_t> bytes);
 
   PageState state(uint64_t paddr) const;
@@ -81,38 +96,63 @@ class TableMemory {
   std::optional<uint64_t> peek64(uint64_t paddr) const;
   std::optional<uint32_t> peek32(uint64_t paddr) const;
 
-  // CPU-side accesses, little-endian. Out of allocated memory they are recorded in
-  // bad_accesses(); reads then return the poison (freed) or zero (never allocated), and writes
-  // are dropped.
+  // CPU-side accesses, little-endian, naturally aligned (std::logic_error otherwise). Out of
+  // allocated memory they are recorded in bad_accesses(); reads then return the poison (freed)
+  // or zero (never allocated), and writes are dropped. Reads acquire, writes release.
   uint64_t read64(uint64_t paddr);
   uint32_t read32(uint64_t paddr);
   void write64(uint64_t paddr, uint64_t value);
   void write32(uint64_t paddr, uint32_t value);
+  // An atomic compare-and-swap (acq_rel) on an allocated word: true and `desired` stored when
+  // the word held `expected`, otherwise false and `expected` updated to what it held. Outside
+  // allocated memory: recorded as a bad write, false, `expected` set to what a read returns.
+  bool compare_exchange64(uint64_t paddr, uint64_t& expected, uint64_t desired);
+  bool compare_exchange32(uint64_t paddr, uint32_t& expected, uint32_t desired);
 
-  const std::vector<BadAccess>& bad_accesses() const { return bad_accesses_; }
+  // One 32-bit software word per allocation, zeroed by alloc and never seen by a device: the
+  // owner's bookkeeping (Linux keeps table use counts in struct page). `paddr` must be the
+  // start of a live allocation; throws std::logic_error otherwise.
+  std::atomic_ref<uint32_t> meta(uint64_t paddr);
+
+  std::vector<BadAccess> bad_accesses() const;
   // Allocations not freed yet, by address: at teardown, the leaked table pages.
   std::vector<Allocation> live_allocations() const;
+  // Bytes held by live allocations (each rounded up to a whole chunk).
+  uint64_t live_bytes() const { return live_bytes_.load(std::memory_order_relaxed); }
 
  private:
-  struct Chunk {
-    PageState state = PageState::kAllocated;
-    std::unique_ptr<uint8_t[]> bytes;  // null once freed: freed memory reads as poison
+  struct Freed {
+    uint64_t paddr = 0;
+    uint64_t size = 0;
+    bool resident = true;  // bytes still in host memory: zero them on reuse
   };
+  struct Arena;
 
   std::optional<uint64_t> place(uint64_t size, uint64_t align);
+  std::optional<uint64_t> reuse(uint64_t size, uint64_t align);
   bool should_fail(uint64_t size);
-  const uint8_t* allocated_bytes(uint64_t paddr, unsigned width) const;
-  uint8_t* writable_bytes(uint64_t paddr, unsigned width);
+  void retire(uint64_t paddr, uint64_t size);
+  uint8_t* word(uint64_t paddr, unsigned width) const;
+  uint8_t state_byte(uint64_t paddr) const;
+  std::optional<uint64_t> slow_read(uint64_t paddr, unsigned width) const;
+  uint64_t bad_read(uint64_t paddr, unsigned width);
+  bool slow_write(uint64_t paddr, unsigned width, uint64_t value);
+  bool slow_compare_exchange(uint64_t paddr, unsigned width, uint64_t& expected,
+                             uint64_t desired);
   void record_bad(uint64_t paddr, unsigned width, bool write);
+  void load_in_window(uint64_t paddr, std::span<const uint8_t> bytes);
 
   Config config_;
+  std::unique_ptr<Arena> arena_;
+  mutable std::mutex mu_;
   uint64_t next_ = 0;
   uint64_t alloc_seq_ = 0;
   std::optional<uint64_t> fail_at_;
   FailureHook failure_hook_;
-  std::unordered_map<uint64_t, Chunk> chunks_;  // by paddr / kChunk
-  std::map<uint64_t, uint64_t> live_;           // paddr -> size
-  std::deque<Allocation> freed_;                // reused oldest first once the window is full
+  std::array<std::deque<Freed>, 64> freed_;  // by log2(size); reused oldest first
+  uint64_t resident_freed_ = 0;
+  std::atomic<uint64_t> live_bytes_{0};
+  std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> outside_;  // loaded chunks
   std::vector<BadAccess> bad_accesses_;
 };
 

@@ -73,6 +73,19 @@ class SpanStore {
     }
   }
 
+  // Calls f(shift, base, value) for each entry of ctx overlapping [first, last].
+  template <class F>
+  void visit_range(ContextId ctx, uint64_t first, uint64_t last, F&& f) const {
+    auto c = contexts_.find(ctx);
+    if (c == contexts_.end()) return;
+    for (const auto& [shift, spans] : c->second) {
+      for (auto it = spans.lower_bound(first & ~low_mask(shift));
+           it != spans.end() && it->first <= last; ++it) {
+        f(shift, it->first, it->second.value);
+      }
+    }
+  }
+
   // Removes every entry of the command's scope for which hit(ctx, base, span) holds.
   template <class Hit>
   size_t erase_if(const Command& cmd, Hit&& hit) {

@@ -37,6 +37,15 @@ std::vector<WalkHit> WalkCache::lookup_all(ContextId ctx, uint64_t iova) const {
   return hits;
 }
 
+std::vector<std::pair<uint64_t, WalkHit>> WalkCache::entries_in(ContextId ctx, uint64_t first,
+                                                                uint64_t last) const {
+  std::vector<std::pair<uint64_t, WalkHit>> out;
+  store_.visit_range(ctx, first, last, [&](unsigned shift, uint64_t base, const Entry& e) {
+    out.emplace_back(base, WalkHit{e.level, e.table_paddr, bit(shift)});
+  });
+  return out;
+}
+
 size_t WalkCache::invalidate(const Command& cmd) {
   return store_.erase_if(cmd, [&](ContextId ctx, uint64_t base, uint64_t span) {
     return cmd.hits_table(ctx, base, span);

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "hw/invalidation.h"
@@ -32,6 +33,10 @@ class WalkCache {
   std::optional<WalkHit> lookup_deepest(ContextId ctx, uint64_t iova) const;
   // Every cached descriptor for iova, deepest first: hardware may resume from any of them.
   std::vector<WalkHit> lookup_all(ContextId ctx, uint64_t iova) const;
+
+  // Every cached descriptor of ctx whose span overlaps [first, last], with the span's base.
+  std::vector<std::pair<uint64_t, WalkHit>> entries_in(ContextId ctx, uint64_t first,
+                                                       uint64_t last) const;
 
   // Applies a decoded command now; returns how many entries it removed.
   size_t invalidate(const Command& cmd);

@@ -33,7 +33,7 @@ class SmmuEncoder final : public CommandEncoder {
   void range(uint64_t first, uint64_t last, uint64_t granule, bool leaf_only,
              std::vector<hw::Command>& out) const override {
     const uint64_t size = last - first + 1;
-    if (size == 0) {  // the whole 64-bit space: no range command can say it
+    if (size == 0 || too_many_single_commands(size)) {
       context(out);
       return;
     }
@@ -55,6 +55,13 @@ class SmmuEncoder final : public CommandEncoder {
   // What the SMMU reads from the command queue.
   static void emit(const hw::SmmuCmd& cmd, std::vector<hw::Command>& out) {
     out.push_back(hw::smmu_decode(hw::smmu_unpack(hw::smmu_pack(cmd))));
+  }
+
+  // Without range invalidation, a large range costs one command per page; Linux then
+  // invalidates the whole ASID instead (CMDQ_MAX_TLBI_OPS in arm-smmu-v3-sva.c).
+  bool too_many_single_commands(uint64_t size) const {
+    const uint64_t max_ops = uint64_t{1} << (caps_.page_shift - 3);
+    return !caps_.range_inv && (size >> caps_.page_shift) >= max_ops;
   }
 
   bool stage2_;

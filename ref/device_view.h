@@ -27,8 +27,8 @@ struct Observation {
 };
 
 struct DeviceView {
-  std::optional<Observation> current;  // the live mapping
-  std::vector<Observation> stale;      // unmapped, invalidation not yet complete
+  std::optional<Observation> current{};  // the live mapping
+  std::vector<Observation> stale{};    // unmapped, invalidation not yet complete
   bool may_fault = true;               // nothing visible mapped, or not yet iotlb_sync_map'ed
 
   // A device faulted on `access`: allowed unless the current mapping must let it through.

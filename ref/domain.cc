@@ -73,11 +73,28 @@ uint64_t RefDomain::unmap_into(uint64_t iova, uint64_t size, GatherId gather) {
     iova += n;
     unmapped += n;
   }
+  retire(removed, gather);
+  return unmapped;
+}
+
+void RefDomain::retire(const std::vector<LeafRun>& removed, GatherId gather) {
   for (const LeafRun& r : removed) {
     pending_.subtract(r.iova, r.last());
     if (gather != kSynced) stale_.add(r.iova, r.last(), r.paddr, r.prot, gather);
   }
-  return unmapped;
+}
+
+MapPagesResult RefDomain::map_pages(const MapPagesCall& call) {
+  const MapPagesResult r = pgtable_.map_pages(call);
+  if (config().np_caching && r.mapped != 0) pending_.add(call.iova, call.iova + (r.mapped - 1));
+  return r;
+}
+
+uint64_t RefDomain::unmap_pages(const UnmapPagesCall& call, GatherId gather) {
+  std::vector<LeafRun> removed;
+  const uint64_t n = pgtable_.unmap_pages(call, &removed);
+  retire(removed, gather);
+  return n;
 }
 
 uint64_t RefDomain::unmap(uint64_t iova, uint64_t size) {

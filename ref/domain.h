@@ -48,16 +48,23 @@ class RefDomain {
   // iommu_iova_to_phys: 0 when unmapped, as Linux reports it.
   uint64_t iova_to_phys(uint64_t iova) const { return pgtable_.iova_to_phys(iova).value_or(0); }
 
+  // Driver-level calls a campaign makes directly (io_pgtable_ops without the core loop). A
+  // mapping is pending under non-present caching as with map_nosync; removed leaves stay
+  // visible until `gather` is synced, or not at all with kSynced.
+  MapPagesResult map_pages(const MapPagesCall& call);
+  uint64_t unmap_pages(const UnmapPagesCall& call, GatherId gather);
+  static constexpr GatherId kSynced = ~GatherId{0};
+
   DeviceView device_view(uint64_t iova) const;
 
  private:
   uint64_t unmap_into(uint64_t iova, uint64_t size, GatherId gather);
+  void retire(const std::vector<LeafRun>& removed, GatherId gather);
 
   RefPgtable pgtable_;
   IntervalSet pending_;  // mapped, not yet published to hardware that caches non-present
   StaleSet stale_;
   GatherId next_gather_ = kFlushQueue + 1;
-  static constexpr GatherId kSynced = ~GatherId{0};  // unmaps whose sync already happened
 };
 
 }  // namespace iommu::ref

@@ -144,6 +144,53 @@ TEST(Decode, Dart) {
   expect_malformed(d.malformed[1], 0x900000000, 2, 0x2000000, FaultReason::kBadTable);
 }
 
+TEST(Decode, DartEntriesBeyondTheIasAreNotListed) {
+  // 16K granule, ias 32: only the first 128 of the 2048 level-1 entries are reachable.
+  Image img(0x800000000, 0x8000);
+  img.put64(0x800000000 + 127 * 8, 0x800004001);  // L1 [127] -> L2: iova 0xfe000000
+  img.put64(0x800000000 + 128 * 8, 0x800004001);  // L1 [128]: iova 2^32, beyond the ias
+  img.put64(0x800004000, 0x000fff0800100003);
+  TableDump d = decode(img, {.name = "apple-dart", .ias = 32}, {0x800000000}, "dart_ias");
+  EXPECT_EQ(d.mappings,
+            (std::vector<Mapping>{{0xfe000000, 0x800100000, 16 * K, R | W, 16 * K, 2}}));
+  EXPECT_TRUE(d.malformed.empty());
+}
+
+TEST(Decode, V7sEntryInsideAnInconsistentGroupIsWalkedOnItsOwn) {
+  // Level-2 entries 0x20..0x2f hold a 64K large page, except 0x28 which is a 4K small page:
+  // the walker faults on the large-page entries (one report for the group) but translates iova 0x28000 through 0x28.
+  Format v7s = make_format({.name = "arm-v7s"});
+  Image img(0x80000000, 0x5000);
+  img.put32(0x80000000, static_cast<uint32_t>(v7s.make_table(0x80004000)));
+  for (uint64_t i = 0x20; i < 0x30; i++) {
+    uint64_t desc = i == 0x28 ? v7s.make_leaf(0x500000, 4 * K, R | W)
+                              : v7s.make_leaf(0x400000, 64 * K, R | W);
+    img.put32(0x80004000 + 4 * i, static_cast<uint32_t>(desc));
+  }
+  TableDump d = decode(img, {.name = "arm-v7s"}, {0x80000000}, "v7s_group");
+  EXPECT_EQ(d.mappings, (std::vector<Mapping>{{0x28000, 0x500000, 4 * K, R | W, 4 * K, 2}}));
+  ASSERT_EQ(d.malformed.size(), 1u);  // the group, once
+  expect_malformed(d.malformed[0], 0x80004080, 2, 0x20000, FaultReason::kInconsistent);
+}
+
+void expect_image_error(const std::function<void()>& f, const std::string& needle);
+
+TEST(Decode, SharedOrLoopingTablesAreAnError) {
+  // Every level-0 entry of a 4K PGD points back at the PGD: 512^4 entries to list.
+  Image loop(0x80000000, 0x1000);
+  for (uint64_t i = 0; i < 512; i++) loop.put64(0x80000000 + 8 * i, 0x80000003);
+  expect_image_error([&] { decode(loop, {.name = "arm-64-lpae-s1-4k"}, {0x80000000}, "loop"); },
+                     "the table at 0x80000000 is reached a second time, through the descriptor "
+                     "at 0x80000000 (level 0)");
+  // Two level-1 entries share one level-2 table.
+  Image shared(0x80000000, 0x2000);
+  shared.put64(0x80000000, 0x80001003);
+  shared.put64(0x80000008, 0x80001003);
+  expect_image_error(
+      [&] { decode(shared, {.name = "arm-64-lpae-s1-4k", .ias = 32}, {0x80000000}, "shared"); },
+      "the table at 0x80001000 is reached a second time, through the descriptor at 0x80000008");
+}
+
 void expect_image_error(const std::function<void()>& f, const std::string& needle) {
   try {
     f();

@@ -39,6 +39,19 @@ TEST(Iotlb, HitAnywhereInsideTheLeaf) {
   EXPECT_FALSE(tlb.lookup(1, 0x40200000).has_value());
 }
 
+TEST(Iotlb, EntriesInListsEveryOverlappingEntry) {
+  Iotlb tlb = adversarial(true);
+  tlb.insert(1, leaf(0x40000000, 0x80000000, k2M));
+  tlb.insert(1, leaf(0x40200000, 0x90000000, k4K));
+  tlb.insert(1, leaf(0x40201000, 0x90001000, k4K));
+  tlb.insert(2, leaf(0x40200000, 0x90000000, k4K));
+  tlb.insert_fault(1, 0x40202000, k4K);
+  EXPECT_EQ(tlb.entries_in(1, 0x401ff000, 0x40200fff).size(), 2u);
+  EXPECT_EQ(tlb.entries_in(1, 0x40000000, 0x40202fff).size(), 4u);
+  EXPECT_EQ(tlb.entries_in(1, 0x40203000, 0x7fffffff).size(), 0u);
+  EXPECT_EQ(tlb.entries_in(3, 0, ~uint64_t{0}).size(), 0u);
+}
+
 TEST(Iotlb, AdversarialKeepsEverythingUntilCovered) {
   Iotlb tlb = adversarial();
   for (uint64_t i = 0; i < 4096; ++i) tlb.insert(1, leaf(i * k4K, i * k4K, k4K));

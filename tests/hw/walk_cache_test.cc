@@ -31,6 +31,16 @@ TEST(WalkCache, LookupReturnsDeepest) {
   EXPECT_FALSE(wc.lookup_deepest(1, 0x80000000).has_value());
 }
 
+TEST(WalkCache, EntriesInListsOverlappingSpansWithTheirBase) {
+  WalkCache wc = primed();
+  auto in = wc.entries_in(1, 0x40300000, 0x40300fff);
+  ASSERT_EQ(in.size(), 2u);
+  EXPECT_EQ(in[0], (std::pair<uint64_t, WalkHit>{0x40200000, {2, 0x200000, k2M}}));
+  EXPECT_EQ(in[1], (std::pair<uint64_t, WalkHit>{0x40000000, {1, 0x100000, k1G}}));
+  EXPECT_EQ(wc.entries_in(1, 0x40400000, 0x40400fff).size(), 1u);
+  EXPECT_TRUE(wc.entries_in(1, 0x80000000, 0xffffffff).empty());
+}
+
 TEST(WalkCache, LeafOnlyRangeKeepsWalkEntries) {
   WalkCache wc = primed();
   auto cmds = smmu_encode_range({.op = SmmuOp::kTlbiNhVa, .asid = 1, .leaf = true}, 0x40200000, k2M,

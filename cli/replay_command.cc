@@ -1,0 +1,88 @@
+#include <fmt/core.h>
+
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/command.h"
+#include "conform/campaign.h"
+#include "conform/fuzz_input.h"
+#include "conform/registry.h"
+#include "conform/trace.h"
+
+namespace iommu::cli {
+namespace {
+
+struct ReplayArgs {
+  std::string trace;
+  std::string driver;
+  std::string kernel;
+};
+
+std::string value_text(int64_t v) {
+  return v < 0 ? fmt::format("{}", v) : fmt::format("{:#x}", v);
+}
+
+int run_replay(const ReplayArgs& a) {
+  conform::Trace trace;
+  try {
+    trace = conform::read_trace_file(a.trace);
+  } catch (const conform::TraceError& e) {
+    throw UsageError(e.what());
+  }
+  const std::string name = !a.driver.empty() ? a.driver : trace.driver.value_or("");
+  if (name.empty()) {
+    throw UsageError(fmt::format("{}: the trace names no driver. pass --driver NAME", a.trace));
+  }
+  conform::DriverSource src;
+  try {
+    src = conform::configured_source(trace, name, a.kernel);
+  } catch (const conform::DriverError& e) {
+    throw UsageError(e.what());
+  }
+  auto show = [](size_t i, const conform::Op& op, const conform::StepResult& r) {
+    fmt::print("{:>5} {}\n      ref={} driver={}{}\n", i + 1, conform::format_op(op),
+               value_text(r.ref), value_text(r.driver), r.hw.empty() ? "" : " hw: " + r.hw);
+  };
+  const auto violation = conform::replay_ops(src, trace.ops, {.record_hw = true}, show);
+  if (violation) {
+    fmt::print("VIOLATION: {}\n", violation->message());
+    return kExitViolation;
+  }
+  fmt::print("no violation in {} ops\n", trace.ops.size());
+  return kExitOk;
+}
+
+}  // namespace
+
+int run_fuzz_trace(const std::string& input) {
+  std::ifstream in(input, std::ios::binary);
+  if (!in) throw UsageError(fmt::format("cannot open fuzz input {}", input));
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
+  fmt::print("{}", conform::format_trace(conform::decode_fuzz_input(bytes),
+                                         fmt::format("decoded from fuzz input {}", input)));
+  return kExitOk;
+}
+
+void add_fuzz_trace_command(CLI::App& app, Action& action) {
+  auto input = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand(
+      "fuzz-trace", "Print the trace a fuzz_diff input decodes to (replay it with `replay`)");
+  cmd->add_option("input", *input, "A fuzz_diff input, e.g. a crash-* file")->required();
+  cmd->callback([&action, input] { action = [input] { return run_fuzz_trace(*input); }; });
+}
+
+void add_replay_command(CLI::App& app, Action& action) {
+  auto a = std::make_shared<ReplayArgs>();
+  auto* cmd = app.add_subcommand(
+      "replay", "Re-run a trace, printing each op with the ref, driver and hardware outcome");
+  cmd->add_option("trace", a->trace, "Trace file (docs/TRACES.md)")->required();
+  cmd->add_option("--driver", a->driver, "Driver to run it on (default: the trace's driver)");
+  cmd->add_option("--kernel", a->kernel, "Linux tree for linux:FORMAT drivers")
+      ->check(CLI::ExistingDirectory);
+  cmd->callback([&action, a] { action = [a] { return run_replay(*a); }; });
+}
+
+}  // namespace iommu::cli

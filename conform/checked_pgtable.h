@@ -1,0 +1,54 @@
+// A driver's io_pgtable_ops and flush callbacks with every call checked as it happens: the
+// return value and *mapped against the outcomes the reference driver model allows, and every
+// removed leaf against the tlb_add_page calls the unmap made. The core loop (impl::Domain)
+// drives this wrapper, so each driver call is judged where it is made.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "impl/io_pgtable.h"
+#include "ref/pgtable.h"
+
+namespace iommu::conform {
+
+class CheckedPgtable : public impl::IoPgtableOps, public impl::FlushOps {
+ public:
+  // `flush` receives the driver's flush callbacks after they are recorded.
+  CheckedPgtable(impl::FlushOps& flush, const ref::DomainConfig& cfg);
+
+  // The driver under test; its flush callbacks must come to this object.
+  void attach(impl::IoPgtableOps& driver) { driver_ = &driver; }
+
+  int map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount, int prot,
+                uint64_t* mapped) override;
+  uint64_t unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pgcount,
+                       impl::IotlbGather* gather) override;
+  uint64_t iova_to_phys(uint64_t iova) override { return driver_->iova_to_phys(iova); }
+
+  void tlb_flush_all() override { flush_.tlb_flush_all(); }
+  void tlb_flush_walk(uint64_t iova, uint64_t size, uint64_t granule) override;
+  void tlb_add_page(impl::IotlbGather& gather, uint64_t iova, uint64_t granule) override;
+
+  // The driver's tables as the reference sees them after every call so far.
+  const ref::RefPgtable& shadow() const { return shadow_; }
+  // Driver calls that departed from the contract, in order, each a full sentence.
+  const std::vector<std::string>& violations() const { return violations_; }
+  uint64_t calls() const { return calls_; }
+
+ private:
+  void check_gathered(const ref::UnmapPagesCall& call, const std::vector<ref::LeafRun>& removed);
+  void violation(std::string what);
+  void record(uint64_t iova, uint64_t size);
+
+  impl::FlushOps& flush_;
+  impl::IoPgtableOps* driver_ = nullptr;
+  ref::RefPgtable shadow_;
+  std::vector<std::pair<uint64_t, uint64_t>> added_;  // tlb_add_page ranges, inclusive
+  std::vector<std::string> violations_;
+  uint64_t calls_ = 0;
+};
+
+}  // namespace iommu::conform

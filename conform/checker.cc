@@ -1,0 +1,165 @@
+#include "conform/checker.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "conform/judge.h"
+#include "conform/overloaded.h"
+#include "conform/trace.h"
+#include "ref/bits.h"
+
+namespace iommu::conform {
+namespace {
+
+constexpr hw::ContextId kCtx = 1;
+
+class NullSink : public hw::InvalidationSink {
+ public:
+  void issue(const hw::Command&) override {}
+};
+
+// An SMMUv3 unless the domain caches non-present entries, which only VT-d and AMD do.
+impl::IommuDriverConfig iommu_config(const DriverInfo& info) {
+  const ref::DomainConfig& cfg = info.config;
+  const uint64_t min = cfg.min_pgsize();
+  impl::IommuDriverConfig c;
+  c.ctx = kCtx;
+  c.np_caching = cfg.np_caching;
+  c.style = cfg.np_caching ? impl::IommuStyle::kVtd : impl::IommuStyle::kSmmuV3;
+  c.smmu_stage = info.format.name.find("-s2") != std::string::npos ? 2 : 1;
+  c.smmu_page_shift = (min == 0x4000 || min == 0x10000) ? fls64_idx(min) : 12;
+  // Range commands with a TTL hint are SMMUv3's, which walks only the 64-bit LPAE formats; the
+  // others sit behind IOMMUs that invalidate by address (SMMUv2 TLBIVA, DART), modelled by
+  // single-address commands that hit any leaf holding the address.
+  c.smmu_range_inv = info.format.name.starts_with("arm-64-lpae");
+  return c;
+}
+
+hw::FormatConfig format_config(const DriverInfo& info) {
+  hw::FormatConfig f = info.format;
+  if (f.ias == 0) f.ias = info.config.ias;
+  if (f.oas == 0) f.oas = info.config.oas;
+  return f;
+}
+
+}  // namespace
+
+std::string Violation::message() const {
+  return fmt::format("op {} `{}`: {}: {}", op_index + 1, op, check, detail);
+}
+
+Checker::Checker(const DriverSource& source, const CheckOptions& opts)
+    : info_(source.info),
+      opts_(opts),
+      mem_(hw::TableMemory::window_for_oas(source.info.config.oas)),
+      ref_(source.info.config) {
+  ref::validate(info_.config);
+  if (info_.walkable()) {
+    fmt_ = hw::make_format(format_config(info_));
+    device_ = std::make_unique<hw::Device>(
+        mem_, *fmt_,
+        hw::DeviceConfig{.ctx = kCtx,
+                         .iotlb = {.cache = opts.caches, .cache_faults = info_.config.np_caching},
+                         .walk_cache = opts.caches});
+  } else {
+    null_sink_ = std::make_unique<NullSink>();
+  }
+  iommu_ = std::make_unique<impl::IommuDriver>(device_ ? device_->invalidation() : *null_sink_,
+                                               iommu_config(info_));
+  checked_ = std::make_unique<CheckedPgtable>(*iommu_, info_.config);
+  env_.reset(new DriverEnv{mem_, *checked_});
+  driver_ = source.create(*env_);
+  checked_->attach(*driver_);
+  domain_ = std::make_unique<impl::Domain>(*checked_, *iommu_, info_.config);
+}
+
+Checker::~Checker() = default;
+
+int64_t Checker::apply_driver(const Op& op) {
+  impl::Domain& d = *domain_;
+  auto bytes = [](uint64_t n) { return static_cast<int64_t>(n); };
+  return std::visit(
+      Overloaded{
+          [&](const MapOp& o) -> int64_t { return d.map(o.iova, o.paddr, o.size, o.prot); },
+          [&](const MapNosyncOp& o) -> int64_t {
+            return d.map_nosync(o.iova, o.paddr, o.size, o.prot);
+          },
+          [&](const IotlbSyncMapOp& o) -> int64_t {
+            d.iotlb_sync_map(o.iova, o.size);
+            return 0;
+          },
+          [&](const UnmapOp& o) { return bytes(d.unmap(o.iova, o.size)); },
+          [&](const UnmapFastOp& o) { return bytes(d.unmap_fast(o.iova, o.size, gather(o.gather))); },
+          [&](const IotlbSyncOp& o) -> int64_t {
+            d.iotlb_sync(gather(o.gather));
+            return 0;
+          },
+          [&](const FlushIotlbAllOp&) -> int64_t {
+            d.flush_iotlb_all();
+            return 0;
+          },
+          [&](const MapSgOp& o) { return d.map_sg(o.iova, o.segs, o.prot); },
+          [&](const IovaToPhysOp& o) { return bytes(d.iova_to_phys(o.iova)); },
+          [&](const MapPagesOp& o) -> int64_t {
+            uint64_t mapped = 0;
+            return checked_->map_pages(o.iova, o.paddr, o.pgsize, o.pgcount, o.prot, &mapped);
+          },
+          [&](const UnmapPagesOp& o) {
+            if (o.gather) return bytes(checked_->unmap_pages(o.iova, o.pgsize, o.pgcount, &gather(*o.gather)));
+            impl::IotlbGather g;
+            const uint64_t n = checked_->unmap_pages(o.iova, o.pgsize, o.pgcount, &g);
+            iommu_->iotlb_sync(g);
+            return bytes(n);
+          },
+          [&](const ReadOp&) -> int64_t { return 0; },
+          [&](const WriteOp&) -> int64_t { return 0; },
+      },
+      op);
+}
+
+StepResult Checker::step(const Op& op) {
+  if (!driver_) throw std::logic_error("Checker::step after teardown");
+  StepResult r;
+  const size_t index = ops_++;
+  r.ref = ref_.apply(op);
+  r.driver = apply_driver(op);
+  auto fail = [&](std::string check, std::string detail) {
+    r.violation = Violation{index, format_op(op), std::move(check), std::move(detail)};
+    return r;
+  };
+  if (!checked_->violations().empty()) return fail("driver-call", checked_->violations().front());
+  if (r.ref != r.driver) {
+    return fail("return", fmt::format("{} returned {} ({:#x}); ref {} ({:#x})", op_name(op), r.driver,
+                                      r.driver, r.ref, r.ref));
+  }
+  if (device_) roots_ = driver_->roots(), device_->set_roots(roots_);
+  if (auto why = check_memory()) return fail("memory", *why);
+  for (const Range& s : settled_ranges(op, r.driver)) {
+    if (auto why = check_invalidated(s)) return fail("stale", *why);
+  }
+  if (auto why = check_op(op, r.hw)) return fail("translation", *why);
+  return r;
+}
+
+std::optional<Violation> Checker::teardown() {
+  if (!driver_) return std::nullopt;
+  domain_.reset();
+  driver_.reset();
+  Violation v{ops_ == 0 ? 0 : ops_ - 1, "teardown", "", ""};
+  if (auto why = check_memory()) {
+    v.check = "memory";
+    v.detail = *why;
+    return v;
+  }
+  const auto leaked = mem_.live_allocations();
+  if (leaked.empty()) return std::nullopt;
+  v.check = "leak";
+  v.detail = fmt::format("{} table page(s) still allocated after the driver was destroyed, the "
+                         "first at {:#x} ({} bytes)",
+                         leaked.size(), leaked.front().paddr, leaked.front().size);
+  return v;
+}
+
+}  // namespace iommu::conform

@@ -1,0 +1,110 @@
+// The checker: drives a driver under test through the Linux core loop (impl::Domain) beside
+// the reference, with the driver's tables walked by the hardware model, and after every op
+// compares return values, each driver call, iova_to_phys, a cache-less walk of probe iovas,
+// device accesses through adversarial caches, and what the caches still hold where an
+// invalidation had to remove it. At teardown it checks that every table page was freed.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "conform/checked_pgtable.h"
+#include "conform/driver.h"
+#include "conform/op.h"
+#include "conform/ref_side.h"
+#include "hw/device.h"
+#include "hw/table_memory.h"
+#include "impl/domain.h"
+#include "impl/iommu_driver.h"
+
+namespace iommu::conform {
+
+// A driver as the checker receives it: what it declares, and how to create one instance.
+struct DriverSource {
+  DriverInfo info;
+  std::function<std::unique_ptr<Driver>(DriverEnv&)> create;
+};
+
+struct CheckOptions {
+  hw::CacheConfig caches{};  // adversarial by default: nothing leaves a cache uninvalidated
+  unsigned samples = 2;      // random probe iovas per op, beside the range's edges
+  bool record_hw = false;    // fill StepResult::hw (for replay)
+};
+
+struct Violation {
+  size_t op_index = 0;  // 0-based position of the op in the run
+  std::string op;       // the op as its trace line
+  std::string check;    // which check failed: return, driver-call, iova_to_phys, walk, ...
+  std::string detail;   // what ref allowed and what the driver or hardware did
+
+  std::string message() const;  // "op N `...`: CHECK: DETAIL"
+};
+
+// What one op did on each side, for `iommucheck replay`.
+struct StepResult {
+  int64_t ref = 0;
+  int64_t driver = 0;
+  std::string hw;  // device accesses made for this op, e.g. "read 0x1000 -> 0x80001000 (iotlb)"
+  std::optional<Violation> violation;
+};
+
+class Checker {
+ public:
+  // Throws std::invalid_argument (naming the problem) for a driver the checker cannot hold to
+  // its declaration, and whatever the driver's creation throws.
+  explicit Checker(const DriverSource& source, const CheckOptions& opts = {});
+  ~Checker();
+  Checker(const Checker&) = delete;
+  Checker& operator=(const Checker&) = delete;
+
+  StepResult step(const Op& op);
+  // Destroys the driver, then reports leaked table pages; later steps are not allowed.
+  std::optional<Violation> teardown();
+
+  const ref::RefDomain& reference() const { return ref_.domain(); }
+  const DriverInfo& info() const { return info_; }
+  size_t ops() const { return ops_; }
+
+ private:
+  struct Range {
+    uint64_t first, last;
+  };
+
+  int64_t apply_driver(const Op& op);
+  impl::IotlbGather& gather(GatherLabel label) { return gathers_[label]; }
+  std::optional<std::string> check_op(const Op& op, std::string& hw_log);
+  std::optional<std::string> probe(uint64_t iova, std::string* hw_log);
+  std::optional<std::string> probe_access(uint64_t iova, const ref::DeviceAccess& access,
+                                          std::string* hw_log);
+  std::optional<std::string> check_invalidated(Range r);
+  std::optional<std::string> check_memory();
+  std::vector<uint64_t> probe_points(Range r);
+  std::vector<Range> settled_ranges(const Op& op, int64_t driver_ret);
+
+  DriverInfo info_;
+  CheckOptions opts_;
+  hw::TableMemory mem_;
+  std::optional<hw::Format> fmt_;
+  std::unique_ptr<hw::Device> device_;
+  std::unique_ptr<hw::InvalidationSink> null_sink_;
+  std::unique_ptr<impl::IommuDriver> iommu_;
+  std::unique_ptr<CheckedPgtable> checked_;
+  std::unique_ptr<DriverEnv> env_;
+  std::unique_ptr<Driver> driver_;
+  std::unique_ptr<impl::Domain> domain_;
+  RefSide ref_;
+  std::map<GatherLabel, impl::IotlbGather> gathers_;
+  std::map<GatherLabel, std::vector<Range>> pending_;  // unmapped into a gather, not yet synced
+  std::vector<Range> queued_;                          // lazily unmapped, not yet flushed
+  std::vector<uint64_t> roots_;
+  size_t bad_accesses_ = 0;
+  size_t ops_ = 0;
+  uint64_t rng_ = 0x9e3779b97f4a7c15;
+};
+
+}  // namespace iommu::conform

@@ -1,0 +1,193 @@
+// The checker's probes: which iovas each op is checked at, and what each probe compares.
+#include <fmt/core.h>
+
+#include <algorithm>
+
+#include "conform/checker.h"
+#include "conform/judge.h"
+#include "hw/walker.h"
+#include "ref/bits.h"
+
+namespace iommu::conform {
+namespace {
+
+constexpr hw::ContextId kCtx = 1;
+constexpr ref::DeviceAccess kRead{};
+constexpr ref::DeviceAccess kWrite{.write = true};
+
+std::string access_log(uint64_t iova, const ref::DeviceAccess& a, const hw::AccessResult& r) {
+  const char* kind = a.write ? "write" : "read";
+  if (r.ok()) {
+    return fmt::format("{} {:#x} -> {:#x} ({})", kind, iova, r.paddr(iova),
+                       hw::source_name(r.source));
+  }
+  return fmt::format("{} {:#x} -> {} fault ({})", kind, iova,
+                     hw::fault_reason_name(r.fault->reason), hw::source_name(r.source));
+}
+
+uint64_t add_clamped(uint64_t a, uint64_t b) { return a > ~b ? ~uint64_t{0} : a + b; }
+
+// The iova range an op acts on, for ops that have one.
+std::optional<std::pair<uint64_t, uint64_t>> op_range(const Op& op, int64_t ret) {
+  auto span = [](uint64_t iova, uint64_t size) -> std::optional<std::pair<uint64_t, uint64_t>> {
+    if (size == 0) return std::nullopt;
+    return std::pair{iova, add_clamped(iova, size - 1)};
+  };
+  const uint64_t done = ret > 0 ? static_cast<uint64_t>(ret) : 0;
+  if (auto* o = std::get_if<MapOp>(&op)) return span(o->iova, o->size);
+  if (auto* o = std::get_if<MapNosyncOp>(&op)) return span(o->iova, o->size);
+  if (auto* o = std::get_if<IotlbSyncMapOp>(&op)) return span(o->iova, o->size);
+  if (auto* o = std::get_if<UnmapOp>(&op)) return span(o->iova, std::max(o->size, done));
+  if (auto* o = std::get_if<UnmapFastOp>(&op)) return span(o->iova, std::max(o->size, done));
+  if (auto* o = std::get_if<IovaToPhysOp>(&op)) return span(o->iova, 1);
+  if (auto* o = std::get_if<MapPagesOp>(&op)) return span(o->iova, o->pgsize * o->pgcount);
+  if (auto* o = std::get_if<UnmapPagesOp>(&op)) {
+    return span(o->iova, std::max(o->pgsize * o->pgcount, done));
+  }
+  if (auto* o = std::get_if<MapSgOp>(&op)) {
+    uint64_t total = 0;
+    for (const ref::Segment& s : o->segs) total += s.length;
+    return span(o->iova, total);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<uint64_t> Checker::probe_points(Range r) {
+  const uint64_t min = info_.config.min_pgsize();
+  const uint64_t top = low_mask(info_.config.ias);
+  const uint64_t first = r.first & ~(min - 1), last = std::min(r.last, top) & ~(min - 1);
+  std::vector<uint64_t> pts = {first, last};
+  if (first >= min) pts.push_back(first - min);
+  if (last < top - (min - 1)) pts.push_back(last + min);
+  for (unsigned i = 0; i < opts_.samples && last > first; i++) {
+    rng_ = rng_ * 6364136223846793005ull + 1442695040888963407ull;
+    pts.push_back(first + ((rng_ >> 11) % ((last - first) / min + 1)) * min);
+  }
+  // An offset inside the page, so translations are checked below page granularity too.
+  const uint64_t offset = (ops_ * 0x48) & (min - 1) & ~uint64_t{7};
+  for (uint64_t& p : pts) p += offset;
+  return pts;
+}
+
+std::optional<std::string> Checker::probe_access(uint64_t iova, const ref::DeviceAccess& access,
+                                                 std::string* hw_log) {
+  const hw::AccessResult r = device_->translate(iova, to_hw(access));
+  if (hw_log) {
+    if (!hw_log->empty()) *hw_log += "; ";
+    *hw_log += access_log(iova, access, r);
+  }
+  return judge_access(*fmt_, ref_.domain().device_view(iova), iova, access, r);
+}
+
+std::optional<std::string> Checker::probe(uint64_t iova, std::string* hw_log) {
+  const auto leaf = ref_.domain().pgtable().leaves().leaf_at(iova);
+  if (auto why = judge_iova_to_phys(leaf, iova, driver_->iova_to_phys(iova))) return why;
+  if (!device_) return std::nullopt;
+  if (auto why = judge_walk(*fmt_, leaf, iova, hw::walk(mem_, *fmt_, roots_, iova))) {
+    return fmt::format("walk of {:#x}: {}", iova, *why);
+  }
+  for (const ref::DeviceAccess& a : {kRead, kWrite}) {
+    if (auto why = probe_access(iova, a, hw_log)) return why;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Checker::check_op(const Op& op, std::string& hw_log) {
+  std::string* log = opts_.record_hw ? &hw_log : nullptr;
+  if (auto* o = std::get_if<ReadOp>(&op); o && device_) return probe_access(o->iova, o->access(), log);
+  if (auto* o = std::get_if<WriteOp>(&op); o && device_) return probe_access(o->iova, o->access(), log);
+  const auto range = op_range(op, 0);
+  if (!range) return std::nullopt;
+  // The replay shows what the device saw at the first probe, the start of the range.
+  for (uint64_t iova : probe_points({range->first, range->second})) {
+    if (auto why = probe(iova, log)) return why;
+    log = nullptr;
+  }
+  return std::nullopt;
+}
+
+// Everything the caches hold in a range whose invalidation has completed must be something
+// ref still allows, and no cached table descriptor may point to a freed table.
+std::optional<std::string> Checker::check_invalidated(Range r) {
+  if (!device_) return std::nullopt;
+  for (const hw::IotlbEntry& e : device_->iotlb().entries_in(kCtx, r.first, r.last)) {
+    hw::AccessResult cached{.source = hw::Source::kIotlb};
+    uint64_t base = 0;
+    if (const hw::Leaf* leaf = std::get_if<hw::Leaf>(&e)) {
+      cached.leaf = *leaf;
+      base = leaf->iova_base;
+    } else {
+      cached.fault = hw::Fault{.reason = hw::FaultReason::kTranslation};
+      base = std::get<hw::CachedFault>(e).iova_base;
+    }
+    const uint64_t iova = std::max(base, r.first);
+    for (const ref::DeviceAccess& a : {kRead, kWrite}) {
+      hw::AccessResult as = cached;
+      if (as.leaf) as.fault = hw::check_access(*as.leaf, to_hw(a));
+      if (auto why = judge_access(*fmt_, ref_.domain().device_view(iova), iova, a, as)) {
+        return fmt::format("after the invalidation of [{:#x}, {:#x}] completed, the IOTLB still "
+                           "holds an entry: {}",
+                           r.first, r.last, *why);
+      }
+    }
+  }
+  for (const auto& [base, hit] : device_->walk_cache().entries_in(kCtx, r.first, r.last)) {
+    if (mem_.state(hit.table_paddr) == hw::PageState::kAllocated) continue;
+    return fmt::format("the walk cache still holds the level-{} descriptor for [{:#x}, +{:#x}) "
+                       "pointing to the table at {:#x}, which is freed: tlb_flush_walk missing "
+                       "before the table was freed",
+                       hit.level, base, hit.span, hit.table_paddr);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Checker::check_memory() {
+  const auto& bad = mem_.bad_accesses();
+  if (bad.size() > bad_accesses_) {
+    const hw::BadAccess& b = bad[bad_accesses_];
+    bad_accesses_ = bad.size();
+    return fmt::format("the driver {} {} bytes at {:#x}, which is {}", b.write ? "wrote" : "read",
+                       b.width, b.paddr,
+                       b.state == hw::PageState::kFreed ? "freed" : "not allocated table memory");
+  }
+  if (auto warnings = env_->warnings.take(); !warnings.empty()) {
+    return fmt::format("driver warning: {}", warnings.front());
+  }
+  return std::nullopt;
+}
+
+// The ranges whose invalidation this op completed: a strict unmap's own range, a synced
+// gather's unmaps, everything on flush_iotlb_all, a failed map's unrolled range.
+std::vector<Checker::Range> Checker::settled_ranges(const Op& op, int64_t driver_ret) {
+  const uint64_t largest = bit(fls64_idx(info_.config.pgsize_bitmap));
+  auto widened = [&](std::pair<uint64_t, uint64_t> r) {
+    return Range{r.first & ~(largest - 1), r.second | (largest - 1)};
+  };
+  const auto range = op_range(op, driver_ret);
+  const bool lazy = info_.config.invalidation == ref::Invalidation::kLazy;
+  std::vector<Range> out;
+  if (auto* o = std::get_if<UnmapFastOp>(&op); o && range) pending_[o->gather].push_back(widened(*range));
+  if (auto* o = std::get_if<UnmapPagesOp>(&op); o && o->gather && range) {
+    pending_[*o->gather].push_back(widened(*range));
+  }
+  if (auto* o = std::get_if<IotlbSyncOp>(&op)) {
+    out = std::move(pending_[o->gather]);
+    pending_.erase(o->gather);
+  }
+  if (std::holds_alternative<FlushIotlbAllOp>(op)) {
+    pending_.clear();
+    queued_.clear();
+    out.push_back({0, ~uint64_t{0}});
+  }
+  if (!range) return out;
+  const bool failed_map = (std::holds_alternative<MapOp>(op) || std::holds_alternative<MapSgOp>(op) ||
+                           std::holds_alternative<MapNosyncOp>(op)) && driver_ret < 0;
+  if (std::holds_alternative<UnmapOp>(op)) (lazy ? queued_ : out).push_back(widened(*range));
+  if (auto* o = std::get_if<UnmapPagesOp>(&op); o && !o->gather) out.push_back(widened(*range));
+  if (std::holds_alternative<IotlbSyncMapOp>(op) || failed_map) out.push_back(widened(*range));
+  return out;
+}
+
+}  // namespace iommu::conform

@@ -1,0 +1,65 @@
+// The driver under test, whatever its source (impl/, Linux io-pgtable through the shim, a
+// plugin): io_pgtable_ops plus what the checker needs to judge it, the configuration the
+// reference holds it to and where its tables are, so that hw/ can walk them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "hw/format.h"
+#include "hw/table_memory.h"
+#include "impl/io_pgtable.h"
+#include "ref/config.h"
+
+namespace iommu::conform {
+
+// What a driver reports about itself (Linux WARN_ON) and misuse of the host an adapter
+// catches (a double free, a misaligned table access). Each message is a finding. Drivers may
+// report from several threads.
+class WarningLog {
+ public:
+  void report(std::string message);
+  // The messages reported since the last take(), oldest first.
+  std::vector<std::string> take();
+  size_t size() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> messages_;
+};
+
+// What a driver is created against: the memory its table pages come from, where its flush
+// callbacks go, and where its warnings are reported. Must outlive every driver created with it.
+struct DriverEnv {
+  hw::TableMemory& memory;
+  impl::FlushOps& flush;
+  WarningLog warnings{};
+};
+
+struct DriverInfo {
+  std::string name;          // as the CLI spells it: "plugin:/path/x.so", "impl:arm-v7s"
+  std::string description;   // one line
+  ref::DomainConfig config;  // what the reference model holds the driver to
+  // The hw format its tables are written in (hw::make_format), with the config's ias/oas;
+  // an empty name when its tables cannot be walked.
+  hw::FormatConfig format;
+
+  bool walkable() const { return !format.name.empty(); }
+};
+
+// io_pgtable_ops with Linux conventions (impl/io_pgtable.h). As in Linux, the ops may be
+// called from several threads at once on disjoint iova ranges; an adapter whose driver cannot
+// take that serializes the calls. The destructor frees every table page the driver allocated,
+// so that memory.live_allocations() is then the leak list.
+class Driver : public impl::IoPgtableOps {
+ public:
+  virtual const DriverInfo& info() const = 0;
+  // The root table paddrs a hardware walk starts from (one per TTBR for apple-dart); empty
+  // when the driver is not walkable.
+  virtual std::vector<uint64_t> roots() const = 0;
+};
+
+}  // namespace iommu::conform

@@ -1,0 +1,135 @@
+#include "conform/plugin.h"
+
+#include <dlfcn.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <string_view>
+
+#include "conform/iommucheck_driver.h"
+#include "conform/plugin_driver.h"
+#include "ref/config.h"
+
+namespace iommu::conform {
+namespace {
+
+[[noreturn]] void fail(const std::string& path, std::string_view problem) {
+  throw PluginError(fmt::format("plugin {}: {}", path, problem));
+}
+
+std::shared_ptr<void> open_library(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) fail(path, "no such file");
+  // Without a slash dlopen would search the library path instead of opening this file.
+  const std::string file = path.find('/') == std::string::npos ? "./" + path : path;
+  void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) fail(path, fmt::format("not a loadable shared object: {}", dlerror()));
+  return {handle, [](void* h) { dlclose(h); }};
+}
+
+const iommucheck_driver& descriptor(const std::string& path, void* library) {
+  dlerror();
+  void* sym = dlsym(library, IOMMUCHECK_DRIVER_SYMBOL);
+  if (!sym)
+    fail(path, fmt::format("does not export the symbol {} (conform/iommucheck_driver.h)",
+                           IOMMUCHECK_DRIVER_SYMBOL));
+  auto entry = reinterpret_cast<iommucheck_driver_descriptor_fn>(sym);
+  const iommucheck_driver* desc = entry(IOMMUCHECK_DRIVER_ABI_VERSION);
+  if (!desc) fail(path, fmt::format("{}() returned NULL", IOMMUCHECK_DRIVER_SYMBOL));
+  if (desc->abi_version != IOMMUCHECK_DRIVER_ABI_VERSION)
+    fail(path, fmt::format("ABI version {}, but this iommucheck supports version {}; rebuild "
+                           "it against this iommucheck's conform/iommucheck_driver.h",
+                           desc->abi_version, IOMMUCHECK_DRIVER_ABI_VERSION));
+  return *desc;
+}
+
+void require_operations(const std::string& path, const iommucheck_driver& d, bool walkable) {
+  const std::pair<const char*, bool> ops[] = {
+      {"create", d.create != nullptr},       {"destroy", d.destroy != nullptr},
+      {"map_pages", d.map_pages != nullptr}, {"unmap_pages", d.unmap_pages != nullptr},
+      {"iova_to_phys", d.iova_to_phys != nullptr},
+      {"roots", d.roots != nullptr || !walkable}};
+  for (const auto& [name, present] : ops)
+    if (!present) fail(path, fmt::format("the descriptor has no {} function", name));
+}
+
+ref::DomainConfig declared_config(const std::string& path, const iommucheck_driver& d) {
+  if (d.partial_unmap > IOMMUCHECK_PARTIAL_UNMAP_WHOLE)
+    fail(path, fmt::format("declared configuration is invalid: partial_unmap={} is not one of "
+                           "SPLIT (0), REFUSE (1), WHOLE (2)",
+                           d.partial_unmap));
+  ref::DomainConfig cfg;
+  cfg.pgsize_bitmap = d.pgsize_bitmap;
+  cfg.ias = d.ias;
+  cfg.oas = d.oas;
+  cfg.partial_unmap = static_cast<ref::PartialUnmap>(d.partial_unmap);
+  try {
+    ref::validate(cfg);
+  } catch (const ref::ConfigError& e) {
+    fail(path, fmt::format("declared configuration is invalid: {}", e.what()));
+  }
+  return cfg;
+}
+
+// The declared hw format, checked against the declared configuration: the walker must be able
+// to build it with the same ias/oas, and it must hold every declared page size as a leaf.
+hw::FormatConfig declared_format(const std::string& path, const iommucheck_driver& d,
+                                 const ref::DomainConfig& cfg) {
+  if (!d.hw_format || !*d.hw_format) return {};
+  const std::string name = d.hw_format;
+  const auto names = hw::format_names();
+  if (std::find(names.begin(), names.end(), name) == names.end())
+    fail(path, fmt::format("unknown hw format '{}'; valid formats: {}", name,
+                           fmt::join(names, ", ")));
+  hw::FormatConfig fc{name, cfg.ias, cfg.oas, d.hw_granule};
+  uint64_t leaves = 0;
+  try {
+    leaves = hw::make_format(fc).geo().pgsize_bitmap;
+  } catch (const std::invalid_argument& e) {
+    fail(path, fmt::format("hw format '{}' cannot express the declared configuration: {}",
+                           name, e.what()));
+  }
+  if (cfg.pgsize_bitmap & ~leaves)
+    fail(path, fmt::format("declares page sizes {} but hw format '{}' has leaves of {} only",
+                           ref::pgsize_bitmap_name(cfg.pgsize_bitmap), name,
+                           ref::pgsize_bitmap_name(leaves)));
+  return fc;
+}
+
+DriverInfo declared_info(const std::string& path, const iommucheck_driver& d) {
+  DriverInfo info;
+  info.name = "plugin:" + path;
+  const std::string own = d.name ? d.name : std::filesystem::path(path).stem().string();
+  info.description = d.description ? fmt::format("{}: {}", own, d.description) : own;
+  info.config = declared_config(path, d);
+  info.format = declared_format(path, d, info.config);
+  require_operations(path, d, info.walkable());
+  return info;
+}
+
+std::string errno_text(int ret) {
+  if (ret >= 0) return fmt::format("{} (not a negative errno)", ret);
+  const char* name = strerrorname_np(-ret);
+  return fmt::format("{} ({})", ret, name ? name : "unknown errno");
+}
+
+}  // namespace
+
+DriverInfo plugin_info(const std::string& path) {
+  std::shared_ptr<void> library = open_library(path);
+  return declared_info(path, descriptor(path, library.get()));
+}
+
+std::unique_ptr<Driver> load_plugin(const std::string& path, DriverEnv& env,
+                                    const std::string& options) {
+  std::shared_ptr<void> library = open_library(path);
+  const iommucheck_driver& desc = descriptor(path, library.get());
+  auto driver = std::make_unique<PluginDriver>(library, desc, declared_info(path, desc), env);
+  if (int ret = driver->create(options); ret != 0)
+    fail(path, fmt::format("create() failed with {}", errno_text(ret)));
+  return driver;
+}
+
+}  // namespace iommu::conform

@@ -1,0 +1,30 @@
+// Drivers built as shared objects against conform/iommucheck_driver.h (`plugin:PATH.so`).
+// docs/PLUGINS.md describes the ABI.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "conform/driver.h"
+
+namespace iommu::conform {
+
+// Why a plugin cannot be used: "plugin PATH: what is wrong", one line.
+struct PluginError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Loads the plugin at `path`, checks what it declares, and creates one page table in `env`,
+// passing `options` to its create(). The driver keeps the shared object loaded. Throws
+// PluginError when the file is missing or not a loadable shared object, lacks the entry
+// symbol, has another ABI version, lacks an operation, declares a configuration the reference
+// cannot hold it to or an unknown hw format, or when create() fails.
+// What the plugin at `path` declares, checked as load_plugin checks it, without creating a
+// page table.
+DriverInfo plugin_info(const std::string& path);
+
+std::unique_ptr<Driver> load_plugin(const std::string& path, DriverEnv& env,
+                                    const std::string& options = "");
+
+}  // namespace iommu::conform

@@ -1,0 +1,59 @@
+#include "conform/registry.h"
+
+#include <fmt/core.h>
+
+#include "conform/impl_driver.h"
+#include "conform/plugin.h"
+#include "hw/format.h"
+
+namespace iommu::conform {
+namespace {
+
+constexpr std::string_view kForms = "impl:FORMAT, plugin:PATH.so and linux:FORMAT";
+
+DriverSource plugin_source(const std::string& path) {
+  try {
+    DriverSource src{plugin_info(path), nullptr};
+    src.create = [path](DriverEnv& env) { return load_plugin(path, env); };
+    return src;
+  } catch (const PluginError& e) {
+    throw DriverError(e.what());
+  }
+}
+
+}  // namespace
+
+std::vector<DriverListing> available_drivers() {
+  std::vector<DriverListing> out;
+  for (std::string_view f : hw::format_names()) {
+    const DriverSource src = impl_driver_source(f);
+    out.push_back({src.info.name, src.info.description});
+  }
+  out.push_back({"plugin:PATH.so",
+                 "a driver built as a shared object against conform/iommucheck_driver.h "
+                 "(docs/PLUGINS.md)"});
+  return out;
+}
+
+DriverSource resolve_driver(std::string_view name, const std::string& kernel_dir) {
+  const auto colon = name.find(':');
+  const std::string_view kind = name.substr(0, colon);
+  const std::string rest(colon == std::string_view::npos ? "" : name.substr(colon + 1));
+  if (kind == "impl" && colon != std::string_view::npos) {
+    try {
+      return impl_driver_source(rest);
+    } catch (const std::invalid_argument& e) {
+      throw DriverError(fmt::format("driver '{}': {}", name, e.what()));
+    }
+  }
+  if (kind == "plugin" && !rest.empty()) return plugin_source(rest);
+  if (kind == "linux" && colon != std::string_view::npos) {
+    throw DriverError(fmt::format(
+        "driver '{}' is not available in this build: compiling Linux io-pgtable sources{} is "
+        "not implemented yet; `iommucheck drivers` lists the available drivers",
+        name, kernel_dir.empty() ? "" : " from " + kernel_dir));
+  }
+  throw DriverError(fmt::format("unknown driver '{}': driver names have the form {}", name, kForms));
+}
+
+}  // namespace iommu::conform

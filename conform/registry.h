@@ -1,0 +1,30 @@
+// Driver names as the CLI contract spells them (docs/CLI.md): impl:FORMAT, plugin:PATH.so,
+// linux:FORMAT. Resolves a name to a DriverSource the checker can run.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "conform/checker.h"
+
+namespace iommu::conform {
+
+// A driver name that cannot be resolved; the message names it and says what would work.
+struct DriverError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct DriverListing {
+  std::string name;
+  std::string description;
+};
+
+// What `iommucheck drivers` lists: every impl format, and the plugin form.
+std::vector<DriverListing> available_drivers();
+
+// Throws DriverError for an unknown, malformed or unloadable driver.
+DriverSource resolve_driver(std::string_view name, const std::string& kernel_dir = {});
+
+}  // namespace iommu::conform

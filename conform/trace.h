@@ -1,0 +1,59 @@
+// Traces: a campaign's ops as plain text a person can read and edit, one op per line, after a
+// header of directives (driver, config, seed). The printed form of a Trace always parses back
+// to the same Trace. The format is specified in docs/TRACES.md.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "conform/op.h"
+#include "ref/config.h"
+
+namespace iommu::conform {
+
+struct Trace {
+  std::optional<std::string> driver;  // e.g. "impl:arm-64-lpae-s1-4k"
+  std::optional<ref::DomainConfig> config;
+  std::optional<uint64_t> seed;
+  std::vector<Op> ops;
+
+  bool operator==(const Trace& o) const;
+};
+
+bool same_config(const ref::DomainConfig& a, const ref::DomainConfig& b);
+
+// A trace that cannot be read: what() is "FILE:LINE: REASON" ("FILE: REASON" when the problem
+// is not on a line, e.g. the file cannot be opened).
+class TraceError : public std::runtime_error {
+ public:
+  TraceError(std::string file, size_t line, std::string reason);
+
+  const std::string& file() const { return file_; }
+  size_t line() const { return line_; }  // 1-based; 0 when not about a line
+  const std::string& reason() const { return reason_; }
+
+ private:
+  std::string file_;
+  size_t line_;
+  std::string reason_;
+};
+
+// Parses trace text; `file` names it in errors. Throws TraceError at the first problem.
+Trace parse_trace(std::string_view text, std::string_view file = "<trace>");
+// Reads and parses a trace file; throws TraceError naming the path when it cannot be opened.
+Trace read_trace_file(const std::string& path);
+
+// One op as its trace line, e.g. "map iova=0x200000 paddr=0x40000000 size=4M prot=rw".
+std::string format_op(const Op& op);
+// The whole trace: `comment` (may be several lines) first as '#' lines, then the directives
+// that are set, then one line per op. Throws std::invalid_argument for a driver name that the
+// format cannot carry (empty, or with whitespace, '#' or control characters).
+std::string format_trace(const Trace& trace, std::string_view comment = {});
+// format_trace into a file; throws TraceError naming the path when it cannot be written.
+void write_trace_file(const std::string& path, const Trace& trace, std::string_view comment = {});
+
+}  // namespace iommu::conform

@@ -1,0 +1,85 @@
+// Freeing tables. Empty tables found during unmap are freed under the exclusive lock, after a
+// fresh walk confirms they are still linked and still empty; each is unlinked, its span's walk
+// caches flushed, and only then is its memory freed.
+#include <array>
+#include <mutex>
+
+#include "impl/pgtable_parts.h"
+#include "ref/bits.h"
+
+namespace iommu::impl {
+
+void Pgtable::free_pending(Pending& pending) {
+  if (pending.n == 0) return;
+  std::unique_lock lock(lock_);
+  for (unsigned i = 0; i < pending.n; i++)
+    free_if_empty(pending.items[i].iova, pending.items[i].level, pending.items[i].cascade);
+  pending.n = 0;
+}
+
+// Holding the lock exclusively: no walk runs, so counts and entries are stable. The table at
+// `level` on the path to iova goes if it is empty, then (cascade) each parent that becomes
+// empty, never the root.
+void Pgtable::free_if_empty(uint64_t iova, unsigned level, bool cascade) {
+  const hw::Geometry& g = fmt_.geo();
+  std::array<uint64_t, 4> table{};
+  std::array<uint64_t, 4> link{};  // the entry pointing at table[l]
+  table[g.start_level] = root_for(iova);
+  for (unsigned l = g.start_level; l < level; l++) {
+    link[l + 1] = ptep(table[l], l, iova);
+    const hw::Decoded d = decode(load(link[l + 1]), l);
+    if (d.kind != hw::DescKind::kTable) return;
+    table[l + 1] = d.paddr;
+  }
+  for (unsigned l = level; l > g.start_level; l--) {
+    if (mem_.meta(table[l]).load(std::memory_order_relaxed) != 0) return;
+    store(link[l], 0);
+    count_sub(table[l - 1], 1);
+    const uint64_t span = bit(table_shift(l));
+    flush_.tlb_flush_walk(iova & ~(span - 1), span, g.granule);
+    mem_.free(table[l]);
+    if (!cascade) return;
+  }
+}
+
+// Frees a table that nothing links to any more (teardown, or a table that never got linked).
+void Pgtable::free_subtree(uint64_t table, unsigned level) {
+  if (fmt_.geo().at(level).has_tables) {
+    const unsigned db = fmt_.geo().desc_bytes;
+    for (uint64_t i = 0; i < entries(level); i++) {
+      const uint64_t desc = load(table + i * db);
+      if (!desc) continue;
+      const hw::Decoded d = decode(desc, level);
+      if (d.kind == hw::DescKind::kTable) free_subtree(d.paddr, level + 1);
+    }
+  }
+  mem_.free(table);
+}
+
+bool Pgtable::subtree_has_leaf(uint64_t table, unsigned level) const {
+  if (mem_.meta(table).load(std::memory_order_relaxed) == 0) return false;
+  const unsigned db = fmt_.geo().desc_bytes;
+  for (uint64_t i = 0; i < entries(level); i++) {
+    const hw::Decoded d = decode(load(table + i * db), level);
+    if (d.kind == hw::DescKind::kLeaf) return true;
+    if (d.kind == hw::DescKind::kTable && subtree_has_leaf(d.paddr, level + 1)) return true;
+  }
+  return false;
+}
+
+// Unlinks a table holding no leaf from the entry at p (in `parent`, at `level`, translating
+// iova) so that a leaf can take its place: clear, flush the walk caches, free. False when the
+// entry changed under us.
+bool Pgtable::drop_empty_table(uint64_t parent, unsigned level, uint64_t p, uint64_t iova) {
+  uint64_t desc = load(p);
+  const hw::Decoded d = decode(desc, level);
+  if (d.kind == hw::DescKind::kEmpty) return true;
+  if (d.kind != hw::DescKind::kTable || !exchange(p, desc, 0)) return false;
+  count_sub(parent, 1);
+  const uint64_t span = bit(fmt_.geo().at(level).shift);
+  flush_.tlb_flush_walk(iova & ~(span - 1), span, fmt_.geo().granule);
+  free_subtree(d.paddr, level + 1);
+  return true;
+}
+
+}  // namespace iommu::impl
