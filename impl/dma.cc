@@ -49,6 +49,10 @@ void Dma::dma_unmap(uint64_t iova, uint64_t size, unsigned cpu) {
   const uint64_t offset = iova & (granule() - 1);
   const uint64_t base = iova - offset;
   const uint64_t len = (size + offset + (granule() - 1)) & ~(granule() - 1);
+  if (lazy() && fq_->config().style == FlushQueueStyle::kPerCpu && cpu >= fq_->config().cpus) {
+    throw std::out_of_range(fmt::format("dma_unmap on CPU {}, but the flush queue has {} CPUs",
+                                        cpu, fq_->config().cpus));
+  }
   if (lazy() ? !claim(base, len) : !iovas_.is_live(base, len)) {
     throw std::logic_error(fmt::format(
         "dma_unmap({:#x}, {:#x}): no live DMA mapping of {:#x} bytes at {:#x}", iova, size, len, base));

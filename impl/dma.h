@@ -36,8 +36,9 @@ class Dma {
   // The pages holding [paddr, paddr + size) at a fresh IOVA; the iova returned keeps paddr's
   // offset inside its page.
   DmaMapping dma_map(uint64_t paddr, uint64_t size, int prot);
-  // Undoes a dma_map of the same iova and size; `cpu` picks the per-CPU flush queue. Throws
-  // std::logic_error when it is not a live mapping (never mapped, or already unmapped).
+  // Undoes a dma_map of the same iova and size; `cpu` picks the per-CPU flush queue. Throws,
+  // changing nothing, std::logic_error when it is not a live mapping (never mapped, or
+  // already unmapped) and std::out_of_range for a CPU the flush queue does not have.
   void dma_unmap(uint64_t iova, uint64_t size, unsigned cpu = 0);
 
   // The flush-queue timer; dma_map and dma_unmap poll it too. True if it fired.

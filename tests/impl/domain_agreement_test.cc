@@ -17,8 +17,8 @@
 namespace iommu::impl {
 namespace {
 
-using testing::PgtableObserver;
 using testing::RecordingSink;
+using testing::SinkShadow;
 using testing::RefPgtableOps;
 
 constexpr hw::ContextId kCtx = 3;
@@ -60,26 +60,12 @@ rc::Gen<Op> gen_op(unsigned page_bits) {
       rc::gen::set(&Op::slot, rc::gen::inRange<size_t>(0, kGatherSlots)));
 }
 
-// Feeds the shadow: a removed leaf may stay cached until a covering invalidation completes,
-// and under non-present caching every page mapped may have a cached fault until one does.
-struct Shadow : PgtableObserver {
-  RecordingSink& sink;
-  const ref::DomainConfig& cfg;
-  Shadow(RecordingSink& s, const ref::DomainConfig& c) : sink(s), cfg(c) {}
-  void removed(const ref::LeafInfo& leaf) override { sink.add_stale(leaf); }
-  void mapped(uint64_t iova, uint64_t size) override {
-    if (!cfg.np_caching) return;
-    for (uint64_t off = 0; off < size; off += cfg.min_pgsize())
-      sink.add_cached_fault(iova + off, cfg.min_pgsize());
-  }
-};
-
 struct Harness {
   ref::DomainConfig cfg;
   RecordingSink sink{kCtx};
   IommuDriver driver;
   RefPgtableOps ops;
-  Shadow shadow{sink, cfg};
+  SinkShadow shadow{sink, cfg};
   Domain domain;
   ref::RefDomain ref;
   std::array<IotlbGather, kGatherSlots> gathers{};

@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "hw/invalidation.h"
+#include "ref/config.h"
 #include "ref/leaf_map.h"
+#include "ref_pgtable_ops.h"
 
 namespace iommu::impl::testing {
 
@@ -61,6 +63,24 @@ class RecordingSink : public hw::InvalidationSink {
   std::vector<ref::LeafInfo> stale_;
   std::vector<std::pair<uint64_t, uint64_t>> faults_;
   uint64_t syncs_ = 0;
+};
+
+// Feeds a RecordingSink's shadow from a RefPgtableOps: a removed leaf may stay cached until a
+// covering invalidation completes, and under non-present caching every page mapped may have a
+// cached fault until one does.
+class SinkShadow : public PgtableObserver {
+ public:
+  SinkShadow(RecordingSink& sink, const ref::DomainConfig& cfg) : sink_(sink), cfg_(cfg) {}
+  void removed(const ref::LeafInfo& leaf) override { sink_.add_stale(leaf); }
+  void mapped(uint64_t iova, uint64_t size) override {
+    if (!cfg_.np_caching) return;
+    for (uint64_t off = 0; off < size; off += cfg_.min_pgsize())
+      sink_.add_cached_fault(iova + off, cfg_.min_pgsize());
+  }
+
+ private:
+  RecordingSink& sink_;
+  const ref::DomainConfig& cfg_;
 };
 
 }  // namespace iommu::impl::testing

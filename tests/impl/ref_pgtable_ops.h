@@ -30,6 +30,9 @@ class RefPgtableOps : public IoPgtableOps {
   RefPgtableOps(const ref::DomainConfig& cfg, FlushOps& flush) : ref_(cfg), flush_(flush) {}
 
   void set_observer(PgtableObserver* observer) { observer_ = observer; }
+  // A split reports the whole cut leaf to tlb_add_page instead of the removed pieces (what
+  // Linux 6.12 does), so that a cached block is covered whatever the TTL or PSI rules.
+  void set_split_flushes_whole_leaf(bool on) { split_flushes_whole_leaf_ = on; }
   const ref::RefPgtable& ref() const { return ref_; }
   uint64_t map_calls() const { return map_calls_; }
   uint64_t unmap_calls() const { return unmap_calls_; }
@@ -70,10 +73,12 @@ class RefPgtableOps : public IoPgtableOps {
   // Every leaf an unmap_pages call may touch: from the leaf holding iova to the one holding
   // the last requested byte (WHOLE removes leaves that stick out at either end).
   std::pair<uint64_t, uint64_t> window(uint64_t iova, uint64_t pgsize, uint64_t pgcount) const {
-    uint64_t first = iova;
-    uint64_t last = pgcount > (~uint64_t{0} - iova) / pgsize ? ~uint64_t{0}
-                                                             : iova + (pgsize * pgcount - 1);
-    if (pgsize == 0 || pgcount == 0) last = iova;
+    uint64_t first = iova, last = iova;
+    uint64_t span = 0;
+    if (pgsize != 0 && pgcount != 0) {
+      const bool wraps = __builtin_mul_overflow(pgsize, pgcount, &span) || span - 1 > ~uint64_t{0} - iova;
+      last = wraps ? ~uint64_t{0} : iova + (span - 1);
+    }
     if (auto l = ref_.leaves().leaf_at(first)) first = l->iova;
     if (auto l = ref_.leaves().leaf_at(last)) last = std::max(last, l->last());
     return {first, last};
@@ -95,7 +100,7 @@ class RefPgtableOps : public IoPgtableOps {
   std::vector<ref::LeafInfo> removed_pieces(const ref::LeafInfo& leaf, uint64_t iova, uint64_t n,
                                             uint64_t pgsize) const {
     const uint64_t lo = std::max(leaf.iova, iova), hi = std::min(leaf.last(), iova + (n - 1));
-    if (ref_.config().partial_unmap == ref::PartialUnmap::kWhole ||
+    if (ref_.config().partial_unmap == ref::PartialUnmap::kWhole || split_flushes_whole_leaf_ ||
         (lo == leaf.iova && hi == leaf.last())) {
       return {leaf};
     }
@@ -108,6 +113,7 @@ class RefPgtableOps : public IoPgtableOps {
   ref::RefPgtable ref_;
   FlushOps& flush_;
   PgtableObserver* observer_ = nullptr;
+  bool split_flushes_whole_leaf_ = false;
   uint64_t map_calls_ = 0;
   uint64_t unmap_calls_ = 0;
 };
