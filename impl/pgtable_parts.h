@@ -63,6 +63,17 @@ class LeafEncoder {
   bool linear_ = false;
 };
 
+// What a split leaf's pieces keep: its prot, plus the descriptor bits the prot does not
+// express (XOR-ed into each new leaf; zero for most leaves).
+struct Pgtable::Attrs {
+  int prot = 0;
+  uint64_t extra = 0;
+
+  uint64_t leaf(const hw::Format& fmt, uint64_t paddr, uint64_t size) const {
+    return fmt.make_leaf(paddr, size, prot) ^ extra;
+  }
+};
+
 struct Pgtable::MapRun {
   uint64_t iova = 0;
   uint64_t pgsize = 0;

@@ -13,42 +13,6 @@ constexpr uint64_t K4 = 0x1000, K64 = 0x10000, M1 = 0x100000, M2 = 0x200000, M16
                    G1 = 0x40000000;
 constexpr int RW = IOMMU_READ | IOMMU_WRITE;
 
-// An engine, its reference and a recording FlushOps, with checks after each step.
-struct Rig {
-  explicit Rig(hw::FormatConfig f, ref::PartialUnmap policy = ref::PartialUnmap::kSplit,
-               bool free_empty = true, hw::TableMemory::Config window = {})
-      : mem(window), pt({f, policy, free_empty}, mem, flush), ref(pt.domain_config()) {}
-
-  int map(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t count, int prot = RW) {
-    uint64_t mapped = 0;
-    const int ret = pt.map_pages(iova, paddr, pgsize, count, prot, &mapped);
-    const ref::MapPagesCall call{iova, paddr, pgsize, count, prot};
-    EXPECT_EQ(ref.check_map_pages(call, {ret, mapped}), std::nullopt);
-    ref.apply_map_pages(call, {ret, mapped});
-    last_mapped = mapped;
-    return ret;
-  }
-  uint64_t unmap(uint64_t iova, uint64_t pgsize, uint64_t count, bool queued = false) {
-    IotlbGather gather;
-    gather.queued = queued;
-    const uint64_t n = pt.unmap_pages(iova, pgsize, count, &gather);
-    EXPECT_EQ(ref.check_unmap_pages({iova, pgsize, count}, n), std::nullopt);
-    ref.apply_unmap_pages({iova, pgsize, count}, n);
-    return n;
-  }
-  void check() {
-    EXPECT_EQ(compare_tables(pt, mem, ref), "");
-    EXPECT_EQ(compare_walks(pt, mem, ref), "");
-    EXPECT_EQ(check_no_orphans(pt, mem), "");
-  }
-
-  RecordingFlush flush;
-  hw::TableMemory mem;
-  Pgtable pt;
-  ref::RefPgtable ref;
-  uint64_t last_mapped = 0;
-};
-
 using Pages = std::vector<std::pair<uint64_t, uint64_t>>;
 Pages pages(RecordingFlush& f) {
   Pages out;

@@ -254,4 +254,59 @@ inline std::string check_no_orphans(const Pgtable& pt, const hw::TableMemory& me
   return {};
 }
 
+inline std::string check_no_empty_tables(const Pgtable& pt, const hw::TableMemory& mem) {
+  const hw::Format& fmt = pt.format();
+  for (const auto& [paddr, at] : reachable_tables(pt, mem)) {
+    if (at.level == fmt.geo().start_level) continue;
+    bool empty = true;
+    const hw::LevelGeometry& lg = fmt.geo().at(at.level);
+    for (uint64_t i = 0; empty && i < (uint64_t{1} << lg.index_bits); i++)
+      empty = hw::read_entry(mem, fmt, paddr, at.level, i).decoded.kind == hw::DescKind::kEmpty;
+    if (empty)
+      return fmt::format("empty table {:#x} (level {}, iova {:#x}) was not freed", paddr,
+                         at.level, at.iova);
+  }
+  return {};
+}
+
+// An engine, its reference and a recording FlushOps, with checks after each step.
+struct Rig {
+  explicit Rig(hw::FormatConfig f, ref::PartialUnmap policy = ref::PartialUnmap::kSplit,
+               bool free_empty = true, hw::TableMemory::Config window = {})
+      : mem(window), pt({f, policy, free_empty}, mem, flush), ref(pt.domain_config()) {}
+
+  int map(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t count,
+          int prot = IOMMU_READ | IOMMU_WRITE) {
+    uint64_t mapped = 0;
+    const int ret = pt.map_pages(iova, paddr, pgsize, count, prot, &mapped);
+    const ref::MapPagesCall call{iova, paddr, pgsize, count, prot};
+    EXPECT_EQ(ref.check_map_pages(call, {ret, mapped}), std::nullopt);
+    ref.apply_map_pages(call, {ret, mapped});
+    last_mapped = mapped;
+    return ret;
+  }
+  uint64_t unmap(uint64_t iova, uint64_t pgsize, uint64_t count, bool queued = false) {
+    IotlbGather gather;
+    gather.queued = queued;
+    const uint64_t n = pt.unmap_pages(iova, pgsize, count, &gather);
+    EXPECT_EQ(ref.check_unmap_pages({iova, pgsize, count}, n), std::nullopt);
+    ref.apply_unmap_pages({iova, pgsize, count}, n);
+    return n;
+  }
+  void check() {
+    EXPECT_EQ(compare_tables(pt, mem, ref), "");
+    EXPECT_EQ(compare_walks(pt, mem, ref), "");
+    EXPECT_EQ(check_no_orphans(pt, mem), "");
+    if (pt.config().free_empty_tables) {
+      EXPECT_EQ(check_no_empty_tables(pt, mem), "");
+    }
+  }
+
+  RecordingFlush flush;
+  hw::TableMemory mem;
+  Pgtable pt;
+  ref::RefPgtable ref;
+  uint64_t last_mapped = 0;
+};
+
 }  // namespace iommu::impl::testing
