@@ -88,6 +88,7 @@ class Pgtable : public IoPgtableOps {
   void advance(UnmapRun& run, uint64_t size) const;
   void tlb_add(UnmapRun& run, uint64_t iova, uint64_t size);
   void clear_leaves(const Slot& s, UnmapRun& run, Pending& pending);
+  uint64_t leaf_step(const hw::Decoded& d) const;
   void drop_count(uint64_t table, unsigned level, uint64_t iova, uint32_t n, Pending& pending);
   void unmap_partial(const Slot& s, UnmapRun& run, Pending& pending);
   void take_whole(const Slot& s, UnmapRun& run, Pending& pending);

@@ -133,6 +133,17 @@ TEST(TableMemory, ReusesFreedRangesOnlyWhenTheWindowIsFull) {
   EXPECT_THROW(TableMemory({.base = 0x80000100, .limit = 0x90000000}), std::invalid_argument);
 }
 
+TEST(TableMemory, AQuarantineBoundsHowLongFreedMemoryWaits) {
+  TableMemory mem({.quarantine = 8192});
+  uint64_t a = *mem.alloc(4096), b = *mem.alloc(4096), c = *mem.alloc(4096);
+  mem.free(a);
+  mem.free(b);
+  EXPECT_EQ(mem.alloc(4096), c + 4096) << "8K waiting is within the quarantine";
+  mem.free(c);
+  EXPECT_EQ(mem.alloc(4096), a) << "then the oldest is reused";
+  EXPECT_EQ(mem.alloc(4096), c + 8192);
+}
+
 TEST(TableMemory, WindowFitsTheOas) {
   TableMemory v7s30(TableMemory::window_for_oas(30));
   EXPECT_EQ(v7s30.alloc(16384), 0x20000000u);
