@@ -183,5 +183,22 @@ TEST(Pgtable, ConcatenatedStage2PgdAnd52BitTables) {
   big.check();
 }
 
+TEST(Pgtable, RunsAcrossARepackedOutputAddressUseTheCodec) {
+  // 52-bit LPAE keeps PA[51:48] in PTE[15:12]: a run of pages crossing paddr 2^48 is not a
+  // linear sequence of descriptors.
+  Rig r({"arm-64-lpae-s1-64k", 52, 52});
+  EXPECT_EQ(r.map(0, (uint64_t{1} << 48) - 2 * K64, K64, 4), 0);
+  EXPECT_EQ(r.pt.iova_to_phys(3 * K64), (uint64_t{1} << 48) + K64);
+  r.check();
+}
+
+TEST(Pgtable, SplitPiecesKeepBitsTheProtDoesNotShow) {
+  // MMIO|CACHE: device memory type, yet inner-shareable; decoding shows MMIO only.
+  Rig r({"arm-64-lpae-s1-4k"});
+  ASSERT_EQ(r.map(0, 0, M2, 1, IOMMU_READ | IOMMU_MMIO | IOMMU_CACHE), 0);
+  EXPECT_EQ(r.unmap(K4, K4, 1), K4);
+  r.check();
+}
+
 }  // namespace
 }  // namespace iommu::impl::testing
