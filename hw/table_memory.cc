@@ -25,6 +25,9 @@ enum Kind : uint8_t { kNever = 0, kLive = 1, kDead = 2, kImage = 3 };
 constexpr uint8_t kKindMask = 3;
 constexpr unsigned kOrderShift = 2;
 
+// TableMemory::word() reads bit 0 as "holds readable bytes".
+static_assert((kLive & 1) && (kImage & 1) && !(kDead & 1) && !(kNever & 1));
+
 Kind kind_of(uint8_t s) { return static_cast<Kind>(s & kKindMask); }
 uint8_t start_byte(uint64_t size) {
   const unsigned order = ffs64_idx(size / TableMemory::kChunk);
@@ -45,11 +48,6 @@ PageState page_state(Kind k) {
 
 uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) & ~(a - 1); }
 
-void check_natural(uint64_t paddr, unsigned width) {
-  if (!is_aligned(paddr, width))
-    throw std::logic_error(fmt::format("misaligned {}-byte table access at {:#x}", width, paddr));
-}
-
 void* map_anonymous(uint64_t bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -57,17 +55,6 @@ void* map_anonymous(uint64_t bytes) {
     throw std::runtime_error(
         fmt::format("cannot reserve {:#x} bytes of host memory for table memory", bytes));
   return p;
-}
-
-template <typename T>
-T atomic_load(const uint8_t* p) {
-  return std::atomic_ref<T>(*reinterpret_cast<T*>(const_cast<uint8_t*>(p)))
-      .load(std::memory_order_acquire);
-}
-
-template <typename T>
-void atomic_store(uint8_t* p, T v) {
-  std::atomic_ref<T>(*reinterpret_cast<T*>(p)).store(v, std::memory_order_release);
 }
 
 template <typename T>
@@ -123,6 +110,14 @@ TableMemory::TableMemory(Config config) : config_(config), next_(config.base) {
         "table memory window [{:#x}, {:#x}) must be non-empty and start {}-byte aligned",
         config.base, config.limit, kChunk));
   arena_ = std::make_unique<Arena>(config.limit - config.base);
+  window_base_ = config.base;
+  window_size_ = arena_->size;
+  bytes_ = arena_->bytes;
+  states_ = arena_->state;
+}
+
+void TableMemory::misaligned(uint64_t paddr, unsigned width) {
+  throw std::logic_error(fmt::format("misaligned {}-byte table access at {:#x}", width, paddr));
 }
 
 TableMemory::~TableMemory() = default;
@@ -173,8 +168,11 @@ std::optional<uint64_t> TableMemory::alloc(uint64_t size, uint64_t align) {
 }
 
 // Fresh addresses first, so that a dangling pointer keeps pointing at freed memory for as long
-// as possible; only when the window is full is the oldest fitting freed range reused.
+// as possible; only when the window is full (or the quarantine overflows) is the oldest fitting
+// freed range reused.
 std::optional<uint64_t> TableMemory::place(uint64_t size, uint64_t align) {
+  if (freed_bytes_ > config_.quarantine)
+    if (auto reused = reuse(size, align)) return reused;
   const uint64_t end = config_.base + arena_->size;
   const uint64_t start = align_up(next_, align);
   if (start >= next_ && start + size > start && start + size <= end) {
@@ -190,7 +188,11 @@ std::optional<uint64_t> TableMemory::reuse(uint64_t size, uint64_t align) {
                          [&](const Freed& f) { return is_aligned(f.paddr, align); });
   if (it == list.end()) return std::nullopt;
   const Freed f = *it;
-  list.erase(it);
+  if (it == list.begin())
+    list.pop_front();
+  else
+    list.erase(it);
+  freed_bytes_ -= f.size;
   if (f.resident) {
     std::memset(arena_->bytes + (f.paddr - config_.base), 0, f.size);
     resident_freed_ -= f.size;
@@ -225,6 +227,7 @@ void TableMemory::retire(uint64_t paddr, uint64_t size) {
   else
     resident_freed_ += size;
   freed_[ffs64_idx(size)].push_back(f);
+  freed_bytes_ += size;
 }
 
 void TableMemory::load(uint64_t paddr, std::span<const uint8_t> bytes) {
@@ -267,15 +270,6 @@ PageState TableMemory::state(uint64_t paddr) const {
   return outside_.contains(paddr / kChunk) ? PageState::kAllocated : PageState::kNeverAllocated;
 }
 
-// The host bytes of an allocated word in the window, or null (outside it or not allocated).
-uint8_t* TableMemory::word(uint64_t paddr, unsigned width) const {
-  check_natural(paddr, width);
-  const uint64_t off = paddr - config_.base;
-  if (off >= arena_->size) return nullptr;
-  const Kind k = kind_of(arena_->load_state(off / kChunk));
-  return k == kLive || k == kImage ? arena_->bytes + off : nullptr;
-}
-
 // Memory outside the window: only loaded images live there.
 std::optional<uint64_t> TableMemory::slow_read(uint64_t paddr, unsigned width) const {
   if (paddr - config_.base < arena_->size) return std::nullopt;
@@ -287,51 +281,18 @@ std::optional<uint64_t> TableMemory::slow_read(uint64_t paddr, unsigned width) c
   return v;
 }
 
-std::optional<uint64_t> TableMemory::peek64(uint64_t paddr) const {
-  if (const uint8_t* p = word(paddr, 8)) return atomic_load<uint64_t>(p);
-  return slow_read(paddr, 8);
-}
-
-std::optional<uint32_t> TableMemory::peek32(uint64_t paddr) const {
-  if (const uint8_t* p = word(paddr, 4)) return atomic_load<uint32_t>(p);
-  if (auto v = slow_read(paddr, 4)) return static_cast<uint32_t>(*v);
-  return std::nullopt;
-}
-
 void TableMemory::record_bad(uint64_t paddr, unsigned width, bool write) {
   const PageState s = state(paddr);
   std::lock_guard lock(mu_);
   bad_accesses_.push_back({paddr, width, write, s});
 }
 
-uint64_t TableMemory::bad_read(uint64_t paddr, unsigned width) {
+// A CPU read outside allocated window memory: a loaded image, or a bad access.
+uint64_t TableMemory::slow_cpu_read(uint64_t paddr, unsigned width) {
+  if (auto v = slow_read(paddr, width)) return *v;
   record_bad(paddr, width, false);
   if (state(paddr) != PageState::kFreed) return 0;
   return width == 8 ? kPoison64 : kPoison32;
-}
-
-uint64_t TableMemory::read64(uint64_t paddr) {
-  if (auto v = peek64(paddr)) return *v;
-  return bad_read(paddr, 8);
-}
-
-uint32_t TableMemory::read32(uint64_t paddr) {
-  if (auto v = peek32(paddr)) return *v;
-  return static_cast<uint32_t>(bad_read(paddr, 4));
-}
-
-void TableMemory::write64(uint64_t paddr, uint64_t value) {
-  if (uint8_t* p = word(paddr, 8))
-    atomic_store(p, value);
-  else
-    slow_write(paddr, 8, value);
-}
-
-void TableMemory::write32(uint64_t paddr, uint32_t value) {
-  if (uint8_t* p = word(paddr, 4))
-    atomic_store(p, value);
-  else
-    slow_write(paddr, 4, value);
 }
 
 // Writes to a loaded image outside the window, or records the write as bad.

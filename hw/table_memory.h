@@ -57,6 +57,10 @@ class TableMemory {
   struct Config {
     uint64_t base = 0x8000'0000;  // first table paddr handed out
     uint64_t limit = 1ull << 32;  // allocations end below this (keeps paddrs within the oas)
+    // Freed memory is reused (oldest first) once more than this many bytes of it wait; by
+    // default only when the window is full, so a dangling pointer keeps reading poison for
+    // as long as possible. A small quarantine keeps long runs in hot memory instead.
+    uint64_t quarantine = ~uint64_t{0};
   };
 
   // The default window, or the top half of the address space when the oas is below 32 bits
@@ -93,16 +97,39 @@ class TableMemory {
   PageState state(uint64_t paddr) const;
 
   // Device-side (walker) reads: nullopt when the word is not in allocated memory.
-  std::optional<uint64_t> peek64(uint64_t paddr) const;
-  std::optional<uint32_t> peek32(uint64_t paddr) const;
+  std::optional<uint64_t> peek64(uint64_t paddr) const {
+    if (const uint8_t* p = word(paddr, 8)) return load<uint64_t>(p);
+    return slow_read(paddr, 8);
+  }
+  std::optional<uint32_t> peek32(uint64_t paddr) const {
+    if (const uint8_t* p = word(paddr, 4)) return load<uint32_t>(p);
+    if (auto v = slow_read(paddr, 4)) return static_cast<uint32_t>(*v);
+    return std::nullopt;
+  }
 
   // CPU-side accesses, little-endian, naturally aligned (std::logic_error otherwise). Out of
   // allocated memory they are recorded in bad_accesses(); reads then return the poison (freed)
   // or zero (never allocated), and writes are dropped. Reads acquire, writes release.
-  uint64_t read64(uint64_t paddr);
-  uint32_t read32(uint64_t paddr);
-  void write64(uint64_t paddr, uint64_t value);
-  void write32(uint64_t paddr, uint32_t value);
+  uint64_t read64(uint64_t paddr) {
+    if (const uint8_t* p = word(paddr, 8)) return load<uint64_t>(p);
+    return slow_cpu_read(paddr, 8);
+  }
+  uint32_t read32(uint64_t paddr) {
+    if (const uint8_t* p = word(paddr, 4)) return load<uint32_t>(p);
+    return static_cast<uint32_t>(slow_cpu_read(paddr, 4));
+  }
+  void write64(uint64_t paddr, uint64_t value) {
+    if (uint8_t* p = word(paddr, 8))
+      std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(p)).store(value, std::memory_order_release);
+    else
+      slow_write(paddr, 8, value);
+  }
+  void write32(uint64_t paddr, uint32_t value) {
+    if (uint8_t* p = word(paddr, 4))
+      std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(p)).store(value, std::memory_order_release);
+    else
+      slow_write(paddr, 4, value);
+  }
   // An atomic compare-and-swap (acq_rel) on an allocated word: true and `desired` stored when
   // the word held `expected`, otherwise false and `expected` updated to what it held. Outside
   // allocated memory: recorded as a bad write, false, `expected` set to what a read returns.
@@ -132,25 +159,46 @@ class TableMemory {
   std::optional<uint64_t> reuse(uint64_t size, uint64_t align);
   bool should_fail(uint64_t size);
   void retire(uint64_t paddr, uint64_t size);
-  uint8_t* word(uint64_t paddr, unsigned width) const;
   uint8_t state_byte(uint64_t paddr) const;
+  [[noreturn]] static void misaligned(uint64_t paddr, unsigned width);
   std::optional<uint64_t> slow_read(uint64_t paddr, unsigned width) const;
-  uint64_t bad_read(uint64_t paddr, unsigned width);
+  uint64_t slow_cpu_read(uint64_t paddr, unsigned width);
   bool slow_write(uint64_t paddr, unsigned width, uint64_t value);
   bool slow_compare_exchange(uint64_t paddr, unsigned width, uint64_t& expected,
                              uint64_t desired);
   void record_bad(uint64_t paddr, unsigned width, bool write);
   void load_in_window(uint64_t paddr, std::span<const uint8_t> bytes);
 
+  // The host bytes of an allocated word in the window, or null (outside it, or not allocated:
+  // the state kinds that hold readable bytes, live and loaded, have bit 0 set).
+  uint8_t* word(uint64_t paddr, unsigned width) const {
+    if (paddr & (width - 1)) misaligned(paddr, width);
+    const uint64_t off = paddr - window_base_;
+    if (off >= window_size_) return nullptr;
+    const uint8_t s = std::atomic_ref<uint8_t>(states_[off / kChunk]).load(std::memory_order_acquire);
+    return (s & 1) ? bytes_ + off : nullptr;
+  }
+  template <typename T>
+  static T load(const uint8_t* p) {
+    return std::atomic_ref<T>(*reinterpret_cast<T*>(const_cast<uint8_t*>(p)))
+        .load(std::memory_order_acquire);
+  }
+
   Config config_;
   std::unique_ptr<Arena> arena_;
+  // The arena's layout, copied here for the inline fast paths.
+  uint64_t window_base_ = 0;
+  uint64_t window_size_ = 0;
+  uint8_t* bytes_ = nullptr;
+  uint8_t* states_ = nullptr;
   mutable std::mutex mu_;
   uint64_t next_ = 0;
   uint64_t alloc_seq_ = 0;
   std::optional<uint64_t> fail_at_;
   FailureHook failure_hook_;
   std::array<std::deque<Freed>, 64> freed_;  // by log2(size); reused oldest first
-  uint64_t resident_freed_ = 0;
+  uint64_t freed_bytes_ = 0;     // waiting in freed_
+  uint64_t resident_freed_ = 0;  // of which still in host memory
   std::atomic<uint64_t> live_bytes_{0};
   std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> outside_;  // loaded chunks
   std::vector<BadAccess> bad_accesses_;

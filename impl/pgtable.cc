@@ -53,18 +53,6 @@ ref::DomainConfig Pgtable::domain_config() const {
   return d;
 }
 
-uint64_t Pgtable::load(uint64_t ptep) const {
-  if (fmt_.geo().desc_bytes == 4) return mem_.read32(ptep);
-  return mem_.read64(ptep);
-}
-
-void Pgtable::store(uint64_t ptep, uint64_t desc) {
-  if (fmt_.geo().desc_bytes == 4)
-    mem_.write32(ptep, static_cast<uint32_t>(desc));
-  else
-    mem_.write64(ptep, desc);
-}
-
 bool Pgtable::exchange(uint64_t ptep, uint64_t& expected, uint64_t desired) {
   if (fmt_.geo().desc_bytes == 8) return mem_.compare_exchange64(ptep, expected, desired);
   uint32_t e = static_cast<uint32_t>(expected);
@@ -81,10 +69,6 @@ hw::Decoded Pgtable::decode(uint64_t desc, unsigned level) const {
     throw std::logic_error(fmt::format("{}: engine found a reserved descriptor {:#x} at level {}: {}",
                                        fmt_.name(), desc, level, d.why));
   return d;
-}
-
-uint64_t Pgtable::ptep(uint64_t table, unsigned level, uint64_t iova) const {
-  return table + fmt_.geo().index(iova, level) * fmt_.geo().desc_bytes;
 }
 
 uint64_t Pgtable::entries(unsigned level) const {

@@ -53,6 +53,7 @@ class Pgtable : public IoPgtableOps {
   struct Pending;
   struct MapRun;
   struct UnmapRun;
+  struct Attrs;
 
   // Descriptors and tables (pgtable.cc).
   uint64_t load(uint64_t ptep) const;
@@ -87,16 +88,17 @@ class Pgtable : public IoPgtableOps {
   void advance(UnmapRun& run, uint64_t size) const;
   void tlb_add(UnmapRun& run, uint64_t iova, uint64_t size);
   void clear_leaves(const Slot& s, UnmapRun& run, Pending& pending);
+  uint64_t leaf_step(const hw::Decoded& d) const;
   void drop_count(uint64_t table, unsigned level, uint64_t iova, uint32_t n, Pending& pending);
   void unmap_partial(const Slot& s, UnmapRun& run, Pending& pending);
   void take_whole(const Slot& s, UnmapRun& run, Pending& pending);
   void split_off(const Slot& s, UnmapRun& run);
   int split(const Slot& s, uint64_t lo, uint64_t hi);
-  int split_in_place(const Slot& s, uint64_t lo, uint64_t hi);
+  int split_in_place(const Slot& s, Attrs attrs, uint64_t lo, uint64_t hi);
   std::optional<uint64_t> split_table(unsigned level, uint64_t iova, uint64_t paddr,
-                                      uint64_t size, int prot, uint64_t lo, uint64_t hi);
+                                      uint64_t size, Attrs attrs, uint64_t lo, uint64_t hi);
   bool fill_split(uint64_t table, unsigned level, uint64_t iova, uint64_t paddr, uint64_t size,
-                  int prot, uint64_t lo, uint64_t hi, uint32_t& count);
+                  Attrs attrs, uint64_t lo, uint64_t hi, uint32_t& count);
 
   // Freeing tables (pgtable_free.cc).
   void free_pending(Pending& pending);

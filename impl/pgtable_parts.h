@@ -63,6 +63,17 @@ class LeafEncoder {
   bool linear_ = false;
 };
 
+// What a split leaf's pieces keep: its prot, plus the descriptor bits the prot does not
+// express (XOR-ed into each new leaf; zero for most leaves).
+struct Pgtable::Attrs {
+  int prot = 0;
+  uint64_t extra = 0;
+
+  uint64_t leaf(const hw::Format& fmt, uint64_t paddr, uint64_t size) const {
+    return fmt.make_leaf(paddr, size, prot) ^ extra;
+  }
+};
+
 struct Pgtable::MapRun {
   uint64_t iova = 0;
   uint64_t pgsize = 0;
@@ -88,15 +99,33 @@ struct Pgtable::UnmapRun {
 // dropped. `cascade`: parents that become empty go too.
 struct Pgtable::Pending {
   struct Item {
-    uint64_t iova = 0;
-    unsigned level = 0;
-    bool cascade = true;
+    uint64_t iova;
+    unsigned level;
+    bool cascade;
   };
-  std::array<Item, 32> items{};
+  std::array<Item, 32> items;  // the first n are set; no need to clear the rest on every call
   unsigned n = 0;
 
   bool full() const { return n == items.size(); }
   void push(uint64_t iova, unsigned level, bool cascade) { items[n++] = {iova, level, cascade}; }
 };
+
+// Descriptor access, inline: the inner loops of map and unmap are made of these.
+inline uint64_t Pgtable::load(uint64_t ptep) const {
+  if (fmt_.geo().desc_bytes == 4) return mem_.read32(ptep);
+  return mem_.read64(ptep);
+}
+
+inline void Pgtable::store(uint64_t ptep, uint64_t desc) {
+  if (fmt_.geo().desc_bytes == 4)
+    mem_.write32(ptep, static_cast<uint32_t>(desc));
+  else
+    mem_.write64(ptep, desc);
+}
+
+inline uint64_t Pgtable::ptep(uint64_t table, unsigned level, uint64_t iova) const {
+  const hw::LevelGeometry& lg = fmt_.geo().at(level);
+  return table + ((iova >> lg.shift) & ((uint64_t{1} << lg.index_bits) - 1)) * fmt_.geo().desc_bytes;
+}
 
 }  // namespace iommu::impl

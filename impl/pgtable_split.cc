@@ -1,6 +1,10 @@
 // Splitting a leaf that an unmap covers only partly (Linux <= 6.12): the rest of it is
 // rebuilt from the largest smaller leaves that fit, in a next-level table that replaces the
 // leaf with one compare-exchange, or in place for v7s's 16-entry leaves.
+//
+// The new leaves keep the old leaf's attribute bits, as Linux's iopte_prot() does. Through the
+// codec: encode the decoded prot, and carry over the bits it does not explain (LPAE's
+// inner-shareable bit of an MMIO|CACHE mapping, which decodes as MMIO alone).
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -24,11 +28,12 @@ bool disjoint(uint64_t first, uint64_t last, uint64_t lo, uint64_t hi) {
 // Removes [lo, hi] from the leaf at s: 0, -ENOMEM (nothing changed) or -EAGAIN (the leaf was
 // replaced concurrently; nothing changed).
 int Pgtable::split(const Slot& s, uint64_t lo, uint64_t hi) {
-  if (fmt_.make_leaf(s.d.paddr, s.d.size, s.d.prot) != s.desc)
+  const Attrs attrs{s.d.prot, s.desc ^ fmt_.make_leaf(s.d.paddr, s.d.size, s.d.prot)};
+  if (attrs.extra && fmt_.family() == hw::Family::kV7s)
     throw std::logic_error(fmt::format("{}: leaf {:#x} does not re-encode from its prot {:#x}",
                                        fmt_.name(), s.desc, s.d.prot));
-  if (s.d.replicas > 1) return split_in_place(s, lo, hi);
-  auto table = split_table(s.level + 1, s.leaf_iova(lo), s.d.paddr, s.d.size, s.d.prot, lo, hi);
+  if (s.d.replicas > 1) return split_in_place(s, attrs, lo, hi);
+  auto table = split_table(s.level + 1, s.leaf_iova(lo), s.d.paddr, s.d.size, attrs, lo, hi);
   if (!table) return -ENOMEM;
   uint64_t expected = s.desc;
   if (exchange(s.ptep, expected, fmt_.make_table(*table))) return 0;
@@ -38,11 +43,12 @@ int Pgtable::split(const Slot& s, uint64_t lo, uint64_t hi) {
 
 // A new table at `level` translating [iova, iova + size) to paddr, minus [lo, hi].
 std::optional<uint64_t> Pgtable::split_table(unsigned level, uint64_t iova, uint64_t paddr,
-                                             uint64_t size, int prot, uint64_t lo, uint64_t hi) {
+                                             uint64_t size, Attrs attrs, uint64_t lo,
+                                             uint64_t hi) {
   auto table = alloc_table(level);
   if (!table) return std::nullopt;
   uint32_t count = 0;
-  if (!fill_split(*table, level, iova, paddr, size, prot, lo, hi, count)) {
+  if (!fill_split(*table, level, iova, paddr, size, attrs, lo, hi, count)) {
     free_subtree(*table, level);
     return std::nullopt;
   }
@@ -54,7 +60,7 @@ std::optional<uint64_t> Pgtable::split_table(unsigned level, uint64_t iova, uint
 // smaller page size: units inside [lo, hi] stay empty, units outside become leaves, and a unit
 // cut by lo or hi is split again (in this table for a v7s 16-entry unit, else in a new one).
 bool Pgtable::fill_split(uint64_t table, unsigned level, uint64_t iova, uint64_t paddr,
-                         uint64_t size, int prot, uint64_t lo, uint64_t hi, uint32_t& count) {
+                         uint64_t size, Attrs attrs, uint64_t lo, uint64_t hi, uint32_t& count) {
   const unsigned db = fmt_.geo().desc_bytes;
   const uint64_t unit = next_smaller(size);
   const bool replicated = unit > bit(fmt_.geo().at(level).shift);
@@ -63,14 +69,14 @@ bool Pgtable::fill_split(uint64_t table, unsigned level, uint64_t iova, uint64_t
     const uint64_t p = ptep(table, level, first);
     if (inside(first, last, lo, hi)) continue;
     if (disjoint(first, last, lo, hi)) {
-      const uint64_t leaf = fmt_.make_leaf(paddr + off, unit, prot);
+      const uint64_t leaf = attrs.leaf(fmt_, paddr + off, unit);
       const unsigned n = fmt_.replicas(unit);
       for (unsigned r = 0; r < n; r++) store(p + r * db, leaf);
       count += n;
     } else if (replicated) {
-      if (!fill_split(table, level, first, paddr + off, unit, prot, lo, hi, count)) return false;
+      if (!fill_split(table, level, first, paddr + off, unit, attrs, lo, hi, count)) return false;
     } else {
-      auto sub = split_table(level + 1, first, paddr + off, unit, prot, lo, hi);
+      auto sub = split_table(level + 1, first, paddr + off, unit, attrs, lo, hi);
       if (!sub) return false;
       store(p, fmt_.make_table(*sub));
       count++;
@@ -82,7 +88,7 @@ bool Pgtable::fill_split(uint64_t table, unsigned level, uint64_t iova, uint64_t
 // A v7s 64K or 16M leaf becomes 16 single entries (4K pages, 1M sections, or a level-2 table
 // for a section the cut falls in). The 16 writes are not atomic, so the walk caches are
 // flushed over the leaf afterwards, as Linux's arm_v7s_split_cont does.
-int Pgtable::split_in_place(const Slot& s, uint64_t lo, uint64_t hi) {
+int Pgtable::split_in_place(const Slot& s, Attrs attrs, uint64_t lo, uint64_t hi) {
   const unsigned db = fmt_.geo().desc_bytes;
   const unsigned n = s.d.replicas;
   const uint64_t unit = s.d.size / n;
@@ -95,10 +101,10 @@ int Pgtable::split_in_place(const Slot& s, uint64_t lo, uint64_t hi) {
     if (inside(first, last, lo, hi)) continue;
     live++;
     if (disjoint(first, last, lo, hi)) {
-      desc[i] = fmt_.make_leaf(paddr, unit, s.d.prot);
+      desc[i] = attrs.leaf(fmt_, paddr, unit);
       continue;
     }
-    auto sub = split_table(s.level + 1, first, paddr, unit, s.d.prot, lo, hi);
+    auto sub = split_table(s.level + 1, first, paddr, unit, attrs, lo, hi);
     if (!sub) {
       for (unsigned j = 0; j < i; j++)
         if (fmt_.decode(desc[j], s.level).kind == hw::DescKind::kTable)

@@ -65,7 +65,8 @@ void Pgtable::clear_leaves(const Slot& s, UnmapRun& run, Pending& pending) {
   const unsigned db = fmt_.geo().desc_bytes;
   const uint64_t table_end = s.table + entries(s.level) * db;
   const uint64_t first = run.cur;
-  uint64_t p = s.ptep;
+  uint64_t step = 0;
+  uint64_t p = s.ptep, desc = s.desc;
   hw::Decoded d = s.d;
   uint32_t cleared = 0;
   for (;;) {
@@ -75,15 +76,25 @@ void Pgtable::clear_leaves(const Slot& s, UnmapRun& run, Pending& pending) {
     advance(run, d.size);
     p += d.replicas * db;
     if (run.done || p == table_end) break;
-    const uint64_t desc = load(p);
-    if (desc == 0) {
+    const uint64_t next = load(p);
+    if (next == 0) {
       run.done = true;  // a hole
       break;
     }
-    d = decode(desc, s.level);
+    if (step == 0) step = leaf_step(s.d);  // only once a second leaf follows
+    if (next != desc + step) d = decode(next, s.level);
     if (d.kind != hw::DescKind::kLeaf || run.end - run.cur < d.size - 1) break;
+    desc = next;
   }
   drop_count(s.table, s.level, first, cleared, pending);
+}
+
+// The difference between the descriptors of two consecutive leaves like d: only the output
+// address field changes (LeafEncoder). An entry equal to the previous one plus this step is
+// therefore a leaf of the same kind and size (the bits that say so all lie below the address
+// field, which the addition cannot reach), and needs no decoding; anything else does.
+uint64_t Pgtable::leaf_step(const hw::Decoded& d) const {
+  return fmt_.make_leaf(d.paddr + d.size, d.size, d.prot) - fmt_.make_leaf(d.paddr, d.size, d.prot);
 }
 
 // Entries left a table: when none is left, it becomes a candidate for freeing.

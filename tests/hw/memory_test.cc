@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <thread>
 
 #include "hw/format.h"
 #include "hw/table_memory.h"
@@ -132,6 +133,17 @@ TEST(TableMemory, ReusesFreedRangesOnlyWhenTheWindowIsFull) {
   EXPECT_THROW(TableMemory({.base = 0x80000100, .limit = 0x90000000}), std::invalid_argument);
 }
 
+TEST(TableMemory, AQuarantineBoundsHowLongFreedMemoryWaits) {
+  TableMemory mem({.quarantine = 8192});
+  uint64_t a = *mem.alloc(4096), b = *mem.alloc(4096), c = *mem.alloc(4096);
+  mem.free(a);
+  mem.free(b);
+  EXPECT_EQ(mem.alloc(4096), c + 4096) << "8K waiting is within the quarantine";
+  mem.free(c);
+  EXPECT_EQ(mem.alloc(4096), a) << "then the oldest is reused";
+  EXPECT_EQ(mem.alloc(4096), c + 8192);
+}
+
 TEST(TableMemory, WindowFitsTheOas) {
   TableMemory v7s30(TableMemory::window_for_oas(30));
   EXPECT_EQ(v7s30.alloc(16384), 0x20000000u);
@@ -147,6 +159,103 @@ TEST(TableMemory, LoadsAnImage) {
   EXPECT_EQ(mem.peek32(0x1008), 0x04030201u);
   EXPECT_EQ(mem.peek32(0x100c), 0u);  // rest of the chunk
   EXPECT_EQ(mem.state(0x1400), PageState::kNeverAllocated);
+}
+
+TEST(TableMemory, CompareExchangeIsAnAtomicSwapOnAllocatedWords) {
+  TableMemory mem;
+  uint64_t t = *mem.alloc(4096);
+  uint64_t expected = 0;
+  EXPECT_TRUE(mem.compare_exchange64(t, expected, 0x1234));
+  EXPECT_FALSE(mem.compare_exchange64(t, expected = 0, 0x5678));
+  EXPECT_EQ(expected, 0x1234u) << "a failed exchange reports what the word held";
+  EXPECT_EQ(mem.read64(t), 0x1234u);
+  uint32_t e32 = 0;
+  EXPECT_TRUE(mem.compare_exchange32(t + 8, e32, 0xabcd));
+  EXPECT_EQ(mem.read32(t + 8), 0xabcdu);
+  mem.free(t);
+  EXPECT_FALSE(mem.compare_exchange64(t, expected = 0, 1));
+  EXPECT_EQ(expected, kPoison64);
+  ASSERT_EQ(mem.bad_accesses().size(), 1u);
+  EXPECT_TRUE(mem.bad_accesses()[0].write);
+  EXPECT_THROW(mem.compare_exchange64(t + 4, expected, 1), std::logic_error);
+}
+
+TEST(TableMemory, MetaWordPerAllocationStartsAtZero) {
+  TableMemory mem({.base = 0x80000000, .limit = 0x80002000});
+  uint64_t a = *mem.alloc(4096);
+  mem.meta(a).store(7);
+  EXPECT_EQ(mem.meta(a).load(), 7u);
+  EXPECT_THROW(mem.meta(a + 1024), std::logic_error) << "not the start of an allocation";
+  EXPECT_THROW(mem.meta(0x1000), std::logic_error);
+  ASSERT_TRUE(mem.alloc(4096));
+  mem.free(a);
+  EXPECT_THROW(mem.meta(a), std::logic_error);
+  EXPECT_EQ(mem.alloc(4096), a);
+  EXPECT_EQ(mem.meta(a).load(), 0u) << "reset on reuse";
+}
+
+TEST(TableMemory, LiveBytesCountWholeChunks) {
+  TableMemory mem;
+  uint64_t a = *mem.alloc(4096);
+  ASSERT_TRUE(mem.alloc(32));
+  EXPECT_EQ(mem.live_bytes(), 4096u + 1024u);
+  mem.free(a);
+  EXPECT_EQ(mem.live_bytes(), 1024u);
+}
+
+TEST(TableMemory, WordsAreSafeFromSeveralThreads) {
+  TableMemory mem;
+  uint64_t t = *mem.alloc(4096);
+  auto work = [&](unsigned id) {
+    for (uint64_t i = 0; i < 100000; i++) {
+      mem.write64(t + 8 + 8 * id, i);  // a word of its own
+      uint64_t seen = mem.read64(t);
+      while (!mem.compare_exchange64(t, seen, seen + 1)) {
+      }
+      mem.read64(0x10000);  // a bad access, recorded under the lock
+    }
+  };
+  std::thread a(work, 0), b(work, 1);
+  a.join();
+  b.join();
+  EXPECT_EQ(mem.read64(t), 200000u);
+  EXPECT_EQ(mem.read64(t + 8), 99999u);
+  EXPECT_EQ(mem.bad_accesses().size(), 200000u);
+}
+
+TEST(TableMemory, ImageInsideTheWindowComesBeforeAllocations) {
+  TableMemory mem;
+  std::array<uint8_t, 8> bytes{1, 2, 3, 4, 5, 6, 7, 8};
+  mem.load(0x80000000, bytes);
+  EXPECT_EQ(mem.peek64(0x80000000), 0x0807060504030201u);
+  EXPECT_EQ(mem.alloc(1024), 0x80000400u);
+  EXPECT_TRUE(mem.live_allocations().size() == 1u) << "an image is not an allocation";
+  EXPECT_THROW(mem.load(0x80000400, bytes), std::logic_error);
+  EXPECT_THROW(mem.free(0x80000000), std::logic_error);
+}
+
+TEST(TableMemory, ReusedMemoryIsZeroWhetherKeptOrReturnedToTheHost) {
+  const uint64_t n = 2 * TableMemory::kResidentFreedBudget / 4096;  // half get returned
+  TableMemory mem({.base = 0x80000000, .limit = 0x80000000 + n * 4096});
+  std::vector<uint64_t> tables;
+  for (uint64_t i = 0; i < n; i++) {
+    tables.push_back(*mem.alloc(4096));
+    mem.write64(tables.back() + 4088, ~uint64_t{0});
+  }
+  for (uint64_t t : tables) mem.free(t);
+  for (uint64_t i = 0; i < n; i++) {
+    uint64_t t = *mem.alloc(4096);
+    EXPECT_EQ(t, tables[i]) << "oldest first";
+    EXPECT_EQ(mem.read64(t + 4088), 0u);
+  }
+}
+
+TEST(TableMemory, HugeWindowsAreBackedUpToTheArenaLimit) {
+  TableMemory mem({.base = 0x000f000000000000, .limit = 1ull << 52});
+  uint64_t t = *mem.alloc(65536);
+  EXPECT_EQ(t, 0x000f000000000000u);
+  mem.write64(t, 42);
+  EXPECT_EQ(mem.read64(t), 42u);
 }
 
 }  // namespace

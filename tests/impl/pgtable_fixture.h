@@ -185,8 +185,53 @@ inline std::vector<hw::Mapping> expected_mappings(const ref::RefPgtable& ref,
 
 // Empty when the tables in memory map exactly what the reference holds (leaf sizes and prot
 // included) and hold nothing malformed; otherwise the first difference.
+namespace detail {
+
+// Every leaf entry (each replica of a v7s 16-entry leaf too) with the iova it translates.
+template <typename Fn>
+void for_each_leaf_entry(const hw::TableMemory& mem, const hw::Format& fmt, uint64_t table,
+                         unsigned level, uint64_t iova, Fn&& fn) {
+  const hw::LevelGeometry& lg = fmt.geo().at(level);
+  for (uint64_t i = 0; i < (uint64_t{1} << lg.index_bits); i++) {
+    const hw::Entry e = hw::read_entry(mem, fmt, table, level, i);
+    const uint64_t at = iova + (i << lg.shift);
+    if (!e.fault && e.decoded.kind == hw::DescKind::kTable)
+      for_each_leaf_entry(mem, fmt, e.decoded.paddr, level + 1, at, fn);
+    else if (!e.fault && e.decoded.kind == hw::DescKind::kLeaf)
+      fn(at, e.desc, e.decoded);
+  }
+}
+
+}  // namespace detail
+
+// Empty when every leaf descriptor is bit for bit what the codec writes for the reference's
+// mapping there (catching bits that decoding does not show, such as shareability).
+inline std::string compare_descriptors(const Pgtable& pt, const hw::TableMemory& mem,
+                                       const ref::RefPgtable& ref) {
+  const hw::Format& fmt = pt.format();
+  std::string error;
+  for (size_t r = 0; r < pt.roots().size() && error.empty(); r++) {
+    const uint64_t base = fmt.geo().n_ttbrs > 1 ? uint64_t{r} << fmt.geo().ttbr_shift : 0;
+    detail::for_each_leaf_entry(mem, fmt, pt.roots()[r], fmt.geo().start_level, base,
+                                [&](uint64_t iova, uint64_t desc, const hw::Decoded& d) {
+      if (!error.empty()) return;
+      const uint64_t leaf_iova = iova & ~(d.size - 1);
+      const auto leaf = ref.leaves().leaf_at(leaf_iova);
+      const uint64_t want =
+          leaf ? fmt.make_leaf(leaf->paddr + (leaf_iova - leaf->iova), d.size, leaf->prot) : 0;
+      if (desc != want)
+        error = fmt::format("descriptor for iova {:#x} is {:#x}, the codec writes {:#x}", iova,
+                            desc, want);
+    });
+  }
+  return error;
+}
+
 inline std::string compare_tables(const Pgtable& pt, const hw::TableMemory& mem,
                                   const ref::RefPgtable& ref) {
+  if (!mem.bad_accesses().empty())
+    return fmt::format("{} accesses to unallocated table memory, the first at {:#x}",
+                       mem.bad_accesses().size(), mem.bad_accesses()[0].paddr);
   const hw::TableDump dump = hw::dump_tables(mem, pt.format(), pt.roots());
   if (!dump.malformed.empty()) return "malformed: " + hw::format_malformed(dump.malformed[0]);
   const std::vector<hw::Mapping> want = expected_mappings(ref, pt.format());
@@ -196,7 +241,7 @@ inline std::string compare_tables(const Pgtable& pt, const hw::TableMemory& mem,
                        i < dump.mappings.size() ? hw::format_mapping(dump.mappings[i]) : "nothing",
                        i < want.size() ? hw::format_mapping(want[i]) : "nothing");
   }
-  return {};
+  return compare_descriptors(pt, mem, ref);
 }
 
 // Empty when hardware walks agree with the reference at the edges of every run and one leaf
@@ -253,5 +298,60 @@ inline std::string check_no_orphans(const Pgtable& pt, const hw::TableMemory& me
     return fmt::format("{} tables reachable, {} allocated", tables.size(), live.size());
   return {};
 }
+
+inline std::string check_no_empty_tables(const Pgtable& pt, const hw::TableMemory& mem) {
+  const hw::Format& fmt = pt.format();
+  for (const auto& [paddr, at] : reachable_tables(pt, mem)) {
+    if (at.level == fmt.geo().start_level) continue;
+    bool empty = true;
+    const hw::LevelGeometry& lg = fmt.geo().at(at.level);
+    for (uint64_t i = 0; empty && i < (uint64_t{1} << lg.index_bits); i++)
+      empty = hw::read_entry(mem, fmt, paddr, at.level, i).decoded.kind == hw::DescKind::kEmpty;
+    if (empty)
+      return fmt::format("empty table {:#x} (level {}, iova {:#x}) was not freed", paddr,
+                         at.level, at.iova);
+  }
+  return {};
+}
+
+// An engine, its reference and a recording FlushOps, with checks after each step.
+struct Rig {
+  explicit Rig(hw::FormatConfig f, ref::PartialUnmap policy = ref::PartialUnmap::kSplit,
+               bool free_empty = true, hw::TableMemory::Config window = {})
+      : mem(window), pt({f, policy, free_empty}, mem, flush), ref(pt.domain_config()) {}
+
+  int map(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t count,
+          int prot = IOMMU_READ | IOMMU_WRITE) {
+    uint64_t mapped = 0;
+    const int ret = pt.map_pages(iova, paddr, pgsize, count, prot, &mapped);
+    const ref::MapPagesCall call{iova, paddr, pgsize, count, prot};
+    EXPECT_EQ(ref.check_map_pages(call, {ret, mapped}), std::nullopt);
+    ref.apply_map_pages(call, {ret, mapped});
+    last_mapped = mapped;
+    return ret;
+  }
+  uint64_t unmap(uint64_t iova, uint64_t pgsize, uint64_t count, bool queued = false) {
+    IotlbGather gather;
+    gather.queued = queued;
+    const uint64_t n = pt.unmap_pages(iova, pgsize, count, &gather);
+    EXPECT_EQ(ref.check_unmap_pages({iova, pgsize, count}, n), std::nullopt);
+    ref.apply_unmap_pages({iova, pgsize, count}, n);
+    return n;
+  }
+  void check() {
+    EXPECT_EQ(compare_tables(pt, mem, ref), "");
+    EXPECT_EQ(compare_walks(pt, mem, ref), "");
+    EXPECT_EQ(check_no_orphans(pt, mem), "");
+    if (pt.config().free_empty_tables) {
+      EXPECT_EQ(check_no_empty_tables(pt, mem), "");
+    }
+  }
+
+  RecordingFlush flush;
+  hw::TableMemory mem;
+  Pgtable pt;
+  ref::RefPgtable ref;
+  uint64_t last_mapped = 0;
+};
 
 }  // namespace iommu::impl::testing
