@@ -37,6 +37,12 @@ impl::IommuDriverConfig iommu_config(const DriverInfo& info) {
   return c;
 }
 
+hw::TableMemory::Config memory_config(unsigned oas) {
+  hw::TableMemory::Config c = hw::TableMemory::window_for_oas(oas);
+  c.record_bad_frees = true;
+  return c;
+}
+
 hw::FormatConfig format_config(const DriverInfo& info) {
   hw::FormatConfig f = info.format;
   if (f.ias == 0) f.ias = info.config.ias;
@@ -53,7 +59,7 @@ std::string Violation::message() const {
 Checker::Checker(const DriverSource& source, const CheckOptions& opts)
     : info_(source.info),
       opts_(opts),
-      mem_(hw::TableMemory::window_for_oas(source.info.config.oas)),
+      mem_(memory_config(source.info.config.oas)),
       ref_(source.info.config) {
   ref::validate(info_.config);
   if (info_.walkable()) {
@@ -124,11 +130,18 @@ StepResult Checker::step(const Op& op) {
   StepResult r;
   const size_t index = ops_++;
   r.ref = ref_.apply(op);
-  r.driver = apply_driver(op);
   auto fail = [&](std::string check, std::string detail) {
     r.violation = Violation{index, format_op(op), std::move(check), std::move(detail)};
     return r;
   };
+  try {
+    r.driver = apply_driver(op);
+  } catch (const std::exception& e) {
+    // The core refuses to loop on a result Linux would underflow or spin on; a driver may
+    // also give up on what it reads (a poisoned descriptor behind a freed table).
+    if (!checked_->violations().empty()) return fail("driver-call", checked_->violations().front());
+    return fail("driver-call", fmt::format("the call failed: {}", e.what()));
+  }
   if (!checked_->violations().empty()) return fail("driver-call", checked_->violations().front());
   if (r.ref != r.driver) {
     return fail("return", fmt::format("{} returned {} ({:#x}); ref {} ({:#x})", op_name(op), r.driver,
@@ -139,7 +152,11 @@ StepResult Checker::step(const Op& op) {
   for (const Range& s : settled_ranges(op, r.driver)) {
     if (auto why = check_invalidated(s)) return fail("stale", *why);
   }
-  if (auto why = check_op(op, r.hw)) return fail("translation", *why);
+  try {
+    if (auto why = check_op(op, r.hw)) return fail("translation", *why);
+  } catch (const std::exception& e) {
+    return fail("translation", fmt::format("a probe failed: {}", e.what()));
+  }
   return r;
 }
 

@@ -82,6 +82,7 @@ class Checker {
   std::optional<std::string> probe_access(uint64_t iova, const ref::DeviceAccess& access,
                                           std::string* hw_log);
   std::optional<std::string> check_invalidated(Range r);
+  std::vector<uint64_t> region_starts(uint64_t first, uint64_t last) const;
   std::optional<std::string> check_memory();
   std::vector<uint64_t> probe_points(Range r);
   std::vector<Range> settled_ranges(const Op& op, int64_t driver_ret);

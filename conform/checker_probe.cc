@@ -108,6 +108,20 @@ std::optional<std::string> Checker::check_op(const Op& op, std::string& hw_log) 
   return std::nullopt;
 }
 
+// One iova in each stretch of [first, last] that the reference maps alike: the start, and
+// where each of its runs begins and ends. A cached entry spanning a partly unmapped block is
+// judged in every stretch, not only at its start.
+std::vector<uint64_t> Checker::region_starts(uint64_t first, uint64_t last) const {
+  constexpr size_t kMaxPoints = 64;
+  std::vector<uint64_t> pts = {first};
+  for (const ref::LeafRun& run : ref_.domain().pgtable().leaves().runs_in(first, last)) {
+    if (pts.size() >= kMaxPoints) break;
+    if (run.iova > first) pts.push_back(run.iova);
+    if (run.last() < last) pts.push_back(run.last() + 1);
+  }
+  return pts;
+}
+
 // Everything the caches hold in a range whose invalidation has completed must be something
 // ref still allows, and no cached table descriptor may point to a freed table.
 std::optional<std::string> Checker::check_invalidated(Range r) {
@@ -122,14 +136,16 @@ std::optional<std::string> Checker::check_invalidated(Range r) {
       cached.fault = hw::Fault{.reason = hw::FaultReason::kTranslation};
       base = std::get<hw::CachedFault>(e).iova_base;
     }
-    const uint64_t iova = std::max(base, r.first);
-    for (const ref::DeviceAccess& a : {kRead, kWrite}) {
-      hw::AccessResult as = cached;
-      if (as.leaf) as.fault = hw::check_access(*as.leaf, to_hw(a));
-      if (auto why = judge_access(*fmt_, ref_.domain().device_view(iova), iova, a, as)) {
-        return fmt::format("after the invalidation of [{:#x}, {:#x}] completed, the IOTLB still "
-                           "holds an entry: {}",
-                           r.first, r.last, *why);
+    const uint64_t size = cached.leaf ? cached.leaf->size : std::get<hw::CachedFault>(e).size;
+    for (uint64_t iova : region_starts(std::max(base, r.first), std::min(base + (size - 1), r.last))) {
+      for (const ref::DeviceAccess& a : {kRead, kWrite}) {
+        hw::AccessResult as = cached;
+        if (as.leaf) as.fault = hw::check_access(*as.leaf, to_hw(a));
+        if (auto why = judge_access(*fmt_, ref_.domain().device_view(iova), iova, a, as)) {
+          return fmt::format("after the invalidation of [{:#x}, {:#x}] completed, the IOTLB "
+                             "still holds an entry: {}",
+                             r.first, r.last, *why);
+        }
       }
     }
   }
@@ -148,9 +164,13 @@ std::optional<std::string> Checker::check_memory() {
   if (bad.size() > bad_accesses_) {
     const hw::BadAccess& b = bad[bad_accesses_];
     bad_accesses_ = bad.size();
+    const char* state = b.state == hw::PageState::kFreed ? "freed" : "not allocated table memory";
+    if (b.width == 0) {
+      return fmt::format("the driver freed {:#x}, which is {} (a double free or a bad pointer)",
+                         b.paddr, b.state == hw::PageState::kAllocated ? "inside an allocation" : state);
+    }
     return fmt::format("the driver {} {} bytes at {:#x}, which is {}", b.write ? "wrote" : "read",
-                       b.width, b.paddr,
-                       b.state == hw::PageState::kFreed ? "freed" : "not allocated table memory");
+                       b.width, b.paddr, state);
   }
   if (auto warnings = env_->warnings.take(); !warnings.empty()) {
     return fmt::format("driver warning: {}", warnings.front());

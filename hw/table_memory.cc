@@ -201,9 +201,14 @@ std::optional<uint64_t> TableMemory::reuse(uint64_t size, uint64_t align) {
 }
 
 void TableMemory::free(uint64_t paddr) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   const uint64_t off = paddr - config_.base;
   const uint8_t s = state_byte(paddr);
+  if ((!is_aligned(off, kChunk) || !is_start(s)) && config_.record_bad_frees) {
+    lock.unlock();
+    record_bad(paddr, 0, true);
+    return;
+  }
   if (!is_aligned(off, kChunk) || !is_start(s))
     throw std::logic_error(fmt::format(
         "free of {:#x}, which is not the start of a live table allocation (state: {})", paddr,

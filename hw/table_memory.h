@@ -33,7 +33,7 @@ struct Allocation {
 // A CPU-side read or write of memory that is not allocated (a use after free or a wild pointer).
 struct BadAccess {
   uint64_t paddr = 0;
-  unsigned width = 0;  // bytes
+  unsigned width = 0;  // bytes; 0 for a free
   bool write = false;
   PageState state = PageState::kNeverAllocated;
 };
@@ -61,6 +61,10 @@ class TableMemory {
     // default only when the window is full, so a dangling pointer keeps reading poison for
     // as long as possible. A small quarantine keeps long runs in hot memory instead.
     uint64_t quarantine = ~uint64_t{0};
+    // A free of anything but a live allocation's start is recorded in bad_accesses() (width
+    // 0) and ignored, instead of throwing: a checker reports a driver's double free as a
+    // finding rather than dying of it.
+    bool record_bad_frees = false;
   };
 
   // The default window, or the top half of the address space when the oas is below 32 bits
@@ -81,7 +85,8 @@ class TableMemory {
   // nullopt when the failure hook says so or the address window is exhausted: the -ENOMEM path.
   std::optional<uint64_t> alloc(uint64_t size, uint64_t align = 0);
   // Frees an allocation by its start address; throws std::logic_error for anything else
-  // (double free, interior pointer), which is a bug in the caller.
+  // (double free, interior pointer), which is a bug in the caller, unless
+  // Config::record_bad_frees.
   void free(uint64_t paddr);
 
   void set_failure_hook(FailureHook hook);

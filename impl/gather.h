@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "impl/io_pgtable.h"
+#include "impl/mutant.h"
 
 namespace iommu::impl {
 
@@ -28,7 +29,9 @@ template <class Sync>
 void iotlb_gather_add_page(IotlbGather& gather, uint64_t iova, uint64_t size, Sync&& sync) {
   if ((gather.pgsize != 0 && gather.pgsize != size) ||
       iotlb_gather_is_disjoint(gather, iova, size)) {
-    sync(gather);
+    if (!mutant(Mutant::kGatherDropsDisjoint) || !iotlb_gather_is_disjoint(gather, iova, size)) {
+      sync(gather);
+    }
     iotlb_gather_init(gather);
   }
   gather.pgsize = size;

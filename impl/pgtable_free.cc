@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "impl/pgtable_parts.h"
+#include "impl/mutant.h"
 #include "ref/bits.h"
 
 namespace iommu::impl {
@@ -33,11 +34,13 @@ void Pgtable::free_if_empty(uint64_t iova, unsigned level, bool cascade) {
   }
   for (unsigned l = level; l > g.start_level; l--) {
     if (mem_.meta(table[l]).load(std::memory_order_relaxed) != 0) return;
-    store(link[l], 0);
-    count_sub(table[l - 1], 1);
+    if (!mutant(Mutant::kFreeWithoutUnlink)) {
+      store(link[l], 0);
+      count_sub(table[l - 1], 1);
+    }
     const uint64_t span = bit(table_shift(l));
-    flush_.tlb_flush_walk(iova & ~(span - 1), span, g.granule);
-    mem_.free(table[l]);
+    if (!mutant(Mutant::kNoFlushWalk)) flush_.tlb_flush_walk(iova & ~(span - 1), span, g.granule);
+    if (!mutant(Mutant::kLeakEmptyTable)) mem_.free(table[l]);
     if (!cascade) return;
   }
 }

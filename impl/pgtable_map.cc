@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "impl/pgtable_parts.h"
+#include "impl/mutant.h"
 #include "ref/bits.h"
 #include "ref/prot.h"
 
@@ -25,7 +26,8 @@ int Pgtable::map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t 
              .count = want,
              .level = fmt_.leaf_level(pgsize),
              .replicas = fmt_.replicas(pgsize),
-             .leaf = LeafEncoder(fmt_, paddr, pgsize, want, prot)};
+             .leaf = LeafEncoder(fmt_, paddr, pgsize, want,
+                                 mutant(Mutant::kWritableReadOnly) ? prot | IOMMU_WRITE : prot)};
   Pending pending;
   int ret = 0;
   {
@@ -53,6 +55,22 @@ int Pgtable::map_run(Cursor& c, MapRun& run) {
 int Pgtable::fill_leaves(uint64_t table, MapRun& run) {
   const unsigned db = fmt_.geo().desc_bytes;
   uint64_t idx = fmt_.geo().index(run.cur(), run.level);
+  if (mutant(Mutant::kConcatPgdEntriesLeft) && run.level == fmt_.geo().start_level) {
+    // One table's worth of entries, as if the PGD were not concatenated: past the first
+    // table "entries left" goes negative and so does the count mapped.
+    const uint64_t per_table = fmt_.geo().granule / db;
+    if (idx >= per_table) {
+      run.done -= idx - per_table + 1;
+      return 0;
+    }
+    const uint64_t n = std::min(run.count - run.done, per_table - idx);
+    for (uint64_t k = 0; k < n; k++, idx++) {
+      if (int ret = claim_slot(table, run.level, table + idx * db, 1, run.cur())) return ret;
+      store(table + idx * db, run.leaf.at(run.done++));
+    }
+    count_add(table, static_cast<uint32_t>(n));
+    return 0;
+  }
   const uint64_t n = std::min(run.count - run.done, (entries(run.level) - idx) / run.replicas);
   uint32_t written = 0;
   int ret = 0;
@@ -60,7 +78,8 @@ int Pgtable::fill_leaves(uint64_t table, MapRun& run) {
     const uint64_t p = table + idx * db;
     if ((ret = claim_slot(table, run.level, p, run.replicas, run.cur()))) break;
     const uint64_t desc = run.leaf.at(run.done);
-    for (unsigned r = 0; r < run.replicas; r++) store(p + r * db, desc);
+    const unsigned copies = mutant(Mutant::kV7sSingleReplica) ? 1 : run.replicas;
+    for (unsigned r = 0; r < copies; r++) store(p + r * db, desc);
     written += run.replicas;
     run.done++;
   }
@@ -75,7 +94,7 @@ int Pgtable::claim_slot(uint64_t table, unsigned level, uint64_t p, unsigned rep
   const unsigned db = fmt_.geo().desc_bytes;
   bool empty = true;
   for (unsigned r = 0; r < replicas; r++) empty = empty && load(p + r * db) == 0;
-  if (empty) return 0;
+  if (empty || mutant(Mutant::kNoEexist)) return 0;
   for (unsigned r = 0; r < replicas; r++) {
     const hw::Decoded d = decode(load(p + r * db), level);
     if (d.kind == hw::DescKind::kLeaf ||
