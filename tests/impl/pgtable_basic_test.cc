@@ -96,12 +96,14 @@ TEST(Pgtable, UnmapStopsAtAHoleAndTakesSmallLeavesInsideALargerRequest) {
   r.check();
 }
 
-TEST(Pgtable, SplitRemovesExactlyTheRequestAndReportsItsPages) {
+// The cut block is reported whole, at its own size: Linux 6.12 reports only the removed pages,
+// which leaves a cached 1G block alive behind an SMMUv3 TTL hint or a VT-d PSI.
+TEST(Pgtable, SplitRemovesExactlyTheRequestAndReportsTheCutLeaf) {
   Rig r({"arm-64-lpae-s1-4k"});
   ASSERT_EQ(r.map(G1, 0x80000000, G1, 1), 0);
   r.flush.arm(r.pt, r.mem);
   EXPECT_EQ(r.unmap(G1 + 3 * M2 + 5 * K4, K4, 2), 2 * K4);
-  EXPECT_EQ(pages(r.flush), (Pages{{G1 + 3 * M2 + 5 * K4, K4}, {G1 + 3 * M2 + 6 * K4, K4}}));
+  EXPECT_EQ(pages(r.flush), (Pages{{G1, G1}}));
   r.check();  // 2M blocks around a 4K table: the largest leaves that fit
   EXPECT_EQ(r.unmap(G1, M2, 1), M2);
   r.check();
