@@ -86,8 +86,8 @@ bool Pgtable::fill_split(uint64_t table, unsigned level, uint64_t iova, uint64_t
 }
 
 // A v7s 64K or 16M leaf becomes 16 single entries (4K pages, 1M sections, or a level-2 table
-// for a section the cut falls in). The 16 writes are not atomic, so the walk caches are
-// flushed over the leaf afterwards, as Linux's arm_v7s_split_cont does.
+// for a section the cut falls in). The 16 writes are not atomic; split_off flushes the walk
+// caches over the leaf afterwards, as Linux's arm_v7s_split_cont does.
 int Pgtable::split_in_place(const Slot& s, Attrs attrs, uint64_t lo, uint64_t hi) {
   const unsigned db = fmt_.geo().desc_bytes;
   const unsigned n = s.d.replicas;
@@ -116,7 +116,6 @@ int Pgtable::split_in_place(const Slot& s, Attrs attrs, uint64_t lo, uint64_t hi
   const uint64_t first_ptep = ptep(s.table, s.level, base);
   for (unsigned i = 0; i < n; i++) store(first_ptep + i * db, desc[i]);
   count_sub(s.table, n - live);
-  flush_.tlb_flush_walk(base, s.d.size, unit);
   return 0;
 }
 

@@ -138,10 +138,13 @@ void Pgtable::take_whole(const Slot& s, UnmapRun& run, Pending& pending) {
   run.done = true;
 }
 
-// Splits the leaf so that exactly the requested part of it goes. Linux 6.12 reports the
-// removed part in pages of the request's size; an IOTLB that cached the block keeps it through
-// such a flush (an SMMUv3 TTL hint, a VT-d PSI narrower than the superpage), so the whole cut
-// leaf is reported at its own size instead. Out of memory: stop here.
+// Splits the leaf so that exactly the requested part of it goes. Linux 6.12 reports only the
+// removed part, in pages of the request's size: an IOTLB that cached the block keeps it
+// through such a flush (an SMMUv3 TTL hint, a VT-d PSI narrower than the superpage). Adding
+// the whole block to the gather is not enough either: until that gather syncs, a strict unmap
+// of another part of the block leaves the block cached. So the cut leaf is flushed at once,
+// as tlb_flush_walk flushes (no level hint), like arm_v7s_split_cont does. Out of memory: stop
+// here.
 void Pgtable::split_off(const Slot& s, UnmapRun& run) {
   const uint64_t lo = run.cur;
   const uint64_t hi = std::min(s.leaf_iova(lo) + (s.d.size - 1), run.end);
@@ -151,7 +154,7 @@ void Pgtable::split_off(const Slot& s, UnmapRun& run) {
     run.done = true;
     return;
   }
-  tlb_add(run, s.leaf_iova(lo), s.d.size);
+  if (!mutant(Mutant::kSplitLost)) flush_.tlb_flush_walk(s.leaf_iova(lo), s.d.size, fmt_.geo().granule);
   advance(run, hi - lo + 1);
 }
 

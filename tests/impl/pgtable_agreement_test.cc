@@ -129,10 +129,11 @@ void do_map(Harness& h, const Space& s) {
   check_frees(h);
 }
 
-// Every gathered page is a whole leaf of the table before the call, every removed byte is in
-// some gathered page, and nothing is gathered twice. A leaf that was split is gathered whole
-// at its own size (so a cached block goes too): its still-mapped rest is inside that page.
+// Every gathered page is a whole leaf of the table before the call, nothing is gathered
+// twice, and every removed page is in a gathered page or a walk flush (a split flushes the
+// cut leaf at once, so that a cached block cannot outlive it).
 void check_gather(const std::vector<RecordingFlush::Page>& pages,
+                  const std::vector<RecordingFlush::Page>& walks,
                   const std::vector<ref::LeafRun>& removed, const ref::RefPgtable& before) {
   auto sorted = pages;
   std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.iova < b.iova; });
@@ -143,12 +144,15 @@ void check_gather(const std::vector<RecordingFlush::Page>& pages,
     if (!leaf || leaf->iova != p.iova || leaf->pgsize != p.size)
       RC_FAIL(fmt::format("gather page {:#x}+{:#x} is not a whole leaf", p.iova, p.size));
   }
+  auto covers = [](const RecordingFlush::Page& p, uint64_t iova, uint64_t size) {
+    return p.iova <= iova && iova + (size - 1) <= p.iova + (p.size - 1);
+  };
   for (const ref::LeafRun& r : removed) {
     for (uint64_t iova = r.iova; iova - r.iova < r.size(); iova += r.pgsize) {
-      const bool gathered = std::any_of(sorted.begin(), sorted.end(), [&](auto& p) {
-        return p.iova <= iova && iova + (r.pgsize - 1) <= p.iova + (p.size - 1);
-      });
-      if (!gathered) RC_FAIL(fmt::format("removed page {:#x}+{:#x} was not gathered", iova, r.pgsize));
+      const bool flushed =
+          std::any_of(sorted.begin(), sorted.end(), [&](auto& p) { return covers(p, iova, r.pgsize); }) ||
+          std::any_of(walks.begin(), walks.end(), [&](auto& p) { return covers(p, iova, r.pgsize); });
+      if (!flushed) RC_FAIL(fmt::format("removed page {:#x}+{:#x} was not flushed", iova, r.pgsize));
     }
   }
 }
@@ -159,6 +163,7 @@ void do_unmap(Harness& h, const Space& s) {
   const ref::RefPgtable before = h.ref;
   IotlbGather gather;
   gather.queued = queued;
+  h.flush.take_walks();
   h.flush.arm(*h.pt, h.mem);
   const uint64_t n = h.pt->unmap_pages(call.iova, call.pgsize, call.pgcount, &gather);
   h.flush.disarm();
@@ -168,10 +173,11 @@ void do_unmap(Harness& h, const Space& s) {
   std::vector<ref::LeafRun> removed;
   h.ref.apply_unmap_pages(call, n, &removed);
   const auto pages = h.flush.take_pages();
+  const auto walks = h.flush.take_walks();
   if (queued)
     RC_ASSERT(pages.empty());
   else
-    check_gather(pages, removed, before);
+    check_gather(pages, walks, removed, before);
   check_frees(h);
 }
 

@@ -80,6 +80,11 @@ class RecordingFlush : public FlushOps {
     std::lock_guard lock(mu_);
     return std::exchange(pages_, {});
   }
+  // The ranges tlb_flush_walk invalidated (leaves included) since the last take.
+  std::vector<Page> take_walks() {
+    std::lock_guard lock(mu_);
+    return std::exchange(walks_, {});
+  }
   size_t walk_flushes() const { return walk_flushes_; }
 
  private:
@@ -89,6 +94,7 @@ class RecordingFlush : public FlushOps {
   std::map<uint64_t, TableAt> before_;
   std::set<uint64_t> flushed_ok_;
   std::vector<Page> pages_;
+  std::vector<Page> walks_;
   size_t walk_flushes_ = 0;
 };
 
@@ -150,6 +156,7 @@ inline void RecordingFlush::arm(const Pgtable& pt, const hw::TableMemory& mem) {
 inline void RecordingFlush::tlb_flush_walk(uint64_t iova, uint64_t size, uint64_t) {
   std::lock_guard lock(mu_);
   walk_flushes_++;
+  walks_.push_back({iova, size});
   if (!pt_) return;
   const auto now = reachable_tables(*pt_, *mem_);
   const uint64_t last = iova + (size - 1);
