@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <latch>
 #include <thread>
 
 #include "hw/format.h"
@@ -206,8 +207,10 @@ TEST(TableMemory, LiveBytesCountWholeChunks) {
 TEST(TableMemory, WordsAreSafeFromSeveralThreads) {
   TableMemory mem;
   uint64_t t = *mem.alloc(4096);
+  std::latch start(2);
   auto work = [&](unsigned id) {
-    for (uint64_t i = 0; i < 1000000; i++) {
+    start.arrive_and_wait();
+    for (uint64_t i = 0; i < 4000000; i++) {
       mem.write64(t + 64 + 8 * id, i);  // a word of its own
       uint64_t seen = mem.read64(t);
       while (!mem.compare_exchange64(t, seen, seen + 1)) {
@@ -218,8 +221,8 @@ TEST(TableMemory, WordsAreSafeFromSeveralThreads) {
   std::thread a(work, 0), b(work, 1);
   a.join();
   b.join();
-  EXPECT_EQ(mem.read64(t), 2000000u) << "an exchange lost an update";
-  EXPECT_EQ(mem.read64(t + 64), 999999u);
+  EXPECT_EQ(mem.read64(t), 8000000u) << "an exchange lost an update";
+  EXPECT_EQ(mem.read64(t + 64), 3999999u);
   EXPECT_EQ(mem.bad_accesses().size(), 2000u);
 }
 
