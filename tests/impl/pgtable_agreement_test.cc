@@ -107,6 +107,7 @@ void check_frees(Harness& h) {
 
 void check_tables(Harness& h) {
   if (auto e = compare_tables(*h.pt, h.mem, h.ref); !e.empty()) RC_FAIL(e);
+  if (auto e = check_counts(*h.pt, h.mem); !e.empty()) RC_FAIL(e);
   if (h.pt->config().free_empty_tables)
     if (auto e = check_no_empty_tables(*h.pt, h.mem); !e.empty()) RC_FAIL(e);
 }

@@ -88,6 +88,16 @@ TEST(Pgtable, OneCallMapsARunAcrossLeafAndMidLevelTables) {
   r.check();
 }
 
+TEST(Pgtable, UnmapStopsAtTheTopOfTheIas) {
+  Rig r({"arm-64-lpae-s1-4k"});
+  const uint64_t top = uint64_t{1} << 48;
+  ASSERT_EQ(r.map(0, 0, K4, 1), 0);
+  ASSERT_EQ(r.map(top - K4, 0, K4, 1), 0);
+  EXPECT_EQ(r.unmap(top - K4, K4, 2), K4) << "the iova after the ias is not iova 0";
+  EXPECT_EQ(r.pt.iova_to_phys(0x10), 0x10u);
+  r.check();
+}
+
 TEST(Pgtable, UnmapStopsAtAHoleAndTakesSmallLeavesInsideALargerRequest) {
   Rig r({"arm-64-lpae-s1-4k"});
   ASSERT_EQ(r.map(0, 0, K4, 100), 0);

@@ -321,6 +321,22 @@ inline std::string check_no_empty_tables(const Pgtable& pt, const hw::TableMemor
   return {};
 }
 
+// Empty when each table's live-entry count (its TableMemory meta word) equals its non-empty
+// entries, as the engine's freeing relies on.
+inline std::string check_counts(const Pgtable& pt, hw::TableMemory& mem) {
+  const hw::Format& fmt = pt.format();
+  for (const auto& [paddr, at] : reachable_tables(pt, mem)) {
+    const hw::LevelGeometry& lg = fmt.geo().at(at.level);
+    uint32_t live = 0;
+    for (uint64_t i = 0; i < (uint64_t{1} << lg.index_bits); i++)
+      live += hw::read_entry(mem, fmt, paddr, at.level, i).decoded.kind != hw::DescKind::kEmpty;
+    if (mem.meta(paddr).load() != live)
+      return fmt::format("table {:#x} (level {}, iova {:#x}) counts {} live entries, holds {}",
+                         paddr, at.level, at.iova, mem.meta(paddr).load(), live);
+  }
+  return {};
+}
+
 // An engine, its reference and a recording FlushOps, with checks after each step.
 struct Rig {
   explicit Rig(hw::FormatConfig f, ref::PartialUnmap policy = ref::PartialUnmap::kSplit,
@@ -349,6 +365,7 @@ struct Rig {
     EXPECT_EQ(compare_tables(pt, mem, ref), "");
     EXPECT_EQ(compare_walks(pt, mem, ref), "");
     EXPECT_EQ(check_no_orphans(pt, mem), "");
+    EXPECT_EQ(check_counts(pt, mem), "");
     if (pt.config().free_empty_tables) {
       EXPECT_EQ(check_no_empty_tables(pt, mem), "");
     }
