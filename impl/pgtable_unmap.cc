@@ -15,10 +15,8 @@ uint64_t Pgtable::unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pgcount,
   if (!is_pow2(pgsize) || !(pgsize & g.pgsize_bitmap) || pgcount == 0 ||
       !is_aligned(iova, pgsize) || pages_below(iova, pgsize, g.ias) == 0)
     return 0;
-  UnmapRun run{.end = request_last(iova, pgsize, pgcount),
-               .pgsize = pgsize,
-               .gather = gather,
-               .cur = iova};
+  UnmapRun run{
+      .end = request_last(iova, pgsize, pgcount), .pgsize = pgsize, .gather = gather, .cur = iova};
   // Empty tables are freed under the exclusive lock between rounds of shared work.
   while (!run.done) {
     Pending pending;
@@ -141,7 +139,8 @@ void Pgtable::split_off(const Slot& s, UnmapRun& run) {
     run.done = true;
     return;
   }
-  for (uint64_t iova = lo; iova - lo < hi - lo + 1; iova += run.pgsize) tlb_add(run, iova, run.pgsize);
+  for (uint64_t iova = lo; iova - lo < hi - lo + 1; iova += run.pgsize)
+    tlb_add(run, iova, run.pgsize);
   advance(run, hi - lo + 1);
 }
 
