@@ -155,7 +155,7 @@ void check_gather(const std::vector<RecordingFlush::Page>& pages,
   for (size_t i = 0; i < sorted.size(); i++) {
     const auto& p = sorted[i];
     got += p.size;
-    RC_ASSERT(i == 0 || sorted[i - 1].iova + sorted[i - 1].size <= p.iova);
+    RC_ASSERT((i == 0 || sorted[i - 1].iova + sorted[i - 1].size <= p.iova));
     const auto leaf = before.leaves().leaf_at(p.iova);
     RC_ASSERT(leaf.has_value());
     const bool whole = leaf->iova == p.iova && leaf->pgsize == p.size;
