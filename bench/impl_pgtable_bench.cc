@@ -62,7 +62,8 @@ void BM_MapUnmap(benchmark::State& state) {
     if (one_per_call) {
       for (uint64_t i = 0; i < s.count; i++)
         e.pt.map_pages(iova + i * s.pgsize, G1 + i * s.pgsize, s.pgsize, 1, RW, nullptr);
-      for (uint64_t i = 0; i < s.count; i++) e.pt.unmap_pages(iova + i * s.pgsize, s.pgsize, 1, &gather);
+      for (uint64_t i = 0; i < s.count; i++)
+        e.pt.unmap_pages(iova + i * s.pgsize, s.pgsize, 1, &gather);
     } else {
       e.pt.map_pages(iova, G1, s.pgsize, s.count, RW, nullptr);
       e.pt.unmap_pages(iova, s.pgsize, s.count, &gather);
@@ -71,9 +72,7 @@ void BM_MapUnmap(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(s.count));
   state.SetLabel(one_per_call ? "one page per call" : "one call");
 }
-BENCHMARK(BM_MapUnmap)
-    ->ArgNames({"shape", "per_page"})
-    ->ArgsProduct({{0, 1, 2, 3, 4, 5}, {0, 1}});
+BENCHMARK(BM_MapUnmap)->ArgNames({"shape", "per_page"})->ArgsProduct({{0, 1, 2, 3, 4, 5}, {0, 1}});
 
 // iova_stress: map one 4K page, unmap the one mapped `inflight` pages earlier, at increasing
 // iovas through a 16 GiB space, round and round (Linux cycles 4K pages through 16 TiB; 16 GiB
@@ -112,7 +111,8 @@ void BM_Concurrent(benchmark::State& state) {
   const uint64_t base = 8 * G1 + static_cast<uint64_t>(state.thread_index()) * M2;
   if (state.thread_index() == 0) {
     shared_engine = std::make_unique<Engine>(true);
-    for (uint64_t t = 0; t < 2; t++) shared_engine->pt.map_pages(8 * G1 + t * M2, 0, K4, 1, RW, nullptr);
+    for (uint64_t t = 0; t < 2; t++)
+      shared_engine->pt.map_pages(8 * G1 + t * M2, 0, K4, 1, RW, nullptr);
   }
   IotlbGather gather;
   uint64_t i = 0;

@@ -33,16 +33,17 @@ uint8_t start_byte(uint64_t size) {
   const unsigned order = ffs64_idx(size / TableMemory::kChunk);
   return static_cast<uint8_t>(kLive | ((order + 1) << kOrderShift));
 }
-uint64_t start_size(uint8_t s) {
-  return TableMemory::kChunk << ((s >> kOrderShift) - 1);
-}
+uint64_t start_size(uint8_t s) { return TableMemory::kChunk << ((s >> kOrderShift) - 1); }
 bool is_start(uint8_t s) { return kind_of(s) == kLive && (s >> kOrderShift) != 0; }
 
 PageState page_state(Kind k) {
   switch (k) {
-    case kNever: return PageState::kNeverAllocated;
-    case kDead: return PageState::kFreed;
-    default: return PageState::kAllocated;
+    case kNever:
+      return PageState::kNeverAllocated;
+    case kDead:
+      return PageState::kFreed;
+    default:
+      return PageState::kAllocated;
   }
 }
 
@@ -150,9 +151,9 @@ bool TableMemory::should_fail(uint64_t size) {
 std::optional<uint64_t> TableMemory::alloc(uint64_t size, uint64_t align) {
   if (align == 0) align = size;
   if (!is_pow2(size) || !is_pow2(align))
-    throw std::invalid_argument(fmt::format(
-        "table allocation of {:#x} bytes aligned to {:#x}: both must be powers of two", size,
-        align));
+    throw std::invalid_argument(
+        fmt::format("table allocation of {:#x} bytes aligned to {:#x}: both must be powers of two",
+                    size, align));
   std::lock_guard lock(mu_);
   if (should_fail(size)) return std::nullopt;
   // Small tables still own whole chunks so that each chunk has one owner and one state.
@@ -210,9 +211,9 @@ void TableMemory::free(uint64_t paddr) {
     return;
   }
   if (!is_aligned(off, kChunk) || !is_start(s))
-    throw std::logic_error(fmt::format(
-        "free of {:#x}, which is not the start of a live table allocation (state: {})", paddr,
-        kind_of(s) == kDead ? "already freed" : "not allocated here"));
+    throw std::logic_error(
+        fmt::format("free of {:#x}, which is not the start of a live table allocation (state: {})",
+                    paddr, kind_of(s) == kDead ? "already freed" : "not allocated here"));
   const uint64_t size = start_size(s);
   arena_->set_state(off / kChunk, size / kChunk, kDead);
   live_bytes_.fetch_sub(size, std::memory_order_relaxed);
@@ -256,8 +257,7 @@ void TableMemory::load_in_window(uint64_t paddr, std::span<const uint8_t> bytes)
   const uint64_t chunk = (paddr - config_.base) / kChunk;
   const Kind k = kind_of(arena_->load_state(chunk));
   if (k == kLive || k == kDead)
-    throw std::logic_error(
-        fmt::format("memory image at {:#x} overlaps table allocations", paddr));
+    throw std::logic_error(fmt::format("memory image at {:#x} overlaps table allocations", paddr));
   std::memcpy(arena_->bytes + (paddr - config_.base), bytes.data(), bytes.size());
   arena_->set_state(chunk, 1, kImage);
   next_ = std::max(next_, config_.base + (chunk + 1) * kChunk);

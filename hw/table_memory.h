@@ -125,13 +125,15 @@ class TableMemory {
   }
   void write64(uint64_t paddr, uint64_t value) {
     if (uint8_t* p = word(paddr, 8))
-      std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(p)).store(value, std::memory_order_release);
+      std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(p))
+          .store(value, std::memory_order_release);
     else
       slow_write(paddr, 8, value);
   }
   void write32(uint64_t paddr, uint32_t value) {
     if (uint8_t* p = word(paddr, 4))
-      std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(p)).store(value, std::memory_order_release);
+      std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(p))
+          .store(value, std::memory_order_release);
     else
       slow_write(paddr, 4, value);
   }
@@ -169,8 +171,7 @@ class TableMemory {
   std::optional<uint64_t> slow_read(uint64_t paddr, unsigned width) const;
   uint64_t slow_cpu_read(uint64_t paddr, unsigned width);
   bool slow_write(uint64_t paddr, unsigned width, uint64_t value);
-  bool slow_compare_exchange(uint64_t paddr, unsigned width, uint64_t& expected,
-                             uint64_t desired);
+  bool slow_compare_exchange(uint64_t paddr, unsigned width, uint64_t& expected, uint64_t desired);
   void record_bad(uint64_t paddr, unsigned width, bool write);
   void load_in_window(uint64_t paddr, std::span<const uint8_t> bytes);
 
@@ -180,7 +181,8 @@ class TableMemory {
     if (paddr & (width - 1)) misaligned(paddr, width);
     const uint64_t off = paddr - window_base_;
     if (off >= window_size_) return nullptr;
-    const uint8_t s = std::atomic_ref<uint8_t>(states_[off / kChunk]).load(std::memory_order_acquire);
+    const uint8_t s =
+        std::atomic_ref<uint8_t>(states_[off / kChunk]).load(std::memory_order_acquire);
     return (s & 1) ? bytes_ + off : nullptr;
   }
   template <typename T>
@@ -202,8 +204,8 @@ class TableMemory {
   std::optional<uint64_t> fail_at_;
   FailureHook failure_hook_;
   std::array<std::deque<Freed>, 64> freed_;  // by log2(size); reused oldest first
-  uint64_t freed_bytes_ = 0;     // waiting in freed_
-  uint64_t resident_freed_ = 0;  // of which still in host memory
+  uint64_t freed_bytes_ = 0;                 // waiting in freed_
+  uint64_t resident_freed_ = 0;              // of which still in host memory
   std::atomic<uint64_t> live_bytes_{0};
   std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> outside_;  // loaded chunks
   std::vector<BadAccess> bad_accesses_;

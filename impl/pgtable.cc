@@ -67,8 +67,9 @@ hw::Decoded Pgtable::decode(uint64_t desc, unsigned level) const {
   if (desc == 0) return {};
   hw::Decoded d = fmt_.decode(desc, level);
   if (d.kind == hw::DescKind::kReserved)
-    throw std::logic_error(fmt::format("{}: engine found a reserved descriptor {:#x} at level {}: {}",
-                                       fmt_.name(), desc, level, d.why));
+    throw std::logic_error(
+        fmt::format("{}: engine found a reserved descriptor {:#x} at level {}: {}", fmt_.name(),
+                    desc, level, d.why));
   return d;
 }
 

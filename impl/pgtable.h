@@ -95,8 +95,8 @@ class Pgtable : public IoPgtableOps {
   void split_off(const Slot& s, UnmapRun& run);
   int split(const Slot& s, uint64_t lo, uint64_t hi);
   int split_in_place(const Slot& s, Attrs attrs, uint64_t lo, uint64_t hi);
-  std::optional<uint64_t> split_table(unsigned level, uint64_t iova, uint64_t paddr,
-                                      uint64_t size, Attrs attrs, uint64_t lo, uint64_t hi);
+  std::optional<uint64_t> split_table(unsigned level, uint64_t iova, uint64_t paddr, uint64_t size,
+                                      Attrs attrs, uint64_t lo, uint64_t hi);
   bool fill_split(uint64_t table, unsigned level, uint64_t iova, uint64_t paddr, uint64_t size,
                   Attrs attrs, uint64_t lo, uint64_t hi, uint32_t& count);
 

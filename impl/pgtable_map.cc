@@ -10,13 +10,14 @@
 
 namespace iommu::impl {
 
-int Pgtable::map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount,
-                       int prot, uint64_t* mapped) {
+int Pgtable::map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount, int prot,
+                       uint64_t* mapped) {
   const hw::Geometry& g = fmt_.geo();
   if (!is_pow2(pgsize) || !(pgsize & g.pgsize_bitmap) || pgcount == 0 ||
       !is_aligned(iova | paddr, pgsize))
     return -EINVAL;
-  const uint64_t room = std::min(pages_below(iova, pgsize, g.ias), pages_below(paddr, pgsize, g.oas));
+  const uint64_t room =
+      std::min(pages_below(iova, pgsize, g.ias), pages_below(paddr, pgsize, g.oas));
   if (room == 0) return -ERANGE;
   if (!(prot & (IOMMU_READ | IOMMU_WRITE))) return -EINVAL;
 

@@ -125,7 +125,8 @@ inline void Pgtable::store(uint64_t ptep, uint64_t desc) {
 
 inline uint64_t Pgtable::ptep(uint64_t table, unsigned level, uint64_t iova) const {
   const hw::LevelGeometry& lg = fmt_.geo().at(level);
-  return table + ((iova >> lg.shift) & ((uint64_t{1} << lg.index_bits) - 1)) * fmt_.geo().desc_bytes;
+  return table +
+         ((iova >> lg.shift) & ((uint64_t{1} << lg.index_bits) - 1)) * fmt_.geo().desc_bytes;
 }
 
 }  // namespace iommu::impl

@@ -43,8 +43,7 @@ int Pgtable::split(const Slot& s, uint64_t lo, uint64_t hi) {
 
 // A new table at `level` translating [iova, iova + size) to paddr, minus [lo, hi].
 std::optional<uint64_t> Pgtable::split_table(unsigned level, uint64_t iova, uint64_t paddr,
-                                             uint64_t size, Attrs attrs, uint64_t lo,
-                                             uint64_t hi) {
+                                             uint64_t size, Attrs attrs, uint64_t lo, uint64_t hi) {
   auto table = alloc_table(level);
   if (!table) return std::nullopt;
   uint32_t count = 0;

@@ -16,10 +16,8 @@ uint64_t Pgtable::unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pgcount,
   if (!is_pow2(pgsize) || !(pgsize & g.pgsize_bitmap) || pgcount == 0 ||
       !is_aligned(iova, pgsize) || pages_below(iova, pgsize, g.ias) == 0)
     return 0;
-  UnmapRun run{.end = request_last(iova, pgsize, pgcount),
-               .pgsize = pgsize,
-               .gather = gather,
-               .cur = iova};
+  UnmapRun run{
+      .end = request_last(iova, pgsize, pgcount), .pgsize = pgsize, .gather = gather, .cur = iova};
   // Empty tables are freed under the exclusive lock between rounds of shared work.
   while (!run.done) {
     Pending pending;
@@ -154,7 +152,9 @@ void Pgtable::split_off(const Slot& s, UnmapRun& run) {
     run.done = true;
     return;
   }
-  if (!mutant(Mutant::kSplitLost)) flush_.tlb_flush_walk(s.leaf_iova(lo), s.d.size, fmt_.geo().granule);
+  if (!mutant(Mutant::kSplitLost)) {
+    flush_.tlb_flush_walk(s.leaf_iova(lo), s.d.size, fmt_.geo().granule);
+  }
   advance(run, hi - lo + 1);
 }
 

@@ -16,8 +16,7 @@ unsigned Pgtable::resume_level(const Cursor& c, uint64_t iova, unsigned below) c
 }
 
 // Records the table at `level` on the path to iova; the levels below belonged to the old path.
-void Pgtable::remember(Cursor& c, unsigned level, uint64_t iova, uint64_t table,
-                       bool ours) const {
+void Pgtable::remember(Cursor& c, unsigned level, uint64_t iova, uint64_t table, bool ours) const {
   const auto below = static_cast<uint8_t>((1u << (level + 1)) - 1);
   c.table[level] = table;
   c.tag[level] = iova >> table_shift(level);

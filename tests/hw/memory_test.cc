@@ -95,8 +95,7 @@ TEST(TableMemory, LeakListHoldsLiveAllocations) {
   uint64_t b = *mem.alloc(1024);
   uint64_t c = *mem.alloc(16384);
   mem.free(b);
-  EXPECT_EQ(mem.live_allocations(),
-            (std::vector<Allocation>{{a, 4096}, {c, 16384}}));
+  EXPECT_EQ(mem.live_allocations(), (std::vector<Allocation>{{a, 4096}, {c, 16384}}));
   mem.free(a);
   mem.free(c);
   EXPECT_TRUE(mem.live_allocations().empty());

@@ -69,15 +69,19 @@ uint64_t gen_count(const Pgtable& pt, uint64_t pgsize) {
   const hw::LevelGeometry& lg = pt.format().geo().at(pt.format().leaf_level(pgsize));
   const uint64_t per_table = (uint64_t{1} << lg.index_bits) / pt.format().replicas(pgsize);
   switch (*rc::gen::inRange(0, 10)) {
-    case 8: return *rc::gen::inRange<uint64_t>(9, 300);
-    case 9: return *rc::gen::inRange<uint64_t>(per_table > 8 ? per_table - 8 : 1, per_table + 40);
-    default: return *rc::gen::inRange<uint64_t>(1, 4);
+    case 8:
+      return *rc::gen::inRange<uint64_t>(9, 300);
+    case 9:
+      return *rc::gen::inRange<uint64_t>(per_table > 8 ? per_table - 8 : 1, per_table + 40);
+    default:
+      return *rc::gen::inRange<uint64_t>(1, 4);
   }
 }
 
 uint64_t gen_paddr(const Space& s, uint64_t pgsize, uint64_t count) {
   const uint64_t top = low_mask(s.oas);
-  if (*rc::gen::inRange(0, 8) == 0) return (top - std::min(count, uint64_t{3}) * pgsize + 1) & ~(pgsize - 1);
+  if (*rc::gen::inRange(0, 8) == 0)
+    return (top - std::min(count, uint64_t{3}) * pgsize + 1) & ~(pgsize - 1);
   return *rc::gen::arbitrary<uint64_t>() & top & ~(pgsize - 1);
 }
 
@@ -99,9 +103,10 @@ void check_frees(Harness& h) {
   const auto now = reachable_tables(*h.pt, h.mem);
   for (const auto& [paddr, at] : h.flush.before())
     if (!now.contains(paddr) && !h.flush.flushed_ok().contains(paddr))
-      RC_FAIL(fmt::format("table {:#x} (level {}, iova {:#x}) freed without a walk flush while "
-                          "unlinked and allocated",
-                          paddr, at.level, at.iova));
+      RC_FAIL(
+          fmt::format("table {:#x} (level {}, iova {:#x}) freed without a walk flush while "
+                      "unlinked and allocated",
+                      paddr, at.level, at.iova));
   if (auto e = check_no_orphans(*h.pt, h.mem); !e.empty()) RC_FAIL(e);
 }
 
@@ -117,7 +122,8 @@ void do_map(Harness& h, const Space& s) {
   const uint64_t count = gen_count(*h.pt, pgsize);
   int prot = *rc::gen::inRange(0, 64);
   if (*rc::gen::inRange(0, 4) != 0) prot |= IOMMU_READ;
-  const ref::MapPagesCall call{gen_iova(s, pgsize), gen_paddr(s, pgsize, count), pgsize, count, prot};
+  const ref::MapPagesCall call{gen_iova(s, pgsize), gen_paddr(s, pgsize, count), pgsize, count,
+                               prot};
   h.flush.arm(*h.pt, h.mem);
   uint64_t mapped = 0;
   const int ret = h.pt->map_pages(call.iova, call.paddr, pgsize, count, prot, &mapped);
@@ -140,7 +146,7 @@ void check_gather(const std::vector<RecordingFlush::Page>& pages,
   std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.iova < b.iova; });
   for (size_t i = 0; i < sorted.size(); i++) {
     const auto& p = sorted[i];
-    RC_ASSERT(i == 0 || sorted[i - 1].iova + sorted[i - 1].size <= p.iova);
+    RC_ASSERT((i == 0 || sorted[i - 1].iova + sorted[i - 1].size <= p.iova));
     const auto leaf = before.leaves().leaf_at(p.iova);
     if (!leaf || leaf->iova != p.iova || leaf->pgsize != p.size)
       RC_FAIL(fmt::format("gather page {:#x}+{:#x} is not a whole leaf", p.iova, p.size));
@@ -169,8 +175,8 @@ void do_unmap(Harness& h, const Space& s) {
   const uint64_t n = h.pt->unmap_pages(call.iova, call.pgsize, call.pgcount, &gather);
   h.flush.disarm();
   if (auto v = h.ref.check_unmap_pages(call, n))
-    RC_FAIL(fmt::format("unmap_pages({:#x}, {:#x}, {}): {}", call.iova, call.pgsize,
-                        call.pgcount, *v));
+    RC_FAIL(
+        fmt::format("unmap_pages({:#x}, {:#x}, {}): {}", call.iova, call.pgsize, call.pgcount, *v));
   std::vector<ref::LeafRun> removed;
   h.ref.apply_unmap_pages(call, n, &removed);
   const auto pages = h.flush.take_pages();
@@ -194,10 +200,16 @@ void agree(const Case& c, ref::PartialUnmap policy, bool free_empty) {
   for (int i = 0; i < ops; i++) {
     switch (*rc::gen::inRange(0, 5)) {
       case 0:
-      case 1: do_map(h, s); break;
+      case 1:
+        do_map(h, s);
+        break;
       case 2:
-      case 3: do_unmap(h, s); break;
-      default: do_lookup(h, s); break;
+      case 3:
+        do_unmap(h, s);
+        break;
+      default:
+        do_lookup(h, s);
+        break;
     }
   }
   // A full dump of every table (8192 entries each with a 64K granule) dominates the run time:
@@ -211,16 +223,20 @@ void agree(const Case& c, ref::PartialUnmap policy, bool free_empty) {
 class PgtableAgreement : public ::testing::TestWithParam<Case> {};
 
 TEST_P(PgtableAgreement, Split) {
-  EXPECT_TRUE(rc::check(GetParam().label, [&] { agree(GetParam(), ref::PartialUnmap::kSplit, true); }));
+  EXPECT_TRUE(
+      rc::check(GetParam().label, [&] { agree(GetParam(), ref::PartialUnmap::kSplit, true); }));
 }
 TEST_P(PgtableAgreement, Whole) {
-  EXPECT_TRUE(rc::check(GetParam().label, [&] { agree(GetParam(), ref::PartialUnmap::kWhole, true); }));
+  EXPECT_TRUE(
+      rc::check(GetParam().label, [&] { agree(GetParam(), ref::PartialUnmap::kWhole, true); }));
 }
 TEST_P(PgtableAgreement, Refuse) {
-  EXPECT_TRUE(rc::check(GetParam().label, [&] { agree(GetParam(), ref::PartialUnmap::kRefuse, true); }));
+  EXPECT_TRUE(
+      rc::check(GetParam().label, [&] { agree(GetParam(), ref::PartialUnmap::kRefuse, true); }));
 }
 TEST_P(PgtableAgreement, SplitKeepingEmptyTables) {
-  EXPECT_TRUE(rc::check(GetParam().label, [&] { agree(GetParam(), ref::PartialUnmap::kSplit, false); }));
+  EXPECT_TRUE(
+      rc::check(GetParam().label, [&] { agree(GetParam(), ref::PartialUnmap::kSplit, false); }));
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, PgtableAgreement, ::testing::ValuesIn(all_cases()),

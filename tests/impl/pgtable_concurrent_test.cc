@@ -22,8 +22,8 @@ struct Left {
 // Thread t owns the odd or even 8-page groups of a window of `span` bytes. It maps runs of up
 // to 8 pages there, looks them up and unmaps them again; at the end it leaves one group in
 // eight mapped.
-std::vector<Left> worker(Pgtable& pt, unsigned t, uint64_t span, unsigned rounds,
-                         std::latch& start, std::string& error) {
+std::vector<Left> worker(Pgtable& pt, unsigned t, uint64_t span, unsigned rounds, std::latch& start,
+                         std::string& error) {
   const uint64_t pg = pt.domain_config().min_pgsize();
   const uint64_t groups = span / (8 * pg);
   std::mt19937_64 rng(t + 1);

@@ -78,8 +78,8 @@ uint64_t sweep_split(const Case& c) {
   const uint64_t big = sizes.back() < bit(fmt.geo().ias) ? sizes.back() : sizes[sizes.size() - 2];
   const uint64_t small = sizes[0];
   for (uint64_t n = 1;; n++) {
-    SCOPED_TRACE(::testing::Message() << c.label << " split " << big << ", failing allocation "
-                                      << n);
+    SCOPED_TRACE(::testing::Message()
+                 << c.label << " split " << big << ", failing allocation " << n);
     Rig r(c.format, ref::PartialUnmap::kSplit, true, c.window);
     EXPECT_EQ(r.map(0, 0, big, 1), 0);
     const auto before = r.mem.live_allocations();

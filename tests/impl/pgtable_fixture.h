@@ -3,9 +3,8 @@
 // comparisons of the tables in memory (as hardware reads them) with the reference.
 #pragma once
 
-#include <gtest/gtest.h>
-
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
@@ -36,10 +35,12 @@ struct Case {
 // a 32-bit-LPAE-sized tiny PGD, and a narrow v7s.
 inline std::vector<Case> all_cases() {
   std::vector<Case> out;
-  for (std::string_view name : hw::format_names()) out.push_back({std::string(name), {std::string(name)}, {}});
+  for (std::string_view name : hw::format_names())
+    out.push_back({std::string(name), {std::string(name)}, {}});
   out.push_back({"apple-dart-4k-4ttbr", {"apple-dart", 32, 36, 4096}, {}});
   out.push_back({"arm-64-lpae-s2-4k-ias40-concat", {"arm-64-lpae-s2-4k", 40, 40}, {}});
-  out.push_back({"arm-64-lpae-s1-64k-52bit", {"arm-64-lpae-s1-64k", 52, 52},
+  out.push_back({"arm-64-lpae-s1-64k-52bit",
+                 {"arm-64-lpae-s1-64k", 52, 52},
                  {.base = 0x000f000000000000, .limit = uint64_t{1} << 52}});
   out.push_back({"arm-64-lpae-s2-64k-52bit", {"arm-64-lpae-s2-64k", 52, 52}, {}});
   out.push_back({"arm-mali-lpae-ias32", {"arm-mali-lpae", 32, 40}, {}});
@@ -119,9 +120,8 @@ inline uint64_t table_span(const hw::Format& fmt, unsigned level) {
   return lg.shift + lg.index_bits >= 64 ? 0 : uint64_t{1} << (lg.shift + lg.index_bits);
 }
 
-inline void visit(const hw::TableMemory& mem, const hw::Format& fmt, uint64_t table,
-                  unsigned level, uint64_t iova,
-                  std::map<uint64_t, RecordingFlush::TableAt>& out) {
+inline void visit(const hw::TableMemory& mem, const hw::Format& fmt, uint64_t table, unsigned level,
+                  uint64_t iova, std::map<uint64_t, RecordingFlush::TableAt>& out) {
   out[table] = {iova, level};
   const hw::LevelGeometry& lg = fmt.geo().at(level);
   if (!lg.has_tables) return;
@@ -219,17 +219,18 @@ inline std::string compare_descriptors(const Pgtable& pt, const hw::TableMemory&
   std::string error;
   for (size_t r = 0; r < pt.roots().size() && error.empty(); r++) {
     const uint64_t base = fmt.geo().n_ttbrs > 1 ? uint64_t{r} << fmt.geo().ttbr_shift : 0;
-    detail::for_each_leaf_entry(mem, fmt, pt.roots()[r], fmt.geo().start_level, base,
-                                [&](uint64_t iova, uint64_t desc, const hw::Decoded& d) {
-      if (!error.empty()) return;
-      const uint64_t leaf_iova = iova & ~(d.size - 1);
-      const auto leaf = ref.leaves().leaf_at(leaf_iova);
-      const uint64_t want =
-          leaf ? fmt.make_leaf(leaf->paddr + (leaf_iova - leaf->iova), d.size, leaf->prot) : 0;
-      if (desc != want)
-        error = fmt::format("descriptor for iova {:#x} is {:#x}, the codec writes {:#x}", iova,
-                            desc, want);
-    });
+    detail::for_each_leaf_entry(
+        mem, fmt, pt.roots()[r], fmt.geo().start_level, base,
+        [&](uint64_t iova, uint64_t desc, const hw::Decoded& d) {
+          if (!error.empty()) return;
+          const uint64_t leaf_iova = iova & ~(d.size - 1);
+          const auto leaf = ref.leaves().leaf_at(leaf_iova);
+          const uint64_t want =
+              leaf ? fmt.make_leaf(leaf->paddr + (leaf_iova - leaf->iova), d.size, leaf->prot) : 0;
+          if (desc != want)
+            error = fmt::format("descriptor for iova {:#x} is {:#x}, the codec writes {:#x}", iova,
+                                desc, want);
+        });
   }
   return error;
 }
@@ -282,7 +283,8 @@ inline std::string walk_at(const Pgtable& pt, const hw::TableMemory& mem,
 
 inline std::string compare_walks(const Pgtable& pt, const hw::TableMemory& mem,
                                  const ref::RefPgtable& ref) {
-  const uint64_t top = ref.config().ias >= 64 ? ~uint64_t{0} : (uint64_t{1} << ref.config().ias) - 1;
+  const uint64_t top =
+      ref.config().ias >= 64 ? ~uint64_t{0} : (uint64_t{1} << ref.config().ias) - 1;
   for (const auto& [iova, run] : ref.leaves().runs()) {
     const uint64_t mid = run.iova + (run.count / 2) * run.pgsize + run.pgsize / 3;
     for (uint64_t at : {run.iova, run.last(), mid, run.last() - (run.pgsize - 1)})
@@ -300,7 +302,8 @@ inline std::string check_no_orphans(const Pgtable& pt, const hw::TableMemory& me
   const auto tables = reachable_tables(pt, mem);
   const auto live = mem.live_allocations();
   for (const hw::Allocation& a : live)
-    if (!tables.contains(a.paddr)) return fmt::format("table {:#x} is allocated but unreachable", a.paddr);
+    if (!tables.contains(a.paddr))
+      return fmt::format("table {:#x} is allocated but unreachable", a.paddr);
   if (live.size() != tables.size())
     return fmt::format("{} tables reachable, {} allocated", tables.size(), live.size());
   return {};
@@ -315,8 +318,8 @@ inline std::string check_no_empty_tables(const Pgtable& pt, const hw::TableMemor
     for (uint64_t i = 0; empty && i < (uint64_t{1} << lg.index_bits); i++)
       empty = hw::read_entry(mem, fmt, paddr, at.level, i).decoded.kind == hw::DescKind::kEmpty;
     if (empty)
-      return fmt::format("empty table {:#x} (level {}, iova {:#x}) was not freed", paddr,
-                         at.level, at.iova);
+      return fmt::format("empty table {:#x} (level {}, iova {:#x}) was not freed", paddr, at.level,
+                         at.iova);
   }
   return {};
 }
