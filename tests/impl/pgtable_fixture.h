@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <ostream>
 #include <set>
 #include <string>
 #include <utility>
@@ -29,6 +30,9 @@ struct Case {
   hw::FormatConfig format;
   hw::TableMemory::Config window;
 };
+
+// gtest names parameterized cases after this.
+inline void PrintTo(const Case& c, std::ostream* os) { *os << c.label; }
 
 // Every format name with its defaults, plus the variants with their own geometry: a DART with
 // four TTBRs, concatenated stage-2 PGDs, 52-bit output (4T leaves, tables above 2^48), Mali and
