@@ -2,6 +2,7 @@
 // memory image. hw/dump and the walker must never crash, hang or read outside their buffers,
 // and they must agree: a walk that reaches a leaf finds it in the dump, a mapping the dump
 // lists is what a walk through it reaches.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -21,10 +22,13 @@ using namespace iommu;
   std::abort();
 }
 
+// Mappings come in iova order and, since decode lists only trees of tables, do not overlap.
 const hw::Mapping* covering(const hw::TableDump& dump, uint64_t iova) {
-  for (const auto& m : dump.mappings)
-    if (iova >= m.iova && iova - m.iova < m.size) return &m;
-  return nullptr;
+  auto after = std::upper_bound(dump.mappings.begin(), dump.mappings.end(), iova,
+                                [](uint64_t x, const hw::Mapping& m) { return x < m.iova; });
+  if (after == dump.mappings.begin()) return nullptr;
+  const hw::Mapping& m = *std::prev(after);
+  return iova - m.iova < m.size ? &m : nullptr;
 }
 
 void check_iova(const hw::TableMemory& mem, const hw::Format& fmt,
