@@ -13,8 +13,6 @@
 namespace iommu::conform {
 namespace {
 
-constexpr hw::ContextId kCtx = 1;
-
 class NullSink : public hw::InvalidationSink {
  public:
   void issue(const hw::Command&) override {}
@@ -25,7 +23,7 @@ impl::IommuDriverConfig iommu_config(const DriverInfo& info) {
   const ref::DomainConfig& cfg = info.config;
   const uint64_t min = cfg.min_pgsize();
   impl::IommuDriverConfig c;
-  c.ctx = kCtx;
+  c.ctx = Checker::kCtx;
   c.np_caching = cfg.np_caching;
   c.style = cfg.np_caching ? impl::IommuStyle::kVtd : impl::IommuStyle::kSmmuV3;
   c.smmu_stage = info.format.name.find("-s2") != std::string::npos ? 2 : 1;
@@ -78,6 +76,9 @@ Checker::Checker(const DriverSource& source, const CheckOptions& opts)
   env_.reset(new DriverEnv{mem_, *checked_});
   driver_ = source.create(*env_);
   checked_->attach(*driver_);
+  // io-pgtable roots are allocated with the table and never move.
+  roots_ = driver_->roots();
+  if (device_) device_->set_roots(roots_);
   domain_ = std::make_unique<impl::Domain>(*checked_, *iommu_, info_.config);
 }
 
@@ -147,7 +148,6 @@ StepResult Checker::step(const Op& op) {
     return fail("return", fmt::format("{} returned {} ({:#x}); ref {} ({:#x})", op_name(op), r.driver,
                                       r.driver, r.ref, r.ref));
   }
-  if (device_) roots_ = driver_->roots(), device_->set_roots(roots_);
   if (auto why = check_memory()) return fail("memory", *why);
   for (const Range& s : settled_ranges(op, r.driver)) {
     if (auto why = check_invalidated(s)) return fail("stale", *why);

@@ -67,6 +67,9 @@ class Checker {
   std::optional<Violation> teardown();
 
   const ref::RefDomain& reference() const { return ref_.domain(); }
+
+  // The context id the IOMMU driver's commands and the device's cache entries carry.
+  static constexpr hw::ContextId kCtx = 1;
   const DriverInfo& info() const { return info_; }
   size_t ops() const { return ops_; }
 

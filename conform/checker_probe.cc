@@ -11,7 +11,6 @@
 namespace iommu::conform {
 namespace {
 
-constexpr hw::ContextId kCtx = 1;
 constexpr ref::DeviceAccess kRead{};
 constexpr ref::DeviceAccess kWrite{.write = true};
 

@@ -6,7 +6,6 @@
 #include <algorithm>
 
 #include "conform/impl_driver.h"
-#include "conform/registry.h"
 #include "hw/format.h"
 #include "ref/bits.h"
 #include "ref/prot.h"
@@ -106,25 +105,6 @@ Trace decode_fuzz_input(std::span<const uint8_t> data) {
   OpDecoder decode(in, *t.config);
   while (in.remaining_bytes() > 0 && t.ops.size() < kMaxFuzzOps) t.ops.push_back(decode.next());
   return t;
-}
-
-DriverSource configured_source(const Trace& trace, const std::string& driver_name,
-                               const std::string& kernel_dir) {
-  DriverSource src = resolve_driver(driver_name, kernel_dir);
-  if (!trace.config) return src;
-  const ref::DomainConfig& want = *trace.config;
-  if (want.partial_unmap != src.info.config.partial_unmap && driver_name.starts_with("impl:")) {
-    src = impl_driver_source(driver_name.substr(5), want.partial_unmap);
-  }
-  ref::DomainConfig& have = src.info.config;
-  if (want.pgsize_bitmap != have.pgsize_bitmap || want.ias != have.ias || want.oas != have.oas ||
-      want.partial_unmap != have.partial_unmap) {
-    throw DriverError(fmt::format("{} declares `{}`; the trace needs `{}`", driver_name,
-                                  ref::describe(have), ref::describe(want)));
-  }
-  have.invalidation = want.invalidation;
-  have.np_caching = want.np_caching;
-  return src;
 }
 
 }  // namespace iommu::conform

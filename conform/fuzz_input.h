@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <span>
 
-#include "conform/checker.h"
 #include "conform/trace.h"
 
 namespace iommu::conform {
@@ -18,11 +17,5 @@ inline constexpr size_t kMaxFuzzOps = 24;
 
 // Never fails: every byte string decodes to some trace (possibly with no ops).
 Trace decode_fuzz_input(std::span<const uint8_t> data);
-
-// The driver a trace names, configured as its `config` line says where that is a property of
-// the domain rather than the page table (strict or lazy, non-present caching) or an impl
-// policy. Throws DriverError when the driver cannot be held to that configuration.
-DriverSource configured_source(const Trace& trace, const std::string& driver_name,
-                               const std::string& kernel_dir = {});
 
 }  // namespace iommu::conform

@@ -56,4 +56,23 @@ DriverSource resolve_driver(std::string_view name, const std::string& kernel_dir
   throw DriverError(fmt::format("unknown driver '{}': driver names have the form {}", name, kForms));
 }
 
+DriverSource configured_source(const Trace& trace, const std::string& driver_name,
+                               const std::string& kernel_dir) {
+  DriverSource src = resolve_driver(driver_name, kernel_dir);
+  if (!trace.config) return src;
+  const ref::DomainConfig& want = *trace.config;
+  if (want.partial_unmap != src.info.config.partial_unmap && driver_name.starts_with("impl:")) {
+    src = impl_driver_source(driver_name.substr(5), want.partial_unmap);
+  }
+  ref::DomainConfig& have = src.info.config;
+  if (want.pgsize_bitmap != have.pgsize_bitmap || want.ias != have.ias || want.oas != have.oas ||
+      want.partial_unmap != have.partial_unmap) {
+    throw DriverError(fmt::format("{} declares `{}`; the trace needs `{}`", driver_name,
+                                  ref::describe(have), ref::describe(want)));
+  }
+  have.invalidation = want.invalidation;
+  have.np_caching = want.np_caching;
+  return src;
+}
+
 }  // namespace iommu::conform

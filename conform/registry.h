@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "conform/checker.h"
+#include "conform/trace.h"
 
 namespace iommu::conform {
 
@@ -26,5 +27,11 @@ std::vector<DriverListing> available_drivers();
 
 // Throws DriverError for an unknown, malformed or unloadable driver.
 DriverSource resolve_driver(std::string_view name, const std::string& kernel_dir = {});
+
+// The driver a trace names, configured as its `config` line says where that is a property of
+// the domain rather than the page table (strict or lazy, non-present caching) or an impl
+// policy. Throws DriverError when the driver cannot be held to that configuration.
+DriverSource configured_source(const Trace& trace, const std::string& driver_name,
+                               const std::string& kernel_dir = {});
 
 }  // namespace iommu::conform

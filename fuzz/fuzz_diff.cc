@@ -8,6 +8,7 @@
 
 #include "conform/campaign.h"
 #include "conform/fuzz_input.h"
+#include "conform/registry.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace iommu::conform;
