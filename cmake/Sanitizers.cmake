@@ -8,5 +8,6 @@ if(IOMMUCHECK_FUZZ)
   if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
     message(FATAL_ERROR "IOMMUCHECK_FUZZ needs clang (use the 'fuzz' preset)")
   endif()
-  add_compile_options(-fsanitize=fuzzer-no-link)
+  add_compile_options(-fsanitize=fuzzer-no-link
+                      -fsanitize-coverage-allowlist=${CMAKE_SOURCE_DIR}/fuzz/coverage.allowlist)
 endif()

@@ -57,7 +57,8 @@ std::string Violation::message() const {
 Checker::Checker(const DriverSource& source, const CheckOptions& opts)
     : info_(source.info),
       opts_(opts),
-      mem_(memory_config(source.info.config.oas)),
+      lease_(memory_config(source.info.config.oas)),
+      mem_(lease_.memory()),
       ref_(source.info.config) {
   ref::validate(info_.config);
   if (info_.walkable()) {

@@ -15,6 +15,7 @@
 
 #include "conform/checked_pgtable.h"
 #include "conform/driver.h"
+#include "conform/memory_pool.h"
 #include "conform/op.h"
 #include "conform/ref_side.h"
 #include "hw/device.h"
@@ -92,7 +93,8 @@ class Checker {
 
   DriverInfo info_;
   CheckOptions opts_;
-  hw::TableMemory mem_;
+  MemoryLease lease_;  // before everything that uses the memory, so it returns last
+  hw::TableMemory& mem_;
   std::optional<hw::Format> fmt_;
   std::unique_ptr<hw::Device> device_;
   std::unique_ptr<hw::InvalidationSink> null_sink_;

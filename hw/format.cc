@@ -69,6 +69,19 @@ const Codec& codec_for(Family f) {
   throw std::logic_error("unhandled format family");
 }
 
+// The level with the largest single-entry leaf that fits: replicated leaves (v7s) span several
+// entries of it.
+unsigned level_for_leaf(const Geometry& geo, uint64_t pgsize) {
+  unsigned best = geo.last_level + 1;
+  for (unsigned l = geo.start_level; l <= geo.last_level; l++) {
+    uint64_t leaf = geo.at(l).leaf_size;
+    if (leaf && leaf <= pgsize && (best > geo.last_level || leaf > geo.at(best).leaf_size))
+      best = l;
+  }
+  if (best <= geo.last_level) return best;
+  throw std::logic_error("page size bitmap disagrees with the level geometry");
+}
+
 }  // namespace
 
 uint64_t Geometry::index(uint64_t iova, unsigned level) const {
@@ -89,20 +102,20 @@ bool Format::is_stage2() const {
          id_ == FormatId::kArm64LpaeS2_64k || id_ == FormatId::kArm32LpaeS2;
 }
 
+Format::Format(FormatId id, std::string_view name, Family family, Geometry geo,
+               const Codec& codec)
+    : id_(id), name_(name), family_(family), geo_(geo), codec_(&codec) {
+  for (uint64_t sizes = geo_.pgsize_bitmap; sizes; sizes &= sizes - 1) {
+    const uint64_t pgsize = sizes & -sizes;
+    leaf_levels_[ffs64_idx(pgsize)] = static_cast<uint8_t>(level_for_leaf(geo_, pgsize));
+  }
+}
+
 unsigned Format::leaf_level(uint64_t pgsize) const {
   if (!is_pow2(pgsize) || !(geo_.pgsize_bitmap & pgsize))
     throw std::invalid_argument(fmt::format("{} has no {:#x}-byte leaf (page sizes {:#x})",
                                             name_, pgsize, geo_.pgsize_bitmap));
-  // The level with the largest single-entry leaf that fits: replicated leaves (v7s) span
-  // several entries of it.
-  unsigned best = geo_.last_level + 1;
-  for (unsigned l = geo_.start_level; l <= geo_.last_level; l++) {
-    uint64_t leaf = geo_.at(l).leaf_size;
-    if (leaf && leaf <= pgsize && (best > geo_.last_level || leaf > geo_.at(best).leaf_size))
-      best = l;
-  }
-  if (best <= geo_.last_level) return best;
-  throw std::logic_error("page size bitmap disagrees with the level geometry");
+  return leaf_levels_[ffs64_idx(pgsize)];
 }
 
 unsigned Format::replicas(uint64_t pgsize) const {

@@ -94,8 +94,7 @@ struct Codec {
 
 class Format {
  public:
-  Format(FormatId id, std::string_view name, Family family, Geometry geo, const Codec& codec)
-      : id_(id), name_(name), family_(family), geo_(geo), codec_(&codec) {}
+  Format(FormatId id, std::string_view name, Family family, Geometry geo, const Codec& codec);
 
   FormatId id() const { return id_; }
   std::string_view name() const { return name_; }
@@ -121,6 +120,9 @@ class Format {
   Family family_;
   Geometry geo_;
   const Codec* codec_;
+  // leaf_level() by log2(pgsize), for each size in the pgsize_bitmap: the engine asks for every
+  // run and split.
+  std::array<uint8_t, 64> leaf_levels_{};
 };
 
 // Builds a format from its Linux name and limits; throws std::invalid_argument naming the

@@ -58,6 +58,13 @@ void* map_anonymous(uint64_t bytes) {
   return p;
 }
 
+// Gives host pages back; they read as zero afterwards.
+void discard(void* p, uint64_t bytes) {
+  static const uint64_t host_page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  if (bytes && madvise(p, align_up(bytes, host_page), MADV_DONTNEED) != 0)
+    throw std::runtime_error(fmt::format("cannot discard {:#x} bytes of table memory", bytes));
+}
+
 template <typename T>
 bool atomic_cas(uint8_t* p, T& expected, T desired) {
   return std::atomic_ref<T>(*reinterpret_cast<T*>(p))
@@ -88,6 +95,19 @@ struct TableMemory::Arena {
   Arena& operator=(const Arena&) = delete;
 
   uint64_t chunks() const { return size / kChunk; }
+  // Zeroes what the first `used` bytes of the window touched, in all three arrays.
+  void clear(uint64_t used) {
+    const uint64_t n = used / kChunk;
+    if (used <= kResetInPlace) {
+      std::memset(bytes, 0, used);
+      std::memset(state, 0, n);
+      std::memset(meta, 0, n * sizeof(uint32_t));
+      return;
+    }
+    discard(bytes, used);
+    discard(state, n);
+    discard(meta, n * sizeof(uint32_t));
+  }
   uint8_t load_state(uint64_t chunk) const {
     return std::atomic_ref<uint8_t>(state[chunk]).load(std::memory_order_acquire);
   }
@@ -122,6 +142,26 @@ void TableMemory::misaligned(uint64_t paddr, unsigned width) {
 }
 
 TableMemory::~TableMemory() = default;
+
+void TableMemory::reset(const Config& config) {
+  if (config.base != config_.base || config.limit != config_.limit)
+    throw std::invalid_argument(fmt::format(
+        "reset to window [{:#x}, {:#x}) of table memory built for [{:#x}, {:#x})", config.base,
+        config.limit, config_.base, config_.limit));
+  std::lock_guard lock(mu_);
+  arena_->clear(next_ - config_.base);
+  config_ = config;
+  next_ = config.base;
+  alloc_seq_ = 0;
+  fail_at_.reset();
+  failure_hook_ = nullptr;
+  for (auto& list : freed_) list.clear();
+  freed_bytes_ = 0;
+  resident_freed_ = 0;
+  live_bytes_.store(0, std::memory_order_relaxed);
+  outside_.clear();
+  bad_accesses_.clear();
+}
 
 void TableMemory::set_failure_hook(FailureHook hook) {
   std::lock_guard lock(mu_);
@@ -357,6 +397,14 @@ std::atomic_ref<uint32_t> TableMemory::meta(uint64_t paddr) {
     throw std::logic_error(
         fmt::format("meta() of {:#x}, which is not the start of a live allocation", paddr));
   return std::atomic_ref<uint32_t>(arena_->meta[off / kChunk]);
+}
+
+std::span<const uint8_t> TableMemory::allocation_bytes(uint64_t paddr) const {
+  const uint64_t off = paddr - config_.base;
+  if (off >= arena_->size || !is_aligned(off, kChunk)) return {};
+  const uint8_t s = arena_->load_state(off / kChunk);
+  if (!is_start(s)) return {};
+  return {arena_->bytes + off, start_size(s)};
 }
 
 std::vector<BadAccess> TableMemory::bad_accesses() const {

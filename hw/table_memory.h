@@ -53,6 +53,9 @@ class TableMemory {
   // Freed memory kept resident (so that reuse in a small window costs a memset, not a page
   // fault) before further frees return their pages to the host.
   static constexpr uint64_t kResidentFreedBudget = uint64_t{4} << 20;
+  // reset() zeroes at most this much of the window in place; a larger use goes back to the
+  // host, since zeroing would cost more than faulting the pages in again.
+  static constexpr uint64_t kResetInPlace = uint64_t{1} << 20;
 
   struct Config {
     uint64_t base = 0x8000'0000;  // first table paddr handed out
@@ -80,6 +83,13 @@ class TableMemory {
   ~TableMemory();
   TableMemory(const TableMemory&) = delete;
   TableMemory& operator=(const TableMemory&) = delete;
+
+  // Forgets every allocation, image, bad access and failure setting: afterwards the memory is
+  // as if built with `config`, whose window must be this memory's (std::invalid_argument
+  // otherwise). The host pages a short use touched stay resident, so that a checker per fuzz
+  // input does not pay for a fresh reservation, its page faults and its unmapping.
+  void reset(const Config& config);
+  const Config& config() const { return config_; }
 
   // Zeroed memory of `size` bytes aligned to `align` (0 means `size`); both powers of two.
   // nullopt when the failure hook says so or the address window is exhausted: the -ENOMEM path.
@@ -142,6 +152,11 @@ class TableMemory {
   // allocated memory: recorded as a bad write, false, `expected` set to what a read returns.
   bool compare_exchange64(uint64_t paddr, uint64_t& expected, uint64_t desired);
   bool compare_exchange32(uint64_t paddr, uint32_t& expected, uint32_t desired);
+
+  // The bytes of the live allocation that starts at `paddr`, read in place: for an owner
+  // scanning a whole table that nothing else writes (teardown), at one check for the table
+  // instead of one per entry. Empty when paddr does not start a live allocation.
+  std::span<const uint8_t> allocation_bytes(uint64_t paddr) const;
 
   // One 32-bit software word per allocation, zeroed by alloc and never seen by a device: the
   // owner's bookkeeping (Linux keeps table use counts in struct page). `paddr` must be the

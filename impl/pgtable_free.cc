@@ -2,6 +2,8 @@
 // fresh walk confirms they are still linked and still empty; each is unlinked, its span's walk
 // caches flushed, and only then is its memory freed.
 #include <array>
+#include <cstring>
+#include <span>
 #include <mutex>
 
 #include "impl/pgtable_parts.h"
@@ -9,6 +11,20 @@
 #include "ref/bits.h"
 
 namespace iommu::impl {
+namespace {
+
+uint64_t entry_at(std::span<const uint8_t> bytes, uint64_t i, unsigned db) {
+  if (db == 4) {
+    uint32_t v;
+    std::memcpy(&v, bytes.data() + i * 4, 4);
+    return v;
+  }
+  uint64_t v;
+  std::memcpy(&v, bytes.data() + i * 8, 8);
+  return v;
+}
+
+}  // namespace
 
 void Pgtable::free_pending(Pending& pending) {
   if (pending.n == 0) return;
@@ -46,11 +62,18 @@ void Pgtable::free_if_empty(uint64_t iova, unsigned level, bool cascade) {
 }
 
 // Frees a table that nothing links to any more (teardown, or a table that never got linked).
+// Nothing else reads or writes it, so its entries are read straight from its bytes: a 64K
+// granule's table has 8192 of them.
 void Pgtable::free_subtree(uint64_t table, unsigned level) {
   if (fmt_.geo().at(level).has_tables) {
     const unsigned db = fmt_.geo().desc_bytes;
-    for (uint64_t i = 0; i < entries(level); i++) {
-      const uint64_t desc = load(table + i * db);
+    const uint64_t n = entries(level);
+    std::span<const uint8_t> bytes = mem_.allocation_bytes(table);
+    if (bytes.size() < n * db) bytes = {};
+    for (uint64_t i = 0; i < n; i++) {
+      // Memory that is not this live table (after a driver's double free) reads through
+      // load(), which reports the bad access.
+      const uint64_t desc = bytes.empty() ? load(table + i * db) : entry_at(bytes, i, db);
       if (!desc) continue;
       const hw::Decoded d = decode(desc, level);
       if (d.kind == hw::DescKind::kTable) free_subtree(d.paddr, level + 1);

@@ -63,13 +63,14 @@ bool Pgtable::fill_split(uint64_t table, unsigned level, uint64_t iova, uint64_t
   const unsigned db = fmt_.geo().desc_bytes;
   const uint64_t unit = next_smaller(size);
   const bool replicated = unit > bit(fmt_.geo().at(level).shift);
+  const unsigned n = fmt_.replicas(unit);
+  const LeafEncoder leaves(fmt_, paddr, unit, size / unit, attrs.prot);
   for (uint64_t off = 0; off < size; off += unit) {
     const uint64_t first = iova + off, last = first + (unit - 1);
     const uint64_t p = ptep(table, level, first);
     if (inside(first, last, lo, hi)) continue;
     if (disjoint(first, last, lo, hi)) {
-      const uint64_t leaf = attrs.leaf(fmt_, paddr + off, unit);
-      const unsigned n = fmt_.replicas(unit);
+      const uint64_t leaf = leaves.at(off / unit) ^ attrs.extra;
       for (unsigned r = 0; r < n; r++) store(p + r * db, leaf);
       count += n;
     } else if (replicated) {

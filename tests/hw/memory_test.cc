@@ -260,5 +260,60 @@ TEST(TableMemory, HugeWindowsAreBackedUpToTheArenaLimit) {
   EXPECT_EQ(mem.read64(t), 42u);
 }
 
+// reset() must leave nothing behind, whether it zeroes in place or returns the pages.
+class TableMemoryReset : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(TableMemoryReset, ForgetsEverything) {
+  const uint64_t tables = GetParam();
+  TableMemory mem({.base = 0x80000000, .limit = 0x80000000 + (tables + 8) * 4096});
+  uint64_t last = 0;
+  for (uint64_t i = 0; i < tables; i++) {
+    last = *mem.alloc(4096);
+    mem.write64(last + 8, 0x1234);
+    mem.meta(last).store(7);
+  }
+  mem.free(last);
+  mem.read64(last);  // a bad access
+  mem.load(0x10000, std::array<uint8_t, 8>{1});
+  mem.fail_nth_allocation(2);
+
+  mem.reset({.base = 0x80000000, .limit = 0x80000000 + (tables + 8) * 4096, .quarantine = 0});
+  EXPECT_TRUE(mem.live_allocations().empty());
+  EXPECT_TRUE(mem.bad_accesses().empty());
+  EXPECT_EQ(mem.live_bytes(), 0u);
+  EXPECT_EQ(mem.allocations_requested(), 0u);
+  EXPECT_EQ(mem.state(0x10000), PageState::kNeverAllocated);
+  EXPECT_EQ(mem.state(last), PageState::kNeverAllocated);
+  EXPECT_EQ(mem.config().quarantine, 0u);
+  for (uint64_t i = 0; i < tables; i++) {
+    const uint64_t t = *mem.alloc(4096);  // the failure set before the reset is gone
+    EXPECT_EQ(t, 0x80000000 + i * 4096) << "allocation starts again at the base";
+    EXPECT_EQ(mem.read64(t + 8), 0u);
+    EXPECT_EQ(mem.meta(t).load(), 0u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(InPlaceAndReturned, TableMemoryReset,
+                         ::testing::Values(4, 2 * TableMemory::kResetInPlace / 4096));
+
+TEST(TableMemory, ResetKeepsTheWindow) {
+  TableMemory mem;
+  EXPECT_THROW(mem.reset({.base = 0x40000000, .limit = 0x80000000}), std::invalid_argument);
+}
+
+TEST(TableMemory, AllocationBytesAreTheLiveAllocationInPlace) {
+  TableMemory mem;
+  const uint64_t t = *mem.alloc(4096);
+  mem.write64(t + 16, 0x1122334455667788);
+  const std::span<const uint8_t> bytes = mem.allocation_bytes(t);
+  ASSERT_EQ(bytes.size(), 4096u);
+  EXPECT_EQ(bytes[16], 0x88);
+  EXPECT_EQ(bytes[23], 0x11);
+  EXPECT_TRUE(mem.allocation_bytes(t + 8).empty()) << "not the start";
+  EXPECT_TRUE(mem.allocation_bytes(t + 4096).empty()) << "never allocated";
+  mem.free(t);
+  EXPECT_TRUE(mem.allocation_bytes(t).empty()) << "freed";
+}
+
 }  // namespace
 }  // namespace iommu::hw

@@ -1,0 +1,39 @@
+#include "conform/memory_pool.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace iommu::conform {
+namespace {
+
+// Windows differ only by oas (hw::TableMemory::window_for_oas), so a few cover a campaign.
+constexpr size_t kPoolSize = 4;
+
+std::vector<std::unique_ptr<hw::TableMemory>>& pool() {
+  thread_local std::vector<std::unique_ptr<hw::TableMemory>> memories;
+  return memories;
+}
+
+}  // namespace
+
+MemoryLease::MemoryLease(const hw::TableMemory::Config& config) {
+  auto& memories = pool();
+  auto it = std::find_if(memories.begin(), memories.end(), [&](const auto& m) {
+    return m->config().base == config.base && m->config().limit == config.limit;
+  });
+  if (it == memories.end()) {
+    mem_ = std::make_unique<hw::TableMemory>(config);
+    return;
+  }
+  mem_ = std::move(*it);
+  memories.erase(it);
+  mem_->reset(config);
+}
+
+MemoryLease::~MemoryLease() {
+  auto& memories = pool();
+  if (memories.size() == kPoolSize) memories.erase(memories.begin());
+  memories.push_back(std::move(mem_));
+}
+
+}  // namespace iommu::conform
