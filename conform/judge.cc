@@ -64,14 +64,15 @@ Verdict judge_walk(const hw::Format& fmt, const std::optional<ref::LeafInfo>& ex
     return fmt::format("ref: unmapped; hw walk: translates to {:#x} ({})",
                        leaf->paddr_base + (iova - leaf->iova_base), perms_name(leaf->perms));
   }
-  const std::string want = mapping_name(*expected, iova);
-  if (!leaf) return fmt::format("ref: {}; hw walk: {}", want, fault_name(*walk.fault()));
+  if (!leaf)
+    return fmt::format("ref: {}; hw walk: {}", mapping_name(*expected, iova),
+                       fault_name(*walk.fault()));
   const uint64_t got = leaf->paddr_base + (iova - leaf->iova_base);
   const hw::Perms want_perms = format_perms(fmt, expected->prot);
   if (got != expected->paddr + (iova - expected->iova) || leaf->perms != want_perms) {
     return fmt::format("ref: {} (hw perms {}); hw walk: {:#x} perms {} (leaf {:#x}+{:#x} level {})",
-                       want, perms_name(want_perms), got, perms_name(leaf->perms),
-                       leaf->iova_base, leaf->size, leaf->level);
+                       mapping_name(*expected, iova), perms_name(want_perms), got,
+                       perms_name(leaf->perms), leaf->iova_base, leaf->size, leaf->level);
   }
   return std::nullopt;
 }

@@ -2,13 +2,39 @@
 // domain configuration and up to kMaxFuzzOps ops, which the checker runs beside the reference
 // and the hardware model. A violation aborts with its message and the trace; `iommucheck
 // fuzz-trace CRASH` prints the same trace for `iommucheck replay`.
+//
+// IOMMUCHECK_MUTANT=NAME (a name in the first column of `iommucheck mutants`) fuzzes impl with
+// that seeded bug switched on, to see the campaign find it.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 
 #include "conform/campaign.h"
 #include "conform/fuzz_input.h"
+#include "conform/mutants.h"
 #include "conform/registry.h"
+
+namespace {
+
+iommu::impl::Mutant mutant_from_env() {
+  const char* name = std::getenv("IOMMUCHECK_MUTANT");
+  if (!name || !*name) return iommu::impl::Mutant::kNone;
+  for (const auto& spec : iommu::conform::mutant_specs())
+    if (spec.name == std::string_view(name)) return spec.id;
+  std::fprintf(stderr, "IOMMUCHECK_MUTANT=%s: no such mutant; valid names:", name);
+  for (const auto& spec : iommu::conform::mutant_specs())
+    std::fprintf(stderr, " %.*s", static_cast<int>(spec.name.size()), spec.name.data());
+  std::fprintf(stderr, "\n");
+  std::exit(2);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  iommu::impl::set_active_mutant(mutant_from_env());
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace iommu::conform;

@@ -33,7 +33,8 @@ struct CacheConfig {
 template <class V>
 class SpanStore {
  public:
-  explicit SpanStore(const CacheConfig& cfg) : cfg_(cfg), rng_(cfg.seed) {
+  explicit SpanStore(const CacheConfig& cfg)
+      : cfg_(cfg), rng_(static_cast<uint32_t>(cfg.seed ^ (cfg.seed >> 32))) {
     if (cfg.mode == CacheMode::kRealistic && cfg.capacity == 0) {
       throw std::invalid_argument("a realistic cache needs capacity >= 1 (use CacheMode::kOff)");
     }
@@ -178,7 +179,9 @@ class SpanStore {
   }
 
   CacheConfig cfg_;
-  std::mt19937_64 rng_;
+  // Victim choice needs no quality, and a checker builds two stores per run: a one-word
+  // engine, not mt19937's 2.5 KB of state to seed each time.
+  std::minstd_rand rng_;
   std::unordered_map<ContextId, Context> contexts_;
   std::vector<Key> victims_;
   size_t count_ = 0;

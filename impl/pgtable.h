@@ -5,6 +5,8 @@
 // ranges are safe (docs/IMPL.md, "Page-table engine").
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <shared_mutex>
@@ -102,6 +104,7 @@ class Pgtable : public IoPgtableOps {
 
   // Freeing tables (pgtable_free.cc).
   void free_pending(Pending& pending);
+  uint64_t kept_tag(uint64_t iova, unsigned level) const;
   void free_if_empty(uint64_t iova, unsigned level, bool cascade);
   void free_subtree(uint64_t table, unsigned level);
   bool subtree_has_leaf(uint64_t table, unsigned level) const;
@@ -114,6 +117,11 @@ class Pgtable : public IoPgtableOps {
   std::vector<uint64_t> roots_;
   // Shared by map/unmap/iova_to_phys; exclusive only to re-check and free empty tables.
   mutable std::shared_mutex lock_;
+  // Per level, the table an unmap emptied last, which stays linked until another table at that
+  // level empties (its span's base + 1; 0 for none). A page mapped and unmapped again and
+  // again in one region then costs no table allocation, walk flush or free each time, and the
+  // memory held beyond the live mappings stays at one table per level.
+  std::array<std::atomic<uint64_t>, 4> kept_{};
 };
 
 }  // namespace iommu::impl

@@ -26,12 +26,33 @@ uint64_t entry_at(std::span<const uint8_t> bytes, uint64_t i, unsigned db) {
 
 }  // namespace
 
+// Tables a map allocated and could not use go at once (no residue after -ENOMEM). A table an
+// unmap emptied becomes the kept one at its level and the previously kept one goes, if it is
+// still empty; the kept one emptying again needs no lock at all.
 void Pgtable::free_pending(Pending& pending) {
-  if (pending.n == 0) return;
-  std::unique_lock lock(lock_);
-  for (unsigned i = 0; i < pending.n; i++)
-    free_if_empty(pending.items[i].iova, pending.items[i].level, pending.items[i].cascade);
+  unsigned n = 0;
+  for (unsigned i = 0; i < pending.n; i++) {
+    const Pending::Item& it = pending.items[i];
+    if (!it.cascade || kept_[it.level].load(std::memory_order_relaxed) != kept_tag(it.iova, it.level))
+      pending.items[n++] = it;
+  }
   pending.n = 0;
+  if (n == 0) return;
+  std::unique_lock lock(lock_);
+  for (unsigned i = 0; i < n; i++) {
+    const Pending::Item& it = pending.items[i];
+    if (!it.cascade) {
+      free_if_empty(it.iova, it.level, false);
+      continue;
+    }
+    const uint64_t tag = kept_tag(it.iova, it.level);
+    const uint64_t previous = kept_[it.level].exchange(tag, std::memory_order_relaxed);
+    if (previous && previous != tag) free_if_empty(previous - 1, it.level, true);
+  }
+}
+
+uint64_t Pgtable::kept_tag(uint64_t iova, unsigned level) const {
+  return (iova & ~(bit(table_shift(level)) - 1)) + 1;
 }
 
 // Holding the lock exclusively: no walk runs, so counts and entries are stable. The table at
@@ -62,19 +83,21 @@ void Pgtable::free_if_empty(uint64_t iova, unsigned level, bool cascade) {
 }
 
 // Frees a table that nothing links to any more (teardown, or a table that never got linked).
-// Nothing else reads or writes it, so its entries are read straight from its bytes: a 64K
-// granule's table has 8192 of them.
+// Nothing else reads or writes it, so its entries are read straight from its bytes, and only
+// until its live count of them were seen: a 64K granule's table has 8192 entries.
 void Pgtable::free_subtree(uint64_t table, unsigned level) {
   if (fmt_.geo().at(level).has_tables) {
     const unsigned db = fmt_.geo().desc_bytes;
     const uint64_t n = entries(level);
     std::span<const uint8_t> bytes = mem_.allocation_bytes(table);
     if (bytes.size() < n * db) bytes = {};
-    for (uint64_t i = 0; i < n; i++) {
-      // Memory that is not this live table (after a driver's double free) reads through
-      // load(), which reports the bad access.
+    // Memory that is not this live table (after a driver's double free) has no count to
+    // trust: every entry is read, through load(), which reports the bad access.
+    uint64_t left = bytes.empty() ? n : mem_.meta(table).load(std::memory_order_relaxed);
+    for (uint64_t i = 0; left && i < n; i++) {
       const uint64_t desc = bytes.empty() ? load(table + i * db) : entry_at(bytes, i, db);
       if (!desc) continue;
+      left--;
       const hw::Decoded d = decode(desc, level);
       if (d.kind == hw::DescKind::kTable) free_subtree(d.paddr, level + 1);
     }

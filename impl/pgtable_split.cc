@@ -47,12 +47,11 @@ std::optional<uint64_t> Pgtable::split_table(unsigned level, uint64_t iova, uint
   auto table = alloc_table(level);
   if (!table) return std::nullopt;
   uint32_t count = 0;
-  if (!fill_split(*table, level, iova, paddr, size, attrs, lo, hi, count)) {
-    free_subtree(*table, level);
-    return std::nullopt;
-  }
-  count_add(*table, count);
-  return table;
+  const bool filled = fill_split(*table, level, iova, paddr, size, attrs, lo, hi, count);
+  count_add(*table, count);  // before any free_subtree, which trusts the count
+  if (filled) return table;
+  free_subtree(*table, level);
+  return std::nullopt;
 }
 
 // Fills the part of a fresh `table` that translates [iova, iova + size), in units of the next

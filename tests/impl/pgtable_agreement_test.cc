@@ -114,7 +114,7 @@ void check_tables(Harness& h) {
   if (auto e = compare_tables(*h.pt, h.mem, h.ref); !e.empty()) RC_FAIL(e);
   if (auto e = check_counts(*h.pt, h.mem); !e.empty()) RC_FAIL(e);
   if (h.pt->config().free_empty_tables)
-    if (auto e = check_no_empty_tables(*h.pt, h.mem); !e.empty()) RC_FAIL(e);
+    if (auto e = check_empty_tables_bounded(*h.pt, h.mem); !e.empty()) RC_FAIL(e);
 }
 
 void do_map(Harness& h, const Space& s) {

@@ -63,7 +63,7 @@ uint64_t sweep_map(const Case& c, bool free_empty, const MapScenario& m) {
     }
     r.check();
     if (failed && free_empty) {
-      EXPECT_EQ(r.mem.live_allocations(), before);
+      EXPECT_EQ(tables_in_use(r.pt, r.mem), before);
     }
     if (!failed || ::testing::Test::HasFailure()) return n - 1;
   }
