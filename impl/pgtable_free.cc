@@ -3,8 +3,8 @@
 // caches flushed, and only then is its memory freed.
 #include <array>
 #include <cstring>
-#include <span>
 #include <mutex>
+#include <span>
 
 #include "impl/pgtable_parts.h"
 #include "impl/mutant.h"
@@ -33,8 +33,8 @@ void Pgtable::free_pending(Pending& pending) {
   unsigned n = 0;
   for (unsigned i = 0; i < pending.n; i++) {
     const Pending::Item& it = pending.items[i];
-    if (!it.cascade || kept_[it.level].load(std::memory_order_relaxed) != kept_tag(it.iova, it.level))
-      pending.items[n++] = it;
+    const uint64_t kept = kept_[it.level].load(std::memory_order_relaxed);
+    if (!it.cascade || kept != kept_tag(it.iova, it.level)) pending.items[n++] = it;
   }
   pending.n = 0;
   if (n == 0) return;

@@ -95,8 +95,9 @@ struct Pgtable::UnmapRun {
   bool done = false;
 };
 
-// Tables that may have become empty, freed under the exclusive lock once the shared one is
-// dropped. `cascade`: parents that become empty go too.
+// Tables that may have become empty, handled once the shared lock is dropped. `cascade`: an
+// unmap emptied it, so it may become the kept table of its level, and when it goes, parents
+// that become empty go too; otherwise a failed map's own table, freed at once.
 struct Pgtable::Pending {
   struct Item {
     uint64_t iova;
