@@ -42,6 +42,13 @@ Geometry dart_geometry(FormatId id, unsigned ias, unsigned oas, uint64_t granule
         granule));
   if (oas != 36 && oas != 42)
     throw std::invalid_argument(fmt::format("oas {} not supported: DART takes 36 or 42", oas));
+  // Linux accepts oas 42 for DART1 too, but a DART1 descriptor holds PA bits 35:12 only: such
+  // a table would silently drop the upper address bits of every mapping.
+  if (id == FormatId::kAppleDart && oas > 36)
+    throw std::invalid_argument(fmt::format(
+        "oas {} not supported by apple-dart: its descriptors hold PA bits 35:12 (oas 36); "
+        "42-bit DARTs use apple-dart2",
+        oas));
   unsigned pg_shift = ffs64_idx(granule);
   unsigned bpl = pg_shift - 3;
   unsigned max_ias = std::min(oas, pg_shift + kLevels * bpl + kMaxTableBits);

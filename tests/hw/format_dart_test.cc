@@ -71,6 +71,9 @@ TEST(FormatDart, Geometry) {
   EXPECT_EQ(g2.ttbr_shift, 36u);
   EXPECT_THROW(make_format({.name = "apple-dart2", .granule = 4096}), std::invalid_argument);
   EXPECT_THROW(make_format({.name = "apple-dart", .oas = 40}), std::invalid_argument);
+  EXPECT_THROW(make_format({.name = "apple-dart", .oas = 42}), std::invalid_argument)
+      << "DART1 descriptors hold PA bits 35:12 only";
+  EXPECT_EQ(make_format({.name = "apple-dart2", .oas = 36}).geo().oas, 36u);
   EXPECT_THROW(make_format({.name = "apple-dart", .ias = 37}), std::invalid_argument);
 }
 
