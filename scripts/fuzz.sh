@@ -1,21 +1,29 @@
 #!/usr/bin/env bash
 # A fuzz campaign for one target: libFuzzer with -fork=JOBS on a working corpus under
 # findings/fuzz/TARGET/, progress on stderr, every crash, leak, hang or OOM kept there.
-#   scripts/fuzz.sh TARGET [SECONDS] [JOBS]     e.g. scripts/fuzz.sh fuzz_decode 3600 2
-# TARGET: fuzz_trace or fuzz_decode. SECONDS default 600, JOBS default the core count.
+#   scripts/fuzz.sh TARGET [SECONDS] [JOBS]     e.g. scripts/fuzz.sh fuzz_diff 3600 2
+# TARGET: fuzz_trace, fuzz_decode or fuzz_diff. SECONDS default 600, JOBS default the core
+# count. PRESET=fuzz-nosan drops the sanitizers (several times the executions per second);
+# IOMMUCHECK_MUTANT=NAME switches a seeded impl bug on in fuzz_diff.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target="${1:?usage: scripts/fuzz.sh TARGET [SECONDS] [JOBS]}"
 seconds="${2:-600}"
 jobs="${3:-$(nproc)}"
+preset="${PRESET:-fuzz}"
 case "${target}" in
-  fuzz_trace | fuzz_decode) ;;
-  *) echo "unknown target ${target} (fuzz_trace, fuzz_decode)" >&2; exit 2 ;;
+  fuzz_trace | fuzz_decode | fuzz_diff) ;;
+  *) echo "unknown target ${target} (fuzz_trace, fuzz_decode, fuzz_diff)" >&2; exit 2 ;;
+esac
+case "${preset}" in
+  fuzz | fuzz-nosan) ;;
+  *) echo "PRESET=${preset}: use fuzz (ASan+UBSan) or fuzz-nosan" >&2; exit 2 ;;
 esac
 
-cmake --preset fuzz >/dev/null
-cmake --build build/fuzz --target "${target}" decode_input -j "$(nproc)"
+build="build/${preset}"
+cmake --preset "${preset}" >/dev/null
+cmake --build "${build}" --target "${target}" decode_input iommucheck -j "$(nproc)"
 
 out="findings/fuzz/${target}"
 mkdir -p "${out}/corpus"
@@ -24,7 +32,7 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
 # -ignore_crashes keeps the campaign going after a finding; each one lands in ${out}/.
 set +e
-"build/fuzz/fuzz/${target}" -fork="${jobs}" -ignore_crashes=1 -ignore_timeouts=1 \
+"${build}/fuzz/${target}" -fork="${jobs}" -ignore_crashes=1 -ignore_timeouts=1 \
   -ignore_ooms=1 -max_total_time="${seconds}" -timeout=10 -rss_limit_mb=2048 \
   -dict="fuzz/${target}.dict" -artifact_prefix="${out}/" -print_final_stats=1 \
   "${out}/corpus" "fuzz/corpus/${target}"
@@ -37,11 +45,14 @@ echo "campaign: target=${target} seconds=${seconds} jobs=${jobs} findings=${#fin
   "corpus=$(ls "${out}/corpus" | wc -l) libfuzzer_exit=${status}"
 for f in "${findings[@]}"; do
   echo "finding: ${f}"
-  echo "  reproduce: build/fuzz/fuzz/${target} ${f}"
-  if [[ "${target}" == fuzz_trace ]]; then
-    echo "  it is a trace already: iommucheck replay ${f}"
-  else
-    echo "  as a decode command: build/fuzz/fuzz/decode_input explain ${f} ${f}.img"
-  fi
+  echo "  reproduce: ${IOMMUCHECK_MUTANT:+IOMMUCHECK_MUTANT=${IOMMUCHECK_MUTANT} }${build}/fuzz/${target} ${f}"
+  case "${target}" in
+    fuzz_trace) echo "  it is a trace already: ${build}/cli/iommucheck replay ${f}" ;;
+    fuzz_decode) echo "  as a decode command: ${build}/fuzz/decode_input explain ${f} ${f}.img" ;;
+    fuzz_diff)
+      echo "  as a trace: ${build}/cli/iommucheck fuzz-trace ${f} > ${f}.trace &&" \
+        "${build}/cli/iommucheck replay ${f}.trace" \
+        "${IOMMUCHECK_MUTANT:+(replay runs impl without the mutant)}" ;;
+  esac
 done
 [[ ${#findings[@]} -eq 0 ]]
