@@ -6,7 +6,7 @@
 #include <stdexcept>
 
 #include "conform/judge.h"
-#include "conform/overloaded.h"
+#include "conform/core_ops.h"
 #include "conform/trace.h"
 #include "ref/bits.h"
 
@@ -86,45 +86,24 @@ Checker::Checker(const DriverSource& source, const CheckOptions& opts)
 Checker::~Checker() = default;
 
 int64_t Checker::apply_driver(const Op& op) {
-  impl::Domain& d = *domain_;
   auto bytes = [](uint64_t n) { return static_cast<int64_t>(n); };
-  return std::visit(
+  return apply_core_op(
+      *domain_, op, [&](GatherLabel label) -> impl::IotlbGather& { return gather(label); },
       Overloaded{
-          [&](const MapOp& o) -> int64_t { return d.map(o.iova, o.paddr, o.size, o.prot); },
-          [&](const MapNosyncOp& o) -> int64_t {
-            return d.map_nosync(o.iova, o.paddr, o.size, o.prot);
-          },
-          [&](const IotlbSyncMapOp& o) -> int64_t {
-            d.iotlb_sync_map(o.iova, o.size);
-            return 0;
-          },
-          [&](const UnmapOp& o) { return bytes(d.unmap(o.iova, o.size)); },
-          [&](const UnmapFastOp& o) { return bytes(d.unmap_fast(o.iova, o.size, gather(o.gather))); },
-          [&](const IotlbSyncOp& o) -> int64_t {
-            d.iotlb_sync(gather(o.gather));
-            return 0;
-          },
-          [&](const FlushIotlbAllOp&) -> int64_t {
-            d.flush_iotlb_all();
-            return 0;
-          },
-          [&](const MapSgOp& o) { return d.map_sg(o.iova, o.segs, o.prot); },
-          [&](const IovaToPhysOp& o) { return bytes(d.iova_to_phys(o.iova)); },
           [&](const MapPagesOp& o) -> int64_t {
             uint64_t mapped = 0;
             return checked_->map_pages(o.iova, o.paddr, o.pgsize, o.pgcount, o.prot, &mapped);
           },
-          [&](const UnmapPagesOp& o) {
-            if (o.gather) return bytes(checked_->unmap_pages(o.iova, o.pgsize, o.pgcount, &gather(*o.gather)));
+          [&](const UnmapPagesOp& o) -> int64_t {
+            if (o.gather)
+              return bytes(checked_->unmap_pages(o.iova, o.pgsize, o.pgcount, &gather(*o.gather)));
             impl::IotlbGather g;
             const uint64_t n = checked_->unmap_pages(o.iova, o.pgsize, o.pgcount, &g);
             iommu_->iotlb_sync(g);
             return bytes(n);
           },
-          [&](const ReadOp&) -> int64_t { return 0; },
-          [&](const WriteOp&) -> int64_t { return 0; },
-      },
-      op);
+          [](const auto&) -> int64_t { return 0; },  // device accesses: probed in check_op
+      });
 }
 
 StepResult Checker::step(const Op& op) {

@@ -2,15 +2,10 @@
 
 #include <optional>
 
+#include "conform/overloaded.h"
+
 namespace iommu::conform {
 namespace {
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
 
 // The numbers the field pass may lower, in field order.
 std::vector<std::pair<uint64_t*, FieldKind>> shrinkable(Op& op) {
