@@ -3,6 +3,7 @@
 #include "conform/core_ops.h"
 
 namespace iommu::conform {
+
 ref::GatherId RefSide::gather(GatherLabel label) {
   auto [it, fresh] = gathers_.try_emplace(label);
   if (fresh) it->second = domain_.new_gather();
