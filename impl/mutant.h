@@ -22,9 +22,14 @@ enum class Mutant {
   kFreeWithoutUnlink,      // an emptied table freed while its parent still points to it
 };
 
+namespace detail {
+// Inline, since the engine asks at every leaf it writes or clears.
+inline thread_local Mutant active_mutant = Mutant::kNone;
+}  // namespace detail
+
 // The mutant active in this thread (campaigns run one mutant per thread).
-Mutant active_mutant();
-void set_active_mutant(Mutant m);
+inline Mutant active_mutant() { return detail::active_mutant; }
+inline void set_active_mutant(Mutant m) { detail::active_mutant = m; }
 
 inline bool mutant(Mutant m) { return active_mutant() == m; }
 

@@ -251,12 +251,7 @@ TEST_P(PgtableAgreement, SplitKeepingEmptyTables) {
       rc::check(GetParam().label, [&] { agree(GetParam(), ref::PartialUnmap::kSplit, false); }));
 }
 
-INSTANTIATE_TEST_SUITE_P(Formats, PgtableAgreement, ::testing::ValuesIn(all_cases()),
-                         [](const ::testing::TestParamInfo<Case>& i) {
-                           std::string n = i.param.label;
-                           std::replace(n.begin(), n.end(), '-', '_');
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(Formats, PgtableAgreement, ::testing::ValuesIn(all_cases()), case_name);
 
 }  // namespace
 }  // namespace iommu::impl::testing

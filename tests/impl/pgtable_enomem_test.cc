@@ -119,12 +119,7 @@ TEST_P(PgtableEnomem, FailedSplitChangesNothing) {
   EXPECT_GE(sweep_split(GetParam()), 1u) << "no allocation was failed";
 }
 
-INSTANTIATE_TEST_SUITE_P(Formats, PgtableEnomem, ::testing::ValuesIn(all_cases()),
-                         [](const ::testing::TestParamInfo<Case>& i) {
-                           std::string n = i.param.label;
-                           std::replace(n.begin(), n.end(), '-', '_');
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(Formats, PgtableEnomem, ::testing::ValuesIn(all_cases()), case_name);
 
 }  // namespace
 }  // namespace iommu::impl::testing

@@ -34,6 +34,13 @@ struct Case {
 // gtest names parameterized cases after this.
 inline void PrintTo(const Case& c, std::ostream* os) { *os << c.label; }
 
+// A case's label as a gtest name (no dashes).
+inline std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  std::string n = info.param.label;
+  std::replace(n.begin(), n.end(), '-', '_');
+  return n;
+}
+
 // Every format name with its defaults, plus the variants with their own geometry: a DART with
 // four TTBRs, concatenated stage-2 PGDs, 52-bit output (4T leaves, tables above 2^48), Mali and
 // a 32-bit-LPAE-sized tiny PGD, and a narrow v7s.
