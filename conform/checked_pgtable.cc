@@ -23,8 +23,9 @@ bool covered(std::vector<std::pair<uint64_t, uint64_t>> ranges, uint64_t first, 
 
 }  // namespace
 
-CheckedPgtable::CheckedPgtable(impl::FlushOps& flush, const ref::DomainConfig& cfg)
-    : flush_(flush), shadow_(cfg) {}
+CheckedPgtable::CheckedPgtable(impl::FlushOps& flush, const hw::TableMemory& memory,
+                               const ref::DomainConfig& cfg)
+    : flush_(flush), memory_(memory), shadow_(cfg) {}
 
 void CheckedPgtable::violation(std::string what) { violations_.push_back(std::move(what)); }
 
@@ -41,6 +42,7 @@ int CheckedPgtable::map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, ui
     return ret;
   }
   shadow_.apply_map_pages(call, outcome);
+  choices_.push_back(ref::MapPagesChoice{call, outcome});
   return ret;
 }
 
@@ -48,15 +50,18 @@ uint64_t CheckedPgtable::unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pg
                                      impl::IotlbGather* gather) {
   ++calls_;
   added_.clear();
+  const uint64_t failed_before = memory_.allocations_failed();
   const uint64_t n = driver_->unmap_pages(iova, pgsize, pgcount, gather);
   const ref::UnmapPagesCall call{iova, pgsize, pgcount};
-  if (auto why = shadow_.check_unmap_pages(call, n)) {
+  const bool alloc_failed = memory_.allocations_failed() != failed_before;
+  if (auto why = shadow_.check_unmap_pages(call, n, alloc_failed)) {
     violation(fmt::format("unmap_pages(iova={:#x}, pgsize={:#x}, pgcount={}) {}", iova, pgsize,
                           pgcount, *why));
     return n;
   }
   std::vector<ref::LeafRun> removed;
   shadow_.apply_unmap_pages(call, n, &removed);
+  choices_.push_back(ref::UnmapPagesChoice{call, n, alloc_failed});
   if (!gather->queued) check_gathered(call, removed);
   return n;
 }

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "hw/table_memory.h"
 #include "impl/io_pgtable.h"
 #include "ref/pgtable.h"
 
@@ -17,7 +18,10 @@ namespace iommu::conform {
 class CheckedPgtable : public impl::IoPgtableOps, public impl::FlushOps {
  public:
   // `flush` receives the driver's flush callbacks after they are recorded.
-  CheckedPgtable(impl::FlushOps& flush, const ref::DomainConfig& cfg);
+  // `memory` holds the driver's tables: its failed allocations decide which answers a
+  // failing split may give.
+  CheckedPgtable(impl::FlushOps& flush, const hw::TableMemory& memory,
+                 const ref::DomainConfig& cfg);
 
   // The driver under test; its flush callbacks must come to this object.
   void attach(impl::IoPgtableOps& driver) { driver_ = &driver; }
@@ -36,6 +40,9 @@ class CheckedPgtable : public impl::IoPgtableOps, public impl::FlushOps {
   const ref::RefPgtable& shadow() const { return shadow_; }
   // Driver calls that departed from the contract, in order, each a full sentence.
   const std::vector<std::string>& violations() const { return violations_; }
+  // The allowed answers the driver gave since the last take, in call order, for the
+  // reference to follow (ref::RefDomain::follow).
+  std::vector<ref::DriverChoice> take_choices() { return std::exchange(choices_, {}); }
   uint64_t calls() const { return calls_; }
 
  private:
@@ -44,10 +51,12 @@ class CheckedPgtable : public impl::IoPgtableOps, public impl::FlushOps {
   void record(uint64_t iova, uint64_t size);
 
   impl::FlushOps& flush_;
+  const hw::TableMemory& memory_;
   impl::IoPgtableOps* driver_ = nullptr;
   ref::RefPgtable shadow_;
   std::vector<std::pair<uint64_t, uint64_t>> added_;  // tlb_add_page ranges, inclusive
   std::vector<std::string> violations_;
+  std::vector<ref::DriverChoice> choices_;
   uint64_t calls_ = 0;
 };
 

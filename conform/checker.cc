@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 #include "conform/judge.h"
 #include "conform/core_ops.h"
+#include "conform/generator.h"
 #include "conform/trace.h"
 #include "ref/bits.h"
 
@@ -73,7 +75,7 @@ Checker::Checker(const DriverSource& source, const CheckOptions& opts)
   }
   iommu_ = std::make_unique<impl::IommuDriver>(device_ ? device_->invalidation() : *null_sink_,
                                                iommu_config(info_));
-  checked_ = std::make_unique<CheckedPgtable>(*iommu_, info_.config);
+  checked_ = std::make_unique<CheckedPgtable>(*iommu_, mem_, info_.config);
   env_.reset(new DriverEnv{mem_, *checked_});
   driver_ = source.create(*env_);
   checked_->attach(*driver_);
@@ -106,17 +108,30 @@ int64_t Checker::apply_driver(const Op& op) {
       });
 }
 
+// The op with the table allocation that fail_alloc named failing, and no other.
+int64_t Checker::apply_driver_failing(const Op& op) {
+  const uint64_t nth = std::exchange(fail_nth_, 0);
+  if (nth == 0) return apply_driver(op);
+  const uint64_t target = mem_.allocations_requested() + nth;
+  mem_.set_failure_hook([target](uint64_t seq, uint64_t) { return seq == target; });
+  struct Disarm {
+    hw::TableMemory& mem;
+    ~Disarm() { mem.set_failure_hook(nullptr); }
+  } disarm{mem_};
+  return apply_driver(op);
+}
+
 StepResult Checker::step(const Op& op) {
   if (!driver_) throw std::logic_error("Checker::step after teardown");
   StepResult r;
   const size_t index = ops_++;
-  r.ref = ref_.apply(op);
+  const bool misuse = contract_verdict(ref_.domain(), op).has_value();
   auto fail = [&](std::string check, std::string detail) {
     r.violation = Violation{index, format_op(op), std::move(check), std::move(detail)};
     return r;
   };
   try {
-    r.driver = apply_driver(op);
+    r.driver = apply_driver_failing(op);
   } catch (const std::exception& e) {
     // The core refuses to loop on a result Linux would underflow or spin on; a driver may
     // also give up on what it reads (a poisoned descriptor behind a freed table).
@@ -124,11 +139,16 @@ StepResult Checker::step(const Op& op) {
     return fail("driver-call", fmt::format("the call failed: {}", e.what()));
   }
   if (!checked_->violations().empty()) return fail("driver-call", checked_->violations().front());
+  if (auto* o = std::get_if<FailAllocOp>(&op)) fail_nth_ = o->nth;
+  // The reference runs second so that it can take the driver's allowed choices.
+  ref_.follow(checked_->take_choices());
+  r.ref = ref_.apply(op);
   if (r.ref != r.driver) {
     return fail("return", fmt::format("{} returned {} ({:#x}); ref {} ({:#x})", op_name(op), r.driver,
                                       r.driver, r.ref, r.ref));
   }
   if (auto why = check_memory()) return fail("memory", *why);
+  if (auto why = check_warnings(misuse, r)) return fail("warn", *why);
   for (const Range& s : settled_ranges(op, r.driver)) {
     if (auto why = check_invalidated(s)) return fail("stale", *why);
   }
@@ -148,6 +168,11 @@ std::optional<Violation> Checker::teardown() {
   if (auto why = check_memory()) {
     v.check = "memory";
     v.detail = *why;
+    return v;
+  }
+  if (auto warnings = env_->warnings.take(); !warnings.empty()) {
+    v.check = "warn";
+    v.detail = warnings.front();
     return v;
   }
   const auto leaked = mem_.live_allocations();

@@ -40,7 +40,7 @@ struct CheckOptions {
 struct Violation {
   size_t op_index = 0;  // 0-based position of the op in the run
   std::string op;       // the op as its trace line
-  std::string check;    // which check failed: return, driver-call, iova_to_phys, walk, ...
+  std::string check;    // which check failed: driver-call, return, memory, warn, stale, ...
   std::string detail;   // what ref allowed and what the driver or hardware did
 
   std::string message() const;  // "op N `...`: CHECK: DETAIL"
@@ -51,6 +51,8 @@ struct StepResult {
   int64_t ref = 0;
   int64_t driver = 0;
   std::string hw;  // device accesses made for this op, e.g. "read 0x1000 -> 0x80001000 (iotlb)"
+  // WARNs the driver gave for an op that was caller misuse: allowed, and shown by replay.
+  std::vector<std::string> tolerated_warnings;
   std::optional<Violation> violation;
 };
 
@@ -73,6 +75,8 @@ class Checker {
   static constexpr hw::ContextId kCtx = 1;
   const DriverInfo& info() const { return info_; }
   size_t ops() const { return ops_; }
+  // WARNs allowed so far because the op that caused them was caller misuse.
+  size_t tolerated_warnings() const { return tolerated_warnings_; }
 
  private:
   struct Range {
@@ -80,6 +84,7 @@ class Checker {
   };
 
   int64_t apply_driver(const Op& op);
+  int64_t apply_driver_failing(const Op& op);
   impl::IotlbGather& gather(GatherLabel label) { return gathers_[label]; }
   std::optional<std::string> check_op(const Op& op, std::string& hw_log);
   std::optional<std::string> probe(uint64_t iova, std::string* hw_log);
@@ -88,6 +93,7 @@ class Checker {
   std::optional<std::string> check_invalidated(Range r);
   std::vector<uint64_t> region_starts(uint64_t first, uint64_t last) const;
   std::optional<std::string> check_memory();
+  std::optional<std::string> check_warnings(bool misuse, StepResult& r);
   std::vector<uint64_t> probe_points(Range r);
   std::vector<Range> settled_ranges(const Op& op, int64_t driver_ret);
 
@@ -109,6 +115,8 @@ class Checker {
   std::vector<Range> queued_;                          // lazily unmapped, not yet flushed
   std::vector<uint64_t> roots_;
   size_t bad_accesses_ = 0;
+  size_t tolerated_warnings_ = 0;
+  uint64_t fail_nth_ = 0;  // armed by fail_alloc for the next op; 0: none
   size_t ops_ = 0;
   uint64_t rng_ = 0x9e3779b97f4a7c15;
 };

@@ -16,8 +16,8 @@
 
 namespace iommu::conform {
 
-// What a driver reports about itself (Linux WARN_ON) and misuse of the host an adapter
-// catches (a double free, a misaligned table access). Each message is a finding. Drivers may
+// Messages from a driver under test, oldest first: its own WARNs (Linux WARN_ON), or misuse
+// of the host an adapter catches (a double free, a misaligned table access). Drivers may
 // report from several threads.
 class WarningLog {
  public:
@@ -36,7 +36,11 @@ class WarningLog {
 struct DriverEnv {
   hw::TableMemory& memory;
   impl::FlushOps& flush;
+  // The driver's WARNs, each beginning with its FILE:LINE: a finding unless the call that
+  // caused it was caller misuse, which a driver may warn about.
   WarningLog warnings{};
+  // Misuse of table memory or of the host's callbacks: always a finding.
+  WarningLog host_errors{};
 };
 
 struct DriverInfo {

@@ -1,6 +1,7 @@
 #include "conform/generator.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "ref/bits.h"
 #include "ref/caller_contract.h"
@@ -24,6 +25,12 @@ ref::Verdict contract_verdict(const ref::RefDomain& d, const Op& op) {
   if (auto* o = std::get_if<MapSgOp>(&op)) return ref::contract_map_sg(d, o->iova, o->segs, o->prot);
   if (auto* o = std::get_if<UnmapOp>(&op)) return ref::contract_unmap(d, o->iova, o->size);
   if (auto* o = std::get_if<UnmapFastOp>(&op)) return ref::contract_unmap(d, o->iova, o->size);
+  if (auto* o = std::get_if<MapPagesOp>(&op)) {
+    return ref::contract_map_pages(d, {o->iova, o->paddr, o->pgsize, o->pgcount, o->prot});
+  }
+  if (auto* o = std::get_if<UnmapPagesOp>(&op)) {
+    return ref::contract_unmap_pages(d, {o->iova, o->pgsize, o->pgcount});
+  }
   return std::nullopt;
 }
 
@@ -136,13 +143,55 @@ std::optional<Op> OpGenerator::map_sg(const ref::RefDomain& state) {
   return op;
 }
 
+// An unmap that cuts a leaf where the driver's policy lets a correct caller cut it: SPLIT
+// drivers promise to split, so anywhere inside a leaf (a block, a contiguous or replicated
+// entry); WHOLE drivers get the Linux core's unmaps that start at a leaf and end inside it, or
+// inside a leaf further on, and must remove, count and invalidate it whole.
+std::optional<std::pair<uint64_t, uint64_t>> OpGenerator::partial_unmap(
+    const ref::RefDomain& state) {
+  const ref::LeafMap& leaves = state.pgtable().leaves();
+  const uint64_t min = pgsizes_.front();
+  // Large leaves are rarer than small ones: look for one a few times.
+  auto leaf = leaves.leaf_at(pick_mapped_iova(state));
+  for (int i = 0; i < 4 && leaf && leaf->pgsize == min; i++) {
+    leaf = leaves.leaf_at(pick_mapped_iova(state));
+  }
+  if (!leaf) return std::nullopt;
+  if (cfg_.partial_unmap == ref::PartialUnmap::kSplit) {
+    const uint64_t iova = leaf->iova + below(leaf->pgsize / min) * min;
+    return std::pair{iova, min * (1 + below((leaf->last() - iova) / min + 1))};
+  }
+  const uint64_t iova = leaf->iova;
+  uint64_t last = leaf->last();
+  if (chance(50)) {
+    const auto next = last == ~uint64_t{0} ? std::nullopt : leaves.leaf_at(last + 1);
+    if (next) last = next->last();
+  }
+  const auto end_leaf = leaves.leaf_at(last);
+  if (end_leaf->pgsize <= min) return std::nullopt;
+  return std::pair{iova, end_leaf->iova + min * (1 + below(end_leaf->pgsize / min - 1)) - iova};
+}
+
+GatherLabel OpGenerator::open_gather() {
+  const GatherLabel gather = 1 + static_cast<GatherLabel>(below(kGathers));
+  if (std::find(open_gathers_.begin(), open_gathers_.end(), gather) == open_gathers_.end()) {
+    open_gathers_.push_back(gather);
+  }
+  return gather;
+}
+
 std::optional<Op> OpGenerator::unmap(const ref::RefDomain& state, bool fast) {
   const ref::LeafMap& leaves = state.pgtable().leaves();
   const auto leaf = leaves.leaf_at(pick_mapped_iova(state));
   if (!leaf) return std::nullopt;
   auto run = leaves.runs_in(leaf->iova, leaf->last()).front();
   uint64_t iova = leaf->iova, size = leaf->pgsize;
-  if (chance(50)) {
+  const auto partial = cfg_.partial_unmap != ref::PartialUnmap::kRefuse && chance(15)
+                           ? partial_unmap(state)
+                           : std::nullopt;
+  if (partial) {
+    std::tie(iova, size) = *partial;
+  } else if (chance(50)) {
     // The rest of the run, then possibly the runs that follow it without a hole.
     size = run.last() - iova + 1;
     while (chance(40)) {
@@ -156,11 +205,41 @@ std::optional<Op> OpGenerator::unmap(const ref::RefDomain& state, bool fast) {
   }
   if (ref::contract_unmap(state, iova, size)) return std::nullopt;
   if (!fast) return UnmapOp{iova, size};
-  const GatherLabel gather = 1 + static_cast<GatherLabel>(below(kGathers));
-  if (std::find(open_gathers_.begin(), open_gathers_.end(), gather) == open_gathers_.end()) {
-    open_gathers_.push_back(gather);
+  return UnmapFastOp{iova, size, open_gather()};
+}
+
+// io_pgtable_ops called directly, as a DMA layer or a caller of its own would: runs that cross
+// a table's end, where a driver may stop early and return what it mapped.
+std::optional<Op> OpGenerator::map_pages(const ref::RefDomain& state) {
+  const uint64_t pgsize = pick_pgsize();
+  const uint64_t pgcount = chance(40) ? 1 : 2 + below(std::min<uint64_t>(gen_.max_pgcount, 32));
+  const uint64_t iova = pick_iova(pgsize);
+  if (!fits_bits(iova, pgsize * pgcount, cfg_.ias)) return std::nullopt;
+  MapPagesOp op{iova, pick_paddr(iova, pgsize * pgcount) & ~(pgsize - 1), pgsize, pgcount,
+                pick_prot()};
+  if (ref::contract_map_pages(state, {op.iova, op.paddr, op.pgsize, op.pgcount, op.prot})) {
+    return std::nullopt;
   }
-  return UnmapFastOp{iova, size, gather};
+  last_iova_ = iova;
+  return op;
+}
+
+// The leaves of one run from its start, or (where the policy allows) a cut of a leaf in pages
+// of the smallest size.
+std::optional<Op> OpGenerator::unmap_pages(const ref::RefDomain& state) {
+  const ref::LeafMap& leaves = state.pgtable().leaves();
+  const auto leaf = leaves.leaf_at(pick_mapped_iova(state));
+  if (!leaf) return std::nullopt;
+  const auto run = leaves.runs_in(leaf->iova, leaf->last()).front();
+  UnmapPagesOp op{leaf->iova, leaf->pgsize, 1 + below((run.last() - leaf->iova) / leaf->pgsize + 1),
+                  std::nullopt};
+  const auto partial = cfg_.partial_unmap != ref::PartialUnmap::kRefuse && chance(20)
+                           ? partial_unmap(state)
+                           : std::nullopt;
+  if (partial) op = {partial->first, pgsizes_.front(), partial->second / pgsizes_.front(), {}};
+  if (ref::contract_unmap_pages(state, {op.iova, op.pgsize, op.pgcount})) return std::nullopt;
+  if (chance(30)) op.gather = open_gather();
+  return op;
 }
 
 std::optional<Op> OpGenerator::sync(const ref::RefDomain& state) {
@@ -191,7 +270,7 @@ Op OpGenerator::misuse(const ref::RefDomain& state) {
   const uint64_t min = pgsizes_.front();
   const uint64_t mapped = pick_mapped_iova(state);
   const uint64_t top = space_last(cfg_.ias) - min + 1;
-  switch (below(9)) {
+  switch (below(11)) {
     case 0: return MapOp{mapped, pick_paddr(mapped, min), min, IOMMU_READ};  // overlap
     case 1: return MapOp{pick_iova(min) + min / 2, 0, min, IOMMU_READ};       // unaligned iova
     case 2: return MapOp{pick_iova(min), pick_paddr(0, min) + 0x800, min, IOMMU_READ};
@@ -205,21 +284,27 @@ Op OpGenerator::misuse(const ref::RefDomain& state) {
       return UnmapOp{mapped + min / 2, min};
     }
     case 7: return UnmapOp{mapped, 0};
+    case 8: return MapPagesOp{top - min, 0, min, 4, IOMMU_WRITE};  // pages past the ias
+    case 9: return UnmapPagesOp{pick_iova(min), min, 1 + below(4), std::nullopt};  // a hole?
     default: return MapSgOp{.iova = pick_iova(min), .prot = IOMMU_READ, .segs = {{0, min}, {min, 0}}};
   }
 }
 
 Op OpGenerator::next(const ref::RefDomain& state) {
   if (gen_.mode == CallerMode::kHostile && chance(25)) return misuse(state);
+  // A table allocation fails now and then, so that the driver's -ENOMEM paths run.
+  if (chance(3)) return FailAllocOp{1 + below(3)};
   const bool lazy = cfg_.invalidation == ref::Invalidation::kLazy;
   for (int attempt = 0; attempt < 8; attempt++) {
     const uint64_t roll = below(100);
     std::optional<Op> op;
-    if (roll < 30) op = map(state, false);
-    else if (roll < 35) op = map(state, cfg_.np_caching);
-    else if (roll < 45) op = map_sg(state);
-    else if (roll < 70) op = unmap(state, false);
-    else if (roll < 78) op = unmap(state, true);
+    if (roll < 26) op = map(state, false);
+    else if (roll < 31) op = map(state, cfg_.np_caching);
+    else if (roll < 39) op = map_sg(state);
+    else if (roll < 45) op = map_pages(state);
+    else if (roll < 65) op = unmap(state, false);
+    else if (roll < 72) op = unmap(state, true);
+    else if (roll < 78) op = unmap_pages(state);
     else if (roll < (lazy ? 90u : 86u)) op = sync(state);
     else if (roll < 98) op = access(state);
     else op = IovaToPhysOp{pick_mapped_iova(state)};

@@ -18,7 +18,7 @@ namespace iommu::conform {
 enum class CallerMode { kContract, kHostile };
 
 // Whether a correct caller may make `op` now (ref/caller_contract.h); ops without a contract
-// (syncs, accesses, driver-level calls) always may.
+// (syncs, accesses, iova_to_phys) always may.
 ref::Verdict contract_verdict(const ref::RefDomain& state, const Op& op);
 
 struct GeneratorConfig {
@@ -51,6 +51,10 @@ class OpGenerator {
   std::optional<Op> map(const ref::RefDomain& state, bool nosync);
   std::optional<Op> map_sg(const ref::RefDomain& state);
   std::optional<Op> unmap(const ref::RefDomain& state, bool fast);
+  std::optional<std::pair<uint64_t, uint64_t>> partial_unmap(const ref::RefDomain& state);
+  std::optional<Op> map_pages(const ref::RefDomain& state);
+  std::optional<Op> unmap_pages(const ref::RefDomain& state);
+  GatherLabel open_gather();
   std::optional<Op> sync(const ref::RefDomain& state);
   Op access(const ref::RefDomain& state);
   Op misuse(const ref::RefDomain& state);

@@ -38,6 +38,13 @@ bool is_harmless_fault(const hw::Format& fmt, uint64_t iova, hw::FaultReason r) 
   return r == hw::FaultReason::kTranslation || r == hw::FaultReason::kPermission;
 }
 
+// What a walk of an unmapped iova may end in: a translation fault, or an address size fault
+// when the iova is beyond the ias, which no table can map.
+bool is_unmapped_answer(const hw::Format& fmt, uint64_t iova, hw::FaultReason r) {
+  return r == hw::FaultReason::kTranslation ||
+         (r == hw::FaultReason::kAddressSize && !fits_bits(iova, 1, fmt.geo().ias));
+}
+
 std::string fault_name(const hw::Fault& f) {
   return fmt::format("{} fault at level {} (descriptor at {:#x})", hw::fault_reason_name(f.reason),
                      f.level, f.desc_paddr);
@@ -59,7 +66,7 @@ Verdict judge_walk(const hw::Format& fmt, const std::optional<ref::LeafInfo>& ex
                    uint64_t iova, const hw::WalkResult& walk) {
   const hw::Leaf* leaf = walk.leaf();
   if (!expected) {
-    if (!leaf && walk.fault()->reason == hw::FaultReason::kTranslation) return std::nullopt;
+    if (!leaf && is_unmapped_answer(fmt, iova, walk.fault()->reason)) return std::nullopt;
     if (!leaf) return fmt::format("ref: unmapped; hw walk: {}", fault_name(*walk.fault()));
     return fmt::format("ref: unmapped; hw walk: translates to {:#x} ({})",
                        leaf->paddr_base + (iova - leaf->iova_base), perms_name(leaf->perms));

@@ -176,9 +176,20 @@ struct WriteOp {
   template <class S, class F> static void fields(S& s, F&& f) { ReadOp::fields(s, f); }
 };
 
+// Fault injection, as the kernel's fail_nth: the nth table allocation that the next op
+// requests fails, as a page allocator returning NULL; a next op that requests fewer fails none.
+struct FailAllocOp {
+  static constexpr std::string_view kName = "fail_alloc";
+  uint64_t nth = 1;
+  bool operator==(const FailAllocOp&) const = default;
+  template <class S, class F> static void fields(S& s, F&& f) {
+    f("nth", s.nth, FieldKind::kCount);
+  }
+};
+
 using Op = std::variant<MapOp, MapNosyncOp, IotlbSyncMapOp, UnmapOp, UnmapFastOp, IotlbSyncOp,
                         FlushIotlbAllOp, MapSgOp, IovaToPhysOp, MapPagesOp, UnmapPagesOp, ReadOp,
-                        WriteOp>;
+                        WriteOp, FailAllocOp>;
 
 std::string_view op_name(const Op& op);
 

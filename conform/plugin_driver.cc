@@ -20,7 +20,7 @@ struct PluginDriver::Callbacks {
     try {
       return fn(d.env_.memory);
     } catch (const std::logic_error& e) {
-      d.warn(fmt::format("{}: {}", what, e.what()));
+      d.host_error(fmt::format("{}: {}", what, e.what()));
     } catch (...) {
       d.park(std::current_exception());
     }
@@ -75,9 +75,9 @@ struct PluginDriver::Callbacks {
   static void tlb_add_page(void* ctx, void* gather, uint64_t iova, uint64_t granule) noexcept {
     PluginDriver& d = self(ctx);
     if (gather == nullptr || gather != d.gather_) {
-      d.warn(fmt::format("tlb_add_page(iova={:#x}, granule={:#x}) with a gather that is not "
-                         "the one unmap_pages received",
-                         iova, granule));
+      d.host_error(fmt::format("tlb_add_page(iova={:#x}, granule={:#x}) with a gather that is "
+                               "not the one unmap_pages received",
+                               iova, granule));
       return;
     }
     if (d.gather_->queued) return;  // iommu_iotlb_gather_queued(): the flush queue covers it
@@ -86,7 +86,7 @@ struct PluginDriver::Callbacks {
 
   static void warn(void* ctx, const char* message) noexcept {
     try {
-      self(ctx).warn(fmt::format("WARN: {}", message ? message : "(null message)"));
+      self(ctx).env_.warnings.report(message ? message : "(null message)");
     } catch (...) {
       self(ctx).park(std::current_exception());
     }
@@ -119,14 +119,14 @@ PluginDriver::~PluginDriver() {
   try {
     std::rethrow_exception(std::exchange(parked_, nullptr));
   } catch (const std::exception& e) {
-    warn(fmt::format("host error while the plugin was destroyed: {}", e.what()));
+    host_error(fmt::format("host error while the plugin was destroyed: {}", e.what()));
   } catch (...) {
-    warn("host error while the plugin was destroyed");
+    host_error("host error while the plugin was destroyed");
   }
 }
 
-void PluginDriver::warn(std::string message) {
-  env_.warnings.report(fmt::format("{}: {}", info_.name, message));
+void PluginDriver::host_error(std::string message) {
+  env_.host_errors.report(fmt::format("{}: {}", info_.name, message));
 }
 
 void PluginDriver::park(std::exception_ptr e) {

@@ -41,7 +41,7 @@ class PluginDriver final : public Driver {
  private:
   struct Callbacks;
 
-  void warn(std::string message);
+  void host_error(std::string message);
   // Host exceptions cannot unwind through the plugin's C frames: a callback parks the first
   // one here and it is rethrown once the plugin's function has returned.
   void park(std::exception_ptr e);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <vector>
 
 #include "conform/op.h"
 #include "ref/domain.h"
@@ -19,6 +20,8 @@ class RefSide {
   int64_t apply(const Op& op);
 
   const ref::RefDomain& domain() const { return domain_; }
+  // The driver's answers to the next op's calls, for the reference to follow.
+  void follow(std::vector<ref::DriverChoice> choices) { domain_.follow(std::move(choices)); }
 
  private:
   ref::GatherId gather(GatherLabel label);

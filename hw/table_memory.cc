@@ -155,6 +155,7 @@ void TableMemory::reset(const Config& config) {
   alloc_seq_ = 0;
   fail_at_.reset();
   failure_hook_ = nullptr;
+  failed_ = 0;
   for (auto& list : freed_) list.clear();
   freed_bytes_ = 0;
   resident_freed_ = 0;
@@ -179,6 +180,11 @@ uint64_t TableMemory::allocations_requested() const {
   return alloc_seq_;
 }
 
+uint64_t TableMemory::allocations_failed() const {
+  std::lock_guard lock(mu_);
+  return failed_;
+}
+
 bool TableMemory::should_fail(uint64_t size) {
   ++alloc_seq_;
   if (fail_at_ && *fail_at_ == alloc_seq_) {
@@ -195,11 +201,14 @@ std::optional<uint64_t> TableMemory::alloc(uint64_t size, uint64_t align) {
         fmt::format("table allocation of {:#x} bytes aligned to {:#x}: both must be powers of two",
                     size, align));
   std::lock_guard lock(mu_);
-  if (should_fail(size)) return std::nullopt;
   // Small tables still own whole chunks so that each chunk has one owner and one state.
+  const bool refused = should_fail(size);
   size = std::max(size, kChunk);
-  auto paddr = place(size, std::max(align, kChunk));
-  if (!paddr) return std::nullopt;
+  const auto paddr = refused ? std::nullopt : place(size, std::max(align, kChunk));
+  if (!paddr) {
+    ++failed_;
+    return std::nullopt;
+  }
   const uint64_t first = (*paddr - config_.base) / kChunk;
   arena_->meta[first] = 0;
   arena_->set_state(first + 1, size / kChunk - 1, kLive);

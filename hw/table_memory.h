@@ -103,6 +103,8 @@ class TableMemory {
   // Makes the nth allocation request from now fail (1 = the next one), once.
   void fail_nth_allocation(uint64_t n);
   uint64_t allocations_requested() const;
+  // Requests answered with nullopt, by the failure settings or for lack of room.
+  uint64_t allocations_failed() const;
 
   // Marks the chunks covering [paddr, paddr + bytes.size()) allocated and copies the bytes in
   // (a raw memory image); the rest of a partly covered chunk reads as zero. Throws
@@ -216,6 +218,7 @@ class TableMemory {
   mutable std::mutex mu_;
   uint64_t next_ = 0;
   uint64_t alloc_seq_ = 0;
+  uint64_t failed_ = 0;
   std::optional<uint64_t> fail_at_;
   FailureHook failure_hook_;
   std::array<std::deque<Freed>, 64> freed_;  // by log2(size); reused oldest first

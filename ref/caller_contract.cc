@@ -18,6 +18,18 @@ Verdict check_range(const DomainConfig& cfg, uint64_t iova, uint64_t size) {
   return std::nullopt;
 }
 
+// A driver-level call names one of the driver's page sizes, aligned, and a count whose bytes
+// fit in 64 bits.
+Verdict check_pages(const DomainConfig& cfg, uint64_t aligned, uint64_t pgsize, uint64_t pgcount) {
+  if (!is_pow2(pgsize) || (pgsize & cfg.pgsize_bitmap) == 0)
+    return fmt::format("pgsize {:#x} is not one of the driver's page sizes", pgsize);
+  if (!is_aligned(aligned, pgsize))
+    return fmt::format("iova or paddr is not aligned to pgsize {}", size_name(pgsize));
+  if (pgcount == 0 || pgcount > ~uint64_t{0} / pgsize)
+    return fmt::format("pgcount {} is 0 or its bytes overflow", pgcount);
+  return std::nullopt;
+}
+
 }  // namespace
 
 Verdict contract_map(const RefDomain& domain, uint64_t iova, uint64_t paddr, uint64_t size,
@@ -43,9 +55,12 @@ Verdict contract_unmap(const RefDomain& domain, uint64_t iova, uint64_t size) {
   if (auto v = check_range(domain.config(), iova, size)) return v;
   const LeafMap& leaves = domain.pgtable().leaves();
   const uint64_t last = iova + (size - 1);
-  if (const auto leaf = leaves.leaf_at(iova); leaf && leaf->iova != iova)
+  const PartialUnmap policy = domain.config().partial_unmap;
+  const bool cut_start = policy == PartialUnmap::kSplit;
+  const bool cut_end = policy != PartialUnmap::kRefuse;
+  if (const auto leaf = leaves.leaf_at(iova); leaf && leaf->iova != iova && !cut_start)
     return fmt::format("{:#x} is inside a {} leaf", iova, size_name(leaf->pgsize));
-  if (const auto leaf = leaves.leaf_at(last); leaf && leaf->last() != last)
+  if (const auto leaf = leaves.leaf_at(last); leaf && leaf->last() != last && !cut_end)
     return fmt::format("{:#x} is inside a {} leaf", last + 1, size_name(leaf->pgsize));
   uint64_t next = iova;
   for (const LeafRun& run : leaves.runs_in(iova, last)) {
@@ -54,6 +69,17 @@ Verdict contract_unmap(const RefDomain& domain, uint64_t iova, uint64_t size) {
     next = run.last() + 1;
   }
   return fmt::format("{:#x} is not mapped", next);
+}
+
+Verdict contract_map_pages(const RefDomain& domain, const MapPagesCall& call) {
+  if (auto v = check_pages(domain.config(), call.iova | call.paddr, call.pgsize, call.pgcount))
+    return v;
+  return contract_map(domain, call.iova, call.paddr, call.pgsize * call.pgcount, call.prot);
+}
+
+Verdict contract_unmap_pages(const RefDomain& domain, const UnmapPagesCall& call) {
+  if (auto v = check_pages(domain.config(), call.iova, call.pgsize, call.pgcount)) return v;
+  return contract_unmap(domain, call.iova, call.pgsize * call.pgcount);
 }
 
 Verdict contract_map_sg(const RefDomain& domain, uint64_t iova,

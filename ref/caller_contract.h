@@ -16,8 +16,16 @@ namespace iommu::ref {
 Verdict contract_map(const RefDomain& domain, uint64_t iova, uint64_t paddr, uint64_t size,
                      int prot);
 
-// ... and unmaps aligned, fully mapped ranges that cut no leaf.
+// ... and unmaps aligned, fully mapped ranges. Where they may cut a leaf follows the policy
+// the driver declares: anywhere for SPLIT, which promises to split; only at the end for WHOLE
+// (the Linux core unmaps from a leaf's start to inside it, and the driver removes it whole);
+// nowhere for REFUSE.
 Verdict contract_unmap(const RefDomain& domain, uint64_t iova, uint64_t size);
+
+// The same contracts one level down, for io_pgtable_ops called directly: pgsize one of the
+// driver's page sizes, iova and paddr aligned to it, pgcount >= 1, the range as above.
+Verdict contract_map_pages(const RefDomain& domain, const MapPagesCall& call);
+Verdict contract_unmap_pages(const RefDomain& domain, const UnmapPagesCall& call);
 
 // ... and maps scatterlists of non-empty segments whose merged runs are each a contract map.
 Verdict contract_map_sg(const RefDomain& domain, uint64_t iova,

@@ -15,7 +15,7 @@ int RefDomain::map_nosync(uint64_t iova, uint64_t paddr, uint64_t size, int prot
   int ret = 0;
   while (size != 0) {
     const PgsizeChoice c = *iommu_pgsize(config().pgsize_bitmap, iova, paddr, size);
-    const MapPagesResult r = pgtable_.map_pages({iova, paddr, c.pgsize, c.count, prot});
+    const MapPagesResult r = call_map_pages({iova, paddr, c.pgsize, c.count, prot});
     size -= r.mapped;
     ret = r.ret;
     if (ret != 0) break;
@@ -68,7 +68,7 @@ uint64_t RefDomain::unmap_into(uint64_t iova, uint64_t size, GatherId gather) {
   uint64_t unmapped = 0;
   while (unmapped < size) {
     const PgsizeChoice c = *iommu_pgsize(config().pgsize_bitmap, iova, iova, size - unmapped);
-    const uint64_t n = pgtable_.unmap_pages({iova, c.pgsize, c.count}, &removed);
+    const uint64_t n = call_unmap_pages({iova, c.pgsize, c.count}, &removed);
     if (n == 0) break;
     iova += n;
     unmapped += n;
@@ -85,16 +85,49 @@ void RefDomain::retire(const std::vector<LeafRun>& removed, GatherId gather) {
 }
 
 MapPagesResult RefDomain::map_pages(const MapPagesCall& call) {
-  const MapPagesResult r = pgtable_.map_pages(call);
+  const MapPagesResult r = call_map_pages(call);
   if (config().np_caching && r.mapped != 0) pending_.add(call.iova, call.iova + (r.mapped - 1));
   return r;
 }
 
 uint64_t RefDomain::unmap_pages(const UnmapPagesCall& call, GatherId gather) {
   std::vector<LeafRun> removed;
-  const uint64_t n = pgtable_.unmap_pages(call, &removed);
+  const uint64_t n = call_unmap_pages(call, &removed);
   retire(removed, gather);
   return n;
+}
+
+void RefDomain::follow(std::vector<DriverChoice> choices) {
+  choices_.assign(choices.rbegin(), choices.rend());
+}
+
+template <class Choice, class Call>
+std::optional<Choice> RefDomain::take_choice(const Call& call) {
+  if (choices_.empty()) return std::nullopt;
+  const Choice* c = std::get_if<Choice>(&choices_.back());
+  if (!c || !(c->call == call)) {
+    choices_.clear();
+    return std::nullopt;
+  }
+  const Choice chosen = *c;
+  choices_.pop_back();
+  return chosen;
+}
+
+MapPagesResult RefDomain::call_map_pages(const MapPagesCall& call) {
+  const auto c = take_choice<MapPagesChoice>(call);
+  if (!c || pgtable_.check_map_pages(call, c->outcome)) return pgtable_.map_pages(call);
+  pgtable_.apply_map_pages(call, c->outcome);
+  return c->outcome;
+}
+
+uint64_t RefDomain::call_unmap_pages(const UnmapPagesCall& call, std::vector<LeafRun>* removed) {
+  const auto c = take_choice<UnmapPagesChoice>(call);
+  if (!c || pgtable_.check_unmap_pages(call, c->unmapped, c->alloc_failed)) {
+    return pgtable_.unmap_pages(call, removed);
+  }
+  pgtable_.apply_unmap_pages(call, c->unmapped, removed);
+  return c->unmapped;
 }
 
 uint64_t RefDomain::unmap(uint64_t iova, uint64_t size) {

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <vector>
 
 #include "ref/config.h"
 #include "ref/device_view.h"
@@ -57,11 +59,25 @@ class RefDomain {
 
   DeviceView device_view(uint64_t iova) const;
 
+  // The next op's driver calls are answered as a driver under test answered them, in order,
+  // as long as the reference makes the same calls and the contract allows each answer; from
+  // the first call that differs on, the reference answers for itself. A driver may take one
+  // of several allowed outcomes (an early stop at a table's end, a whole table slot
+  // unmapped), and what follows is judged from the state that outcome left.
+  void follow(std::vector<DriverChoice> choices);
+
  private:
+  MapPagesResult call_map_pages(const MapPagesCall& call);
+  uint64_t call_unmap_pages(const UnmapPagesCall& call, std::vector<LeafRun>* removed);
+  // The driver's choice for `call` when it is the next one and allowed.
+  template <class Choice, class Call>
+  std::optional<Choice> take_choice(const Call& call);
+
   uint64_t unmap_into(uint64_t iova, uint64_t size, GatherId gather);
   void retire(const std::vector<LeafRun>& removed, GatherId gather);
 
   RefPgtable pgtable_;
+  std::vector<DriverChoice> choices_;  // oldest last, so taking one is a pop_back
   IntervalSet pending_;  // mapped, not yet published to hardware that caches non-present
   StaleSet stale_;
   GatherId next_gather_ = kFlushQueue + 1;

@@ -105,7 +105,7 @@ bool RefPgtable::unmap_args_valid(const UnmapPagesCall& call) const {
 
 // Walks the leaves from call.iova as the reference driver removes them, until a hole, the end
 // of the request, the policy's stop, or `limit` bytes counted.
-UnmapPlan RefPgtable::plan_unmap(const UnmapPagesCall& call, uint64_t limit) const {
+UnmapPlan RefPgtable::plan_unmap(const UnmapPagesCall& call, uint64_t limit, bool split) const {
   UnmapPlan plan;
   if (!unmap_args_valid(call)) return plan;
   const uint64_t end = request_last(call.iova, call.pgsize, call.pgcount);
@@ -133,7 +133,7 @@ UnmapPlan RefPgtable::plan_unmap(const UnmapPagesCall& call, uint64_t limit) con
       continue;
     }
     // The request covers only part of this leaf.
-    if (cfg_.partial_unmap == PartialUnmap::kRefuse) break;
+    if (cfg_.partial_unmap == PartialUnmap::kRefuse || !split) break;
     if (cfg_.partial_unmap == PartialUnmap::kWhole) {
       clear(leaf->iova, leaf->last());
       plan.bytes += p;
@@ -192,9 +192,12 @@ bool RefPgtable::cuts_leaf(uint64_t iova) const {
   return leaf && leaf->iova != iova;
 }
 
-Verdict RefPgtable::check_unmap_pages(const UnmapPagesCall& call, uint64_t unmapped) const {
+Verdict RefPgtable::check_unmap_pages(const UnmapPagesCall& call, uint64_t unmapped,
+                                      bool alloc_failed) const {
   const uint64_t want = expected_unmap_pages(call);
   if (unmapped == want) return std::nullopt;
+  const bool split_failed = alloc_failed && cfg_.partial_unmap == PartialUnmap::kSplit;
+  if (split_failed && unmapped == plan_unmap(call, kNoLimit, false).bytes) return std::nullopt;
   if (!unmap_args_valid(call))
     return fmt::format("returned {:#x} for invalid arguments; must return 0", unmapped);
   if (unmapped == 0)

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "ref/config.h"
@@ -20,6 +21,7 @@ struct MapPagesCall {
   uint64_t pgsize = 0;
   uint64_t pgcount = 0;
   int prot = 0;
+  bool operator==(const MapPagesCall&) const = default;
 };
 
 struct MapPagesResult {
@@ -32,7 +34,21 @@ struct UnmapPagesCall {
   uint64_t iova = 0;
   uint64_t pgsize = 0;
   uint64_t pgcount = 0;
+  bool operator==(const UnmapPagesCall&) const = default;
 };
+
+// A driver's answer to one call, as a driver under test gave it. Where the contract allows
+// several answers, the reference can follow the one a driver chose (RefDomain::follow).
+struct MapPagesChoice {
+  MapPagesCall call;
+  MapPagesResult outcome;
+};
+struct UnmapPagesChoice {
+  UnmapPagesCall call;
+  uint64_t unmapped = 0;
+  bool alloc_failed = false;  // a table allocation failed during the call
+};
+using DriverChoice = std::variant<MapPagesChoice, UnmapPagesChoice>;
 
 // nullopt: allowed. Otherwise why not, in words a driver author can act on.
 using Verdict = std::optional<std::string>;
@@ -63,7 +79,10 @@ class RefPgtable {
 
   // Whether a driver may answer `call` with `outcome` in the current state.
   Verdict check_map_pages(const MapPagesCall& call, const MapPagesResult& outcome) const;
-  Verdict check_unmap_pages(const UnmapPagesCall& call, uint64_t unmapped) const;
+  // A split needs a new table: when `alloc_failed` (a table allocation failed during the
+  // call), a SPLIT driver may also stop at the first leaf it had to split, as Linux does.
+  Verdict check_unmap_pages(const UnmapPagesCall& call, uint64_t unmapped,
+                            bool alloc_failed = false) const;
 
   // Moves the reference to the state an allowed driver outcome implies.
   void apply_map_pages(const MapPagesCall& call, const MapPagesResult& outcome);
@@ -75,7 +94,8 @@ class RefPgtable {
   bool unmap_args_valid(const UnmapPagesCall& call) const;
   bool slots_all_live(const UnmapPagesCall& call, uint64_t bytes) const;
   bool cuts_leaf(uint64_t iova) const;
-  UnmapPlan plan_unmap(const UnmapPagesCall& call, uint64_t limit) const;
+  // `split` false: the plan stops at the first leaf it would have to split.
+  UnmapPlan plan_unmap(const UnmapPagesCall& call, uint64_t limit, bool split = true) const;
   void remove(uint64_t first, uint64_t last, std::vector<LeafRun>* removed);
 
   DomainConfig cfg_;

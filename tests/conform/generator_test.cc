@@ -26,7 +26,18 @@ struct Coverage {
   uint64_t merged_sg = 0, unmerged_sg = 0;
   uint64_t fast_unmaps = 0, syncs = 0, flushes = 0, accesses = 0;
   uint64_t max_pgsize_mapped = 0;
+  uint64_t map_pages = 0, unmap_pages = 0, fail_allocs = 0;
+  uint64_t cut_starts = 0;  // an unmap that starts inside a leaf
+  uint64_t cut_ends = 0;    // an unmap that ends inside a leaf
 };
+
+// Whether an unmap of [iova, iova + size) starts or ends inside a leaf.
+void count_cuts(Coverage& c, const ref::RefDomain& d, uint64_t iova, uint64_t size) {
+  const auto first = d.pgtable().leaves().leaf_at(iova);
+  const auto last = d.pgtable().leaves().leaf_at(iova + (size - 1));
+  c.cut_starts += first && first->iova != iova;
+  c.cut_ends += last && last->last() != iova + (size - 1);
+}
 
 void count_map(Coverage& c, const ref::DomainConfig& cfg, uint64_t iova, uint64_t paddr,
                uint64_t size, uint64_t top_window) {
@@ -56,6 +67,14 @@ Coverage run(const ref::DomainConfig& cfg, CallerMode mode, uint64_t seed, int o
                                                                            : c.unmerged_sg)++;
       }
     }
+    if (auto* o = std::get_if<UnmapOp>(&op)) count_cuts(c, side.domain(), o->iova, o->size);
+    if (auto* o = std::get_if<UnmapFastOp>(&op)) count_cuts(c, side.domain(), o->iova, o->size);
+    if (auto* o = std::get_if<UnmapPagesOp>(&op)) {
+      count_cuts(c, side.domain(), o->iova, o->pgsize * o->pgcount);
+    }
+    c.map_pages += std::holds_alternative<MapPagesOp>(op);
+    c.unmap_pages += std::holds_alternative<UnmapPagesOp>(op);
+    c.fail_allocs += std::holds_alternative<FailAllocOp>(op);
     c.fast_unmaps += std::holds_alternative<UnmapFastOp>(op);
     c.syncs += std::holds_alternative<IotlbSyncOp>(op);
     c.flushes += std::holds_alternative<FlushIotlbAllOp>(op);
@@ -73,7 +92,7 @@ Coverage run(const ref::DomainConfig& cfg, CallerMode mode, uint64_t seed, int o
 
 TEST(OpGenerator, ContractCampaignsKeepTheContractAndReachTheHardCases) {
   for (auto inv : {ref::Invalidation::kStrict, ref::Invalidation::kLazy}) {
-    const Coverage c = run(lpae_4k(inv), CallerMode::kContract, 7, 4000);
+    const Coverage c = run(lpae_4k(inv), CallerMode::kContract, 12, 4000);
     EXPECT_GT(c.multi_page_runs, 100u);
     EXPECT_GT(c.mixed_sizes, 50u);
     EXPECT_GT(c.table_crossings, 50u);
@@ -85,7 +104,27 @@ TEST(OpGenerator, ContractCampaignsKeepTheContractAndReachTheHardCases) {
     EXPECT_GT(c.flushes, 20u);
     EXPECT_GT(c.accesses, 100u);
     EXPECT_EQ(c.max_pgsize_mapped, 0x40000000u) << "1G leaves never mapped";
+    EXPECT_GT(c.map_pages, 100u);
+    EXPECT_GT(c.unmap_pages, 100u);
+    EXPECT_GT(c.fail_allocs, 50u);
   }
+}
+
+// A SPLIT driver promises to split, so a correct caller may unmap any part of a leaf; a WHOLE
+// driver gets unmaps from a leaf's start to inside it, which it removes whole; a REFUSE
+// driver gets neither.
+TEST(OpGenerator, ContractCampaignsCutLeavesWhereThePolicyAllows) {
+  ref::DomainConfig cfg = lpae_4k();
+  const Coverage split = run(cfg, CallerMode::kContract, 7, 4000);
+  EXPECT_GT(split.cut_starts, 50u);
+  EXPECT_GT(split.cut_ends, 50u);
+  cfg.partial_unmap = ref::PartialUnmap::kWhole;
+  const Coverage whole = run(cfg, CallerMode::kContract, 7, 4000);
+  EXPECT_EQ(whole.cut_starts, 0u);
+  EXPECT_GT(whole.cut_ends, 30u);
+  cfg.partial_unmap = ref::PartialUnmap::kRefuse;
+  const Coverage refuse = run(cfg, CallerMode::kContract, 7, 4000);
+  EXPECT_EQ(refuse.cut_starts + refuse.cut_ends, 0u);
 }
 
 TEST(OpGenerator, EveryReferenceConfigurationStaysWithinTheContract) {

@@ -15,7 +15,7 @@ TEST(OpVocabulary, NamesInVariantOrder) {
   EXPECT_THAT(op_names(),
               ElementsAre("map", "map_nosync", "iotlb_sync_map", "unmap", "unmap_fast",
                           "iotlb_sync", "flush_iotlb_all", "map_sg", "iova_to_phys", "map_pages",
-                          "unmap_pages", "read", "write"));
+                          "unmap_pages", "read", "write", "fail_alloc"));
 }
 
 TEST(OpVocabulary, MakeOpByName) {

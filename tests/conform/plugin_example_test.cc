@@ -257,6 +257,7 @@ class Harness {
   }
 
   Verdict check_host() {
+    if (auto errors = env_.host_errors.take(); !errors.empty()) return errors.front();
     if (auto warnings = env_.warnings.take(); !warnings.empty()) return warnings.front();
     if (!memory_.bad_accesses().empty())
       return fmt::format("the driver accessed unallocated table memory at {:#x}",

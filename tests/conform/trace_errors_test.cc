@@ -23,8 +23,8 @@ std::string error_of(const std::string& text) {
 TEST(TraceErrors, UnknownOp) {
   EXPECT_EQ(error_of("map iova=0 paddr=0 size=4K prot=r\n\nmapp iova=0"),
             "t.trace:3: unknown op 'mapp' (ops: map map_nosync iotlb_sync_map unmap unmap_fast "
-            "iotlb_sync flush_iotlb_all map_sg iova_to_phys map_pages unmap_pages read write; "
-            "directives, before the ops: driver config seed)");
+            "iotlb_sync flush_iotlb_all map_sg iova_to_phys map_pages unmap_pages read write "
+            "fail_alloc; directives, before the ops: driver config seed)");
 }
 
 TEST(TraceErrors, Keys) {
@@ -194,7 +194,8 @@ TEST(TraceErrors, FileErrorsNameThePath) {
   } catch (const TraceError& e) {
     EXPECT_EQ(std::string(e.what()), path.string() + ":1: unknown op 'flush' (ops: map map_nosync "
               "iotlb_sync_map unmap unmap_fast iotlb_sync flush_iotlb_all map_sg iova_to_phys "
-              "map_pages unmap_pages read write; directives, before the ops: driver config seed)");
+              "map_pages unmap_pages read write fail_alloc; directives, before the ops: driver "
+              "config seed)");
     EXPECT_EQ(e.line(), 1u);
     EXPECT_EQ(e.file(), path.string());
   }

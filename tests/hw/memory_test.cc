@@ -109,7 +109,23 @@ TEST(TableMemory, FailsTheNthAllocation) {
   EXPECT_EQ(mem.alloc(4096), std::nullopt);
   EXPECT_TRUE(mem.alloc(4096));
   EXPECT_EQ(mem.allocations_requested(), 4u);
+  EXPECT_EQ(mem.allocations_failed(), 1u);
   EXPECT_EQ(mem.live_allocations().size(), 3u);
+}
+
+// A checker tells which answers a driver may give from whether an allocation failed, by the
+// failure settings or for lack of room.
+TEST(TableMemory, CountsFailedAllocations) {
+  TableMemory mem({.base = 0x80000000, .limit = 0x80000000 + 2 * 4096});
+  mem.set_failure_hook([](uint64_t seq, uint64_t) { return seq == 2; });
+  EXPECT_TRUE(mem.alloc(4096));
+  EXPECT_EQ(mem.alloc(4096), std::nullopt);
+  EXPECT_EQ(mem.allocations_failed(), 1u);
+  EXPECT_TRUE(mem.alloc(4096));
+  EXPECT_EQ(mem.alloc(4096), std::nullopt) << "the window is full";
+  EXPECT_EQ(mem.allocations_failed(), 2u);
+  mem.reset(mem.config());
+  EXPECT_EQ(mem.allocations_failed(), 0u);
 }
 
 TEST(TableMemory, FailureHookSeesSequenceAndSize) {
