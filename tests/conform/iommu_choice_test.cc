@@ -11,6 +11,7 @@
 #include "conform/campaign.h"
 #include "conform/impl_driver.h"
 #include "conform/mutants.h"
+#include "conform/trace.h"
 #include "hw/format.h"
 
 namespace iommu::conform {
@@ -135,6 +136,24 @@ TEST(IommuChoice, TheSameBugsHideInTheDefaultDomain) {
     const MutantResult r = run_mutant(spec, 0.5, 1);
     EXPECT_FALSE(r.killed) << r.violation;
   }
+}
+
+// A finding's trace records the IOMMU model, and replaying it in that model reproduces the
+// finding, which the default model (SMMUv3 here) would not.
+TEST(IommuChoice, AFindingReplaysInTheModelItsTraceRecords) {
+  impl::ScopedMutant active(impl::Mutant::kVtdWalkLeafOnly);
+  const DriverSource src = impl_driver_source("arm-64-lpae-s1-4k");
+  const CampaignReport r = run_campaign(
+      src, {.seed = 1, .ops = 20000, .check = {.iommu = IommuKind::kVtd}, .minimize_tests = 300});
+  ASSERT_TRUE(r.finding);
+  const Trace written{.driver = src.info.name,
+                      .config = src.info.config,
+                      .iommu = IommuKind::kVtd,
+                      .ops = r.finding->ops};
+  const Trace read = parse_trace(format_trace(written));
+  ASSERT_EQ(read.iommu, IommuKind::kVtd);
+  EXPECT_TRUE(replay_ops(src, read.ops, {.iommu = read.iommu}));
+  EXPECT_FALSE(replay_ops(src, read.ops, {}));
 }
 
 }  // namespace
