@@ -72,12 +72,11 @@ std::string write_finding(const CheckArgs& a, const DomainRun& run, const confor
   return path;
 }
 
-struct Tally {
-  uint64_t ops = 0, violations = 0;
-  double seconds = 0;
-};
-
-Tally run_domain(const CheckArgs& a, const DomainRun& run) {
+DomainTally run_domain(const CheckArgs& all, const DomainRun& run, const DomainBudget& budget) {
+  CheckArgs a = all;
+  a.ops = budget.ops;
+  a.seconds = budget.seconds;
+  a.out = budget.out;
   const conform::DriverSource& src = run.source;
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> done{0};
@@ -103,7 +102,7 @@ Tally run_domain(const CheckArgs& a, const DomainRun& run) {
   for (std::thread& t : threads) t.join();
   progress.finish();
 
-  Tally tally;
+  DomainTally tally;
   for (unsigned j = 0; j < a.jobs; j++) {
     tally.ops += reports[j].ops;
     if (!reports[j].finding) continue;
@@ -123,28 +122,9 @@ int run_check(const CheckArgs& a) {
   } catch (const conform::DriverError& e) {
     throw UsageError(e.what());
   }
-  const std::vector<DomainRun> runs = domain_runs(src, a.domain);
-  Tally total;
-  for (size_t i = 0; i < runs.size(); i++) {
-    CheckArgs part = a;
-    if (a.domain.matrix) {
-      // The budget is the whole matrix's; each combination's findings get their own directory.
-      if (a.seconds) {
-        part.seconds = *a.seconds / static_cast<double>(runs.size());
-      } else {
-        part.ops = budget_share(a.ops.value_or(100000), i, runs.size());
-      }
-      part.out = (std::filesystem::path(a.out) / runs[i].dir).string();
-    }
-    const Tally t = run_domain(part, runs[i]);
-    if (a.domain.matrix) {
-      fmt::print("matrix: {} ops={} violations={} seconds={:.2f}\n", runs[i].label, t.ops,
-                 t.violations, t.seconds);
-    }
-    total.ops += t.ops;
-    total.violations += t.violations;
-    total.seconds += t.seconds;
-  }
+  const DomainTally total = run_domains(
+      domain_runs(src, a.domain), {.ops = a.ops, .seconds = a.seconds, .out = a.out}, a.jobs,
+      [&](const DomainRun& run, const DomainBudget& b) { return run_domain(a, run, b); });
   const double s = total.seconds;
   fmt::print("summary: driver={} ops={} violations={} seconds={:.2f} ops_per_s={:.0f}\n", a.driver,
              total.ops, total.violations, s, static_cast<double>(total.ops) / (s > 0 ? s : 1));

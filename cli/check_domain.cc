@@ -3,11 +3,14 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "cli/command.h"
 
 namespace iommu::cli {
 namespace {
+
+constexpr uint64_t kDefaultOps = 100000;  // check's default budget (docs/CLI.md)
 
 DomainRun make_run(const conform::DriverSource& source, conform::IommuKind iommu,
                    ref::Invalidation invalidation, bool np_caching) {
@@ -64,9 +67,28 @@ std::vector<DomainRun> domain_runs(const conform::DriverSource& source, const Do
   return {make_run(source, resolved, inv, args.np_caching)};
 }
 
-uint64_t budget_share(uint64_t total, size_t index, size_t runs) {
-  const uint64_t share = total / runs + (index < total % runs ? 1 : 0);
-  return std::max<uint64_t>(share, 1);
+DomainTally run_domains(const std::vector<DomainRun>& runs, const DomainBudget& budget,
+                        unsigned jobs, const RunDomain& run) {
+  if (runs.size() == 1) return run(runs.front(), budget);
+  DomainTally total;
+  for (size_t i = 0; i < runs.size(); i++) {
+    DomainBudget part{.ops = std::nullopt, .seconds = std::nullopt,
+                      .out = (std::filesystem::path(budget.out) / runs[i].dir).string()};
+    if (budget.seconds) {
+      part.seconds = *budget.seconds / static_cast<double>(runs.size());
+    } else {
+      const uint64_t ops = budget.ops.value_or(kDefaultOps);
+      const uint64_t share = ops / runs.size() + (i < ops % runs.size() ? 1 : 0);
+      part.ops = std::max<uint64_t>(share, jobs);
+    }
+    const DomainTally t = run(runs[i], part);
+    fmt::print("matrix: {} ops={} violations={} seconds={:.2f}\n", runs[i].label, t.ops,
+               t.violations, t.seconds);
+    total.ops += t.ops;
+    total.violations += t.violations;
+    total.seconds += t.seconds;
+  }
+  return total;
 }
 
 }  // namespace iommu::cli

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,8 +32,25 @@ struct DomainRun {
 // in, naming the option and why.
 std::vector<DomainRun> domain_runs(const conform::DriverSource& source, const DomainArgs& args);
 
-// The share of a budget that run `index` of `runs` gets: equal parts, the remainder to the
-// first runs, at least 1.
-uint64_t budget_share(uint64_t total, size_t index, size_t runs);
+struct DomainTally {
+  uint64_t ops = 0, violations = 0;
+  double seconds = 0;
+};
+
+// What one run may spend, and where its findings go.
+struct DomainBudget {
+  std::optional<uint64_t> ops;
+  std::optional<double> seconds;
+  std::string out;
+};
+
+using RunDomain = std::function<DomainTally(const DomainRun&, const DomainBudget&)>;
+
+// Runs each domain in turn and returns the sum. One run gets the whole budget; several
+// (--matrix) share it equally (at least one op per job, so no job runs unbounded), each
+// writes its findings under out/DIR, and each is followed by its line `matrix: LABEL ops=N
+// violations=V seconds=S`.
+DomainTally run_domains(const std::vector<DomainRun>& runs, const DomainBudget& budget,
+                        unsigned jobs, const RunDomain& run);
 
 }  // namespace iommu::cli
