@@ -51,12 +51,12 @@ std::vector<DomainRun> domain_runs(const conform::DriverSource& source, const Do
   if (!args.iommu.empty()) {
     kind = conform::parse_iommu(args.iommu);
     if (!kind) {
-      throw UsageError(fmt::format("--iommu {}: unknown IOMMU ({})", args.iommu,
-                                   conform::iommu_name_list()));
+      throw UsageError(
+          fmt::format("--iommu {}: unknown IOMMU ({})", args.iommu, conform::iommu_name_list()));
     }
   }
-  const auto inv = args.invalidation == "lazy" ? ref::Invalidation::kLazy
-                                               : ref::Invalidation::kStrict;
+  const auto inv =
+      args.invalidation == "lazy" ? ref::Invalidation::kLazy : ref::Invalidation::kStrict;
   conform::DriverSource configured = source;
   configured.info.config.np_caching = args.np_caching;
   const conform::IommuKind resolved = conform::resolve_iommu(configured.info, kind);
@@ -72,7 +72,8 @@ DomainTally run_domains(const std::vector<DomainRun>& runs, const DomainBudget& 
   if (runs.size() == 1) return run(runs.front(), budget);
   DomainTally total;
   for (size_t i = 0; i < runs.size(); i++) {
-    DomainBudget part{.ops = std::nullopt, .seconds = std::nullopt,
+    DomainBudget part{.ops = std::nullopt,
+                      .seconds = std::nullopt,
                       .out = (std::filesystem::path(budget.out) / runs[i].dir).string()};
     if (budget.seconds) {
       part.seconds = *budget.seconds / static_cast<double>(runs.size());

@@ -22,9 +22,11 @@ constexpr std::array<KindEntry, 5> kKinds = {{
     {IommuKind::kAmd, "amd"},
 }};
 
-constexpr std::array<IommuKind, 5> kOrder = {IommuKind::kSmmuV3, IommuKind::kSmmuV3NoRange,
-                                             IommuKind::kSmmuV2, IommuKind::kVtd,
-                                             IommuKind::kAmd};
+constexpr std::array<IommuKind, kKinds.size()> kOrder = [] {
+  std::array<IommuKind, kKinds.size()> kinds{};
+  for (size_t i = 0; i < kKinds.size(); i++) kinds[i] = kKinds[i].kind;
+  return kinds;
+}();
 
 // SMMUv3 walks only the 64-bit LPAE formats; its TTL hints assume their levels (a v7s 64K
 // leaf survives a range command whose TTL says 4K).
@@ -50,9 +52,7 @@ std::optional<IommuKind> parse_iommu(std::string_view name) {
   return std::nullopt;
 }
 
-std::string iommu_name_list() {
-  return "smmuv3, smmuv3-norange, smmuv2, vtd or amd";
-}
+std::string iommu_name_list() { return "smmuv3, smmuv3-norange, smmuv2, vtd or amd"; }
 
 IommuKind default_iommu(const DriverInfo& info) {
   if (info.config.np_caching) return IommuKind::kVtd;
@@ -66,15 +66,17 @@ IommuKind resolve_iommu(const DriverInfo& info, std::optional<IommuKind> kind) {
 std::optional<std::string> iommu_misfit(IommuKind kind, const DriverInfo& info) {
   const bool vendor_x86 = kind == IommuKind::kVtd || kind == IommuKind::kAmd;
   if (info.config.np_caching && !vendor_x86) {
-    return fmt::format("non-present caching needs the vtd or amd IOMMU: {} never caches "
-                       "non-present entries",
-                       iommu_name(kind));
+    return fmt::format(
+        "non-present caching needs the vtd or amd IOMMU: {} never caches "
+        "non-present entries",
+        iommu_name(kind));
   }
   if (is_smmuv3(kind) && !smmuv3_walks(info)) {
-    return fmt::format("{} cannot serve {}: SMMUv3 walks only the 64-bit LPAE formats "
-                       "(arm-64-lpae-*){}",
-                       iommu_name(kind), info.name,
-                       info.walkable() ? fmt::format(", not {}", info.format.name) : "");
+    return fmt::format(
+        "{} cannot serve {}: SMMUv3 walks only the 64-bit LPAE formats "
+        "(arm-64-lpae-*){}",
+        iommu_name(kind), info.name,
+        info.walkable() ? fmt::format(", not {}", info.format.name) : "");
   }
   return std::nullopt;
 }
@@ -88,9 +90,14 @@ impl::IommuDriverConfig iommu_config(const DriverInfo& info, std::optional<Iommu
   c.ctx = ctx;
   c.np_caching = info.config.np_caching;
   switch (k) {
-    case IommuKind::kVtd: c.style = impl::IommuStyle::kVtd; break;
-    case IommuKind::kAmd: c.style = impl::IommuStyle::kAmd; break;
-    default: c.style = impl::IommuStyle::kSmmuV3;
+    case IommuKind::kVtd:
+      c.style = impl::IommuStyle::kVtd;
+      break;
+    case IommuKind::kAmd:
+      c.style = impl::IommuStyle::kAmd;
+      break;
+    default:
+      c.style = impl::IommuStyle::kSmmuV3;
   }
   c.smmu_stage = info.format.name.find("-s2") != std::string::npos ? 2 : 1;
   c.smmu_page_shift = (min == 0x4000 || min == 0x10000) ? fls64_idx(min) : 12;
