@@ -8,7 +8,6 @@
 #include "conform/judge.h"
 #include "conform/core_ops.h"
 #include "conform/trace.h"
-#include "ref/bits.h"
 
 namespace iommu::conform {
 namespace {
