@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/check_domain.h"
 #include "cli/command.h"
 #include "cli/progress.h"
 #include "conform/campaign.h"
@@ -27,6 +28,7 @@ struct CheckArgs {
   std::string caller = "contract";
   std::string out = "findings";
   unsigned jobs = 1;
+  DomainArgs domain;
 };
 
 // Job j runs seed + j; the op budget is split between jobs.
@@ -51,13 +53,18 @@ std::string finding_path(const CheckArgs& a, const conform::Finding& f, uint64_t
       .string();
 }
 
-std::string write_finding(const CheckArgs& a, const conform::DriverSource& src,
-                          const conform::Finding& f, uint64_t seed) {
+std::string write_finding(const CheckArgs& a, const DomainRun& run, const conform::Finding& f,
+                          uint64_t seed) {
+  const conform::DriverSource& src = run.source;
   std::error_code ec;
   std::filesystem::create_directories(a.out, ec);
   if (ec) throw UsageError(fmt::format("--out {}: {}", a.out, ec.message()));
   const std::string path = finding_path(a, f, seed);
-  conform::Trace t{.driver = src.info.name, .config = src.info.config, .seed = seed, .ops = f.ops};
+  conform::Trace t{.driver = src.info.name,
+                   .config = src.info.config,
+                   .iommu = run.iommu,
+                   .seed = seed,
+                   .ops = f.ops};
   const std::string comment = fmt::format(
       "{}\nminimized from {} ops in {} replays; replay with: iommucheck replay {}",
       f.minimized.message(), f.original_ops, f.minimize_tests, path);
@@ -65,21 +72,22 @@ std::string write_finding(const CheckArgs& a, const conform::DriverSource& src,
   return path;
 }
 
-int run_check(const CheckArgs& a) {
-  conform::DriverSource src;
-  try {
-    src = conform::resolve_driver(a.driver, a.kernel);
-  } catch (const conform::DriverError& e) {
-    throw UsageError(e.what());
-  }
+DomainTally run_domain(const CheckArgs& all, const DomainRun& run, const DomainBudget& budget) {
+  CheckArgs a = all;
+  a.ops = budget.ops;
+  a.seconds = budget.seconds;
+  a.out = budget.out;
+  const conform::DriverSource& src = run.source;
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> done{0};
   std::vector<conform::CampaignReport> reports(a.jobs);
   std::vector<uint64_t> last(a.jobs, 0);
   std::mutex mu;
-  Progress progress("check " + a.driver, a.ops.value_or(a.seconds ? 0 : 100000));
+  const std::string what = a.domain.matrix ? fmt::format("{} [{}]", a.driver, run.label) : a.driver;
+  Progress progress("check " + what, a.ops.value_or(a.seconds ? 0 : 100000));
   auto job = [&](unsigned j) {
     conform::CampaignOptions o = job_options(a, j, stop);
+    o.check.iommu = run.iommu;
     o.progress = [&, j](uint64_t n) {
       done += n - last[j];
       last[j] = n;
@@ -94,19 +102,33 @@ int run_check(const CheckArgs& a) {
   for (std::thread& t : threads) t.join();
   progress.finish();
 
-  uint64_t ops = 0, violations = 0;
+  DomainTally tally;
   for (unsigned j = 0; j < a.jobs; j++) {
-    ops += reports[j].ops;
+    tally.ops += reports[j].ops;
     if (!reports[j].finding) continue;
-    violations++;
+    tally.violations++;
     const conform::Finding& f = *reports[j].finding;
     fmt::print("VIOLATION: {}\n", f.violation.message());
-    fmt::print("minimized trace ({} ops): {}\n", f.ops.size(), write_finding(a, src, f, a.seed + j));
+    fmt::print("minimized trace ({} ops): {}\n", f.ops.size(), write_finding(a, run, f, a.seed + j));
   }
-  const double s = progress.seconds();
+  tally.seconds = progress.seconds();
+  return tally;
+}
+
+int run_check(const CheckArgs& a) {
+  conform::DriverSource src;
+  try {
+    src = conform::resolve_driver(a.driver, a.kernel);
+  } catch (const conform::DriverError& e) {
+    throw UsageError(e.what());
+  }
+  const DomainTally total = run_domains(
+      domain_runs(src, a.domain), {.ops = a.ops, .seconds = a.seconds, .out = a.out}, a.jobs,
+      [&](const DomainRun& run, const DomainBudget& b) { return run_domain(a, run, b); });
+  const double s = total.seconds;
   fmt::print("summary: driver={} ops={} violations={} seconds={:.2f} ops_per_s={:.0f}\n", a.driver,
-             ops, violations, s, static_cast<double>(ops) / (s > 0 ? s : 1));
-  return violations == 0 ? kExitOk : kExitViolation;
+             total.ops, total.violations, s, static_cast<double>(total.ops) / (s > 0 ? s : 1));
+  return total.violations == 0 ? kExitOk : kExitViolation;
 }
 
 }  // namespace
@@ -129,6 +151,23 @@ void add_check_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_option("--out", o->out, "Directory for minimized findings")->capture_default_str();
   cmd->add_option("--jobs", o->jobs, "Parallel runs")->check(CLI::Range(1u, 256u))->capture_default_str();
+  auto* iommu = cmd->add_option("--iommu", o->domain.iommu,
+                                "IOMMU model: smmuv3, smmuv3-norange, smmuv2, vtd or amd "
+                                "(default: SMMUv3 for arm-64-lpae formats, SMMUv2 otherwise, "
+                                "VT-d with --np-caching)");
+  auto* inv = cmd->add_option("--invalidation", o->domain.invalidation,
+                              "strict: unmap invalidates; lazy: a flush queue, stale until "
+                              "flush_iotlb_all")
+                  ->check(CLI::IsMember({"strict", "lazy"}))
+                  ->capture_default_str();
+  auto* np = cmd->add_flag("--np-caching", o->domain.np_caching,
+                           "The IOMMU caches non-present entries (vtd or amd only)");
+  cmd->add_flag("--matrix", o->domain.matrix,
+                "Run every combination of IOMMU model, invalidation and non-present caching "
+                "that fits the driver, the budget shared between them")
+      ->excludes(iommu)
+      ->excludes(inv)
+      ->excludes(np);
   cmd->callback([&action, o] { action = [o] { return run_check(*o); }; });
 }
 

@@ -46,7 +46,12 @@ int run_replay(const ReplayArgs& a) {
     fmt::print("{:>5} {}\n      ref={} driver={}{}\n", i + 1, conform::format_op(op),
                value_text(r.ref), value_text(r.driver), r.hw.empty() ? "" : " hw: " + r.hw);
   };
-  const auto violation = conform::replay_ops(src, trace.ops, {.record_hw = true}, show);
+  if (trace.iommu) {
+    if (auto why = conform::iommu_misfit(*trace.iommu, src.info))
+      throw UsageError(fmt::format("{}: iommu {}: {}", a.trace, conform::iommu_name(*trace.iommu), *why));
+  }
+  const auto violation =
+      conform::replay_ops(src, trace.ops, {.record_hw = true, .iommu = trace.iommu}, show);
   if (violation) {
     fmt::print("VIOLATION: {}\n", violation->message());
     return kExitViolation;

@@ -10,7 +10,6 @@
 #include "conform/core_ops.h"
 #include "conform/generator.h"
 #include "conform/trace.h"
-#include "ref/bits.h"
 
 namespace iommu::conform {
 namespace {
@@ -19,23 +18,6 @@ class NullSink : public hw::InvalidationSink {
  public:
   void issue(const hw::Command&) override {}
 };
-
-// An SMMUv3 unless the domain caches non-present entries, which only VT-d and AMD do.
-impl::IommuDriverConfig iommu_config(const DriverInfo& info) {
-  const ref::DomainConfig& cfg = info.config;
-  const uint64_t min = cfg.min_pgsize();
-  impl::IommuDriverConfig c;
-  c.ctx = Checker::kCtx;
-  c.np_caching = cfg.np_caching;
-  c.style = cfg.np_caching ? impl::IommuStyle::kVtd : impl::IommuStyle::kSmmuV3;
-  c.smmu_stage = info.format.name.find("-s2") != std::string::npos ? 2 : 1;
-  c.smmu_page_shift = (min == 0x4000 || min == 0x10000) ? fls64_idx(min) : 12;
-  // Range commands with a TTL hint are SMMUv3's, which walks only the 64-bit LPAE formats; the
-  // others sit behind IOMMUs that invalidate by address (SMMUv2 TLBIVA, DART), modelled by
-  // single-address commands that hit any leaf holding the address.
-  c.smmu_range_inv = info.format.name.starts_with("arm-64-lpae");
-  return c;
-}
 
 hw::TableMemory::Config memory_config(unsigned oas) {
   hw::TableMemory::Config c = hw::TableMemory::window_for_oas(oas);
@@ -74,7 +56,7 @@ Checker::Checker(const DriverSource& source, const CheckOptions& opts)
     null_sink_ = std::make_unique<NullSink>();
   }
   iommu_ = std::make_unique<impl::IommuDriver>(device_ ? device_->invalidation() : *null_sink_,
-                                               iommu_config(info_));
+                                               iommu_config(info_, opts.iommu, kCtx));
   checked_ = std::make_unique<CheckedPgtable>(*iommu_, mem_, info_.config);
   env_.reset(new DriverEnv{mem_, *checked_});
   driver_ = source.create(*env_);

@@ -15,6 +15,7 @@
 
 #include "conform/checked_pgtable.h"
 #include "conform/driver.h"
+#include "conform/iommu_choice.h"
 #include "conform/memory_pool.h"
 #include "conform/op.h"
 #include "conform/ref_side.h"
@@ -35,6 +36,8 @@ struct CheckOptions {
   hw::CacheConfig caches{};  // adversarial by default: nothing leaves a cache uninvalidated
   unsigned samples = 2;      // random probe iovas per op, beside the range's edges
   bool record_hw = false;    // fill StepResult::hw (for replay)
+  // The IOMMU driver model (conform/iommu_choice.h); nullopt: the default for the driver.
+  std::optional<IommuKind> iommu{};
 };
 
 struct Violation {
@@ -59,7 +62,8 @@ struct StepResult {
 class Checker {
  public:
   // Throws std::invalid_argument (naming the problem) for a driver the checker cannot hold to
-  // its declaration, and whatever the driver's creation throws.
+  // its declaration or an opts.iommu that cannot serve it, and whatever the driver's creation
+  // throws.
   explicit Checker(const DriverSource& source, const CheckOptions& opts = {});
   ~Checker();
   Checker(const Checker&) = delete;

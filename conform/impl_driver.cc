@@ -32,13 +32,31 @@ class ImplDriver final : public Driver {
   impl::Pgtable pgtable_;
 };
 
+constexpr ref::PartialUnmap kPolicies[] = {ref::PartialUnmap::kSplit, ref::PartialUnmap::kRefuse,
+                                           ref::PartialUnmap::kWhole};
+
 }  // namespace
+
+std::string_view impl_kind(ref::PartialUnmap policy) {
+  switch (policy) {
+    case ref::PartialUnmap::kRefuse: return "impl-refuse";
+    case ref::PartialUnmap::kWhole: return "impl-whole";
+    case ref::PartialUnmap::kSplit: break;
+  }
+  return "impl";
+}
+
+std::optional<ref::PartialUnmap> impl_policy(std::string_view kind) {
+  for (ref::PartialUnmap p : kPolicies)
+    if (impl_kind(p) == kind) return p;
+  return std::nullopt;
+}
 
 DriverSource impl_driver_source(const hw::FormatConfig& format, ref::PartialUnmap policy) {
   const impl::PgtableConfig cfg{.format = format, .partial_unmap = policy};
   const hw::Format fmt = hw::make_format(cfg.format);  // throws for an unknown format
   DriverInfo info;
-  info.name = fmt::format("impl:{}", format.name);
+  info.name = fmt::format("{}:{}", impl_kind(policy), format.name);
   info.format = cfg.format;
   const hw::Geometry& g = fmt.geo();
   info.config = {.pgsize_bitmap = g.pgsize_bitmap, .ias = g.ias, .oas = g.oas,

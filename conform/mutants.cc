@@ -40,6 +40,20 @@ constexpr MutantSpec kSpecs[] = {
      "arm-32-lpae-s1", 0, kWhole},
     {Mutant::kFreeWithoutUnlink, "free-without-unlink",
      "an emptied table freed while its parent still points to it", "apple-dart"},
+    {Mutant::kWholeGathersRequest, "whole-gathers-request",
+     "a whole-leaf unmap (AMD, VT-d style) that gathers the requested page, not the leaf it "
+     "removed", "arm-64-lpae-s1-4k", 0, kWhole, kHostile},
+    {Mutant::kSyncMapNothing, "sync-map-nothing",
+     "iotlb_sync_map sends nothing: a non-present entry cached by AMD NpCache hides the new "
+     "mapping", "arm-64-lpae-s1-4k", 0, kSplit, CallerMode::kContract, IommuKind::kAmd,
+     ref::Invalidation::kStrict, true},
+    {Mutant::kVtdWalkLeafOnly, "vtd-walk-leaf-only",
+     "VT-d: a walk flush sent with IH=1, so the paging-structure caches keep a freed table",
+     "arm-64-lpae-s2-4k", 0, kSplit, CallerMode::kContract, IommuKind::kVtd,
+     ref::Invalidation::kLazy},
+    {Mutant::kAmdWalkNoPde, "amd-walk-no-pde",
+     "AMD-Vi: a walk flush sent with PDE=0, so the page directory cache keeps a freed table",
+     "arm-32-lpae-s1", 0, kSplit, CallerMode::kContract, IommuKind::kAmd},
 };
 
 }  // namespace
@@ -47,11 +61,16 @@ constexpr MutantSpec kSpecs[] = {
 std::span<const MutantSpec> mutant_specs() { return kSpecs; }
 
 MutantResult run_mutant(const MutantSpec& spec, double seconds, uint64_t seed) {
-  const DriverSource src = impl_driver_source(
+  DriverSource src = impl_driver_source(
       hw::FormatConfig{.name = std::string(spec.format), .ias = spec.ias}, spec.policy);
+  src.info.config.invalidation = spec.invalidation;
+  src.info.config.np_caching = spec.np_caching;
   impl::ScopedMutant active(spec.id);
-  const CampaignReport r = run_campaign(
-      src, {.seed = seed, .seconds = seconds, .mode = spec.mode, .minimize_tests = 300});
+  const CampaignReport r = run_campaign(src, {.seed = seed,
+                                              .seconds = seconds,
+                                              .mode = spec.mode,
+                                              .check = {.iommu = spec.iommu},
+                                              .minimize_tests = 300});
   MutantResult out{.spec = &spec, .ops = r.ops, .seconds = r.seconds};
   if (!r.finding) return out;
   out.killed = true;

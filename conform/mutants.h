@@ -1,8 +1,9 @@
 // The bug zoo (`iommucheck mutants --driver-source impl`): every seeded bug of impl/mutant.h,
-// with the driver configuration and caller mode that exercise it, run as a campaign until the
+// with the driver configuration, domain and caller mode that exercise it, run as a campaign until the
 // checker kills it or its time runs out.
 #pragma once
 
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,6 +21,11 @@ struct MutantSpec {
   unsigned ias = 0;         // 0: the format's default
   ref::PartialUnmap policy = ref::PartialUnmap::kSplit;
   CallerMode mode = CallerMode::kContract;
+  // The domain it runs in: the IOMMU model (nullopt: the default for the format), lazy or
+  // strict, non-present caching.
+  std::optional<IommuKind> iommu{};
+  ref::Invalidation invalidation = ref::Invalidation::kStrict;
+  bool np_caching = false;
 };
 
 std::span<const MutantSpec> mutant_specs();

@@ -9,7 +9,8 @@
 namespace iommu::conform {
 namespace {
 
-constexpr std::string_view kForms = "impl:FORMAT, plugin:PATH.so and linux:FORMAT";
+constexpr std::string_view kForms =
+    "impl:FORMAT (or impl-refuse:FORMAT, impl-whole:FORMAT), plugin:PATH.so and linux:FORMAT";
 
 DriverSource plugin_source(const std::string& path) {
   try {
@@ -25,9 +26,12 @@ DriverSource plugin_source(const std::string& path) {
 
 std::vector<DriverListing> available_drivers() {
   std::vector<DriverListing> out;
-  for (std::string_view f : hw::format_names()) {
-    const DriverSource src = impl_driver_source(f);
-    out.push_back({src.info.name, src.info.description});
+  for (auto policy : {ref::PartialUnmap::kSplit, ref::PartialUnmap::kRefuse,
+                      ref::PartialUnmap::kWhole}) {
+    for (std::string_view f : hw::format_names()) {
+      const DriverSource src = impl_driver_source(f, policy);
+      out.push_back({src.info.name, src.info.description});
+    }
   }
   out.push_back({"plugin:PATH.so",
                  "a driver built as a shared object against conform/iommucheck_driver.h "
@@ -39,9 +43,10 @@ DriverSource resolve_driver(std::string_view name, const std::string& kernel_dir
   const auto colon = name.find(':');
   const std::string_view kind = name.substr(0, colon);
   const std::string rest(colon == std::string_view::npos ? "" : name.substr(colon + 1));
-  if (kind == "impl" && colon != std::string_view::npos) {
+  const auto policy = impl_policy(kind);
+  if (policy && colon != std::string_view::npos) {
     try {
-      return impl_driver_source(rest);
+      return impl_driver_source(rest, *policy);
     } catch (const std::invalid_argument& e) {
       throw DriverError(fmt::format("driver '{}': {}", name, e.what()));
     }
@@ -61,8 +66,10 @@ DriverSource configured_source(const Trace& trace, const std::string& driver_nam
   DriverSource src = resolve_driver(driver_name, kernel_dir);
   if (!trace.config) return src;
   const ref::DomainConfig& want = *trace.config;
-  if (want.partial_unmap != src.info.config.partial_unmap && driver_name.starts_with("impl:")) {
-    src = impl_driver_source(driver_name.substr(5), want.partial_unmap);
+  const size_t colon = driver_name.find(':');
+  if (want.partial_unmap != src.info.config.partial_unmap &&
+      impl_policy(std::string_view(driver_name).substr(0, colon))) {
+    src = impl_driver_source(driver_name.substr(colon + 1), want.partial_unmap);
   }
   ref::DomainConfig& have = src.info.config;
   if (want.pgsize_bitmap != have.pgsize_bitmap || want.ias != have.ias || want.oas != have.oas ||

@@ -33,7 +33,7 @@ bool same_config(const ref::DomainConfig& a, const ref::DomainConfig& b) {
 bool Trace::operator==(const Trace& o) const {
   bool configs = config.has_value() == o.config.has_value() &&
                  (!config || same_config(*config, *o.config));
-  return driver == o.driver && configs && seed == o.seed && ops == o.ops;
+  return driver == o.driver && configs && iommu == o.iommu && seed == o.seed && ops == o.ops;
 }
 
 Trace read_trace_file(const std::string& path) {

@@ -1,5 +1,5 @@
 // Traces: a campaign's ops as plain text a person can read and edit, one op per line, after a
-// header of directives (driver, config, seed). The printed form of a Trace always parses back
+// header of directives (driver, config, iommu, seed). The printed form of a Trace always parses back
 // to the same Trace. The format is specified in docs/TRACES.md.
 #pragma once
 
@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "conform/iommu_choice.h"
 #include "conform/op.h"
 #include "ref/config.h"
 
@@ -18,6 +19,7 @@ namespace iommu::conform {
 struct Trace {
   std::optional<std::string> driver;  // e.g. "impl:arm-64-lpae-s1-4k"
   std::optional<ref::DomainConfig> config;
+  std::optional<IommuKind> iommu;  // nullopt: the checker's default for the driver
   std::optional<uint64_t> seed;
   std::vector<Op> ops;
 

@@ -104,7 +104,7 @@ KeyValues key_values(std::string_view op, const std::vector<std::string_view>& k
 Op parse_op(std::span<const std::string_view> words) {
   std::optional<Op> op = make_op(words[0]);
   if (!op)
-    fail(fmt::format("unknown op '{}' (ops: {}; directives, before the ops: driver config seed)",
+    fail(fmt::format("unknown op '{}' (ops: {}; directives, before the ops: driver config iommu seed)",
                      words[0], fmt::join(op_names(), " ")));
   KeyValues kv = key_values(words[0], keys_of(*op), words.subspan(1));
   for_each_field(*op, FieldReader(words[0], kv));
@@ -128,7 +128,7 @@ class Parser {
 
  private:
   static bool is_directive(std::string_view w) {
-    return w == "driver" || w == "config" || w == "seed";
+    return w == "driver" || w == "config" || w == "iommu" || w == "seed";
   }
 
   void directive(std::span<const std::string_view> words) {
@@ -137,6 +137,7 @@ class Parser {
       fail(fmt::format("directive '{}' after the first op (directives go before the ops)", name));
     if (name == "driver") return driver(words.subspan(1));
     if (name == "seed") return seed(words.subspan(1));
+    if (name == "iommu") return iommu(words.subspan(1));
     if (trace_.config) fail("duplicate directive 'config'");
     trace_.config = parse_config(words.subspan(1));
   }
@@ -146,6 +147,14 @@ class Parser {
     if (args.size() != 1)
       fail(fmt::format("driver: expected one NAME, got {} words", args.size()));
     trace_.driver = std::string(args[0]);
+  }
+
+  void iommu(std::span<const std::string_view> args) {
+    if (trace_.iommu) fail("duplicate directive 'iommu'");
+    if (args.size() != 1) fail(fmt::format("iommu: expected one NAME, got {} words", args.size()));
+    trace_.iommu = parse_iommu(args[0]);
+    if (!trace_.iommu)
+      fail(fmt::format("iommu: unknown IOMMU '{}' ({})", args[0], iommu_name_list()));
   }
 
   void seed(std::span<const std::string_view> args) {

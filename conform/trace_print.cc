@@ -76,6 +76,7 @@ std::string format_trace(const Trace& trace, std::string_view comment) {
     out += fmt::format("driver {}\n", *trace.driver);
   }
   if (trace.config) out += fmt::format("config {}\n", ref::describe(*trace.config));
+  if (trace.iommu) out += fmt::format("iommu {}\n", iommu_name(*trace.iommu));
   if (trace.seed) out += fmt::format("seed {}\n", *trace.seed);
   for (const Op& op : trace.ops) out += format_op(op) + "\n";
   return out;

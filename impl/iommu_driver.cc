@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "impl/gather.h"
+#include "impl/mutant.h"
 
 namespace iommu::impl {
 namespace {
@@ -82,7 +83,7 @@ void IommuDriver::iotlb_sync(IotlbGather& gather) {
 }
 
 void IommuDriver::iotlb_sync_map(uint64_t iova, uint64_t size) {
-  if (!cfg_.np_caching || size == 0) return;
+  if (!cfg_.np_caching || size == 0 || mutant(Mutant::kSyncMapNothing)) return;
   std::lock_guard lock(mu_);
   // Linux sends IH=0 (VT-d) and PDE=1 (AMD) here: a cached non-present entry may be at any level.
   encoder_->range(iova, iova + (size - 1), 0, /*leaf_only=*/false, batch_);

@@ -7,6 +7,7 @@
 #include "hw/invalidation_amd.h"
 #include "hw/invalidation_encode.h"
 #include "impl/iommu_driver.h"
+#include "impl/mutant.h"
 #include "ref/bits.h"
 
 namespace iommu::impl {
@@ -26,6 +27,7 @@ class AmdEncoder final : public CommandEncoder {
 
   void range(uint64_t first, uint64_t last, uint64_t /*granule*/, bool leaf_only,
              std::vector<hw::Command>& out) const override {
+    leaf_only = leaf_only || mutant(Mutant::kAmdWalkNoPde);
     if (!np_cache_ || last - first >= kAmdChunkLimit - 1) {
       emit(hw::amd_encode_range(domid_, first, last, !leaf_only), out);
       return;

@@ -4,6 +4,7 @@
 #include "hw/invalidation_encode.h"
 #include "hw/invalidation_vtd.h"
 #include "impl/iommu_driver.h"
+#include "impl/mutant.h"
 
 namespace iommu::impl {
 namespace {
@@ -19,7 +20,8 @@ class VtdEncoder final : public CommandEncoder {
 
   void range(uint64_t first, uint64_t last, uint64_t /*granule*/, bool leaf_only,
              std::vector<hw::Command>& out) const override {
-    emit(hw::vtd_encode_range(did_, first, last, leaf_only, mamv_), out);
+    const bool ih = leaf_only || mutant(Mutant::kVtdWalkLeafOnly);
+    emit(hw::vtd_encode_range(did_, first, last, ih, mamv_), out);
   }
 
   // The invalidation wait descriptor has no wire form in hw/: it is the sync itself.

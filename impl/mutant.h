@@ -20,6 +20,10 @@ enum class Mutant {
   kV7sSingleReplica,       // a v7s 64K/16M leaf written as 1 entry instead of 16
   kLeakEmptyTable,         // an emptied table unlinked but never freed
   kFreeWithoutUnlink,      // an emptied table freed while its parent still points to it
+  kWholeGathersRequest,    // a whole-leaf unmap gathers only the requested page, not the leaf
+  kSyncMapNothing,         // iotlb_sync_map sends nothing under non-present caching
+  kVtdWalkLeafOnly,        // VT-d: a walk flush sent with IH=1 (paging-structure caches kept)
+  kAmdWalkNoPde,           // AMD-Vi: a walk flush sent with PDE=0 (page directory cache kept)
 };
 
 namespace detail {

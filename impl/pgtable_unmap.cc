@@ -130,7 +130,11 @@ void Pgtable::take_whole(const Slot& s, UnmapRun& run, Pending& pending) {
   const uint64_t leaf = s.leaf_iova(run.cur);
   const uint64_t first = ptep(s.table, s.level, leaf);
   for (unsigned r = 0; r < s.d.replicas; r++) store(first + r * db, 0);
-  tlb_add(run, leaf, s.d.size);
+  if (mutant(Mutant::kWholeGathersRequest)) {
+    tlb_add(run, run.cur, fmt_.geo().granule);
+  } else {
+    tlb_add(run, leaf, s.d.size);
+  }
   drop_count(s.table, s.level, leaf, s.d.replicas, pending);
   run.bytes += s.d.size;
   run.done = true;

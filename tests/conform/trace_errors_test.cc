@@ -1,6 +1,8 @@
 // Every way a trace can be malformed, with the exact FILE:LINE: REASON message.
 #include <gtest/gtest.h>
 
+#include <fmt/core.h>
+
 #include <filesystem>
 #include <string>
 
@@ -24,7 +26,7 @@ TEST(TraceErrors, UnknownOp) {
   EXPECT_EQ(error_of("map iova=0 paddr=0 size=4K prot=r\n\nmapp iova=0"),
             "t.trace:3: unknown op 'mapp' (ops: map map_nosync iotlb_sync_map unmap unmap_fast "
             "iotlb_sync flush_iotlb_all map_sg iova_to_phys map_pages unmap_pages read write "
-            "fail_alloc; directives, before the ops: driver config seed)");
+            "fail_alloc; directives, before the ops: driver config iommu seed)");
 }
 
 TEST(TraceErrors, Keys) {
@@ -115,6 +117,20 @@ TEST(TraceErrors, Directives) {
   EXPECT_EQ(error_of("seed"), "t.trace:1: seed: expected one number, got 0 words");
 }
 
+TEST(TraceErrors, Iommu) {
+  EXPECT_EQ(error_of("iommu vtd\niommu amd"), "t.trace:2: duplicate directive 'iommu'");
+  EXPECT_EQ(error_of("iommu"), "t.trace:1: iommu: expected one NAME, got 0 words");
+  EXPECT_EQ(error_of("iommu smmuv4"),
+            "t.trace:1: iommu: unknown IOMMU 'smmuv4' (smmuv3, smmuv3-norange, smmuv2, vtd or "
+            "amd)");
+  EXPECT_EQ(error_of("flush_iotlb_all\niommu vtd"),
+            "t.trace:2: directive 'iommu' after the first op (directives go before the ops)");
+  for (IommuKind k : iommu_kinds()) {
+    const Trace t = parse_trace(fmt::format("iommu {}\n", iommu_name(k)));
+    EXPECT_EQ(t.iommu, k);
+  }
+}
+
 constexpr const char* kConfig = "config pgsizes=4K|2M|1G ias=48 oas=48 partial=split np_caching=off strict\n";
 
 TEST(TraceErrors, Config) {
@@ -195,7 +211,7 @@ TEST(TraceErrors, FileErrorsNameThePath) {
     EXPECT_EQ(std::string(e.what()), path.string() + ":1: unknown op 'flush' (ops: map map_nosync "
               "iotlb_sync_map unmap unmap_fast iotlb_sync flush_iotlb_all map_sg iova_to_phys "
               "map_pages unmap_pages read write fail_alloc; directives, before the ops: driver "
-              "config seed)");
+              "config iommu seed)");
     EXPECT_EQ(e.line(), 1u);
     EXPECT_EQ(e.file(), path.string());
   }

@@ -84,6 +84,8 @@ rc::Gen<Trace> gen_trace() {
     Trace t;
     t.driver = maybe(gen_driver());
     t.config = maybe(gen_config());
+    t.iommu = maybe(rc::gen::elementOf(std::vector<IommuKind>(iommu_kinds().begin(),
+                                                              iommu_kinds().end())));
     t.seed = maybe(rc::gen::arbitrary<uint64_t>());
     t.ops = *rc::gen::container<std::vector<Op>>(gen_op());
     return t;

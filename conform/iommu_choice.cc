@@ -1,0 +1,110 @@
+#include "conform/iommu_choice.h"
+
+#include <fmt/core.h>
+
+#include <array>
+
+#include "ref/bits.h"
+
+namespace iommu::conform {
+namespace {
+
+struct KindEntry {
+  IommuKind kind;
+  std::string_view name;
+};
+
+constexpr std::array<KindEntry, 5> kKinds = {{
+    {IommuKind::kSmmuV3, "smmuv3"},
+    {IommuKind::kSmmuV3NoRange, "smmuv3-norange"},
+    {IommuKind::kSmmuV2, "smmuv2"},
+    {IommuKind::kVtd, "vtd"},
+    {IommuKind::kAmd, "amd"},
+}};
+
+constexpr std::array<IommuKind, kKinds.size()> kOrder = [] {
+  std::array<IommuKind, kKinds.size()> kinds{};
+  for (size_t i = 0; i < kKinds.size(); i++) kinds[i] = kKinds[i].kind;
+  return kinds;
+}();
+
+// SMMUv3 walks only the 64-bit LPAE formats; its TTL hints assume their levels (a v7s 64K
+// leaf survives a range command whose TTL says 4K).
+bool smmuv3_walks(const DriverInfo& info) { return info.format.name.starts_with("arm-64-lpae"); }
+
+bool is_smmuv3(IommuKind kind) {
+  return kind == IommuKind::kSmmuV3 || kind == IommuKind::kSmmuV3NoRange;
+}
+
+}  // namespace
+
+std::span<const IommuKind> iommu_kinds() { return kOrder; }
+
+std::string_view iommu_name(IommuKind kind) {
+  for (const KindEntry& e : kKinds)
+    if (e.kind == kind) return e.name;
+  return "?";
+}
+
+std::optional<IommuKind> parse_iommu(std::string_view name) {
+  for (const KindEntry& e : kKinds)
+    if (e.name == name) return e.kind;
+  return std::nullopt;
+}
+
+std::string iommu_name_list() { return "smmuv3, smmuv3-norange, smmuv2, vtd or amd"; }
+
+IommuKind default_iommu(const DriverInfo& info) {
+  if (info.config.np_caching) return IommuKind::kVtd;
+  return smmuv3_walks(info) ? IommuKind::kSmmuV3 : IommuKind::kSmmuV2;
+}
+
+IommuKind resolve_iommu(const DriverInfo& info, std::optional<IommuKind> kind) {
+  return kind ? *kind : default_iommu(info);
+}
+
+std::optional<std::string> iommu_misfit(IommuKind kind, const DriverInfo& info) {
+  const bool vendor_x86 = kind == IommuKind::kVtd || kind == IommuKind::kAmd;
+  if (info.config.np_caching && !vendor_x86) {
+    return fmt::format(
+        "non-present caching needs the vtd or amd IOMMU: {} never caches "
+        "non-present entries",
+        iommu_name(kind));
+  }
+  if (is_smmuv3(kind) && !smmuv3_walks(info)) {
+    return fmt::format(
+        "{} cannot serve {}: SMMUv3 walks only the 64-bit LPAE formats "
+        "(arm-64-lpae-*){}",
+        iommu_name(kind), info.name,
+        info.walkable() ? fmt::format(", not {}", info.format.name) : "");
+  }
+  return std::nullopt;
+}
+
+impl::IommuDriverConfig iommu_config(const DriverInfo& info, std::optional<IommuKind> kind,
+                                     hw::ContextId ctx) {
+  const IommuKind k = resolve_iommu(info, kind);
+  if (auto why = iommu_misfit(k, info)) throw std::invalid_argument(*why);
+  const uint64_t min = info.config.min_pgsize();
+  impl::IommuDriverConfig c;
+  c.ctx = ctx;
+  c.np_caching = info.config.np_caching;
+  switch (k) {
+    case IommuKind::kVtd:
+      c.style = impl::IommuStyle::kVtd;
+      break;
+    case IommuKind::kAmd:
+      c.style = impl::IommuStyle::kAmd;
+      break;
+    default:
+      c.style = impl::IommuStyle::kSmmuV3;
+  }
+  c.smmu_stage = info.format.name.find("-s2") != std::string::npos ? 2 : 1;
+  c.smmu_page_shift = (min == 0x4000 || min == 0x10000) ? fls64_idx(min) : 12;
+  // SMMUv2's TLBIVA / TLBIIPAS2 invalidate by address, reaching every entry that holds it, as
+  // SMMUv3's single-address (TG=0) commands do: the model sends those for both.
+  c.smmu_range_inv = k == IommuKind::kSmmuV3;
+  return c;
+}
+
+}  // namespace iommu::conform
