@@ -10,10 +10,15 @@ bool is_digit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0;
 bool is_hex(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
 bool is_word(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
 
-// The length of the number at s[i] (0x1f, 4096, 4K, 2M, ...), or 0 when none starts there. A
-// digit inside a word (`s1`, `lpae64`, `x86`) is part of a name, not a number.
+// Whether s[i] continues a name: `s1`, `x86`, and the parts of `arm-64-lpae-s1-4k`.
+bool in_name(std::string_view s, size_t i) {
+  if (i > 0 && is_word(s[i - 1])) return true;
+  return i > 1 && s[i - 1] == '-' && is_word(s[i - 2]);
+}
+
+// The length of the number at s[i] (0x1f, 4096, 4K, 2M, ...), or 0 when none starts there.
 size_t number_at(std::string_view s, size_t i) {
-  if (!is_digit(s[i]) || (i > 0 && is_word(s[i - 1]))) return 0;
+  if (!is_digit(s[i]) || in_name(s, i)) return 0;
   size_t j = i;
   if (s.substr(i, 2) == "0x" || s.substr(i, 2) == "0X") {
     j += 2;
