@@ -11,7 +11,7 @@ inline constexpr int kExitInterrupted = 130;  // 128 + SIGINT, as shells report 
 
 class InterruptGuard {
  public:
-  InterruptGuard();  // installs the handlers
+  InterruptGuard();   // installs the handlers
   ~InterruptGuard();  // restores the previous ones
   InterruptGuard(const InterruptGuard&) = delete;
   InterruptGuard& operator=(const InterruptGuard&) = delete;
@@ -19,7 +19,8 @@ class InterruptGuard {
   const std::atomic<bool>& flag() const;
 
  private:
-  struct sigaction old_int_ {}, old_term_{};
+  struct sigaction old_int_ = {};
+  struct sigaction old_term_ = {};
 };
 
 }  // namespace iommu::cli

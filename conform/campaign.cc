@@ -15,9 +15,7 @@ double since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-bool is_set(const std::atomic<bool>* flag) {
-  return flag && flag->load(std::memory_order_relaxed);
-}
+bool is_set(const std::atomic<bool>* flag) { return flag && flag->load(std::memory_order_relaxed); }
 
 // Distinct, reproducible seeds for the episodes of one campaign seed.
 uint64_t episode_seed(uint64_t seed, uint64_t episode) {
@@ -59,7 +57,8 @@ class Campaign {
       const uint64_t seed = episode_seed(opts_.seed, episode);
       const uint64_t max_ops =
           opts_.ops == 0 ? opts_.episode_ops : std::min(opts_.episode_ops, opts_.ops - report_.ops);
-      Episode e = opts_.isolate ? isolated_episode(seed, max_ops) : in_process_episode(seed, max_ops);
+      Episode e =
+          opts_.isolate ? isolated_episode(seed, max_ops) : in_process_episode(seed, max_ops);
       if (e.violation) record(*e.violation, std::move(e.ops), seed);
     }
     report_.seconds = since(start_);
@@ -82,7 +81,8 @@ class Campaign {
       if (++report_.ops % 1024 == 0 && opts_.progress) opts_.progress(report_.ops);
       return true;
     };
-    e.violation = run_episode(source_, opts_, seed, max_ops, [&] { return done(); }, started);
+    e.violation = run_episode(
+        source_, opts_, seed, max_ops, [&] { return done(); }, started);
     return e;
   }
 
@@ -93,7 +93,9 @@ class Campaign {
                                        std::chrono::duration<double>(opts_.seconds));
     const bool timed = opts_.seconds > 0;
     auto body = [&](const DriverSource& src, IsolatedChild& child) {
-      auto child_done = [&] { return child.stop_requested() || (timed && Clock::now() >= deadline); };
+      auto child_done = [&] {
+        return child.stop_requested() || (timed && Clock::now() >= deadline);
+      };
       return run_episode(src, opts_, seed, max_ops, child_done,
                          [&](const Op& op) { return child.started(op); });
     };
@@ -133,9 +135,10 @@ class Campaign {
             .isolate = opts_.isolate,
             .isolation = isolation(),
             .stop = [this] { return is_set(opts_.interrupt) || out_of_time(); },
-            .why_stopped = [this] {
-              return std::string(is_set(opts_.interrupt) ? "interrupted" : "the time limit");
-            },
+            .why_stopped =
+                [this] {
+                  return std::string(is_set(opts_.interrupt) ? "interrupted" : "the time limit");
+                },
             .progress = opts_.minimize_progress};
   }
 
@@ -187,9 +190,8 @@ std::optional<Violation> replay_isolated(const DriverSource& source, const std::
   return run_isolated(source, body, isolation).violation;
 }
 
-Finding minimize_finding(const DriverSource& source, const CheckOptions& check,
-                         std::vector<Op> ops, const Violation& violation,
-                         const MinimizeOptions& options) {
+Finding minimize_finding(const DriverSource& source, const CheckOptions& check, std::vector<Op> ops,
+                         const Violation& violation, const MinimizeOptions& options) {
   const std::string signature = finding_signature(violation);
   Finding f;
   f.violation = f.minimized = violation;
@@ -197,9 +199,8 @@ Finding minimize_finding(const DriverSource& source, const CheckOptions& check,
   f.original_ops = ops.size();
   size_t tests = 0, shortest = ops.size();
   auto still_fails = [&](const std::vector<Op>& candidate) {
-    const auto v = options.isolate
-                       ? replay_isolated(source, candidate, check, options.isolation)
-                       : replay_ops(source, candidate, check);
+    const auto v = options.isolate ? replay_isolated(source, candidate, check, options.isolation)
+                                   : replay_ops(source, candidate, check);
     // The minimizer keeps every candidate that fails the same way, so the last one kept is
     // the result and its violation is what the minimized trace reproduces.
     const bool same = v && finding_signature(*v) == signature;

@@ -42,8 +42,8 @@ struct MinimizeProgress {
 
 struct CampaignOptions {
   uint64_t seed = 1;
-  uint64_t ops = 0;       // stop after this many ops; 0: only the time limit
-  double seconds = 0;     // stop after this long, minimization included; 0: only the op limit
+  uint64_t ops = 0;    // stop after this many ops; 0: only the time limit
+  double seconds = 0;  // stop after this long, minimization included; 0: only the op limit
   CallerMode mode = CallerMode::kContract;
   uint64_t episode_ops = 4000;
   CheckOptions check{};
@@ -65,25 +65,25 @@ struct CampaignOptions {
 };
 
 struct Finding {
-  Violation violation;          // as it occurred
-  Violation minimized;          // as the minimized trace reproduces it
-  std::string signature;        // finding_signature(violation)
-  std::vector<Op> ops;          // the minimized trace
-  uint64_t episode_seed = 0;    // replays the unminimized episode
-  size_t original_ops = 0;      // ops in the episode up to the violation
+  Violation violation;        // as it occurred
+  Violation minimized;        // as the minimized trace reproduces it
+  std::string signature;      // finding_signature(violation)
+  std::vector<Op> ops;        // the minimized trace
+  uint64_t episode_seed = 0;  // replays the unminimized episode
+  size_t original_ops = 0;    // ops in the episode up to the violation
   size_t minimize_tests = 0;
   // Empty, or why the minimization stopped before it was done ("interrupted", "the time
   // limit"): `ops` then still fails the same way but is not minimal.
   std::string cut_short;
-  uint64_t found_after_ops = 0;     // ops run by the campaign when the violation occurred
-  double found_after_seconds = 0;   // and the time it had taken
+  uint64_t found_after_ops = 0;    // ops run by the campaign when the violation occurred
+  double found_after_seconds = 0;  // and the time it had taken
 };
 
 struct CampaignReport {
   uint64_t ops = 0;
-  double seconds = 0;           // wall time, minimization included
-  double checking_seconds = 0;  // wall time spent running ops (not minimizing)
-  std::vector<Finding> findings;  // each distinct finding this campaign minimized, in order
+  double seconds = 0;              // wall time, minimization included
+  double checking_seconds = 0;     // wall time spent running ops (not minimizing)
+  std::vector<Finding> findings;   // each distinct finding this campaign minimized, in order
   std::optional<Finding> finding;  // findings.front(), for callers that stop at the first
   std::map<std::string, uint64_t> occurrences;  // every finding seen, by signature
 };
@@ -117,8 +117,7 @@ struct MinimizeOptions {
 };
 
 // Delta-debugs ops to a short sequence whose violation has the same signature.
-Finding minimize_finding(const DriverSource& source, const CheckOptions& check,
-                         std::vector<Op> ops, const Violation& violation,
-                         const MinimizeOptions& options);
+Finding minimize_finding(const DriverSource& source, const CheckOptions& check, std::vector<Op> ops,
+                         const Violation& violation, const MinimizeOptions& options);
 
 }  // namespace iommu::conform

@@ -8,8 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -24,17 +24,32 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // The driver call in progress, as the watchdog and the findings name it.
-enum class Call : uint32_t { kNone, kCreate, kRoots, kMapPages, kUnmapPages, kIovaToPhys, kDestroy };
+enum class Call : uint32_t {
+  kNone,
+  kCreate,
+  kRoots,
+  kMapPages,
+  kUnmapPages,
+  kIovaToPhys,
+  kDestroy
+};
 
 const char* call_name(Call c) {
   switch (c) {
-    case Call::kCreate: return "create()";
-    case Call::kRoots: return "roots()";
-    case Call::kMapPages: return "map_pages()";
-    case Call::kUnmapPages: return "unmap_pages()";
-    case Call::kIovaToPhys: return "iova_to_phys()";
-    case Call::kDestroy: return "destroy()";
-    case Call::kNone: break;
+    case Call::kCreate:
+      return "create()";
+    case Call::kRoots:
+      return "roots()";
+    case Call::kMapPages:
+      return "map_pages()";
+    case Call::kUnmapPages:
+      return "unmap_pages()";
+    case Call::kIovaToPhys:
+      return "iova_to_phys()";
+    case Call::kDestroy:
+      return "destroy()";
+    case Call::kNone:
+      break;
   }
   return "no driver call";
 }
@@ -284,8 +299,7 @@ std::pair<std::string, std::string> death(const Ending& e, const IsolationOption
                               WIFEXITED(e.status) ? WEXITSTATUS(e.status) : -1, call)};
 }
 
-Violation death_violation(const Ending& e, const std::vector<Op>& ops,
-                          const IsolationOptions& o) {
+Violation death_violation(const Ending& e, const std::vector<Op>& ops, const IsolationOptions& o) {
   auto [check, detail] = death(e, o);
   Violation v{ops.empty() ? 0 : ops.size() - 1, ops.empty() ? "create" : format_op(ops.back()),
               std::move(check), std::move(detail)};
@@ -331,8 +345,8 @@ IsolatedRun run_isolated(const DriverSource& source, const IsolatedBody& body,
   const Ending e = watch(pid, fds[0], *shared, options);
   close(fds[0]);
   IsolatedRun run{.ops = started_ops(*shared), .violation = std::nullopt};
-  const bool reported = !e.timed_out && !e.report.empty() && WIFEXITED(e.status) &&
-                        WEXITSTATUS(e.status) == 0;
+  const bool reported =
+      !e.timed_out && !e.report.empty() && WIFEXITED(e.status) && WEXITSTATUS(e.status) == 0;
   if (reported && (e.report[0] == 'N' || e.report[0] == 'V' || e.report[0] == 'E')) {
     run.violation = decode(e.report);
     return run;

@@ -88,8 +88,8 @@ TEST(Campaign, StopsAtTheFirstFindingUnlessKeepGoing) {
 TEST(Campaign, SharedSignaturesAreMinimizedOnce) {
   const DriverSource src = two_rule_source();
   SignatureSet seen;
-  CampaignOptions o{.seed = 1, .ops = 600, .episode_ops = 300, .minimize_tests = 50,
-                    .keep_going = true};
+  CampaignOptions o{
+      .seed = 1, .ops = 600, .episode_ops = 300, .minimize_tests = 50, .keep_going = true};
   o.seen = &seen;
   const CampaignReport a = run_campaign(src, o);
   const CampaignReport b = run_campaign(src, o);

@@ -15,8 +15,8 @@ namespace iommu::conform {
 namespace {
 
 DriverSource faulty(const std::string& fault) {
-  return resolve_driver("plugin:" + std::string(IOMMUCHECK_PLUGIN_DIR) + "/faulty_plugin_" +
-                        fault + ".so");
+  return resolve_driver("plugin:" + std::string(IOMMUCHECK_PLUGIN_DIR) + "/faulty_plugin_" + fault +
+                        ".so");
 }
 
 // map_pages is called with pgcount 3 by the second op: the faulty plugins fault there.
@@ -63,13 +63,14 @@ TEST(Isolation, AHangIsATimeoutWithinTheCallTimeout) {
 }
 
 TEST(Isolation, ACleanDriverReplaysCleanAndItsViolationsComeBack) {
-  const DriverSource good = resolve_driver("plugin:" + std::string(IOMMUCHECK_PLUGIN_DIR) +
-                                           "/example_plugin.so");
+  const DriverSource good =
+      resolve_driver("plugin:" + std::string(IOMMUCHECK_PLUGIN_DIR) + "/example_plugin.so");
   EXPECT_FALSE(replay(good));
   const DriverSource bug = resolve_driver("plugin:" + std::string(IOMMUCHECK_PLUGIN_DIR) +
                                           "/example_plugin_seeded_bug.so");
-  const std::vector<Op> ops = {MapOp{.iova = 0x200000, .paddr = 0x800000, .size = 0x4000, .prot = 3},
-                               UnmapOp{.iova = 0x200000, .size = 0x4000}};
+  const std::vector<Op> ops = {
+      MapOp{.iova = 0x200000, .paddr = 0x800000, .size = 0x4000, .prot = 3},
+      UnmapOp{.iova = 0x200000, .size = 0x4000}};
   const auto isolated = replay_isolated(bug, ops, {}, {});
   const auto in_process = replay_ops(bug, ops);
   ASSERT_TRUE(isolated);
@@ -82,8 +83,7 @@ TEST(Isolation, ACreateThatFailsIsAnErrorNamingThePlugin) {
     replay(faulty("create"));
     FAIL() << "no error";
   } catch (const IsolationError& e) {
-    EXPECT_NE(std::string(e.what()).find("create() failed with -12 (ENOMEM)"),
-              std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("create() failed with -12 (ENOMEM)"), std::string::npos)
         << e.what();
   }
 }
@@ -111,8 +111,8 @@ TEST(Isolation, ACrashOnTheEnomemPathIsFound) {
 }
 
 TEST(Isolation, ACampaignRecordsTheOpsUpToTheCrashAndMinimizesThem) {
-  const CampaignReport r = run_campaign(
-      faulty("segv"), {.seed = 1, .ops = 4000, .isolate = true, .call_timeout = 1});
+  const CampaignReport r =
+      run_campaign(faulty("segv"), {.seed = 1, .ops = 4000, .isolate = true, .call_timeout = 1});
   ASSERT_EQ(r.findings.size(), 1u);
   const Finding& f = r.findings.front();
   EXPECT_EQ(f.violation.check, "crash");

@@ -32,15 +32,16 @@ TEST(Signature, DigitsInsideNamesAreKept) {
 
 TEST(Signature, AnotherRuleOfTheSameCheckDiffers) {
   const auto walk = v("map iova=0x1000", "translation", "hw walk: translation fault at level 3");
-  const auto phys = v("map iova=0x1000", "translation", "iova_to_phys(0x1000): ref 0x5000, "
-                                                        "driver 0x0");
+  const auto phys = v("map iova=0x1000", "translation",
+                      "iova_to_phys(0x1000): ref 0x5000, "
+                      "driver 0x0");
   EXPECT_NE(finding_signature(walk), finding_signature(phys));
 }
 
 TEST(Signature, AnotherOpKindDiffers) {
-  EXPECT_NE(finding_signature(v("unmap iova=0x0 size=4K", "stale", "iotlb holds 0x0")),
-            finding_signature(v("unmap_fast iova=0x0 size=4K gather=1", "stale",
-                                "iotlb holds 0x0")));
+  EXPECT_NE(
+      finding_signature(v("unmap iova=0x0 size=4K", "stale", "iotlb holds 0x0")),
+      finding_signature(v("unmap_fast iova=0x0 size=4K gather=1", "stale", "iotlb holds 0x0")));
 }
 
 TEST(Signature, AWarnIsItsFileAndLine) {
