@@ -1,7 +1,9 @@
 #include <fmt/core.h>
 
 #include <atomic>
+#include <exception>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -11,6 +13,7 @@
 
 #include "cli/check_domain.h"
 #include "cli/command.h"
+#include "cli/interrupt.h"
 #include "cli/progress.h"
 #include "conform/campaign.h"
 #include "conform/registry.h"
@@ -28,31 +31,45 @@ struct CheckArgs {
   std::string caller = "contract";
   std::string out = "findings";
   unsigned jobs = 1;
+<<<<<<< HEAD
   DomainArgs domain;
+=======
+  bool keep_going = false;     // the default is on in --time campaigns
+  bool stop_at_first = false;  // ... unless this says otherwise
+  double call_timeout = 5;
+>>>>>>> helper-iso
 };
 
 // Job j runs seed + j; the op budget is split between jobs.
 conform::CampaignOptions job_options(const CheckArgs& a, unsigned job,
-                                     const std::atomic<bool>& stop) {
+                                     const std::atomic<bool>& stop,
+                                     const std::atomic<bool>& interrupt) {
   conform::CampaignOptions o;
   o.seed = a.seed + job;
   o.mode = a.caller == "hostile" ? conform::CallerMode::kHostile : conform::CallerMode::kContract;
   o.stop = &stop;
+  o.interrupt = &interrupt;
+  o.keep_going = a.keep_going || (a.seconds.has_value() && !a.stop_at_first);
+  o.call_timeout = a.call_timeout;
   if (a.seconds) o.seconds = *a.seconds;
   if (a.ops) o.ops = *a.ops / a.jobs + (job < *a.ops % a.jobs ? 1 : 0);
   if (!a.ops && !a.seconds) o.ops = 100000 / a.jobs;
   return o;
 }
 
-std::string finding_path(const CheckArgs& a, const conform::Finding& f, uint64_t seed) {
+// `nth`: how many findings of the same check this run wrote before (keep-going finds several).
+std::string finding_path(const CheckArgs& a, const conform::Finding& f, uint64_t seed,
+                         unsigned nth) {
   std::string name = a.driver.substr(0, a.driver.find(':')) + "-";
   const std::string rest = a.driver.substr(a.driver.find(':') + 1);
   name += std::filesystem::path(rest).filename().string();
+  const std::string suffix = nth == 0 ? "" : fmt::format("-{}", nth + 1);
   return (std::filesystem::path(a.out) /
-          fmt::format("{}-seed{}-{}.trace", name, seed, f.violation.check))
+          fmt::format("{}-seed{}-{}{}.trace", name, seed, f.violation.check, suffix))
       .string();
 }
 
+<<<<<<< HEAD
 std::string write_finding(const CheckArgs& a, const DomainRun& run, const conform::Finding& f,
                           uint64_t seed) {
   const conform::DriverSource& src = run.source;
@@ -68,39 +85,128 @@ std::string write_finding(const CheckArgs& a, const DomainRun& run, const confor
   const std::string comment = fmt::format(
       "{}\nminimized from {} ops in {} replays; replay with: iommucheck replay {}",
       f.minimized.message(), f.original_ops, f.minimize_tests, path);
+=======
+std::string write_finding(const CheckArgs& a, const conform::DriverSource& src,
+                          const conform::Finding& f, uint64_t seed, unsigned nth) {
+  std::error_code ec;
+  std::filesystem::create_directories(a.out, ec);
+  if (ec) throw UsageError(fmt::format("--out {}: {}", a.out, ec.message()));
+  const std::string path = finding_path(a, f, seed, nth);
+  conform::Trace t{.driver = src.info.name, .config = src.info.config, .seed = seed, .ops = f.ops};
+  const std::string how =
+      f.cut_short.empty()
+          ? fmt::format("minimized from {} ops in {} replays", f.original_ops, f.minimize_tests)
+          : fmt::format("NOT minimized: minimization stopped ({}) after {} replays, {} ops of {} "
+                        "left",
+                        f.cut_short, f.minimize_tests, f.ops.size(), f.original_ops);
+  const std::string comment = fmt::format("{}\n{}; replay with: iommucheck replay {}",
+                                          f.minimized.message(), how, path);
+>>>>>>> helper-iso
   conform::write_trace_file(path, t, comment);
   return path;
 }
 
+<<<<<<< HEAD
 DomainTally run_domain(const CheckArgs& all, const DomainRun& run, const DomainBudget& budget) {
   CheckArgs a = all;
   a.ops = budget.ops;
   a.seconds = budget.seconds;
   a.out = budget.out;
   const conform::DriverSource& src = run.source;
+=======
+// What every job returned, merged: distinct findings in job order (a signature found by two
+// jobs is minimized by the first to claim it), occurrences summed.
+struct Merged {
+  uint64_t ops = 0;
+  double ops_per_s = 0;
+  std::vector<std::pair<const conform::Finding*, uint64_t>> findings;  // with the job's seed
+  std::map<std::string, uint64_t> occurrences;
+};
+
+Merged merge(const CheckArgs& a, const std::vector<conform::CampaignReport>& reports) {
+  Merged m;
+  for (unsigned j = 0; j < reports.size(); j++) {
+    const conform::CampaignReport& r = reports[j];
+    m.ops += r.ops;
+    // Checking time only: minimization does not run ops.
+    if (r.checking_seconds > 0) m.ops_per_s += static_cast<double>(r.ops) / r.checking_seconds;
+    for (const conform::Finding& f : r.findings) m.findings.emplace_back(&f, a.seed + j);
+    for (const auto& [sig, n] : r.occurrences) m.occurrences[sig] += n;
+  }
+  return m;
+}
+
+int report(const CheckArgs& a, const conform::DriverSource& src, const Merged& m, double seconds,
+           bool interrupted) {
+  std::map<std::string, unsigned> per_check;
+  for (const auto& [f, seed] : m.findings) {
+    fmt::print("VIOLATION: {}\n", f->violation.message());
+    const std::string path = write_finding(a, src, *f, seed, per_check[f->violation.check]++);
+    fmt::print("{} trace ({} ops): {}\n", f->cut_short.empty() ? "minimized" : "unminimized",
+               f->ops.size(), path);
+  }
+  for (const auto& [sig, n] : m.occurrences) fmt::print("found {} time(s): {}\n", n, sig);
+  if (interrupted) fmt::print("interrupted: the counts cover the ops run until then\n");
+  fmt::print("summary: driver={} ops={} violations={} seconds={:.2f} ops_per_s={:.0f}\n",
+             a.driver, m.ops, m.findings.size(), seconds, m.ops_per_s);
+  if (!m.findings.empty()) return kExitViolation;
+  return interrupted ? kExitInterrupted : kExitOk;
+}
+
+int run_check(const CheckArgs& a) {
+  conform::DriverSource src;
+  try {
+    src = conform::resolve_driver(a.driver, a.kernel);
+  } catch (const conform::DriverError& e) {
+    throw UsageError(e.what());
+  }
+  InterruptGuard interrupt;
+>>>>>>> helper-iso
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> done{0};
   std::vector<conform::CampaignReport> reports(a.jobs);
   std::vector<uint64_t> last(a.jobs, 0);
   std::mutex mu;
+<<<<<<< HEAD
   const std::string what = a.domain.matrix ? fmt::format("{} [{}]", a.driver, run.label) : a.driver;
   Progress progress("check " + what, a.ops.value_or(a.seconds ? 0 : 100000));
   auto job = [&](unsigned j) {
     conform::CampaignOptions o = job_options(a, j, stop);
     o.check.iommu = run.iommu;
+=======
+  std::exception_ptr error;
+  conform::SignatureSet seen;
+  Progress progress("check " + a.driver, a.ops.value_or(a.seconds ? 0 : 100000));
+  auto job = [&](unsigned j) {
+    conform::CampaignOptions o = job_options(a, j, stop, interrupt.flag());
+    o.isolate = conform::runs_isolated(src.info);
+    o.seen = &seen;
+>>>>>>> helper-iso
     o.progress = [&, j](uint64_t n) {
       done += n - last[j];
       last[j] = n;
       std::lock_guard lock(mu);
       progress.update(done);
     };
-    reports[j] = conform::run_campaign(src, o);
-    if (reports[j].finding) stop = true;
+    o.minimize_progress = [&](const conform::MinimizeProgress& p) {
+      std::lock_guard lock(mu);
+      progress.status(fmt::format("minimizing `{}`: {} replays, {} ops", p.signature, p.tests,
+                                  p.ops));
+    };
+    try {
+      reports[j] = conform::run_campaign(src, o);
+      if (!reports[j].findings.empty() && !o.keep_going) stop = true;
+    } catch (...) {
+      std::lock_guard lock(mu);
+      if (!error) error = std::current_exception();
+      stop = true;
+    }
   };
   std::vector<std::thread> threads;
   for (unsigned j = 0; j < a.jobs; j++) threads.emplace_back(job, j);
   for (std::thread& t : threads) t.join();
   progress.finish();
+<<<<<<< HEAD
 
   DomainTally tally;
   for (unsigned j = 0; j < a.jobs; j++) {
@@ -129,6 +235,18 @@ int run_check(const CheckArgs& a) {
   fmt::print("summary: driver={} ops={} violations={} seconds={:.2f} ops_per_s={:.0f}\n", a.driver,
              total.ops, total.violations, s, static_cast<double>(total.ops) / (s > 0 ? s : 1));
   return total.violations == 0 ? kExitOk : kExitViolation;
+=======
+  if (error) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      throw UsageError(e.what());
+    } catch (...) {
+      throw UsageError("a campaign job stopped on an exception that is not a std::exception");
+    }
+  }
+  return report(a, src, merge(a, reports), progress.seconds(), interrupt.flag().load());
+>>>>>>> helper-iso
 }
 
 }  // namespace
@@ -151,6 +269,7 @@ void add_check_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_option("--out", o->out, "Directory for minimized findings")->capture_default_str();
   cmd->add_option("--jobs", o->jobs, "Parallel runs")->check(CLI::Range(1u, 256u))->capture_default_str();
+<<<<<<< HEAD
   auto* iommu = cmd->add_option("--iommu", o->domain.iommu,
                                 "IOMMU model: smmuv3, smmuv3-norange, smmuv2, vtd or amd "
                                 "(default: SMMUv3 for arm-64-lpae formats, SMMUv2 otherwise, "
@@ -168,6 +287,17 @@ void add_check_command(CLI::App& app, Action& action) {
       ->excludes(iommu)
       ->excludes(inv)
       ->excludes(np);
+=======
+  auto* keep = cmd->add_flag("--keep-going", o->keep_going,
+                             "After a finding, minimize it and go on, counting each distinct "
+                             "finding (the default in --time campaigns)");
+  cmd->add_flag("--stop-at-first", o->stop_at_first, "Stop at the first finding")->excludes(keep);
+  cmd->add_option("--call-timeout", o->call_timeout,
+                  "Seconds one driver call may take in an isolated (plugin) driver before it "
+                  "counts as a hang")
+      ->check(CLI::Range(0.001, 3600.0))
+      ->capture_default_str();
+>>>>>>> helper-iso
   cmd->callback([&action, o] { action = [o] { return run_check(*o); }; });
 }
 

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@ struct ReplayArgs {
   std::string trace;
   std::string driver;
   std::string kernel;
+  double call_timeout = 5;
 };
 
 std::string value_text(int64_t v) {
@@ -46,12 +48,27 @@ int run_replay(const ReplayArgs& a) {
     fmt::print("{:>5} {}\n      ref={} driver={}{}\n", i + 1, conform::format_op(op),
                value_text(r.ref), value_text(r.driver), r.hw.empty() ? "" : " hw: " + r.hw);
   };
+<<<<<<< HEAD
   if (trace.iommu) {
     if (auto why = conform::iommu_misfit(*trace.iommu, src.info))
       throw UsageError(fmt::format("{}: iommu {}: {}", a.trace, conform::iommu_name(*trace.iommu), *why));
   }
   const auto violation =
       conform::replay_ops(src, trace.ops, {.record_hw = true, .iommu = trace.iommu}, show);
+=======
+  // A plugin that crashes, exits or hangs is the replay's finding, not the end of iommucheck.
+  std::optional<conform::Violation> violation;
+  if (conform::runs_isolated(src.info)) {
+    try {
+      violation = conform::replay_isolated(src, trace.ops, {.record_hw = true},
+                                           {.call_timeout = a.call_timeout}, show);
+    } catch (const conform::IsolationError& e) {
+      throw UsageError(e.what());
+    }
+  } else {
+    violation = conform::replay_ops(src, trace.ops, {.record_hw = true}, show);
+  }
+>>>>>>> helper-iso
   if (violation) {
     fmt::print("VIOLATION: {}\n", violation->message());
     return kExitViolation;
@@ -87,6 +104,11 @@ void add_replay_command(CLI::App& app, Action& action) {
   cmd->add_option("--driver", a->driver, "Driver to run it on (default: the trace's driver)");
   cmd->add_option("--kernel", a->kernel, "Linux tree for linux:FORMAT drivers")
       ->check(CLI::ExistingDirectory);
+  cmd->add_option("--call-timeout", a->call_timeout,
+                  "Seconds one driver call may take in an isolated (plugin) driver before it "
+                  "counts as a hang")
+      ->check(CLI::Range(0.001, 3600.0))
+      ->capture_default_str();
   cmd->callback([&action, a] { action = [a] { return run_replay(*a); }; });
 }
 

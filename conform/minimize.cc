@@ -80,8 +80,9 @@ std::vector<Op> shrink_segments(std::vector<Op> ops, const StillFails& still_fai
   return ops;
 }
 
-MinimizeResult minimize(std::vector<Op> ops, const StillFails& still_fails, size_t max_tests) {
-  TestBudget budget(max_tests);
+MinimizeResult minimize(std::vector<Op> ops, const StillFails& still_fails, size_t max_tests,
+                        const std::function<bool()>& stop) {
+  TestBudget budget(max_tests, stop);
   while (!budget.exhausted()) {
     std::vector<Op> before = ops;
     ops = ddmin(std::move(ops), still_fails, budget);
@@ -89,7 +90,7 @@ MinimizeResult minimize(std::vector<Op> ops, const StillFails& still_fails, size
     ops = shrink_fields(std::move(ops), still_fails, budget);
     if (ops == before) break;
   }
-  return {std::move(ops), budget.used()};
+  return {std::move(ops), budget.used(), stop && stop()};
 }
 
 }  // namespace iommu::conform

@@ -6,22 +6,25 @@
 #include <algorithm>
 #include <cstddef>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "conform/op.h"
 
 namespace iommu::conform {
 
-// Caps the predicate calls a minimization may make: each one replays a trace.
+// Caps the predicate calls a minimization may make: each one replays a trace. `stop` (the time
+// limit, an interrupt) ends it early too.
 class TestBudget {
  public:
-  explicit TestBudget(size_t limit) : left_(limit) {}
-  bool exhausted() const { return left_ == 0; }
+  explicit TestBudget(size_t limit, std::function<bool()> stop = {})
+      : left_(limit), stop_(std::move(stop)) {}
+  bool exhausted() const { return left_ == 0 || (stop_ && stop_()); }
   size_t used() const { return used_; }
   // Runs the predicate unless the budget is spent (then reports "does not fail").
   template <class Pred, class T>
   bool run(Pred& pred, const T& candidate) {
-    if (left_ == 0) return false;
+    if (exhausted()) return false;
     --left_;
     ++used_;
     return pred(candidate);
@@ -29,6 +32,7 @@ class TestBudget {
 
  private:
   size_t left_;
+  std::function<bool()> stop_;
   size_t used_ = 0;
 };
 
@@ -89,12 +93,13 @@ std::vector<Op> shrink_segments(std::vector<Op> ops, const StillFails& still_fai
 
 struct MinimizeResult {
   std::vector<Op> ops;
-  size_t tests = 0;  // predicate calls made
+  size_t tests = 0;      // predicate calls made
+  bool stopped = false;  // `stop` ended it before it was done
 };
 
-// ddmin, then the field passes, repeated until nothing changes or `max_tests` is spent.
-// `still_fails(ops)` must hold on entry.
+// ddmin, then the field passes, repeated until nothing changes, `max_tests` is spent or `stop`
+// holds. `still_fails(ops)` must hold on entry.
 MinimizeResult minimize(std::vector<Op> ops, const StillFails& still_fails,
-                        size_t max_tests = 20000);
+                        size_t max_tests = 20000, const std::function<bool()>& stop = {});
 
 }  // namespace iommu::conform

@@ -117,19 +117,24 @@ std::string errno_text(int ret) {
 
 }  // namespace
 
-DriverInfo plugin_info(const std::string& path) {
-  std::shared_ptr<void> library = open_library(path);
-  return declared_info(path, descriptor(path, library.get()));
+Plugin::Plugin(const std::string& path)
+    : path_(path),
+      library_(open_library(path)),
+      desc_(&descriptor(path, library_.get())),
+      info_(declared_info(path, *desc_)) {}
+
+std::unique_ptr<Driver> Plugin::create(DriverEnv& env, const std::string& options) const {
+  auto driver = std::make_unique<PluginDriver>(library_, *desc_, info_, env);
+  if (int ret = driver->create(options); ret != 0)
+    fail(path_, fmt::format("create() failed with {}", errno_text(ret)));
+  return driver;
 }
+
+DriverInfo plugin_info(const std::string& path) { return Plugin(path).info(); }
 
 std::unique_ptr<Driver> load_plugin(const std::string& path, DriverEnv& env,
                                     const std::string& options) {
-  std::shared_ptr<void> library = open_library(path);
-  const iommucheck_driver& desc = descriptor(path, library.get());
-  auto driver = std::make_unique<PluginDriver>(library, desc, declared_info(path, desc), env);
-  if (int ret = driver->create(options); ret != 0)
-    fail(path, fmt::format("create() failed with {}", errno_text(ret)));
-  return driver;
+  return Plugin(path).create(env, options);
 }
 
 }  // namespace iommu::conform

@@ -8,11 +8,32 @@
 
 #include "conform/driver.h"
 
+struct iommucheck_driver;
+
 namespace iommu::conform {
 
 // Why a plugin cannot be used: "plugin PATH: what is wrong", one line.
 struct PluginError : std::runtime_error {
   using std::runtime_error::runtime_error;
+};
+
+// A plugin loaded and checked once: page tables are created from it without loading it again,
+// so the child process of an isolated run never enters the dynamic loader (another thread of
+// the parent may have held its lock when it forked).
+class Plugin {
+ public:
+  // Loads and checks the plugin at `path` as load_plugin does; throws PluginError.
+  explicit Plugin(const std::string& path);
+  const DriverInfo& info() const { return info_; }
+  // Creates one page table in `env`, passing `options` to the plugin's create(); throws
+  // PluginError when create() fails.
+  std::unique_ptr<Driver> create(DriverEnv& env, const std::string& options = "") const;
+
+ private:
+  std::string path_;
+  std::shared_ptr<void> library_;
+  const iommucheck_driver* desc_;
+  DriverInfo info_;
 };
 
 // Loads the plugin at `path`, checks what it declares, and creates one page table in `env`,

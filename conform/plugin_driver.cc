@@ -151,7 +151,12 @@ std::vector<uint64_t> PluginDriver::roots() const {
   std::lock_guard lock(mu_);
   std::vector<uint64_t> out(4);
   size_t n = desc_.roots(handle_, out.data(), out.size());
-  if (n > out.size()) {
+  if (n > kMaxRoots) {
+    // Not a count to allocate for: a finding, walked from the roots it did write.
+    env_.warnings.report(fmt::format("{}: roots() returned {}; no hw format has more than {} "
+                                     "root tables",
+                                     info_.name, n, kMaxRoots));
+  } else if (n > out.size()) {
     out.resize(n);
     n = desc_.roots(handle_, out.data(), out.size());
   }

@@ -47,6 +47,9 @@ class PluginDriver final : public Driver {
   void park(std::exception_ptr e);
   void rethrow_parked();
 
+  // More than any hw format has (apple-dart: 4 TTBRs).
+  static constexpr size_t kMaxRoots = 16;
+
   mutable std::mutex mu_;
   std::shared_ptr<void> library_;
   const iommucheck_driver& desc_;

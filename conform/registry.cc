@@ -14,9 +14,8 @@ constexpr std::string_view kForms =
 
 DriverSource plugin_source(const std::string& path) {
   try {
-    DriverSource src{plugin_info(path), nullptr};
-    src.create = [path](DriverEnv& env) { return load_plugin(path, env); };
-    return src;
+    auto plugin = std::make_shared<const Plugin>(path);
+    return {plugin->info(), [plugin](DriverEnv& env) { return plugin->create(env); }};
   } catch (const PluginError& e) {
     throw DriverError(e.what());
   }

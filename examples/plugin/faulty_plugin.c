@@ -1,0 +1,87 @@
+/*
+ * Plugins that crash, exit, hang or fail, for iommucheck's isolation tests (docs/PLUGINS.md):
+ * the example driver (example_plugin.c, included whole) with one fault added by a -D switch.
+ * Each fault fires in map_pages when pgcount >= 3, which a contract campaign reaches within a
+ * few ops and which a minimized trace reaches in one `map` op.
+ *
+ *   FAULT_SEGV    writes through a null pointer
+ *   FAULT_ABORT   calls abort()
+ *   FAULT_EXIT0   calls exit(0), which a CI job would read as a pass
+ *   FAULT_EXIT1   calls _Exit(1) (no atexit handlers, as _exit)
+ *   FAULT_LOOP    spins forever
+ *   FAULT_ENOMEM  crashes on its -ENOMEM path: when alloc_table returns 0 (any pgcount)
+ *   FAULT_CREATE  create() fails with -ENOMEM
+ *   FAULT_ROOTS   roots() claims (size_t)-1 root tables
+ */
+#define iommucheck_driver_descriptor example_driver_descriptor
+#include "example_plugin.c"
+#undef iommucheck_driver_descriptor
+
+static void fault(void) {
+#if defined(FAULT_SEGV)
+  *(volatile int *)0 = 1;
+#elif defined(FAULT_ABORT)
+  abort();
+#elif defined(FAULT_EXIT0)
+  exit(0);
+#elif defined(FAULT_EXIT1)
+  _Exit(1);
+#elif defined(FAULT_LOOP)
+  for (volatile int spin = 1; spin;) {
+  }
+#endif
+}
+
+static int faulty_map_pages(void *handle, uint64_t iova, uint64_t paddr, uint64_t pgsize,
+                            uint64_t pgcount, int prot, uint64_t *mapped) {
+  int ret;
+  if (pgcount >= 3) fault();
+  ret = example_map_pages(handle, iova, paddr, pgsize, pgcount, prot, mapped);
+#ifdef FAULT_ENOMEM
+  /* The bug: the error path uses the table it did not get. */
+  if (ret == -ENOMEM) *(volatile uint64_t *)0 = 0;
+#endif
+  return ret;
+}
+
+static int faulty_create(const struct iommucheck_host *host, const char *options,
+                         void **handle) {
+#ifdef FAULT_CREATE
+  (void)host, (void)options, (void)handle;
+  return -ENOMEM;
+#else
+  return example_create(host, options, handle);
+#endif
+}
+
+static size_t faulty_roots(void *handle, uint64_t *roots, size_t max) {
+  size_t n = example_roots(handle, roots, max);
+#ifdef FAULT_ROOTS
+  n = (size_t)-1;
+#endif
+  return n;
+}
+
+static const struct iommucheck_driver faulty_driver = {
+    .abi_version = IOMMUCHECK_DRIVER_ABI_VERSION,
+    .name = "faulty",
+    .description = "the example driver with a fault added, for the isolation tests",
+    .pgsize_bitmap = (1ull << 12) | (1ull << 21) | (1ull << 30),
+    .ias = IAS,
+    .oas = OAS,
+    .partial_unmap = IOMMUCHECK_PARTIAL_UNMAP_WHOLE,
+    .hw_format = "arm-64-lpae-s1-4k",
+    .hw_granule = 0,
+    .create = faulty_create,
+    .destroy = example_destroy,
+    .map_pages = faulty_map_pages,
+    .unmap_pages = example_unmap_pages,
+    .iova_to_phys = example_iova_to_phys,
+    .roots = faulty_roots,
+};
+
+IOMMUCHECK_DRIVER_EXPORT const struct iommucheck_driver *iommucheck_driver_descriptor(
+    uint32_t host_abi_version) {
+  (void)host_abi_version;
+  return &faulty_driver;
+}

@@ -1,0 +1,119 @@
+// Campaigns: minimization keeps the finding it started with, keep-going records every distinct
+// finding, and an interrupt stops minimization (the time limit: isolation_test.cc).
+#include "conform/campaign.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+
+#include "conform/impl_driver.h"
+#include "conform/signature.h"
+
+namespace iommu::conform {
+namespace {
+
+// impl's engine with two reported rules: "first map_pages call is a block" (a 2M leaf as the
+// driver's first call) and "unmap called" (every unmap_pages). A sequence whose unmap warns
+// may contain a block map that, without the ops before it, is the first call and warns too,
+// under the same check: a minimization that only keeps the check trades one for the other.
+class TwoRuleDriver final : public Driver {
+ public:
+  TwoRuleDriver(std::unique_ptr<Driver> inner, DriverEnv& env)
+      : inner_(std::move(inner)), env_(env) {}
+  const DriverInfo& info() const override { return inner_->info(); }
+  std::vector<uint64_t> roots() const override { return inner_->roots(); }
+  int map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount, int prot,
+                uint64_t* mapped) override {
+    if (calls_++ == 0 && pgsize == 0x200000) env_.warnings.report("first map_pages is a block");
+    return inner_->map_pages(iova, paddr, pgsize, pgcount, prot, mapped);
+  }
+  uint64_t unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pgcount,
+                       impl::IotlbGather* gather) override {
+    env_.warnings.report("unmap called");
+    return inner_->unmap_pages(iova, pgsize, pgcount, gather);
+  }
+  uint64_t iova_to_phys(uint64_t iova) override { return inner_->iova_to_phys(iova); }
+
+ private:
+  std::unique_ptr<Driver> inner_;
+  DriverEnv& env_;
+  uint64_t calls_ = 0;
+};
+
+DriverSource two_rule_source() {
+  DriverSource src = impl_driver_source("arm-64-lpae-s1-4k");
+  src.create = [inner = src.create](DriverEnv& env) {
+    return std::make_unique<TwoRuleDriver>(inner(env), env);
+  };
+  return src;
+}
+
+TEST(Minimize, KeepsTheSignatureItStartedWith) {
+  const DriverSource src = two_rule_source();
+  const std::vector<Op> ops = {
+      MapOp{.iova = 0x0, .paddr = 0x0, .size = 0x1000, .prot = 3},
+      MapOp{.iova = 0x200000, .paddr = 0x200000, .size = 0x200000, .prot = 3},
+      UnmapOp{.iova = 0x0, .size = 0x1000},
+  };
+  const auto original = replay_ops(src, ops);
+  ASSERT_TRUE(original);
+  ASSERT_EQ(original->op_index, 2u);
+  const Finding f = minimize_finding(src, {}, ops, *original, {.max_tests = 200});
+  EXPECT_EQ(finding_signature(f.minimized), finding_signature(*original));
+  EXPECT_EQ(f.minimized.op.substr(0, 5), "unmap");
+  const auto again = replay_ops(src, f.ops);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(finding_signature(*again), f.signature);
+}
+
+TEST(Campaign, StopsAtTheFirstFindingUnlessKeepGoing) {
+  const DriverSource src = two_rule_source();
+  const CampaignReport first =
+      run_campaign(src, {.seed = 1, .ops = 1500, .episode_ops = 300, .minimize_tests = 50});
+  ASSERT_EQ(first.findings.size(), 1u);
+  EXPECT_LT(first.ops, 1500u);
+
+  const CampaignReport all = run_campaign(
+      src, {.seed = 1, .ops = 1500, .episode_ops = 300, .minimize_tests = 50, .keep_going = true});
+  EXPECT_EQ(all.ops, 1500u);
+  uint64_t seen = 0;
+  for (const auto& [sig, n] : all.occurrences) seen += n;
+  EXPECT_EQ(all.findings.size(), all.occurrences.size());  // each distinct one minimized once
+  EXPECT_GT(seen, all.findings.size());                    // and counted every time
+  EXPECT_GE(all.findings.size(), 2u);
+  for (const Finding& f : all.findings) EXPECT_GT(all.occurrences.at(f.signature), 0u);
+}
+
+TEST(Campaign, SharedSignaturesAreMinimizedOnce) {
+  const DriverSource src = two_rule_source();
+  SignatureSet seen;
+  CampaignOptions o{
+      .seed = 1, .ops = 600, .episode_ops = 300, .minimize_tests = 50, .keep_going = true};
+  o.seen = &seen;
+  const CampaignReport a = run_campaign(src, o);
+  const CampaignReport b = run_campaign(src, o);
+  EXPECT_FALSE(a.findings.empty());
+  EXPECT_TRUE(b.findings.empty());  // same seed, same signatures: already claimed
+  EXPECT_EQ(a.occurrences, b.occurrences);
+}
+
+TEST(Campaign, AnInterruptStopsMinimizationAndSaysSo) {
+  const DriverSource src = two_rule_source();
+  std::atomic<bool> interrupt{false};
+  CampaignOptions o{.seed = 1, .ops = 100000, .episode_ops = 4000, .minimize_tests = 1000000};
+  o.interrupt = &interrupt;
+  o.minimize_progress = [&](const MinimizeProgress& p) {
+    if (p.tests == 3) interrupt = true;
+  };
+  const CampaignReport r = run_campaign(src, o);
+  ASSERT_EQ(r.findings.size(), 1u);
+  EXPECT_EQ(r.findings.front().cut_short, "interrupted");
+  EXPECT_LE(r.findings.front().minimize_tests, 4u);
+  const auto again = replay_ops(src, r.findings.front().ops);
+  ASSERT_TRUE(again);  // not minimal, but still the finding
+  EXPECT_EQ(finding_signature(*again), r.findings.front().signature);
+}
+
+}  // namespace
+}  // namespace iommu::conform
