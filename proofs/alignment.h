@@ -1,4 +1,4 @@
-// Alignment and splitting: iommu_pgsize, the core's map and unmap loops, map_sg's merge.
+// Alignment and splitting: iommu_pgsize, the core's map and unmap loops.
 // Internal to proofs/; the catalogue (proofs/proofs.h) lists them.
 #pragma once
 
@@ -16,6 +16,5 @@ std::vector<Property> alignment_broken_variants();
 // The property under a mutated model; its name is the property's with "/" and the mutation.
 Property pgsize_property(const std::string& name, PgsizeVariant v);
 Property split_property(const std::string& name, SplitVariant v, PgsizeVariant pv);
-Property map_sg_property(MergeVariant v);
 
 }  // namespace iommu::proofs

@@ -20,7 +20,6 @@ std::vector<Property> alignment_properties() {
   for (const char* name : kPgsize) all.push_back(pgsize_property(name, PgsizeVariant::kLinux));
   for (const char* name : kSplit)
     all.push_back(split_property(name, SplitVariant::kLinux, PgsizeVariant::kLinux));
-  all.push_back(map_sg_property(MergeVariant::kLinux));
   return all;
 }
 
@@ -43,7 +42,6 @@ std::vector<Property> alignment_broken_variants() {
       renamed(split_property("unmap-split-progress", S::kLinux, P::kNoSizeMask), "no-size-mask"),
       renamed(split_property("unmap-split-cover", S::kWholeSizeAsked, P::kLinux),
               "whole-size-asked"),
-      renamed(map_sg_property(MergeVariant::kContiguityByNewLength), "contiguity-by-new-length"),
   };
 }
 
