@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   cli::add_replay_command(app, action);
   cli::add_fuzz_trace_command(app, action);
   cli::add_mutants_command(app, action);
+  cli::add_prove_command(app, action);
 
   try {
     reject_unknown_command(app, argc, argv);
