@@ -11,6 +11,13 @@ namespace {
 using word::k;
 using z3::expr;
 
+// Broken variants ask for a counterexample below 4G and at most 64K long, which reads better
+// than Z3's first pick; the property itself has no such bound.
+expr readable(bool on, const expr& first, const expr& last) {
+  if (!on) return first.ctx().bool_val(true);
+  return z3::ult(last, k(last, uint64_t{1} << 32)) && z3::ult(last - first, k(last, 0x10000));
+}
+
 expr covers(const Span<expr>& s, const expr& first, const expr& last) {
   return z3::ule(s.first, first) && z3::ule(last, s.last);
 }
@@ -23,7 +30,8 @@ Outcome amd_covers(AmdFlaw flaw, unsigned timeout_ms) {
   const Span<expr> span = amd_pages_span(address);
   const expr one_page = word::lshr(start, 12u) == word::lshr(last, 12u);
   const expr claim = z3::implies(
-      z3::ule(start, last), covers(span, start, last) && (one_page == ((address & 1) == 0)));
+      z3::ule(start, last) && readable(flaw != AmdFlaw::kNone, start, last),
+      covers(span, start, last) && (one_page == ((address & 1) == 0)));
   return decide(claim,
                 {{"start", start}, {"last", last}, {"address", address}, {"covered.first", span.first},
                  {"covered.last", span.last}},
@@ -46,7 +54,8 @@ Outcome amd_np_chunks(bool inclusive_end_flaw, unsigned timeout_ms) {
   };
   // Linux (since 2212fc2acf3f) passes end - start + 1; before, end - start.
   const expr size0 = inclusive_end_flaw ? last - first : last - first + 1;
-  const expr gather = z3::ule(first, last) && (first & page) == 0 && (last & page) == page &&
+  const expr gather = z3::ule(first, last) && readable(inclusive_end_flaw, first, last) &&
+                      (first & page) == 0 && (last & page) == page &&
                       z3::ult(last - first, k(first, (uint64_t{1} << 52) - 1));
   const expr init = inv(wide(first), size0);
   const expr chunk = amd_np_chunk(address, size);
@@ -81,9 +90,9 @@ Outcome vtd_covers(VtdFlaw flaw, unsigned timeout_ms) {
   const expr start = bv64(c, "start"), last = bv64(c, "last");
   const VtdPsi<expr> psi = vtd_psi(start, last, flaw);
   const Span<expr> span = vtd_psi_span(psi.am, psi.addr);
-  const expr claim =
-      z3::implies(z3::ule(start, last), covers(span, start, last) && z3::ule(psi.am, k(start, 52)) &&
-                                            span.first == psi.addr);
+  const expr claim = z3::implies(
+      z3::ule(start, last) && readable(flaw != VtdFlaw::kNone, start, last),
+      covers(span, start, last) && z3::ule(psi.am, k(start, 52)) && span.first == psi.addr);
   return decide(claim,
                 {{"start", start}, {"last", last}, {"am", psi.am}, {"addr", psi.addr},
                  {"covered.first", span.first}, {"covered.last", span.last}},
@@ -123,7 +132,8 @@ Outcome smmu_start(unsigned tg, SmmuFlaw flaw, unsigned timeout_ms) {
            SmmuQuery::ttl_ok(s.ttl, s.num_pages);
   };
   const expr claim = z3::implies(
-      z3::ule(iova, last) && granule_ok,
+      z3::ule(iova, last) && granule_ok && readable(flaw != SmmuFlaw::kNone, iova, last) &&
+          (flaw != SmmuFlaw::kTtlOnWalk || granule == k(granule, uint64_t{1} << tg)),
       spans(leaf) && spans(walk) && smmu_ttl_leaf_size(leaf.ttl, tg) == granule && walk.ttl == 0);
   return decide(claim,
                 {{"iova", iova}, {"last", last}, {"granule", granule},
