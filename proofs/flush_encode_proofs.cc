@@ -29,11 +29,14 @@ Outcome amd_covers(AmdFlaw flaw, unsigned timeout_ms) {
   const expr address = amd_inv_address(start, last, flaw);
   const Span<expr> span = amd_pages_span(address);
   const expr one_page = word::lshr(start, 12u) == word::lshr(last, 12u);
-  const expr claim = z3::implies(
-      z3::ule(start, last) && readable(flaw != AmdFlaw::kNone, start, last),
-      covers(span, start, last) && (one_page == ((address & 1) == 0)));
+  const expr claim =
+      z3::implies(z3::ule(start, last) && readable(flaw != AmdFlaw::kNone, start, last),
+                  covers(span, start, last) && (one_page == ((address & 1) == 0)));
   return decide(claim,
-                {{"start", start}, {"last", last}, {"address", address}, {"covered.first", span.first},
+                {{"start", start},
+                 {"last", last},
+                 {"address", address},
+                 {"covered.first", span.first},
                  {"covered.last", span.last}},
                 timeout_ms);
 }
@@ -59,13 +62,17 @@ Outcome amd_np_chunks(bool inclusive_end_flaw, unsigned timeout_ms) {
                       z3::ult(last - first, k(first, (uint64_t{1} << 52) - 1));
   const expr init = inv(wide(first), size0);
   const expr chunk = amd_np_chunk(address, size);
-  const expr step = z3::implies(
-      inv(ghost, size) && size != 0,
-      chunk != 0 && (chunk & (chunk - 1)) == 0 && z3::ule(chunk, size) &&
-          (address & (chunk - 1)) == 0 && inv(ghost + wide(chunk), size - chunk));
+  const expr step =
+      z3::implies(inv(ghost, size) && size != 0,
+                  chunk != 0 && (chunk & (chunk - 1)) == 0 && z3::ule(chunk, size) &&
+                      (address & (chunk - 1)) == 0 && inv(ghost + wide(chunk), size - chunk));
   Outcome loop = decide(z3::implies(gather, init && step),
-                        {{"first", first}, {"last", last}, {"initial size", size0},
-                         {"address", address}, {"size", size}, {"chunk", chunk}},
+                        {{"first", first},
+                         {"last", last},
+                         {"initial size", size0},
+                         {"address", address},
+                         {"size", size},
+                         {"chunk", chunk}},
                         timeout_ms, Engine::kDefault);
   if (loop.status != Status::kProved) return loop;
   // Each chunk the loop sends (a naturally aligned power of two of whole pages below 2^52) is
@@ -76,7 +83,9 @@ Outcome amd_np_chunks(bool inclusive_end_flaw, unsigned timeout_ms) {
       z3::implies((block & (block - 1)) == 0 && z3::ule(k(block, 0x1000), block) &&
                       z3::ult(block, k(block, uint64_t{1} << 52)) && (address & (block - 1)) == 0,
                   sent.first == address && sent.last == address + (block - 1)),
-      {{"address", address}, {"block", block}, {"covered.first", sent.first},
+      {{"address", address},
+       {"block", block},
+       {"covered.first", sent.first},
        {"covered.last", sent.last}},
       timeout_ms);
   exact.seconds += loop.seconds;
@@ -94,8 +103,12 @@ Outcome vtd_covers(VtdFlaw flaw, unsigned timeout_ms) {
       z3::ule(start, last) && readable(flaw != VtdFlaw::kNone, start, last),
       covers(span, start, last) && z3::ule(psi.am, k(start, 52)) && span.first == psi.addr);
   return decide(claim,
-                {{"start", start}, {"last", last}, {"am", psi.am}, {"addr", psi.addr},
-                 {"covered.first", span.first}, {"covered.last", span.last}},
+                {{"start", start},
+                 {"last", last},
+                 {"am", psi.am},
+                 {"addr", psi.addr},
+                 {"covered.first", span.first},
+                 {"covered.last", span.last}},
                 timeout_ms);
 }
 
@@ -136,8 +149,11 @@ Outcome smmu_start(unsigned tg, SmmuFlaw flaw, unsigned timeout_ms) {
           (flaw != SmmuFlaw::kTtlOnWalk || granule == k(granule, uint64_t{1} << tg)),
       spans(leaf) && spans(walk) && smmu_ttl_leaf_size(leaf.ttl, tg) == granule && walk.ttl == 0);
   return decide(claim,
-                {{"iova", iova}, {"last", last}, {"granule", granule},
-                 {"walk: num_pages", walk.num_pages}, {"walk: ttl", walk.ttl},
+                {{"iova", iova},
+                 {"last", last},
+                 {"granule", granule},
+                 {"walk: num_pages", walk.num_pages},
+                 {"walk: ttl", walk.ttl},
                  {"walk: first SCALE", smmu_range_step(walk.num_pages).scale},
                  {"walk: first NUM", smmu_range_step(walk.num_pages).num - 1}},
                 timeout_ms);
@@ -158,13 +174,17 @@ Outcome smmu_step(unsigned tg, unsigned timeout_ms) {
   const expr valid = z3::ule(k(addr, 1), st.num) && z3::ule(st.num, k(addr, 32)) &&
                      z3::ule(st.scale, k(addr, 31)) && !(st.num == 1 && st.scale == 0 && ttl == 0);
   const expr step =
-      valid && z3::ule(k(addr, 1), st.pages) && z3::ule(st.pages, num_pages) && sent.first == addr &&
+      valid && z3::ule(k(addr, 1), st.pages) && z3::ule(st.pages, num_pages) &&
+      sent.first == addr &&
       SmmuQuery::wide(sent.last) + 1 == z3::ite(z3::ult(reached, q.top), reached, q.top) &&
       z3::implies(rest != 0, z3::ult(reached, q.top) &&
                                  ((addr + word::shl(st.pages, tg)) & tg_mask) == 0 &&
                                  SmmuQuery::ttl_ok(ttl, rest));
   return decide(z3::implies(inv, step),
-                {{"addr", addr}, {"num_pages", num_pages}, {"ttl", ttl}, {"SCALE", st.scale},
+                {{"addr", addr},
+                 {"num_pages", num_pages},
+                 {"ttl", ttl},
+                 {"SCALE", st.scale},
                  {"NUM", st.num - 1}},
                 timeout_ms);
 }
@@ -195,10 +215,11 @@ Part encoder_part() {
            "under NpCache the AMD flush loop sends naturally aligned whole-page blocks that tile "
            "the gathered range exactly, each command covering exactly its block",
            [](unsigned t) { return amd_np_chunks(false, t); }),
-      prop("vtd-psi-covers",
-           "VT-d's page-selective invalidation (calculate_psi_aligned_address) covers [start, last] "
-           "with an aligned address and an AM that fits its field",
-           [](unsigned t) { return vtd_covers(VtdFlaw::kNone, t); }),
+      prop(
+          "vtd-psi-covers",
+          "VT-d's page-selective invalidation (calculate_psi_aligned_address) covers [start, last] "
+          "with an aligned address and an AM that fits its field",
+          [](unsigned t) { return vtd_covers(VtdFlaw::kNone, t); }),
   };
   for (unsigned tg : {12u, 14u, 16u}) {
     const std::string g = tg == 12 ? "4k" : tg == 14 ? "16k" : "64k";
@@ -214,14 +235,22 @@ Part encoder_part() {
            [](unsigned t) { return amd_covers(AmdFlaw::kParenthesis, t); }),
       prop("broken-amd-inclusive-end", "2212fc2acf3f: the flush size is end - start",
            [](unsigned t) { return amd_np_chunks(true, t); }),
-      prop("broken-vtd-psi-no-widen", "59bf3557cf2f: the PSI mask is not widened for an "
-           "unaligned start", [](unsigned t) { return vtd_covers(VtdFlaw::kNoWiden, t); }),
-      prop("broken-vtd-psi-stale-pages", "0a3f6b346301: the page count is not recomputed after "
-           "widening", [](unsigned t) { return vtd_covers(VtdFlaw::kStalePages, t); }),
-      prop("broken-smmuv3-num-scale-ttl-zero", "eb6c97647be2: a one-page walk flush is sent as "
-           "NUM=SCALE=TTL=0", [](unsigned t) { return smmu_range(12, SmmuFlaw::kNoNumBump, t); }),
-      prop("broken-smmuv3-ttl-on-walk", "6833b8f2e199: walk flushes carry the TTL of the "
-           "nominal granule", [](unsigned t) { return smmu_range(12, SmmuFlaw::kTtlOnWalk, t); }),
+      prop("broken-vtd-psi-no-widen",
+           "59bf3557cf2f: the PSI mask is not widened for an "
+           "unaligned start",
+           [](unsigned t) { return vtd_covers(VtdFlaw::kNoWiden, t); }),
+      prop("broken-vtd-psi-stale-pages",
+           "0a3f6b346301: the page count is not recomputed after "
+           "widening",
+           [](unsigned t) { return vtd_covers(VtdFlaw::kStalePages, t); }),
+      prop("broken-smmuv3-num-scale-ttl-zero",
+           "eb6c97647be2: a one-page walk flush is sent as "
+           "NUM=SCALE=TTL=0",
+           [](unsigned t) { return smmu_range(12, SmmuFlaw::kNoNumBump, t); }),
+      prop("broken-smmuv3-ttl-on-walk",
+           "6833b8f2e199: walk flushes carry the TTL of the "
+           "nominal granule",
+           [](unsigned t) { return smmu_range(12, SmmuFlaw::kTtlOnWalk, t); }),
   };
   return p;
 }

@@ -5,7 +5,6 @@
 // correspondence test share these.
 #pragma once
 
-
 namespace iommu::proofs {
 
 enum class FqFlaw {

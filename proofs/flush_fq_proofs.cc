@@ -57,9 +57,9 @@ Outcome induction(unsigned timeout_ms) {
   // implies safety.
   Outcome total;
   total.status = Status::kProved;
-  for (const expr& claim : {z3::implies(tagging(s, FqFlaw::kNone), s.inv()),
-                            z3::implies(s.inv() && step(s, n), n.inv()),
-                            z3::implies(s.inv(), s.safe())}) {
+  for (const expr& claim :
+       {z3::implies(tagging(s, FqFlaw::kNone), s.inv()),
+        z3::implies(s.inv() && step(s, n), n.inv()), z3::implies(s.inv(), s.safe())}) {
     Outcome part = decide(claim, shown, timeout_ms, Engine::kDefault);
     part.seconds += total.seconds;
     if (part.status != Status::kProved) return part;
@@ -96,10 +96,11 @@ Outcome bounded(FqFlaw flaw, int moves, unsigned timeout_ms) {
 
 Part flush_queue_part() {
   Part p;
-  p.properties = {{"flush-queue-start-counter",
-                   "an entry tagged with the flush start count is freed only after a flush that "
-                   "started after its unmap has finished, for any interleaving on any number of CPUs",
-                   [](unsigned t) { return induction(t); }}};
+  p.properties = {
+      {"flush-queue-start-counter",
+       "an entry tagged with the flush start count is freed only after a flush that "
+       "started after its unmap has finished, for any interleaving on any number of CPUs",
+       [](unsigned t) { return induction(t); }}};
   p.broken = {{"broken-flush-queue-finish-tag",
                "entries tagged with the finish count: a flush in flight at the unmap frees them",
                [](unsigned t) { return bounded(FqFlaw::kFinishTag, 2, t); }}};

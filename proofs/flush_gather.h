@@ -28,8 +28,7 @@ template <class W>
 auto gather_is_disjoint(const Gather<W>& g, const W& iova, const W& size) {
   using namespace word;
   const W end = iova + size - k(iova, 1);
-  return g.end != k(iova, 0) &&
-         (ult(end + k(iova, 1), g.start) || ult(g.end + k(iova, 1), iova));
+  return g.end != k(iova, 0) && (ult(end + k(iova, 1), g.start) || ult(g.end + k(iova, 1), iova));
 }
 
 template <class W>
@@ -63,8 +62,7 @@ AddPage<W> linux_add_page(const Gather<W>& g, const W& iova, const W& size,
                                ? g.pgsize != g.pgsize
                                : g.pgsize != k(iova, 0) && g.pgsize != size;
   const auto restart = size_change || disjoint;
-  const auto synced =
-      flaw == GatherFlaw::kDropsDisjoint ? restart && !disjoint : restart;
+  const auto synced = flaw == GatherFlaw::kDropsDisjoint ? restart && !disjoint : restart;
   const Gather<W> empty = gather_empty(iova);
   const Gather<W> base{ite(restart, empty.start, g.start), ite(restart, empty.end, g.end), size};
   return {synced, g, gather_add_range(base, iova, size)};

@@ -21,7 +21,8 @@ struct Page {
 
 // What a sync of g issues holds page p (the driver sends nothing for an empty gather).
 expr holds(const Gather<expr>& g, const Page& p, Rule rule) {
-  const expr in = g.pgsize != 0 && z3::ule(g.start, p.iova) && z3::ule(p.iova + (p.size - 1), g.end);
+  const expr in =
+      g.pgsize != 0 && z3::ule(g.start, p.iova) && z3::ule(p.iova + (p.size - 1), g.end);
   return rule == Rule::kLinux ? in && g.pgsize == p.size : in;
 }
 
@@ -41,15 +42,20 @@ Outcome induction(Rule rule, unsigned timeout_ms) {
   const Page q{bv64(c, "q.iova"), bv64(c, "q.size")};
   const expr np_cache = c.bool_const("np_cache");
   const AddPage<expr> step = add(rule, g, q, np_cache, GatherFlaw::kNone);
-  const expr pending_kept = holds(g, p, rule) && !z3::implies(step.synced, holds(step.sync_arg, p, rule));
-  const expr claim = z3::implies(p.sane() && q.sane(),
-                                 holds(add(rule, gather_empty(p.iova), p, np_cache,
-                                           GatherFlaw::kNone).next, p, rule) &&
-                                     holds(step.next, q, rule) &&
-                                     z3::implies(pending_kept, holds(step.next, p, rule)));
+  const expr pending_kept =
+      holds(g, p, rule) && !z3::implies(step.synced, holds(step.sync_arg, p, rule));
+  const expr claim = z3::implies(
+      p.sane() && q.sane(),
+      holds(add(rule, gather_empty(p.iova), p, np_cache, GatherFlaw::kNone).next, p, rule) &&
+          holds(step.next, q, rule) && z3::implies(pending_kept, holds(step.next, p, rule)));
   return decide(claim,
-                {{"gather.start", g.start}, {"gather.end", g.end}, {"gather.pgsize", g.pgsize},
-                 {"p.iova", p.iova}, {"p.size", p.size}, {"q.iova", q.iova}, {"q.size", q.size}},
+                {{"gather.start", g.start},
+                 {"gather.end", g.end},
+                 {"gather.pgsize", g.pgsize},
+                 {"p.iova", p.iova},
+                 {"p.size", p.size},
+                 {"q.iova", q.iova},
+                 {"q.size", q.size}},
                 timeout_ms);
 }
 
@@ -71,9 +77,14 @@ Outcome two_pages(Rule rule, GatherFlaw flaw, unsigned timeout_ms) {
            (x.iova & (x.size - 1)) == 0 && x.sane();
   };
   return decide(z3::implies(pow2_page(p) && pow2_page(q), covered),
-                {{"p.iova", p.iova}, {"p.size", p.size}, {"q.iova", q.iova}, {"q.size", q.size},
-                 {"np_cache", np_cache}, {"synced after q", second.synced},
-                 {"final.start", second.next.start}, {"final.end", second.next.end},
+                {{"p.iova", p.iova},
+                 {"p.size", p.size},
+                 {"q.iova", q.iova},
+                 {"q.size", q.size},
+                 {"np_cache", np_cache},
+                 {"synced after q", second.synced},
+                 {"final.start", second.next.start},
+                 {"final.end", second.next.end},
                  {"final.pgsize", second.next.pgsize}},
                 timeout_ms);
 }
@@ -97,8 +108,10 @@ Part gather_part() {
        [](unsigned t) { return two_pages(Rule::kLinux, GatherFlaw::kDropsDisjoint, t); }},
       {"broken-gather-ignores-pgsize", "a page of another size joins the gather",
        [](unsigned t) { return two_pages(Rule::kLinux, GatherFlaw::kIgnoresPgsize, t); }},
-      {"broken-gather-amd-np-drops", "under NpCache a disjoint page replaces the gather "
-       "without a sync", [](unsigned t) { return two_pages(Rule::kAmd, GatherFlaw::kDropsDisjoint, t); }},
+      {"broken-gather-amd-np-drops",
+       "under NpCache a disjoint page replaces the gather "
+       "without a sync",
+       [](unsigned t) { return two_pages(Rule::kAmd, GatherFlaw::kDropsDisjoint, t); }},
   };
   return p;
 }

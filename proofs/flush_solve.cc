@@ -25,7 +25,8 @@ std::string show(const z3::model& m, const z3::expr& e) {
   const z3::expr v = m.eval(e, true);
   if (v.is_bool()) return v.is_true() ? "1" : "0";
   if (v.is_int()) return v.get_decimal_string(0);
-  if (v.is_bv() && v.get_sort().bv_size() <= 64) return fmt::format("{:#x}", v.get_numeral_uint64());
+  if (v.is_bv() && v.get_sort().bv_size() <= 64)
+    return fmt::format("{:#x}", v.get_numeral_uint64());
   return v.get_decimal_string(0);
 }
 
@@ -47,7 +48,8 @@ Outcome decide(const z3::expr& claim, const std::vector<Shown>& shown, unsigned 
   z3::solver solver =
       engine == Engine::kDefault
           ? z3::solver(c)
-          : (z3::tactic(c, "simplify") & z3::tactic(c, "bit-blast") & z3::tactic(c, "sat")).mk_solver();
+          : (z3::tactic(c, "simplify") & z3::tactic(c, "bit-blast") & z3::tactic(c, "sat"))
+                .mk_solver();
   Outcome out;
   switch (satisfiable(solver, !claim, timeout_ms)) {
     case z3::unsat: out.status = Status::kProved; break;

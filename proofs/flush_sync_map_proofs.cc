@@ -29,14 +29,14 @@ struct State {
 State state(z3::context& c, const std::string& at) {
   auto b = [&](const char* n) { return c.bool_const((n + at).c_str()); };
   auto w = [&](const char* n) { return c.bv_const((n + at).c_str(), 65); };
-  return {b("mapped"), b("fault"), b("published"), b("sg_active"), b("sg_mapped_x"),
-          w("sg_base"), w("sg_cursor"), w("sg_last_run")};
+  return {b("mapped"),      b("fault"),   b("published"), b("sg_active"),
+          b("sg_mapped_x"), w("sg_base"), w("sg_cursor"), w("sg_last_run")};
 }
 
 struct Model {
   z3::context& c;
   SyncFlaw flaw;
-  expr x;     // the tracked page, 4K-aligned
+  expr x;  // the tracked page, 4K-aligned
 
   expr in(const expr& first, const expr& last) const {
     return z3::ule(first, x) && z3::ule(x + 0xfff, last);
@@ -59,8 +59,8 @@ struct Model {
            n.fault == s.fault;
   }
   static expr keep_sg(const State& s, const State& n) {
-    return n.sg_active == s.sg_active && n.sg_mapped_x == s.sg_mapped_x &&
-           n.sg_base == s.sg_base && n.sg_cursor == s.sg_cursor && n.sg_last_run == s.sg_last_run;
+    return n.sg_active == s.sg_active && n.sg_mapped_x == s.sg_mapped_x && n.sg_base == s.sg_base &&
+           n.sg_cursor == s.sg_cursor && n.sg_last_run == s.sg_last_run;
   }
   struct Ops {
     expr read, nosync, sync, map, begin, run, end;
@@ -81,21 +81,20 @@ struct Model {
                      keep_sg(s, n);
     const expr begin = !s.sg_active && n.sg_active && !n.sg_mapped_x &&
                        n.sg_base == z3::zext(first, 1) && n.sg_cursor == n.sg_base &&
-                       n.sg_last_run == n.sg_base && n.mapped == s.mapped &&
-                       n.fault == s.fault && n.published == s.published;
+                       n.sg_last_run == n.sg_base && n.mapped == s.mapped && n.fault == s.fault &&
+                       n.published == s.published;
     // A run of the scatterlist at the cursor; mid is its length.
     const expr run_last = (s.sg_cursor + z3::zext(mid, 1) - 1);
-    const expr run = s.sg_active && mid != 0 && (mid & 0xfff) == 0 &&
-                     z3::ult(run_last, z3::shl(c.bv_val(1, 65), 64)) &&
-                     map_nosync(s, n, s.sg_cursor.extract(63, 0), run_last.extract(63, 0)) &&
-                     n.sg_active && n.sg_base == s.sg_base && n.sg_last_run == s.sg_cursor &&
-                     n.sg_cursor == run_last + 1 &&
-                     n.sg_mapped_x == (s.sg_mapped_x ||
-                                       (in(s.sg_cursor.extract(63, 0), run_last.extract(63, 0)) &&
-                                        !s.mapped));
+    const expr run =
+        s.sg_active && mid != 0 && (mid & 0xfff) == 0 &&
+        z3::ult(run_last, z3::shl(c.bv_val(1, 65), 64)) &&
+        map_nosync(s, n, s.sg_cursor.extract(63, 0), run_last.extract(63, 0)) && n.sg_active &&
+        n.sg_base == s.sg_base && n.sg_last_run == s.sg_cursor && n.sg_cursor == run_last + 1 &&
+        n.sg_mapped_x == (s.sg_mapped_x ||
+                          (in(s.sg_cursor.extract(63, 0), run_last.extract(63, 0)) && !s.mapped));
     const expr from = flaw == SyncFlaw::kSgSyncsLastRun ? s.sg_last_run : s.sg_base;
-    const expr end = s.sg_active && s.sg_cursor != s.sg_base && !n.sg_active &&
-                     !n.sg_mapped_x && n.sg_base == s.sg_base && n.sg_cursor == s.sg_cursor &&
+    const expr end = s.sg_active && s.sg_cursor != s.sg_base && !n.sg_active && !n.sg_mapped_x &&
+                     n.sg_base == s.sg_base && n.sg_cursor == s.sg_cursor &&
                      n.sg_last_run == s.sg_last_run &&
                      sync_map(s, n, from.extract(63, 0), (s.sg_cursor - 1).extract(63, 0));
     const expr args = range_ok(first, last);
@@ -108,11 +107,10 @@ struct Model {
     return z3::implies(s.mapped && s.published, !s.fault) &&
            z3::implies(s.sg_mapped_x, s.sg_active && s.mapped && z3::ule(s.sg_base, wx) &&
                                           z3::ult(wx + 0xfff, s.sg_cursor)) &&
-           z3::implies(s.sg_active, z3::ule(s.sg_base, s.sg_last_run) &&
-                                        z3::ule(s.sg_last_run, s.sg_cursor) &&
-                                        z3::ule(s.sg_cursor, z3::shl(c.bv_val(1, 65), 64)) &&
-                                        (s.sg_base.extract(11, 0) == 0) &&
-                                        (s.sg_cursor.extract(11, 0) == 0));
+           z3::implies(s.sg_active,
+                       z3::ule(s.sg_base, s.sg_last_run) && z3::ule(s.sg_last_run, s.sg_cursor) &&
+                           z3::ule(s.sg_cursor, z3::shl(c.bv_val(1, 65), 64)) &&
+                           (s.sg_base.extract(11, 0) == 0) && (s.sg_cursor.extract(11, 0) == 0));
   }
 };
 
@@ -138,10 +136,16 @@ Outcome induction(SyncFlaw flaw, unsigned timeout_ms) {
   total.status = Status::kProved;
   for (const auto& [call, claim] : claims) {
     Outcome part = decide(z3::implies(pre, claim),
-                          {{"x", m.x}, {"first", first}, {"last", last}, {"run length", len},
-                           {"map_sg base", s.sg_base}, {"map_sg cursor", s.sg_cursor},
-                           {"map_sg last run", s.sg_last_run}, {"mapped before", s.mapped},
-                           {"fault after", n.fault}, {"published after", n.published}},
+                          {{"x", m.x},
+                           {"first", first},
+                           {"last", last},
+                           {"run length", len},
+                           {"map_sg base", s.sg_base},
+                           {"map_sg cursor", s.sg_cursor},
+                           {"map_sg last run", s.sg_last_run},
+                           {"mapped before", s.mapped},
+                           {"fault after", n.fault},
+                           {"published after", n.published}},
                           timeout_ms, Engine::kBitBlast);
     part.seconds += total.seconds;
     if (part.status != Status::kProved) {
@@ -172,8 +176,8 @@ Outcome scenario(SyncFlaw flaw, unsigned timeout_ms) {
              m.ops(st[0], st[1], first, last, len1).read;
   if (sg) {
     run = run && m.ops(st[1], st[2], first, last, len1).begin &&
-          m.ops(st[2], st[3], first, last, len1).run && m.ops(st[3], st[4], first, last, len2).run &&
-          m.ops(st[4], st[5], first, last, len2).end;
+          m.ops(st[2], st[3], first, last, len1).run &&
+          m.ops(st[3], st[4], first, last, len2).run && m.ops(st[4], st[5], first, last, len2).end;
   } else {
     run = run && m.ops(st[1], st[2], first, last, len1).map;
   }

@@ -21,32 +21,30 @@ using z3::expr;
 enum Step : unsigned { kClear, kReport, kUnlink, kFlushWalk, kFree, kSync, kSteps };
 
 const char* step_name(unsigned s) {
-  static const char* const names[] = {"clear leaves", "report each removed leaf",
-                                      "unlink the emptied table", "flush walks",
-                                      "free the table", "sync"};
+  static const char* const names[] = {
+      "clear leaves", "report each removed leaf", "unlink the emptied table",
+      "flush walks",  "free the table",           "sync"};
   return names[s];
 }
 
 struct State {
-  expr pc;         // steps done, 0..kSteps
-  expr emptied;    // the unmap empties the leaf's table (it is unlinked and freed)
-  expr leaf;       // the leaf is present in the table
-  expr linked;     // the table is reachable from the root
-  expr freed;      // the table's page has been freed
-  expr reported;   // the leaf is in the gather
-  expr tlb;        // the IOTLB holds the leaf's translation
-  expr walk;       // the walk cache holds the table
+  expr pc;        // steps done, 0..kSteps
+  expr emptied;   // the unmap empties the leaf's table (it is unlinked and freed)
+  expr leaf;      // the leaf is present in the table
+  expr linked;    // the table is reachable from the root
+  expr freed;     // the table's page has been freed
+  expr reported;  // the leaf is in the gather
+  expr tlb;       // the IOTLB holds the leaf's translation
+  expr walk;      // the walk cache holds the table
 
   // What must hold after `done` steps (the inductive invariant).
   expr inv() const {
     auto after = [&](unsigned s) { return z3::uge(pc, pc.ctx().bv_val(s + 1, 8)); };
     return z3::ule(pc, pc.ctx().bv_val(kSteps, 8)) && z3::implies(after(kClear), !leaf) &&
-           z3::implies(after(kReport), reported) &&
-           z3::implies(!emptied, linked && !freed) &&
+           z3::implies(after(kReport), reported) && z3::implies(!emptied, linked && !freed) &&
            z3::implies(emptied && after(kUnlink), !linked) &&
-           z3::implies(emptied && after(kFlushWalk), !walk && !tlb) &&
-           z3::implies(freed, !walk) && z3::implies(after(kSync), !tlb) &&
-           z3::implies(!after(kFree), !freed);
+           z3::implies(emptied && after(kFlushWalk), !walk && !tlb) && z3::implies(freed, !walk) &&
+           z3::implies(after(kSync), !tlb) && z3::implies(!after(kFree), !freed);
   }
   expr done() const { return pc == pc.ctx().bv_val(kSteps, 8); }
   expr goal() const { return !tlb && z3::implies(freed, !walk); }
@@ -54,26 +52,25 @@ struct State {
 
 State state(z3::context& c, const std::string& at) {
   auto b = [&](const char* n) { return c.bool_const((n + at).c_str()); };
-  return {c.bv_const(("pc" + at).c_str(), 8), b("emptied"), b("leaf"), b("linked"), b("freed"),
-          b("reported"), b("tlb"), b("walk")};
+  return {c.bv_const(("pc" + at).c_str(), 8),
+          b("emptied"),
+          b("leaf"),
+          b("linked"),
+          b("freed"),
+          b("reported"),
+          b("tlb"),
+          b("walk")};
 }
 
-expr same(const State& s, const State& n) {
-  return n.emptied == s.emptied && n.leaf == s.leaf && n.linked == s.linked &&
-         n.freed == s.freed && n.reported == s.reported && n.tlb == s.tlb && n.walk == s.walk;
-}
-
-expr init(const State& s) {
-  return s.pc == 0 && s.leaf && s.linked && !s.freed && !s.reported;
-}
+expr init(const State& s) { return s.pc == 0 && s.leaf && s.linked && !s.freed && !s.reported; }
 
 // The device walks: through the root when the table is linked, or through its cached walk
 // entry; it caches the table and, if the leaf is present, its translation.
 expr device(const State& s, const State& n) {
   const expr reach = (s.linked || s.walk) && !s.freed;
   return n.pc == s.pc && n.emptied == s.emptied && n.leaf == s.leaf && n.linked == s.linked &&
-         n.freed == s.freed && n.reported == s.reported &&
-         n.walk == (s.walk || reach) && n.tlb == (s.tlb || (reach && s.leaf));
+         n.freed == s.freed && n.reported == s.reported && n.walk == (s.walk || reach) &&
+         n.tlb == (s.tlb || (reach && s.leaf));
 }
 
 // The next protocol step; `dropped` does nothing in its place.
@@ -166,8 +163,7 @@ Outcome dropped_step(unsigned dropped, unsigned timeout_ms) {
       // The leaf is alone in its table when the unmap empties it, else it has a neighbour.
       out.trace_ops = {emptied ? "map iova=0x200000 paddr=0x40000000 size=4K prot=rw"
                                : "map iova=0x200000 paddr=0x40000000 size=8K prot=rw",
-                       "read iova=0x200000", "unmap iova=0x200000 size=4K",
-                       "read iova=0x200000"};
+                       "read iova=0x200000", "unmap iova=0x200000 size=4K", "read iova=0x200000"};
       break;
     }
   }
@@ -185,8 +181,10 @@ Part unmap_part() {
                    "entry of a freed table survives, whenever the device walks",
                    [](unsigned t) { return induction(t); }}};
   for (unsigned s : {kClear, kReport, kFlushWalk, kSync}) {
-    p.broken.push_back({std::string("broken-unmap-without-") +
-                            (s == kClear ? "clear" : s == kReport ? "report" : s == kFlushWalk ? "flush-walk" : "sync"),
+    p.broken.push_back({std::string("broken-unmap-without-") + (s == kClear       ? "clear"
+                                                                : s == kReport    ? "report"
+                                                                : s == kFlushWalk ? "flush-walk"
+                                                                                  : "sync"),
                         std::string("the unmap protocol without: ") + step_name(s),
                         [s](unsigned t) { return dropped_step(s, t); }});
   }

@@ -73,7 +73,8 @@ TEST(FlushEncodeCorrespondence, AmdParenthesisFlawDiffersFromHw) {
 
 // impl's NpCache loop, seen through the commands the AMD encoder sends.
 TEST(FlushEncodeCorrespondence, AmdNpCacheChunksMatchImpl) {
-  const auto encoder = impl::make_amd_encoder({.style = impl::IommuStyle::kAmd, .np_caching = true});
+  const auto encoder =
+      impl::make_amd_encoder({.style = impl::IommuStyle::kAmd, .np_caching = true});
   std::mt19937_64 rng(5);
   for (int i = 0; i < 20000; ++i) {
     const uint64_t first = testing::random_word(rng) & ~uint64_t{0xfff};
@@ -180,11 +181,11 @@ TEST(FlushEncodeCorrespondence, SmmuFlawsDifferFromHw) {
   const hw::SmmuCmd proto{.op = hw::SmmuOp::kTlbiNhVa, .leaf = false};
   const std::vector<hw::SmmuCmd> cmds =
       hw::smmu_encode_range(proto, 0x5000, 0x1000, 0x1000, {.range_inv = true, .page_shift = 12});
-  const auto bump = smmu_range_start<uint64_t>(0x5000, 0x5fff, 0x1000, false, 12,
-                                               SmmuFlaw::kNoNumBump);
+  const auto bump =
+      smmu_range_start<uint64_t>(0x5000, 0x5fff, 0x1000, false, 12, SmmuFlaw::kNoNumBump);
   EXPECT_NE(smmu_range_step(bump.num_pages).scale, cmds[0].scale);
-  const auto ttl = smmu_range_start<uint64_t>(0x5000, 0x5fff, 0x1000, false, 12,
-                                              SmmuFlaw::kTtlOnWalk);
+  const auto ttl =
+      smmu_range_start<uint64_t>(0x5000, 0x5fff, 0x1000, false, 12, SmmuFlaw::kTtlOnWalk);
   EXPECT_NE(ttl.ttl, cmds[0].ttl);
 }
 

@@ -39,16 +39,15 @@ Observed run_impl(const impl::IotlbGather& g, uint64_t iova, uint64_t size, int 
   const Gather<uint64_t> mine{g.start, g.end, g.pgsize};
   const AddPage<uint64_t> m = amd_np < 0 ? linux_add_page(mine, iova, size, flaw)
                                          : amd_add_page(mine, iova, size, amd_np != 0, flaw);
-  const bool same = o.synced.has_value() == m.synced &&
-                    (!m.synced || (o.synced->start == m.sync_arg.start &&
-                                   o.synced->end == m.sync_arg.end &&
-                                   o.synced->pgsize == m.sync_arg.pgsize)) &&
-                    o.next.start == m.next.start && o.next.end == m.next.end &&
-                    o.next.pgsize == m.next.pgsize;
+  const bool same =
+      o.synced.has_value() == m.synced &&
+      (!m.synced || (o.synced->start == m.sync_arg.start && o.synced->end == m.sync_arg.end &&
+                     o.synced->pgsize == m.sync_arg.pgsize)) &&
+      o.next.start == m.next.start && o.next.end == m.next.end && o.next.pgsize == m.next.pgsize;
   if (same) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << std::hex << "gather [" << g.start << ", " << g.end
-                                       << "] pgsize " << g.pgsize << ", page " << iova << " size "
-                                       << size << ", rule " << amd_np;
+  return ::testing::AssertionFailure()
+         << std::hex << "gather [" << g.start << ", " << g.end << "] pgsize " << g.pgsize
+         << ", page " << iova << " size " << size << ", rule " << amd_np;
 }
 
 std::vector<impl::IotlbGather> small_gathers() {
@@ -74,8 +73,8 @@ TEST(FlushGatherCorrespondence, Random64Bit) {
   std::mt19937_64 rng(21);
   for (int i = 0; i < 300000; ++i) {
     auto [start, end] = testing::random_range(rng);
-    const impl::IotlbGather g{.start = start, .end = end,
-                              .pgsize = i % 7 == 0 ? 0 : uint64_t{1} << (rng() % 40)};
+    const impl::IotlbGather g{
+        .start = start, .end = end, .pgsize = i % 7 == 0 ? 0 : uint64_t{1} << (rng() % 40)};
     const uint64_t size = uint64_t{1} << (rng() % 40);
     const uint64_t iova = rng() % 2 ? testing::random_word(rng) : end + 1 + (rng() % 3) * size;
     ASSERT_TRUE(agree(g, iova, size, static_cast<int>(i % 3) - 1));

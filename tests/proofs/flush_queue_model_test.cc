@@ -3,8 +3,6 @@
 // left in flight while other CPUs queue (the flush callback queues on other CPUs), full
 // rings, timer flushes and flush_all. Every freed entry is at its ring's head and
 // fq_may_free(tag, finished) holds; after every free pass the ring's head may not be freed.
-#include "proofs/flush_fq.h"
-
 #include <gtest/gtest.h>
 
 #include <deque>
@@ -13,6 +11,7 @@
 #include <vector>
 
 #include "impl/flush_queue.h"
+#include "proofs/flush_fq.h"
 
 namespace iommu::proofs {
 namespace {
@@ -25,11 +24,15 @@ struct Entry {
 class QueueModel {
  public:
   QueueModel(unsigned cpus, size_t entries, FqFlaw flaw, uint64_t seed)
-      : rings_(cpus), flaw_(flaw), rng_(seed),
-        queue_({.style = impl::FlushQueueStyle::kPerCpu, .cpus = cpus, .entries = entries,
-                .timeout = std::chrono::milliseconds(10)},
-               clock_, [this] { on_flush(); },
-               [this](uint64_t iova, uint64_t) { on_free(iova); }) {}
+      : rings_(cpus),
+        flaw_(flaw),
+        rng_(seed),
+        queue_(
+            {.style = impl::FlushQueueStyle::kPerCpu,
+             .cpus = cpus,
+             .entries = entries,
+             .timeout = std::chrono::milliseconds(10)},
+            clock_, [this] { on_flush(); }, [this](uint64_t iova, uint64_t) { on_free(iova); }) {}
 
   // One top-level move: queue, a timer poll, or flush_all.
   void move() {
@@ -125,8 +128,8 @@ TEST(FlushQueueModel, CounterRulePredictsEveryFree) {
       for (uint64_t seed = 0; seed < 40; ++seed) {
         QueueModel m(cpus, entries, FqFlaw::kNone, seed);
         for (int i = 0; i < 300 && m.ok(); ++i) m.move();
-        ASSERT_TRUE(m.ok()) << m.failure() << " (cpus " << cpus << ", ring " << entries
-                            << ", seed " << seed << ")";
+        ASSERT_TRUE(m.ok()) << m.failure() << " (cpus " << cpus << ", ring " << entries << ", seed "
+                            << seed << ")";
       }
     }
   }
