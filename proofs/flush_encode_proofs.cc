@@ -244,13 +244,16 @@ Part encoder_part() {
            "widening",
            [](unsigned t) { return vtd_covers(VtdFlaw::kStalePages, t); }),
       prop("broken-smmuv3-num-scale-ttl-zero",
-           "eb6c97647be2: a one-page walk flush is sent as "
-           "NUM=SCALE=TTL=0",
+           "eb6c97647be2: a one-page walk flush is sent as NUM=SCALE=TTL=0",
            [](unsigned t) { return smmu_range(12, SmmuFlaw::kNoNumBump, t); }),
       prop("broken-smmuv3-ttl-on-walk",
-           "6833b8f2e199: walk flushes carry the TTL of the "
-           "nominal granule",
+           "6833b8f2e199: walk flushes carry the TTL of the nominal granule",
            [](unsigned t) { return smmu_range(12, SmmuFlaw::kTtlOnWalk, t); }),
+      // The same two bugs with the other granules, so every SMMUv3 property has its variant.
+      prop("broken-smmuv3-num-scale-ttl-zero-16k", "eb6c97647be2 with the 16K granule",
+           [](unsigned t) { return smmu_range(14, SmmuFlaw::kNoNumBump, t); }),
+      prop("broken-smmuv3-ttl-on-walk-64k", "6833b8f2e199 with the 64K granule",
+           [](unsigned t) { return smmu_range(16, SmmuFlaw::kTtlOnWalk, t); }),
   };
   return p;
 }
