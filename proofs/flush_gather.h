@@ -58,11 +58,10 @@ AddPage<W> linux_add_page(const Gather<W>& g, const W& iova, const W& size,
                           GatherFlaw flaw = GatherFlaw::kNone) {
   using namespace word;
   const auto disjoint = gather_is_disjoint(g, iova, size);
-  const auto size_change = flaw == GatherFlaw::kIgnoresPgsize
-                               ? g.pgsize != g.pgsize
-                               : g.pgsize != k(iova, 0) && g.pgsize != size;
+  const auto size_change =
+      g.pgsize != k(iova, 0) && g.pgsize != size && flaw != GatherFlaw::kIgnoresPgsize;
   const auto restart = size_change || disjoint;
-  const auto synced = flaw == GatherFlaw::kDropsDisjoint ? restart && !disjoint : restart;
+  const auto synced = restart && (!disjoint || flaw != GatherFlaw::kDropsDisjoint);
   const Gather<W> empty = gather_empty(iova);
   const Gather<W> base{ite(restart, empty.start, g.start), ite(restart, empty.end, g.end), size};
   return {synced, g, gather_add_range(base, iova, size)};
@@ -75,7 +74,7 @@ AddPage<W> amd_add_page(const Gather<W>& g, const W& iova, const W& size, const 
                         GatherFlaw flaw = GatherFlaw::kNone) {
   using namespace word;
   const auto restart = np_cache && gather_is_disjoint(g, iova, size);
-  const auto synced = flaw == GatherFlaw::kDropsDisjoint ? restart && !restart : restart;
+  const auto synced = restart && flaw != GatherFlaw::kDropsDisjoint;
   const Gather<W> empty = gather_empty(iova);
   const Gather<W> base{ite(restart, empty.start, g.start), ite(restart, empty.end, g.end), size};
   return {synced, g, gather_add_range(base, iova, size)};

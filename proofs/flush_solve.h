@@ -35,7 +35,7 @@ std::string show(const z3::model& m, const z3::expr& e);
 // A fresh 64-bit constant.
 z3::expr bv64(z3::context& c, const std::string& name);
 
-// Times `decide`-style work: seconds since construction.
+// Wall-clock seconds since construction, for Outcome::seconds.
 class Stopwatch {
  public:
   Stopwatch();
