@@ -31,13 +31,10 @@ struct CheckArgs {
   std::string caller = "contract";
   std::string out = "findings";
   unsigned jobs = 1;
-<<<<<<< HEAD
   DomainArgs domain;
-=======
   bool keep_going = false;     // the default is on in --time campaigns
   bool stop_at_first = false;  // ... unless this says otherwise
   double call_timeout = 5;
->>>>>>> helper-iso
 };
 
 // Job j runs seed + j; the op budget is split between jobs.
@@ -69,30 +66,18 @@ std::string finding_path(const CheckArgs& a, const conform::Finding& f, uint64_t
       .string();
 }
 
-<<<<<<< HEAD
 std::string write_finding(const CheckArgs& a, const DomainRun& run, const conform::Finding& f,
-                          uint64_t seed) {
+                          uint64_t seed, unsigned nth) {
   const conform::DriverSource& src = run.source;
   std::error_code ec;
   std::filesystem::create_directories(a.out, ec);
   if (ec) throw UsageError(fmt::format("--out {}: {}", a.out, ec.message()));
-  const std::string path = finding_path(a, f, seed);
+  const std::string path = finding_path(a, f, seed, nth);
   conform::Trace t{.driver = src.info.name,
                    .config = src.info.config,
                    .iommu = run.iommu,
                    .seed = seed,
                    .ops = f.ops};
-  const std::string comment = fmt::format(
-      "{}\nminimized from {} ops in {} replays; replay with: iommucheck replay {}",
-      f.minimized.message(), f.original_ops, f.minimize_tests, path);
-=======
-std::string write_finding(const CheckArgs& a, const conform::DriverSource& src,
-                          const conform::Finding& f, uint64_t seed, unsigned nth) {
-  std::error_code ec;
-  std::filesystem::create_directories(a.out, ec);
-  if (ec) throw UsageError(fmt::format("--out {}: {}", a.out, ec.message()));
-  const std::string path = finding_path(a, f, seed, nth);
-  conform::Trace t{.driver = src.info.name, .config = src.info.config, .seed = seed, .ops = f.ops};
   const std::string how =
       f.cut_short.empty()
           ? fmt::format("minimized from {} ops in {} replays", f.original_ops, f.minimize_tests)
@@ -101,19 +86,10 @@ std::string write_finding(const CheckArgs& a, const conform::DriverSource& src,
                         f.cut_short, f.minimize_tests, f.ops.size(), f.original_ops);
   const std::string comment = fmt::format("{}\n{}; replay with: iommucheck replay {}",
                                           f.minimized.message(), how, path);
->>>>>>> helper-iso
   conform::write_trace_file(path, t, comment);
   return path;
 }
 
-<<<<<<< HEAD
-DomainTally run_domain(const CheckArgs& all, const DomainRun& run, const DomainBudget& budget) {
-  CheckArgs a = all;
-  a.ops = budget.ops;
-  a.seconds = budget.seconds;
-  a.out = budget.out;
-  const conform::DriverSource& src = run.source;
-=======
 // What every job returned, merged: distinct findings in job order (a signature found by two
 // jobs is minimized by the first to claim it), occurrences summed.
 struct Merged {
@@ -136,52 +112,41 @@ Merged merge(const CheckArgs& a, const std::vector<conform::CampaignReport>& rep
   return m;
 }
 
-int report(const CheckArgs& a, const conform::DriverSource& src, const Merged& m, double seconds,
-           bool interrupted) {
+// Prints the findings and their counts; the summary is run_check's, after every domain.
+DomainTally report(const CheckArgs& a, const DomainRun& run, const Merged& m, double seconds) {
   std::map<std::string, unsigned> per_check;
   for (const auto& [f, seed] : m.findings) {
     fmt::print("VIOLATION: {}\n", f->violation.message());
-    const std::string path = write_finding(a, src, *f, seed, per_check[f->violation.check]++);
+    const std::string path = write_finding(a, run, *f, seed, per_check[f->violation.check]++);
     fmt::print("{} trace ({} ops): {}\n", f->cut_short.empty() ? "minimized" : "unminimized",
                f->ops.size(), path);
   }
   for (const auto& [sig, n] : m.occurrences) fmt::print("found {} time(s): {}\n", n, sig);
-  if (interrupted) fmt::print("interrupted: the counts cover the ops run until then\n");
-  fmt::print("summary: driver={} ops={} violations={} seconds={:.2f} ops_per_s={:.0f}\n",
-             a.driver, m.ops, m.findings.size(), seconds, m.ops_per_s);
-  if (!m.findings.empty()) return kExitViolation;
-  return interrupted ? kExitInterrupted : kExitOk;
+  return {.ops = m.ops, .violations = m.findings.size(), .seconds = seconds,
+          .ops_per_s = m.ops_per_s};
 }
 
-int run_check(const CheckArgs& a) {
-  conform::DriverSource src;
-  try {
-    src = conform::resolve_driver(a.driver, a.kernel);
-  } catch (const conform::DriverError& e) {
-    throw UsageError(e.what());
-  }
-  InterruptGuard interrupt;
->>>>>>> helper-iso
+DomainTally run_domain(const CheckArgs& all, const DomainRun& run, const DomainBudget& budget,
+                       const std::atomic<bool>& interrupted) {
+  CheckArgs a = all;
+  a.ops = budget.ops;
+  a.seconds = budget.seconds;
+  a.out = budget.out;
+  const conform::DriverSource& src = run.source;
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> done{0};
   std::vector<conform::CampaignReport> reports(a.jobs);
   std::vector<uint64_t> last(a.jobs, 0);
   std::mutex mu;
-<<<<<<< HEAD
+  std::exception_ptr error;
+  conform::SignatureSet seen;
   const std::string what = a.domain.matrix ? fmt::format("{} [{}]", a.driver, run.label) : a.driver;
   Progress progress("check " + what, a.ops.value_or(a.seconds ? 0 : 100000));
   auto job = [&](unsigned j) {
-    conform::CampaignOptions o = job_options(a, j, stop);
+    conform::CampaignOptions o = job_options(a, j, stop, interrupted);
     o.check.iommu = run.iommu;
-=======
-  std::exception_ptr error;
-  conform::SignatureSet seen;
-  Progress progress("check " + a.driver, a.ops.value_or(a.seconds ? 0 : 100000));
-  auto job = [&](unsigned j) {
-    conform::CampaignOptions o = job_options(a, j, stop, interrupt.flag());
     o.isolate = conform::runs_isolated(src.info);
     o.seen = &seen;
->>>>>>> helper-iso
     o.progress = [&, j](uint64_t n) {
       done += n - last[j];
       last[j] = n;
@@ -206,36 +171,6 @@ int run_check(const CheckArgs& a) {
   for (unsigned j = 0; j < a.jobs; j++) threads.emplace_back(job, j);
   for (std::thread& t : threads) t.join();
   progress.finish();
-<<<<<<< HEAD
-
-  DomainTally tally;
-  for (unsigned j = 0; j < a.jobs; j++) {
-    tally.ops += reports[j].ops;
-    if (!reports[j].finding) continue;
-    tally.violations++;
-    const conform::Finding& f = *reports[j].finding;
-    fmt::print("VIOLATION: {}\n", f.violation.message());
-    fmt::print("minimized trace ({} ops): {}\n", f.ops.size(), write_finding(a, run, f, a.seed + j));
-  }
-  tally.seconds = progress.seconds();
-  return tally;
-}
-
-int run_check(const CheckArgs& a) {
-  conform::DriverSource src;
-  try {
-    src = conform::resolve_driver(a.driver, a.kernel);
-  } catch (const conform::DriverError& e) {
-    throw UsageError(e.what());
-  }
-  const DomainTally total = run_domains(
-      domain_runs(src, a.domain), {.ops = a.ops, .seconds = a.seconds, .out = a.out}, a.jobs,
-      [&](const DomainRun& run, const DomainBudget& b) { return run_domain(a, run, b); });
-  const double s = total.seconds;
-  fmt::print("summary: driver={} ops={} violations={} seconds={:.2f} ops_per_s={:.0f}\n", a.driver,
-             total.ops, total.violations, s, static_cast<double>(total.ops) / (s > 0 ? s : 1));
-  return total.violations == 0 ? kExitOk : kExitViolation;
-=======
   if (error) {
     try {
       std::rethrow_exception(error);
@@ -245,8 +180,28 @@ int run_check(const CheckArgs& a) {
       throw UsageError("a campaign job stopped on an exception that is not a std::exception");
     }
   }
-  return report(a, src, merge(a, reports), progress.seconds(), interrupt.flag().load());
->>>>>>> helper-iso
+  return report(a, run, merge(a, reports), progress.seconds());
+}
+
+int run_check(const CheckArgs& a) {
+  conform::DriverSource src;
+  try {
+    src = conform::resolve_driver(a.driver, a.kernel);
+  } catch (const conform::DriverError& e) {
+    throw UsageError(e.what());
+  }
+  InterruptGuard interrupt;
+  const DomainTally total = run_domains(
+      domain_runs(src, a.domain), {.ops = a.ops, .seconds = a.seconds, .out = a.out}, a.jobs,
+      [&](const DomainRun& run, const DomainBudget& b) {
+        return run_domain(a, run, b, interrupt.flag());
+      });
+  const bool interrupted = interrupt.flag().load();
+  if (interrupted) fmt::print("interrupted: the counts cover the ops run until then\n");
+  fmt::print("summary: driver={} ops={} violations={} seconds={:.2f} ops_per_s={:.0f}\n", a.driver,
+             total.ops, total.violations, total.seconds, total.ops_per_s);
+  if (total.violations != 0) return kExitViolation;
+  return interrupted ? kExitInterrupted : kExitOk;
 }
 
 }  // namespace
@@ -269,7 +224,6 @@ void add_check_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_option("--out", o->out, "Directory for minimized findings")->capture_default_str();
   cmd->add_option("--jobs", o->jobs, "Parallel runs")->check(CLI::Range(1u, 256u))->capture_default_str();
-<<<<<<< HEAD
   auto* iommu = cmd->add_option("--iommu", o->domain.iommu,
                                 "IOMMU model: smmuv3, smmuv3-norange, smmuv2, vtd or amd "
                                 "(default: SMMUv3 for arm-64-lpae formats, SMMUv2 otherwise, "
@@ -287,7 +241,6 @@ void add_check_command(CLI::App& app, Action& action) {
       ->excludes(iommu)
       ->excludes(inv)
       ->excludes(np);
-=======
   auto* keep = cmd->add_flag("--keep-going", o->keep_going,
                              "After a finding, minimize it and go on, counting each distinct "
                              "finding (the default in --time campaigns)");
@@ -297,7 +250,6 @@ void add_check_command(CLI::App& app, Action& action) {
                   "counts as a hang")
       ->check(CLI::Range(0.001, 3600.0))
       ->capture_default_str();
->>>>>>> helper-iso
   cmd->callback([&action, o] { action = [o] { return run_check(*o); }; });
 }
 

@@ -71,6 +71,7 @@ DomainTally run_domains(const std::vector<DomainRun>& runs, const DomainBudget& 
                         unsigned jobs, const RunDomain& run) {
   if (runs.size() == 1) return run(runs.front(), budget);
   DomainTally total;
+  double checking_seconds = 0;
   for (size_t i = 0; i < runs.size(); i++) {
     DomainBudget part{.ops = std::nullopt,
                       .seconds = std::nullopt,
@@ -88,7 +89,9 @@ DomainTally run_domains(const std::vector<DomainRun>& runs, const DomainBudget& 
     total.ops += t.ops;
     total.violations += t.violations;
     total.seconds += t.seconds;
+    if (t.ops_per_s > 0) checking_seconds += static_cast<double>(t.ops) / t.ops_per_s;
   }
+  if (checking_seconds > 0) total.ops_per_s = static_cast<double>(total.ops) / checking_seconds;
   return total;
 }
 

@@ -35,6 +35,7 @@ std::vector<DomainRun> domain_runs(const conform::DriverSource& source, const Do
 struct DomainTally {
   uint64_t ops = 0, violations = 0;
   double seconds = 0;
+  double ops_per_s = 0;  // of checking: minimization excluded
 };
 
 // What one run may spend, and where its findings go.

@@ -48,27 +48,23 @@ int run_replay(const ReplayArgs& a) {
     fmt::print("{:>5} {}\n      ref={} driver={}{}\n", i + 1, conform::format_op(op),
                value_text(r.ref), value_text(r.driver), r.hw.empty() ? "" : " hw: " + r.hw);
   };
-<<<<<<< HEAD
   if (trace.iommu) {
     if (auto why = conform::iommu_misfit(*trace.iommu, src.info))
       throw UsageError(fmt::format("{}: iommu {}: {}", a.trace, conform::iommu_name(*trace.iommu), *why));
   }
-  const auto violation =
-      conform::replay_ops(src, trace.ops, {.record_hw = true, .iommu = trace.iommu}, show);
-=======
+  const conform::CheckOptions check{.record_hw = true, .iommu = trace.iommu};
   // A plugin that crashes, exits or hangs is the replay's finding, not the end of iommucheck.
   std::optional<conform::Violation> violation;
   if (conform::runs_isolated(src.info)) {
     try {
-      violation = conform::replay_isolated(src, trace.ops, {.record_hw = true},
-                                           {.call_timeout = a.call_timeout}, show);
+      violation = conform::replay_isolated(src, trace.ops, check, {.call_timeout = a.call_timeout},
+                                           show);
     } catch (const conform::IsolationError& e) {
       throw UsageError(e.what());
     }
   } else {
-    violation = conform::replay_ops(src, trace.ops, {.record_hw = true}, show);
+    violation = conform::replay_ops(src, trace.ops, check, show);
   }
->>>>>>> helper-iso
   if (violation) {
     fmt::print("VIOLATION: {}\n", violation->message());
     return kExitViolation;
