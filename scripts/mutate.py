@@ -20,7 +20,6 @@ done, 2 for bad options or a baseline that does not build or pass.
 """
 
 import argparse
-import fnmatch
 import glob
 import json
 import os
@@ -91,11 +90,22 @@ def repo_root():
                           capture_output=True, text=True).stdout.strip()
 
 
+def expand_braces(pattern):
+    """'ref/{a,b}.cc' -> ['ref/a.cc', 'ref/b.cc'], as a shell would, so one group can name
+    several files."""
+    m = re.search(r"\{([^{}]*)\}", pattern)
+    if not m:
+        return [pattern]
+    return [x for alt in m.group(1).split(",")
+            for x in expand_braces(pattern[: m.start()] + alt + pattern[m.end() :])]
+
+
 def select_mutants(root, args):
     """(group pattern, numbered mutants) per --files pattern, after --ids/--sample/--max."""
     groups = []
     for pattern in args.files:
-        paths = sorted(os.path.relpath(p, root) for p in glob.glob(os.path.join(root, pattern)))
+        paths = sorted({os.path.relpath(p, root) for alt in expand_braces(pattern)
+                        for p in glob.glob(os.path.join(root, alt))})
         if not paths:
             raise UsageError(f"--files {pattern!r}: matches no file under {root}")
         found = []
@@ -166,6 +176,9 @@ def run(cmd, cwd, env, timeout=None):
         os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
         return None, out
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)  # interrupted: leave no build or test behind
+        raise
 
 
 class Sandbox:
@@ -185,12 +198,11 @@ class Sandbox:
     def prepare(self, root):
         os.makedirs(self.src, exist_ok=True)
         sync_tree(root, self.src)
-        if not os.path.exists(os.path.join(self.build, "build.ninja")):
-            rc, out = run(["cmake", "--preset", "default",
-                           "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache",
-                           "-DCMAKE_C_COMPILER_LAUNCHER=ccache"], self.src, self.env)
-            if rc != 0:
-                raise UsageError(f"configuring the scratch tree failed:\n{out[-3000:]}")
+        # Configured every run: test files added since the last run become targets.
+        rc, out = run(["cmake", "--preset", "default", "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache",
+                       "-DCMAKE_C_COMPILER_LAUNCHER=ccache"], self.src, self.env)
+        if rc != 0:
+            raise UsageError(f"configuring the scratch tree failed:\n{out[-3000:]}")
         rc, out = run(["ninja", "-C", self.build, "-t", "targets", "all"], self.src, self.env)
         known = {line.split(":")[0] for line in out.splitlines()}
         missing = [t for t in self.args.targets if t not in known]

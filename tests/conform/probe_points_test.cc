@@ -1,0 +1,97 @@
+// Where the checker looks after each op: every op that maps is probed over its range, at the
+// first and last page and at the pages just outside it, so a driver that maps the wrong
+// address, or spills a leaf into a neighbouring page, is caught at the op that did it.
+#include <gtest/gtest.h>
+
+#include "conform/checker.h"
+#include "conform/impl_driver.h"
+#include "ref/prot.h"
+
+namespace iommu::conform {
+namespace {
+
+constexpr uint64_t K4 = 0x1000;
+constexpr int RW = IOMMU_READ | IOMMU_WRITE;
+
+// A driver that maps what it is asked, plus one mistake the checker's probes must see.
+class Misplaces : public Driver {
+ public:
+  enum class Fault { kNone, kPaddrOffByAPage, kSpillBefore, kSpillAfter };
+  Misplaces(std::unique_ptr<Driver> inner, Fault fault) : inner_(std::move(inner)), fault_(fault) {}
+  const DriverInfo& info() const override { return inner_->info(); }
+  std::vector<uint64_t> roots() const override { return inner_->roots(); }
+  int map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount, int prot,
+                uint64_t* mapped) override {
+    if (fault_ == Fault::kPaddrOffByAPage) paddr += pgsize;
+    const int ret = inner_->map_pages(iova, paddr, pgsize, pgcount, prot, mapped);
+    // The spilled leaf is not counted in *mapped, so each driver call still looks right.
+    uint64_t spilled = 0;
+    if (fault_ == Fault::kSpillBefore && iova >= pgsize)
+      inner_->map_pages(iova - pgsize, paddr - pgsize, pgsize, 1, prot, &spilled);
+    if (fault_ == Fault::kSpillAfter)
+      inner_->map_pages(iova + pgsize * pgcount, paddr + pgsize * pgcount, pgsize, 1, prot,
+                        &spilled);
+    return ret;
+  }
+  uint64_t unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pgcount,
+                       impl::IotlbGather* gather) override {
+    return inner_->unmap_pages(iova, pgsize, pgcount, gather);
+  }
+  uint64_t iova_to_phys(uint64_t iova) override { return inner_->iova_to_phys(iova); }
+
+ private:
+  std::unique_ptr<Driver> inner_;
+  Fault fault_;
+};
+
+DriverSource source(Misplaces::Fault fault) {
+  DriverSource src = impl_driver_source("arm-64-lpae-s1-4k");
+  auto inner = src.create;
+  src.create = [inner, fault](DriverEnv& env) -> std::unique_ptr<Driver> {
+    return std::make_unique<Misplaces>(inner(env), fault);
+  };
+  return src;
+}
+
+// The check that fails at the first op, or "" when it passes.
+std::string check_of_first_op(const DriverSource& src, const Op& op) {
+  Checker c(src);
+  const StepResult r = c.step(op);
+  return r.violation ? r.violation->check : "";
+}
+
+std::vector<Op> every_mapping_op(uint64_t iova, uint64_t pages) {
+  return {MapOp{iova, 0x100000, pages * K4, RW}, MapNosyncOp{iova, 0x100000, pages * K4, RW},
+          MapSgOp{iova, RW, {{0x100000, pages * K4}}},
+          MapPagesOp{iova, 0x100000, K4, pages, RW}};
+}
+
+TEST(ProbePoints, ACorrectDriverPassesEveryMappingOp) {
+  for (const Op& op : every_mapping_op(0x10000, 3))
+    EXPECT_EQ(check_of_first_op(source(Misplaces::Fault::kNone), op), "") << op_name(op);
+}
+
+TEST(ProbePoints, EveryMappingOpIsProbedOverItsRange) {
+  for (const Op& op : every_mapping_op(0x10000, 3)) {
+    EXPECT_EQ(check_of_first_op(source(Misplaces::Fault::kPaddrOffByAPage), op), "translation")
+        << op_name(op);
+  }
+}
+
+TEST(ProbePoints, ThePageJustBeforeTheRangeIsProbed) {
+  // Down to the lowest page that has a page before it.
+  for (const Op& op : every_mapping_op(K4, 1)) {
+    EXPECT_EQ(check_of_first_op(source(Misplaces::Fault::kSpillBefore), op), "translation")
+        << op_name(op);
+  }
+}
+
+TEST(ProbePoints, ThePageJustAfterTheRangeIsProbed) {
+  for (const Op& op : every_mapping_op(0x10000, 2)) {
+    EXPECT_EQ(check_of_first_op(source(Misplaces::Fault::kSpillAfter), op), "translation")
+        << op_name(op);
+  }
+}
+
+}  // namespace
+}  // namespace iommu::conform
