@@ -93,5 +93,18 @@ TEST(ProbePoints, ThePageJustAfterTheRangeIsProbed) {
   }
 }
 
+TEST(ProbePoints, AFormatWithoutIasOrOasIsWalkedWithTheConfigs) {
+  // A plugin may leave the format's ias/oas at 0; the device must then walk with the domain's
+  // (39 bits: a 3-level table), not the format's default (48 bits: 4 levels).
+  DriverSource src = impl_driver_source(hw::FormatConfig{"arm-64-lpae-s1-4k", 39, 40});
+  src.info.format.ias = src.info.format.oas = 0;
+  Checker c(src);
+  for (const Op& op : every_mapping_op(0x7000000000 - 2 * K4, 2)) {
+    const StepResult r = c.step(op);
+    EXPECT_FALSE(r.violation) << r.violation->message();
+    c.step(UnmapOp{0x7000000000 - 2 * K4, 2 * K4});
+  }
+}
+
 }  // namespace
 }  // namespace iommu::conform
