@@ -16,13 +16,19 @@ constexpr int RW = IOMMU_READ | IOMMU_WRITE;
 // A driver that maps what it is asked, plus one mistake the checker's probes must see.
 class Misplaces : public Driver {
  public:
-  enum class Fault { kNone, kPaddrOffByAPage, kSpillBefore, kSpillAfter };
+  enum class Fault { kNone, kPaddrOffByAPage, kSpillBefore, kSpillAfter, kTargetPaddr,
+                     kTargetWritable };
+  // The one page kTarget* faults touch, deep inside a large map.
+  static constexpr uint64_t kTarget = 0x100000 + 37 * K4;
   Misplaces(std::unique_ptr<Driver> inner, Fault fault) : inner_(std::move(inner)), fault_(fault) {}
   const DriverInfo& info() const override { return inner_->info(); }
   std::vector<uint64_t> roots() const override { return inner_->roots(); }
   int map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount, int prot,
                 uint64_t* mapped) override {
     if (fault_ == Fault::kPaddrOffByAPage) paddr += pgsize;
+    if ((fault_ == Fault::kTargetPaddr || fault_ == Fault::kTargetWritable) && pgsize == K4 &&
+        iova < kTarget && kTarget - iova < pgcount * pgsize)
+      return map_with_target_wrong(iova, paddr, pgcount, prot, mapped);
     const int ret = inner_->map_pages(iova, paddr, pgsize, pgcount, prot, mapped);
     // The spilled leaf is not counted in *mapped, so each driver call still looks right.
     uint64_t spilled = 0;
@@ -40,6 +46,20 @@ class Misplaces : public Driver {
   uint64_t iova_to_phys(uint64_t iova) override { return inner_->iova_to_phys(iova); }
 
  private:
+  int map_with_target_wrong(uint64_t iova, uint64_t paddr, uint64_t pgcount, int prot,
+                            uint64_t* mapped) {
+    const uint64_t before = (kTarget - iova) / K4, after = pgcount - before - 1;
+    uint64_t ignored = 0;
+    int ret = inner_->map_pages(iova, paddr, K4, before, prot, mapped);
+    if (fault_ == Fault::kTargetPaddr)
+      ret |= inner_->map_pages(kTarget, paddr + before * K4 + 0x100000, K4, 1, prot, &ignored);
+    else
+      ret |= inner_->map_pages(kTarget, paddr + before * K4, K4, 1, prot | IOMMU_WRITE, &ignored);
+    *mapped += K4;
+    if (after) ret |= inner_->map_pages(kTarget + K4, paddr + (before + 1) * K4, K4, after, prot, mapped);
+    return ret;
+  }
+
   std::unique_ptr<Driver> inner_;
   Fault fault_;
 };
@@ -90,6 +110,21 @@ TEST(ProbePoints, ThePageJustAfterTheRangeIsProbed) {
   for (const Op& op : every_mapping_op(0x10000, 2)) {
     EXPECT_EQ(check_of_first_op(source(Misplaces::Fault::kSpillAfter), op), "translation")
         << op_name(op);
+  }
+}
+
+// A page the map's own probes do not reach: only the device access names it.
+TEST(ProbePoints, ReadAndWriteOpsAreJudgedWhereTheyAccess) {
+  const MapOp map{0x100000, 0x40000000, 64 * K4, IOMMU_READ};
+  for (auto [fault, access] : {std::pair<Misplaces::Fault, Op>{Misplaces::Fault::kTargetPaddr,
+                                                               ReadOp{Misplaces::kTarget}},
+                               {Misplaces::Fault::kTargetWritable, WriteOp{Misplaces::kTarget}}}) {
+    Checker c(source(fault));
+    const StepResult first = c.step(map);
+    ASSERT_FALSE(first.violation) << first.violation->message();
+    const StepResult r = c.step(access);
+    ASSERT_TRUE(r.violation) << op_name(access);
+    EXPECT_EQ(r.violation->check, "translation");
   }
 }
 
