@@ -100,6 +100,13 @@ TEST(MapPagesRules, ReturningZeroMeansProgress) {
   const MapPagesCall c{0, 0, K4, 8, RW};
   EXPECT_TRUE(allowed(t, c, {0, K4})) << "stop after one page; the core calls again";
   EXPECT_FALSE(allowed(t, c, {0, 0})) << "the core would loop forever";
+  // Also where the reference fails further on: the driver stopped before the conflict or the
+  // end of the space, and the core's next call meets it.
+  ASSERT_EQ(t.map_pages({4 * K4, 0, K4, 1, RW}).ret, 0);
+  EXPECT_TRUE(allowed(t, c, {0, 2 * K4})) << "stopped before the conflict";
+  EXPECT_FALSE(allowed(t, c, {0, 0}));
+  const MapPagesCall top{(uint64_t{1} << 48) - 2 * K4, 0, K4, 4, RW};
+  EXPECT_TRUE(allowed(t, top, {0, K4})) << "stopped before the end of the ias";
 }
 
 TEST(MapPagesRules, OnlyZeroEnomemOrTheExpectedErrno) {
