@@ -143,6 +143,9 @@ TEST(UnmapPagesRules, InvalidArgumentsMustReturnZero) {
     EXPECT_TRUE(allowed(t, c, 0));
     EXPECT_FALSE(allowed(t, c, K4)) << c.pgsize << " " << c.pgcount;
   }
+  // Whole live slots of an invalid size: what the table-slot rule would otherwise accept.
+  EXPECT_FALSE(allowed(t, {0, 0x10000, 1}, 0x10000)) << "64K is not a page size here";
+  EXPECT_FALSE(allowed(t, {K4, M2, 1}, M2)) << "iova not aligned to pgsize";
   const uint64_t top = uint64_t{1} << 48;
   EXPECT_FALSE(allowed(t, {top, K4, 1}, K4)) << "beyond the ias";
   EXPECT_TRUE(allowed(t, {top - K4, K4, 1}, 0)) << "the last page is valid, and a hole";
@@ -225,6 +228,16 @@ TEST(UnmapPagesRules, MoreThanTheReferenceMayEndInsideALeafOnlyWhenSplitting) {
     EXPECT_EQ(allowed(t, c, 2 * M2), policy == PartialUnmap::kSplit) << static_cast<int>(policy);
     EXPECT_TRUE(allowed(t, c, M2)) << static_cast<int>(policy);
   }
+}
+
+TEST(UnmapPagesRules, ARequestPastTheTopOfTheSpaceEndsAtTheTop) {
+  // ias 64: three 2M slots asked from 4M below 2^64 are two slots, 4M, not a byte less.
+  RefPgtable t({K4 | M2 | G1, 64, 40, PartialUnmap::kSplit, false, Invalidation::kStrict});
+  const uint64_t iova = uint64_t{0} - 2 * M2;
+  ASSERT_EQ(t.map_pages({iova + K4, 0, K4, 1, RW}).ret, 0);
+  ASSERT_EQ(t.map_pages({iova + M2, 0, K4, 1, RW}).ret, 0);
+  EXPECT_EQ(t.expected_unmap_pages({iova, M2, 3}), 0u);
+  EXPECT_TRUE(allowed(t, {iova, M2, 3}, 2 * M2));
 }
 
 TEST(UnmapPagesRules, RefuseStopsAtAPartlyCoveredLeafAndSplitDoesNot) {
