@@ -209,6 +209,15 @@ TEST(UnmapPagesRules, MoreThanTheReferenceOnlyOverWholeLiveSlots) {
   EXPECT_TRUE(allowed(t, three, 2 * M2));
 }
 
+TEST(UnmapPagesRules, ASlotIsLiveOnlyByWhatLiesInsideIt) {
+  // Slot 1 is empty; slot 2 begins with a mapped page, one byte past slot 1's end.
+  RefPgtable t = table();
+  ASSERT_EQ(t.map_pages({K4, 0, K4, 1, RW}).ret, 0);
+  ASSERT_EQ(t.map_pages({2 * M2, 0, K4, 1, RW}).ret, 0);
+  EXPECT_FALSE(allowed(t, {0, M2, 2}, 2 * M2));
+  EXPECT_TRUE(allowed(t, {0, M2, 2}, M2));
+}
+
 TEST(UnmapPagesRules, MoreThanTheReferenceNeverUnderWhole) {
   RefPgtable t = table(PartialUnmap::kWhole);
   ASSERT_EQ(t.map_pages({0, 0, K4, 100, RW}).ret, 0);
