@@ -180,6 +180,11 @@ TEST(StaleTracking, IotlbSyncMapPublishesOnlyThePagesItTouches) {
                                ReadOp{kKept + K4}, IotlbSyncMapOp{kKept + K4 + 8, 8},
                                ReadOp{kKept + K4}};
   EXPECT_EQ(first_violation(source(false, ref::Invalidation::kStrict, true), ops), ops.size());
+  // A driver-level map_pages is as unpublished as map_nosync until its iotlb_sync_map.
+  const std::vector<Op> pages = {ReadOp{kKept}, MapPagesOp{kKept, 0x20000000, K4, 2, RW},
+                                 ReadOp{kKept}, IotlbSyncMapOp{kKept, 2 * K4}, ReadOp{kKept}};
+  EXPECT_EQ(first_violation(source(false, ref::Invalidation::kStrict, true), pages),
+            pages.size());
 }
 
 TEST(StaleTracking, AFailedMapIsUnrolledAndNothingOfItStays) {
