@@ -17,7 +17,7 @@ constexpr int RW = IOMMU_READ | IOMMU_WRITE;
 class Misplaces : public Driver {
  public:
   enum class Fault { kNone, kPaddrOffByAPage, kSpillBefore, kSpillAfter, kTargetPaddr,
-                     kTargetWritable };
+                     kTargetWritable, kTargetPaddrHidden };
   // The one page kTarget* faults touch, deep inside a large map.
   static constexpr uint64_t kTarget = 0x100000 + 37 * K4;
   Misplaces(std::unique_ptr<Driver> inner, Fault fault) : inner_(std::move(inner)), fault_(fault) {}
@@ -26,7 +26,9 @@ class Misplaces : public Driver {
   int map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount, int prot,
                 uint64_t* mapped) override {
     if (fault_ == Fault::kPaddrOffByAPage) paddr += pgsize;
-    if ((fault_ == Fault::kTargetPaddr || fault_ == Fault::kTargetWritable) && pgsize == K4 &&
+    const bool target = fault_ == Fault::kTargetPaddr || fault_ == Fault::kTargetWritable ||
+                        fault_ == Fault::kTargetPaddrHidden;
+    if (target && pgsize == K4 &&
         iova < kTarget && kTarget - iova < pgcount * pgsize)
       return map_with_target_wrong(iova, paddr, pgcount, prot, mapped);
     const int ret = inner_->map_pages(iova, paddr, pgsize, pgcount, prot, mapped);
@@ -43,7 +45,12 @@ class Misplaces : public Driver {
                        impl::IotlbGather* gather) override {
     return inner_->unmap_pages(iova, pgsize, pgcount, gather);
   }
-  uint64_t iova_to_phys(uint64_t iova) override { return inner_->iova_to_phys(iova); }
+  uint64_t iova_to_phys(uint64_t iova) override {
+    const uint64_t pa = inner_->iova_to_phys(iova);
+    // kTargetPaddrHidden: the table is wrong, and iova_to_phys tells what it should say.
+    const bool hide = fault_ == Fault::kTargetPaddrHidden && iova >> 12 == kTarget >> 12;
+    return hide ? pa - 0x100000 : pa;
+  }
 
  private:
   int map_with_target_wrong(uint64_t iova, uint64_t paddr, uint64_t pgcount, int prot,
@@ -51,7 +58,7 @@ class Misplaces : public Driver {
     const uint64_t before = (kTarget - iova) / K4, after = pgcount - before - 1;
     uint64_t ignored = 0;
     int ret = inner_->map_pages(iova, paddr, K4, before, prot, mapped);
-    if (fault_ == Fault::kTargetPaddr)
+    if (fault_ != Fault::kTargetWritable)
       ret |= inner_->map_pages(kTarget, paddr + before * K4 + 0x100000, K4, 1, prot, &ignored);
     else
       ret |= inner_->map_pages(kTarget, paddr + before * K4, K4, 1, prot | IOMMU_WRITE, &ignored);
@@ -113,12 +120,14 @@ TEST(ProbePoints, ThePageJustAfterTheRangeIsProbed) {
   }
 }
 
-// A page the map's own probes do not reach: only the device access names it.
-TEST(ProbePoints, ReadAndWriteOpsAreJudgedWhereTheyAccess) {
+// A page the map's own probes do not reach: only the op that names it can see it.
+TEST(ProbePoints, ReadWriteAndIovaToPhysOpsAreJudgedWhereTheyLook) {
   const MapOp map{0x100000, 0x40000000, 64 * K4, IOMMU_READ};
   for (auto [fault, access] : {std::pair<Misplaces::Fault, Op>{Misplaces::Fault::kTargetPaddr,
                                                                ReadOp{Misplaces::kTarget}},
-                               {Misplaces::Fault::kTargetWritable, WriteOp{Misplaces::kTarget}}}) {
+                               {Misplaces::Fault::kTargetWritable, WriteOp{Misplaces::kTarget}},
+                               {Misplaces::Fault::kTargetPaddrHidden,
+                                IovaToPhysOp{Misplaces::kTarget + 0x10}}}) {
     Checker c(source(fault));
     const StepResult first = c.step(map);
     ASSERT_FALSE(first.violation) << first.violation->message();
