@@ -29,7 +29,7 @@ class Misplaces : public Driver {
     const bool target = fault_ == Fault::kTargetPaddr || fault_ == Fault::kTargetWritable ||
                         fault_ == Fault::kTargetPaddrHidden;
     if (target && pgsize == K4 &&
-        iova < kTarget && kTarget - iova < pgcount * pgsize)
+        iova <= kTarget && kTarget - iova < pgcount * pgsize)
       return map_with_target_wrong(iova, paddr, pgcount, prot, mapped);
     const int ret = inner_->map_pages(iova, paddr, pgsize, pgcount, prot, mapped);
     // The spilled leaf is not counted in *mapped, so each driver call still looks right.
@@ -57,7 +57,7 @@ class Misplaces : public Driver {
                             uint64_t* mapped) {
     const uint64_t before = (kTarget - iova) / K4, after = pgcount - before - 1;
     uint64_t ignored = 0;
-    int ret = inner_->map_pages(iova, paddr, K4, before, prot, mapped);
+    int ret = before ? inner_->map_pages(iova, paddr, K4, before, prot, mapped) : 0;
     if (fault_ != Fault::kTargetWritable)
       ret |= inner_->map_pages(kTarget, paddr + before * K4 + 0x100000, K4, 1, prot, &ignored);
     else
@@ -135,6 +135,12 @@ TEST(ProbePoints, ReadWriteAndIovaToPhysOpsAreJudgedWhereTheyLook) {
     ASSERT_TRUE(r.violation) << op_name(access);
     EXPECT_EQ(r.violation->check, "translation");
   }
+}
+
+TEST(ProbePoints, TheFirstPageOfARangeIsProbed) {
+  // kTarget has bit 12 set: rounding it down to a page must not lose that bit.
+  const MapOp map{Misplaces::kTarget, 0x40000000, 3 * K4, IOMMU_READ};
+  EXPECT_EQ(check_of_first_op(source(Misplaces::Fault::kTargetPaddr), map), "translation");
 }
 
 TEST(ProbePoints, AFormatWithoutIasOrOasIsWalkedWithTheConfigs) {
