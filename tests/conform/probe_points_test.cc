@@ -139,7 +139,7 @@ TEST(ProbePoints, ReadWriteAndIovaToPhysOpsAreJudgedWhereTheyLook) {
 
 TEST(ProbePoints, TheFirstPageOfARangeIsProbed) {
   // kTarget has bit 12 set: rounding it down to a page must not lose that bit.
-  const MapOp map{Misplaces::kTarget, 0x40000000, 3 * K4, IOMMU_READ};
+  const MapOp map{Misplaces::kTarget, 0x40000000, 64 * K4, IOMMU_READ};
   EXPECT_EQ(check_of_first_op(source(Misplaces::Fault::kTargetPaddr), map), "translation");
 }
 
