@@ -25,6 +25,7 @@ import json
 import os
 import random
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -334,7 +335,7 @@ def main(argv):
     print(f"baseline: {len(names)} tests pass in {baseline:.1f} s; {total} mutants, "
           f"timeout {timeout:.0f} s each", flush=True)
     report = args.report or os.path.join(root, args.workdir, "report.md")
-    command = "scripts/mutate.py " + " ".join(argv)
+    command = shlex.join(["scripts/mutate.py", *argv])
     results, done = [], 0
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
