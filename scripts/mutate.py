@@ -311,9 +311,12 @@ def main(argv):
         root = repo_root()
         groups = select_mutants(root, args)
         if args.list:
-            for _, ms in groups:
-                for m in ms:
-                    print(f"{m.id:28} {m.describe()}")
+            try:
+                for _, ms in groups:
+                    for m in ms:
+                        print(f"{m.id:28} {m.describe()}")
+            except BrokenPipeError:  # `--list | head`
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
         box = Sandbox(root, args)
         box.prepare(root)
