@@ -3,10 +3,13 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/text.h"
+#include "cli/validate.h"
 #include "conform/campaign.h"
 #include "conform/fuzz_input.h"
 #include "conform/registry.h"
@@ -17,8 +20,9 @@ namespace {
 
 struct ReplayArgs {
   std::string trace;
-  std::string driver;
+  std::optional<std::string> driver;
   std::string kernel;
+  uint64_t table_memory = 0;  // 0: the model's default
 };
 
 std::string value_text(int64_t v) {
@@ -32,7 +36,8 @@ int run_replay(const ReplayArgs& a) {
   } catch (const conform::TraceError& e) {
     throw UsageError(e.what());
   }
-  const std::string name = !a.driver.empty() ? a.driver : trace.driver.value_or("");
+  if (a.driver && a.driver->empty()) throw UsageError("--driver: the driver name is empty");
+  const std::string name = a.driver.value_or(trace.driver.value_or(""));
   if (name.empty()) {
     throw UsageError(fmt::format("{}: the trace names no driver. pass --driver NAME", a.trace));
   }
@@ -42,13 +47,15 @@ int run_replay(const ReplayArgs& a) {
   } catch (const conform::DriverError& e) {
     throw UsageError(e.what());
   }
+  if (a.table_memory) check_table_memory(a.table_memory, src.info.config.oas);
   auto show = [](size_t i, const conform::Op& op, const conform::StepResult& r) {
     fmt::print("{:>5} {}\n      ref={} driver={}{}\n", i + 1, conform::format_op(op),
                value_text(r.ref), value_text(r.driver), r.hw.empty() ? "" : " hw: " + r.hw);
   };
-  const auto violation = conform::replay_ops(src, trace.ops, {.record_hw = true}, show);
+  const auto violation = conform::replay_ops(
+      src, trace.ops, {.record_hw = true, .table_memory = a.table_memory}, show);
   if (violation) {
-    fmt::print("VIOLATION: {}\n", violation->message());
+    fmt::print("VIOLATION: {}\n", printable(violation->message()));
     return kExitViolation;
   }
   fmt::print("no violation in {} ops\n", trace.ops.size());
@@ -82,6 +89,7 @@ void add_replay_command(CLI::App& app, Action& action) {
   cmd->add_option("--driver", a->driver, "Driver to run it on (default: the trace's driver)");
   cmd->add_option("--kernel", a->kernel, "Linux tree for linux:FORMAT drivers")
       ->check(CLI::ExistingDirectory);
+  add_table_memory_option(cmd, a->table_memory);
   cmd->callback([&action, a] { action = [a] { return run_replay(*a); }; });
 }
 

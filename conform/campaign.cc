@@ -43,8 +43,12 @@ Finding minimize_finding(const DriverSource& source, const CheckOptions& check,
                          std::vector<Op> ops, const Violation& violation, size_t max_tests) {
   Finding f{.violation = violation, .minimized = violation, .ops = {}, .original_ops = ops.size()};
   auto still_fails = [&](const std::vector<Op>& candidate) {
-    auto v = replay_ops(source, candidate, check);
-    return v && v->check == violation.check;
+    try {
+      auto v = replay_ops(source, candidate, check);
+      return v && v->check == violation.check;
+    } catch (const ModelLimitError&) {
+      return false;  // a candidate the model cannot judge does not reproduce the finding
+    }
   };
   MinimizeResult m = minimize(std::move(ops), still_fails, max_tests);
   f.ops = std::move(m.ops);

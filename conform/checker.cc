@@ -9,6 +9,7 @@
 #include "conform/core_ops.h"
 #include "conform/trace.h"
 #include "ref/bits.h"
+#include "ref/config.h"
 
 namespace iommu::conform {
 namespace {
@@ -35,8 +36,8 @@ impl::IommuDriverConfig iommu_config(const DriverInfo& info) {
   return c;
 }
 
-hw::TableMemory::Config memory_config(unsigned oas) {
-  hw::TableMemory::Config c = hw::TableMemory::window_for_oas(oas);
+hw::TableMemory::Config memory_config(unsigned oas, uint64_t bytes) {
+  hw::TableMemory::Config c = hw::TableMemory::window_for_oas(oas, bytes);
   c.record_bad_frees = true;
   return c;
 }
@@ -57,7 +58,7 @@ std::string Violation::message() const {
 Checker::Checker(const DriverSource& source, const CheckOptions& opts)
     : info_(source.info),
       opts_(opts),
-      lease_(memory_config(source.info.config.oas)),
+      lease_(memory_config(source.info.config.oas, opts.table_memory)),
       mem_(lease_.memory()),
       ref_(source.info.config) {
   ref::validate(info_.config);
@@ -76,6 +77,7 @@ Checker::Checker(const DriverSource& source, const CheckOptions& opts)
   checked_ = std::make_unique<CheckedPgtable>(*iommu_, info_.config);
   env_.reset(new DriverEnv{mem_, *checked_});
   driver_ = source.create(*env_);
+  check_model_limit("creating the driver");
   checked_->attach(*driver_);
   // io-pgtable roots are allocated with the table and never move.
   roots_ = driver_->roots();
@@ -118,11 +120,13 @@ StepResult Checker::step(const Op& op) {
   try {
     r.driver = apply_driver(op);
   } catch (const std::exception& e) {
+    check_model_limit(fmt::format("op {} `{}`", index + 1, format_op(op)));
     // The core refuses to loop on a result Linux would underflow or spin on; a driver may
     // also give up on what it reads (a poisoned descriptor behind a freed table).
     if (!checked_->violations().empty()) return fail("driver-call", checked_->violations().front());
     return fail("driver-call", fmt::format("the call failed: {}", e.what()));
   }
+  check_model_limit(fmt::format("op {} `{}`", index + 1, format_op(op)));
   if (!checked_->violations().empty()) return fail("driver-call", checked_->violations().front());
   if (r.ref != r.driver) {
     return fail("return", fmt::format("{} returned {} ({:#x}); ref {} ({:#x})", op_name(op), r.driver,
@@ -138,6 +142,17 @@ StepResult Checker::step(const Op& op) {
     return fail("translation", fmt::format("a probe failed: {}", e.what()));
   }
   return r;
+}
+
+// Real exhaustion, not an injected failure: the model, not the driver, ran out.
+void Checker::check_model_limit(const std::string& when) const {
+  const uint64_t refused = mem_.allocations_refused();
+  if (refused == 0) return;
+  const hw::TableMemory::Config& c = mem_.config();
+  throw ModelLimitError(fmt::format(
+      "{}: the model's {} of table memory ({:#x}-{:#x}) ran out ({} table allocation(s) "
+      "refused); the driver's answer was not judged",
+      when, ref::size_name(c.limit - c.base), c.base, c.limit - 1, refused));
 }
 
 std::optional<Violation> Checker::teardown() {

@@ -16,6 +16,7 @@
 #include "conform/checked_pgtable.h"
 #include "conform/driver.h"
 #include "conform/memory_pool.h"
+#include "conform/model_limit.h"
 #include "conform/op.h"
 #include "conform/ref_side.h"
 #include "hw/device.h"
@@ -35,6 +36,8 @@ struct CheckOptions {
   hw::CacheConfig caches{};  // adversarial by default: nothing leaves a cache uninvalidated
   unsigned samples = 2;      // random probe iovas per op, beside the range's edges
   bool record_hw = false;    // fill StepResult::hw (for replay)
+  // Bytes of simulated table memory (hw::TableMemory::window_for_oas); 0: the default window.
+  uint64_t table_memory = 0;
 };
 
 struct Violation {
@@ -57,12 +60,15 @@ struct StepResult {
 class Checker {
  public:
   // Throws std::invalid_argument (naming the problem) for a driver the checker cannot hold to
-  // its declaration, and whatever the driver's creation throws.
+  // its declaration or a table memory size its oas cannot address, ModelLimitError when the
+  // table memory cannot hold the driver's first tables, and whatever its creation throws.
   explicit Checker(const DriverSource& source, const CheckOptions& opts = {});
   ~Checker();
   Checker(const Checker&) = delete;
   Checker& operator=(const Checker&) = delete;
 
+  // Throws ModelLimitError when the op needed more table memory than the model has: the
+  // driver's answer is then not judged.
   StepResult step(const Op& op);
   // Destroys the driver, then reports leaked table pages; later steps are not allowed.
   std::optional<Violation> teardown();
@@ -88,6 +94,7 @@ class Checker {
   std::optional<std::string> check_invalidated(Range r);
   std::vector<uint64_t> region_starts(uint64_t first, uint64_t last) const;
   std::optional<std::string> check_memory();
+  void check_model_limit(const std::string& when) const;
   std::vector<uint64_t> probe_points(Range r);
   std::vector<Range> settled_ranges(const Op& op, int64_t driver_ret);
 
