@@ -69,9 +69,11 @@ void add_decode_command(CLI::App& app, Action& action) {
   cmd->add_option("--image", opts->image, "raw memory image file")->required();
   add_address_option(cmd, "--base", [opts](uint64_t v) { opts->base = v; },
                      "physical address of the image's first byte (default 0)");
-  add_count_option(cmd, "--ias", 1, 64, [opts](uint64_t v) { opts->ias = static_cast<unsigned>(v); },
+  add_count_option(cmd, "--ias", 1, 64,
+                   [opts](uint64_t v) { opts->ias = static_cast<unsigned>(v); },
                    "input address size in bits (default: the format's usual)");
-  add_count_option(cmd, "--oas", 1, 64, [opts](uint64_t v) { opts->oas = static_cast<unsigned>(v); },
+  add_count_option(cmd, "--oas", 1, 64,
+                   [opts](uint64_t v) { opts->oas = static_cast<unsigned>(v); },
                    "output address size in bits (default: the format's usual)");
   cmd->callback([&action, opts] { action = [opts] { return run_decode(*opts); }; });
 }

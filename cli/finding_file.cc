@@ -24,7 +24,9 @@ std::string file_safe(std::string_view s) {
   std::string out(s.substr(0, kMaxNamePart));
   std::replace_if(
       out.begin(), out.end(),
-      [](char c) { return !(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'); },
+      [](char c) {
+        return !(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
+      },
       '_');
   return out;
 }
@@ -34,8 +36,8 @@ conform::Trace finding_trace(const conform::DriverSource& src, const conform::Fi
   return {.driver = src.info.name, .config = src.info.config, .seed = seed, .ops = f.ops};
 }
 
-std::string finding_comment(const FindingTarget& target, const conform::Finding& f,
-                            uint64_t seed, const std::string& path) {
+std::string finding_comment(const FindingTarget& target, const conform::Finding& f, uint64_t seed,
+                            const std::string& path) {
   return fmt::format(
       "{}\nfound by check --driver {} --caller {} --seed {}\n"
       "minimized from {} ops in {} replays; replay with: iommucheck replay {}",
@@ -77,8 +79,8 @@ void report_finding(const FindingTarget& target, const conform::DriverSource& sr
         [&](const std::string& p) { return finding_comment(target, f, seed, p); });
     fmt::print("minimized trace ({} ops): {}\n", f.ops.size(), path);
   } catch (const conform::TraceError& e) {
-    fmt::print("minimized trace ({} ops) not written ({}); here it is:\n{}", f.ops.size(),
-               e.what(), conform::format_trace(trace, finding_comment(target, f, seed, "FILE")));
+    fmt::print("minimized trace ({} ops) not written ({}); here it is:\n{}", f.ops.size(), e.what(),
+               conform::format_trace(trace, finding_comment(target, f, seed, "FILE")));
   }
   std::fflush(stdout);
 }

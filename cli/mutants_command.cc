@@ -33,9 +33,9 @@ int run_mutants(const MutantsArgs& a) {
                                  "(the linux adapter is not built yet)",
                                  a.source));
   }
-  const auto& specs = conform::mutant_specs();
-  if (!a.only.empty() && std::none_of(specs.begin(), specs.end(),
-                                      [&](const conform::MutantSpec& s) { return s.name == a.only; }))
+  const auto specs = conform::mutant_specs();
+  auto named = [&](const conform::MutantSpec& s) { return s.name == a.only; };
+  if (!a.only.empty() && std::none_of(specs.begin(), specs.end(), named))
     throw UsageError(fmt::format("--only {}: no such mutant; valid names: {}", a.only,
                                  mutant_names()));
   size_t killed = 0, run = 0;

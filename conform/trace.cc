@@ -26,7 +26,8 @@ std::string error_text(const std::string& file, size_t line, const std::string& 
 std::string write_temporary(const std::string& path, const std::string& text) {
   std::string tmp = path + ".XXXXXX";
   const int fd = mkstemp(tmp.data());
-  if (fd < 0) throw TraceError(path, 0, fmt::format("cannot write trace: {}", std::strerror(errno)));
+  if (fd < 0)
+    throw TraceError(path, 0, fmt::format("cannot write trace: {}", std::strerror(errno)));
   // mkstemp creates the file private; a trace is for sharing, like any file the user writes.
   int err = fchmod(fd, 0644) == 0 ? 0 : errno;
   for (size_t done = 0; err == 0 && done < text.size();) {

@@ -30,7 +30,8 @@ TEST(Validate, CountsAreDecimalOrHexAndNeverClamped) {
   EXPECT_EQ(parse_count("--ops", "100", 1, kMaxU64), 100u);
   EXPECT_EQ(parse_count("--ops", "0x10", 1, kMaxU64), 16u);
   EXPECT_EQ(parse_count("--seed", "18446744073709551615", 0, kMaxU64), kMaxU64);
-  EXPECT_EQ(usage_error([] { parse_count("--ops", "0", 1, kMaxU64); }), "--ops 0: must be at least 1");
+  EXPECT_EQ(usage_error([] { parse_count("--ops", "0", 1, kMaxU64); }),
+            "--ops 0: must be at least 1");
   EXPECT_EQ(usage_error([] { parse_count("--jobs", "257", 1, 256); }),
             "--jobs 257: must be at most 256");
   EXPECT_EQ(usage_error([] { parse_count("--seed", "18446744073709551616", 0, kMaxU64); }),
@@ -81,8 +82,9 @@ TEST(Validate, SecondsAreFinite) {
 
 TEST(Validate, TableMemoryMustFitTheOas) {
   EXPECT_NO_THROW(check_table_memory(uint64_t{1} << 30, 48));
-  EXPECT_NE(usage_error([] { check_table_memory(uint64_t{4} << 30, 32); })
-                .find("--table-memory 4G: table memory of 0x100000000 bytes"),
+  EXPECT_NE(usage_error([] {
+              check_table_memory(uint64_t{4} << 30, 32);
+            }).find("--table-memory 4G: table memory of 0x100000000 bytes"),
             std::string::npos);
 }
 
@@ -92,9 +94,9 @@ TEST(Text, LongValuesAreCut) {
   EXPECT_LE(cut_value.size(), kMaxValue);
   EXPECT_NE(cut_value.find("... (100000 bytes)"), std::string::npos);
   EXPECT_EQ(cut("short"), "short");
-  EXPECT_EQ(shorten("unknown op '" + long_value + "' (ops: map)"),
-            "unknown op '" + long_value.substr(0, kMaxValue - 41) +
-                "... (100002 bytes) (ops: map)");
+  EXPECT_EQ(
+      shorten("unknown op '" + long_value + "' (ops: map)"),
+      "unknown op '" + long_value.substr(0, kMaxValue - 41) + "... (100002 bytes) (ops: map)");
 }
 
 TEST(Text, ControlCharactersAreEscaped) {
@@ -127,7 +129,8 @@ TEST(FindingFile, AFindingWhoseTraceCannotBeWrittenIsPrintedInFull) {
   EXPECT_NE(printed.find("VIOLATION: op 1 `flush_iotlb_all`: return: a detail\n"),
             std::string::npos)
       << printed;
-  EXPECT_NE(printed.find("not written (" + out + "/impl-arm-v7s-contract-seed3-return.trace: "
+  EXPECT_NE(printed.find("not written (" + out +
+                         "/impl-arm-v7s-contract-seed3-return.trace: "
                          "cannot write trace: No such file or directory); here it is:\n"),
             std::string::npos)
       << printed;

@@ -1,5 +1,7 @@
 // Running out of the model's table memory is reported as the model's limit, never as a
 // violation of the driver that asked for the memory.
+#include "conform/model_limit.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -7,7 +9,6 @@
 #include "conform/campaign.h"
 #include "conform/checker.h"
 #include "conform/impl_driver.h"
-#include "conform/model_limit.h"
 #include "ref/prot.h"
 
 namespace iommu::conform {

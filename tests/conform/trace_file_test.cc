@@ -77,7 +77,9 @@ TEST_F(TraceFile, WriteReplacesAtomically) {
 }
 
 TEST(TraceText, AByteOrderMarkIsSkipped) {
-  const Trace t = parse_trace("\xef\xbb\xbf" "driver impl:arm-v7s\nflush_iotlb_all\n");
+  const Trace t = parse_trace(
+      "\xef\xbb\xbf"
+      "driver impl:arm-v7s\nflush_iotlb_all\n");
   EXPECT_EQ(t.driver, "impl:arm-v7s");
   EXPECT_EQ(t.ops.size(), 1u);
 }

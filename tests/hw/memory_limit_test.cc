@@ -18,10 +18,10 @@ TEST(TableMemoryLimit, WindowOfAChosenSize) {
   EXPECT_EQ(c.base, 0x80000000u);
   EXPECT_EQ(c.limit, 0x80000000u + 16 * G);
   EXPECT_EQ(TableMemory::window_for_oas(30, 64 * K).base, uint64_t{1} << 29);
-  EXPECT_THROW(TableMemory::window_for_oas(48, 1000), std::invalid_argument);   // not chunks
-  EXPECT_THROW(TableMemory::window_for_oas(48, 32 * K), std::invalid_argument);  // too small
+  EXPECT_THROW(TableMemory::window_for_oas(48, 1000), std::invalid_argument);     // not chunks
+  EXPECT_THROW(TableMemory::window_for_oas(48, 32 * K), std::invalid_argument);   // too small
   EXPECT_THROW(TableMemory::window_for_oas(48, 128 * G), std::invalid_argument);  // too large
-  EXPECT_THROW(TableMemory::window_for_oas(32, 4 * G), std::invalid_argument);   // past the oas
+  EXPECT_THROW(TableMemory::window_for_oas(32, 4 * G), std::invalid_argument);    // past the oas
   EXPECT_NO_THROW(TableMemory::window_for_oas(32, 2 * G));
 }
 
