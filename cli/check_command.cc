@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <exception>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -13,8 +12,10 @@
 
 #include "cli/check_domain.h"
 #include "cli/command.h"
+#include "cli/finding_file.h"
 #include "cli/interrupt.h"
 #include "cli/progress.h"
+#include "cli/validate.h"
 #include "conform/campaign.h"
 #include "conform/registry.h"
 #include "conform/trace.h"
@@ -35,6 +36,7 @@ struct CheckArgs {
   bool keep_going = false;     // the default is on in --time campaigns
   bool stop_at_first = false;  // ... unless this says otherwise
   double call_timeout = 5;
+  uint64_t table_memory = 0;  // 0: the model's default
 };
 
 // Job j runs seed + j; the op budget is split between jobs.
@@ -48,46 +50,24 @@ conform::CampaignOptions job_options(const CheckArgs& a, unsigned job,
   o.interrupt = &interrupt;
   o.keep_going = a.keep_going || (a.seconds.has_value() && !a.stop_at_first);
   o.call_timeout = a.call_timeout;
+  o.check.table_memory = a.table_memory;
   if (a.seconds) o.seconds = *a.seconds;
   if (a.ops) o.ops = *a.ops / a.jobs + (job < *a.ops % a.jobs ? 1 : 0);
   if (!a.ops && !a.seconds) o.ops = 100000 / a.jobs;
   return o;
 }
 
-// `nth`: how many findings of the same check this run wrote before (keep-going finds several).
-std::string finding_path(const CheckArgs& a, const conform::Finding& f, uint64_t seed,
-                         unsigned nth) {
-  std::string name = a.driver.substr(0, a.driver.find(':')) + "-";
-  const std::string rest = a.driver.substr(a.driver.find(':') + 1);
-  name += std::filesystem::path(rest).filename().string();
-  const std::string suffix = nth == 0 ? "" : fmt::format("-{}", nth + 1);
-  return (std::filesystem::path(a.out) /
-          fmt::format("{}-seed{}-{}{}.trace", name, seed, f.violation.check, suffix))
-      .string();
-}
-
-std::string write_finding(const CheckArgs& a, const DomainRun& run, const conform::Finding& f,
-                          uint64_t seed, unsigned nth) {
-  const conform::DriverSource& src = run.source;
-  std::error_code ec;
-  std::filesystem::create_directories(a.out, ec);
-  if (ec) throw UsageError(fmt::format("--out {}: {}", a.out, ec.message()));
-  const std::string path = finding_path(a, f, seed, nth);
-  conform::Trace t{.driver = src.info.name,
-                   .config = src.info.config,
-                   .iommu = run.iommu,
-                   .seed = seed,
-                   .ops = f.ops};
-  const std::string how =
-      f.cut_short.empty()
-          ? fmt::format("minimized from {} ops in {} replays", f.original_ops, f.minimize_tests)
-          : fmt::format("NOT minimized: minimization stopped ({}) after {} replays, {} ops of {} "
-                        "left",
-                        f.cut_short, f.minimize_tests, f.ops.size(), f.original_ops);
-  const std::string comment = fmt::format("{}\n{}; replay with: iommucheck replay {}",
-                                          f.minimized.message(), how, path);
-  conform::write_trace_file(path, t, comment);
-  return path;
+// Everything that can be judged before the run is, so that no run ends in a usage error.
+void check_args(const CheckArgs& a, const conform::DriverSource& src) {
+  if (a.ops && *a.ops < a.jobs)
+    throw UsageError(fmt::format("--ops {} is fewer than --jobs {}: each job needs at least one op",
+                                 *a.ops, a.jobs));
+  if (a.seed > kMaxU64 - (a.jobs - 1))
+    throw UsageError(fmt::format("--seed {} with --jobs {}: the last job's seed, {} + {}, is "
+                                 "more than 64 bits",
+                                 a.seed, a.jobs, a.seed, a.jobs - 1));
+  if (a.table_memory) check_table_memory(a.table_memory, src.info.config.oas);
+  check_finding_target({a.out, a.driver, a.caller}, src);
 }
 
 // What every job returned, merged: distinct findings in job order (a signature found by two
@@ -114,12 +94,8 @@ Merged merge(const CheckArgs& a, const std::vector<conform::CampaignReport>& rep
 
 // Prints the findings and their counts; the summary is run_check's, after every domain.
 DomainTally report(const CheckArgs& a, const DomainRun& run, const Merged& m, double seconds) {
-  std::map<std::string, unsigned> per_check;
   for (const auto& [f, seed] : m.findings) {
-    fmt::print("VIOLATION: {}\n", f->violation.message());
-    const std::string path = write_finding(a, run, *f, seed, per_check[f->violation.check]++);
-    fmt::print("{} trace ({} ops): {}\n", f->cut_short.empty() ? "minimized" : "unminimized",
-               f->ops.size(), path);
+    report_finding({a.out, a.driver, a.caller, run.iommu}, run.source, *f, seed);
   }
   for (const auto& [sig, n] : m.occurrences) fmt::print("found {} time(s): {}\n", n, sig);
   return {.ops = m.ops, .violations = m.findings.size(), .seconds = seconds,
@@ -171,16 +147,19 @@ DomainTally run_domain(const CheckArgs& all, const DomainRun& run, const DomainB
   for (unsigned j = 0; j < a.jobs; j++) threads.emplace_back(job, j);
   for (std::thread& t : threads) t.join();
   progress.finish();
+  const Merged merged = merge(a, reports);
   if (error) {
+    // A job that stopped without a verdict (a model limit, say) does not hide another's finding.
     try {
       std::rethrow_exception(error);
     } catch (const std::exception& e) {
-      throw UsageError(e.what());
+      if (merged.findings.empty()) throw UsageError(e.what());
+      fmt::print(stderr, "iommucheck: another job stopped without a verdict: {}\n", e.what());
     } catch (...) {
       throw UsageError("a campaign job stopped on an exception that is not a std::exception");
     }
   }
-  return report(a, run, merge(a, reports), progress.seconds());
+  return report(a, run, merged, progress.seconds());
 }
 
 int run_check(const CheckArgs& a) {
@@ -190,6 +169,7 @@ int run_check(const CheckArgs& a) {
   } catch (const conform::DriverError& e) {
     throw UsageError(e.what());
   }
+  check_args(a, src);
   InterruptGuard interrupt;
   const DomainTally total = run_domains(
       domain_runs(src, a.domain), {.ops = a.ops, .seconds = a.seconds, .out = a.out}, a.jobs,
@@ -197,6 +177,8 @@ int run_check(const CheckArgs& a) {
         return run_domain(a, run, b, interrupt.flag());
       });
   const bool interrupted = interrupt.flag().load();
+  if (total.ops == 0 && total.violations == 0 && !interrupted)
+    throw UsageError("no op ran, so nothing was checked: give the campaign more --time");
   if (interrupted) fmt::print("interrupted: the counts cover the ops run until then\n");
   fmt::print("summary: driver={} ops={} violations={} seconds={:.2f} ops_per_s={:.0f}\n", a.driver,
              total.ops, total.violations, total.seconds, total.ops_per_s);
@@ -213,17 +195,20 @@ void add_check_command(CLI::App& app, Action& action) {
   cmd->add_option("--driver", o->driver, "impl:FORMAT, linux:FORMAT or plugin:PATH.so")->required();
   cmd->add_option("--kernel", o->kernel, "Linux tree for linux:FORMAT drivers")
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
-  auto* ops = cmd->add_option("--ops", o->ops, "Number of operations (default 100000)")
-                  ->check(CLI::PositiveNumber);
-  cmd->add_option("--time", o->seconds, "Run for this many seconds")
-      ->check(CLI::PositiveNumber)
+  add_count_option(cmd, "--seed", 0, kMaxU64, [o](uint64_t v) { o->seed = v; },
+                   "Random seed (default 1); job j runs seed + j");
+  auto* ops = add_count_option(cmd, "--ops", 1, kMaxU64, [o](uint64_t v) { o->ops = v; },
+                               "Number of operations (default 100000)");
+  add_seconds_option(cmd, "--time", 0.1, kMaxSeconds, [o](double v) { o->seconds = v; },
+                     "Run for this many seconds")
       ->excludes(ops);
   cmd->add_option("--caller", o->caller, "contract: only correct calls; hostile: misuse too")
       ->check(CLI::IsMember({"contract", "hostile"}))
       ->capture_default_str();
   cmd->add_option("--out", o->out, "Directory for minimized findings")->capture_default_str();
-  cmd->add_option("--jobs", o->jobs, "Parallel runs")->check(CLI::Range(1u, 256u))->capture_default_str();
+  add_count_option(cmd, "--jobs", 1, 256, [o](uint64_t v) { o->jobs = static_cast<unsigned>(v); },
+                   "Parallel runs (default 1)");
+  add_table_memory_option(cmd, o->table_memory);
   auto* iommu = cmd->add_option("--iommu", o->domain.iommu,
                                 "IOMMU model: smmuv3, smmuv3-norange, smmuv2, vtd or amd "
                                 "(default: SMMUv3 for arm-64-lpae formats, SMMUv2 otherwise, "

@@ -12,6 +12,8 @@ namespace iommu::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitViolation = 1;
 inline constexpr int kExitUsage = 2;
+// A sanitizer (ASan, UBSan) found a bug in the process: not a verdict (cli/sanitizer_options.cc).
+inline constexpr int kExitSanitizer = 3;
 
 // A usage, configuration or input problem: main prints it and exits with kExitUsage.
 struct UsageError : std::runtime_error {

@@ -2,10 +2,12 @@
 #include <fmt/core.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/validate.h"
 #include "hw/dump.h"
 #include "hw/format.h"
 
@@ -14,25 +16,12 @@ namespace {
 
 struct DecodeOptions {
   std::string format;
-  std::vector<std::string> roots;
+  std::vector<uint64_t> roots;
   std::string image;
-  std::string base = "0";
+  uint64_t base = 0;
   unsigned ias = 0;
   unsigned oas = 0;
 };
-
-uint64_t parse_paddr(const std::string& text, std::string_view option) {
-  size_t used = 0;
-  uint64_t value = 0;
-  try {
-    value = std::stoull(text, &used, 0);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size())
-    throw UsageError(fmt::format("{} '{}' is not an address (write e.g. 0x80000000)", option, text));
-  return value;
-}
 
 hw::Format decode_format(const DecodeOptions& o) {
   try {
@@ -44,18 +33,15 @@ hw::Format decode_format(const DecodeOptions& o) {
 
 int run_decode(const DecodeOptions& o) {
   hw::Format fmt = decode_format(o);
-  std::vector<uint64_t> roots;
-  for (const auto& r : o.roots) roots.push_back(parse_paddr(r, "--root"));
-  uint64_t base = parse_paddr(o.base, "--base");
-  std::vector<uint8_t> image;
+  std::optional<hw::ImageFile> image;
   try {
-    image = hw::read_image_file(o.image);
+    image.emplace(o.image);
   } catch (const hw::ImageError& e) {
     throw UsageError(e.what());
   }
   hw::TableDump dump;
   try {
-    dump = hw::dump_image(fmt, image, base, roots);
+    dump = hw::dump_image(fmt, image->bytes(), o.base, o.roots);
   } catch (const hw::ImageError& e) {
     throw UsageError(fmt::format("image {}: {}", o.image, e.what()));
   }
@@ -72,13 +58,23 @@ void add_decode_command(CLI::App& app, Action& action) {
   auto opts = std::make_shared<DecodeOptions>();
   cmd->add_option("--format", opts->format, "descriptor format, e.g. arm-64-lpae-s1-4k")
       ->required();
-  cmd->add_option("--root", opts->roots,
-                  "physical address of the top-level table (apple-dart: repeat once per TTBR)")
-      ->required();
+  cmd->add_option_function<std::vector<std::string>>(
+         "--root",
+         [opts](const std::vector<std::string>& roots) {
+           for (const std::string& r : roots) opts->roots.push_back(parse_address("--root", r));
+         },
+         "physical address of the top-level table (apple-dart: repeat once per TTBR)")
+      ->required()
+      ->type_name("PADDR");
   cmd->add_option("--image", opts->image, "raw memory image file")->required();
-  cmd->add_option("--base", opts->base, "physical address of the image's first byte (default 0)");
-  cmd->add_option("--ias", opts->ias, "input address size in bits (default: the format's usual)");
-  cmd->add_option("--oas", opts->oas, "output address size in bits (default: the format's usual)");
+  add_address_option(cmd, "--base", [opts](uint64_t v) { opts->base = v; },
+                     "physical address of the image's first byte (default 0)");
+  add_count_option(cmd, "--ias", 1, 64,
+                   [opts](uint64_t v) { opts->ias = static_cast<unsigned>(v); },
+                   "input address size in bits (default: the format's usual)");
+  add_count_option(cmd, "--oas", 1, 64,
+                   [opts](uint64_t v) { opts->oas = static_cast<unsigned>(v); },
+                   "output address size in bits (default: the format's usual)");
   cmd->callback([&action, opts] { action = [opts] { return run_decode(*opts); }; });
 }
 

@@ -2,17 +2,29 @@
 #include <fmt/core.h>
 
 #include <exception>
+#include <string_view>
 
 #include "cli/command.h"
+#include "cli/text.h"
 #include "cli/version.h"
+#include "conform/model_limit.h"
 
 namespace cli = iommu::cli;
+namespace conform = iommu::conform;
 
 namespace {
 
 // CLI11 would only say "a subcommand is required"; name the word that is not one.
 void reject_unknown_command(CLI::App& app, int argc, char** argv) {
-  if (argc < 2 || argv[1][0] == '-') return;
+  if (argc < 2) return;
+  const std::string_view first = argv[1];
+  if (first.starts_with('-')) {
+    if (first == "-h" || first == "--help" || first == "--version") return;
+    throw cli::UsageError(fmt::format(
+        "unknown option '{}'; `iommucheck --help` lists the commands, `iommucheck COMMAND "
+        "--help` their options",
+        first));
+  }
   for (const CLI::App* sub : app.get_subcommands({}))
     if (sub->get_name() == argv[1]) return;
   throw cli::UsageError(fmt::format("unknown command '{}'; `iommucheck --help` lists the commands",
@@ -44,13 +56,21 @@ int main(int argc, char** argv) {
   } catch (const CLI::Success& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    fmt::print(stderr, "iommucheck: {}\nRun with --help for more information.\n",
+               cli::shorten(e.what()));
     return cli::kExitUsage;
   } catch (const cli::UsageError& e) {
-    fmt::print(stderr, "iommucheck: {}\n", e.what());
+    fmt::print(stderr, "iommucheck: {}\n", cli::shorten(e.what()));
+    return cli::kExitUsage;
+  } catch (const conform::ModelLimitError& e) {
+    fmt::print(stderr,
+               "iommucheck: model limit: {}\nThis is a limit of the checker's model, not a "
+               "finding: give it more table memory with --table-memory SIZE (default 2G, at "
+               "most 64G).\n",
+               cli::printable(e.what()));
     return cli::kExitUsage;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "iommucheck: internal error: {}\n", e.what());
+    fmt::print(stderr, "iommucheck: internal error: {}\n", cli::shorten(e.what()));
     return cli::kExitUsage;
   }
 }

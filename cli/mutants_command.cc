@@ -1,9 +1,12 @@
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
 #include "cli/command.h"
+#include "cli/text.h"
+#include "cli/validate.h"
 #include "conform/mutants.h"
 
 namespace iommu::cli {
@@ -17,12 +20,24 @@ struct MutantsArgs {
   std::string only;
 };
 
+std::string mutant_names() {
+  std::string names;
+  for (const conform::MutantSpec& spec : conform::mutant_specs())
+    names += (names.empty() ? "" : " ") + std::string(spec.name);
+  return names;
+}
+
 int run_mutants(const MutantsArgs& a) {
   if (a.source != "impl") {
     throw UsageError(fmt::format("--driver-source {}: only the impl mutants exist in this build "
                                  "(the linux adapter is not built yet)",
                                  a.source));
   }
+  const auto specs = conform::mutant_specs();
+  auto named = [&](const conform::MutantSpec& s) { return s.name == a.only; };
+  if (!a.only.empty() && std::none_of(specs.begin(), specs.end(), named))
+    throw UsageError(fmt::format("--only {}: no such mutant; valid names: {}", a.only,
+                                 mutant_names()));
   size_t killed = 0, run = 0;
   fmt::print("{:<26} {:<9} {:<12} {:>9} {:>8}  {}\n", "mutant", "result", "check", "seconds",
              "ops", "models");
@@ -35,9 +50,8 @@ int run_mutants(const MutantsArgs& a) {
     fmt::print("{:<26} {:<9} {:<12} {:>9.2f} {:>8}  {}\n", spec.name,
                r.killed ? "killed" : "SURVIVED", r.killed ? r.check : "-", r.seconds, r.ops,
                spec.models);
-    if (r.killed) fmt::print("    {} (minimized to {} ops)\n", r.violation, r.trace_ops);
+    if (r.killed) fmt::print("    {} (minimized to {} ops)\n", printable(r.violation), r.trace_ops);
   }
-  if (run == 0) throw UsageError(fmt::format("--only {}: no such mutant", a.only));
   fmt::print("summary: mutants={} killed={} survived={}\n", run, killed, run - killed);
   return killed == run ? kExitOk : kExitViolation;
 }
@@ -53,10 +67,10 @@ void add_mutants_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_option("--kernel", a->kernel, "Linux tree for --driver-source linux")
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--seconds-per", a->seconds_per, "Time limit per mutant")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd->add_option("--seed", a->seed, "Random seed")->capture_default_str();
+  add_seconds_option(cmd, "--seconds-per", 0.1, kMaxSeconds, [a](double v) { a->seconds_per = v; },
+                     "Time limit per mutant (default 30)");
+  add_count_option(cmd, "--seed", 0, kMaxU64, [a](uint64_t v) { a->seed = v; },
+                   "Random seed (default 1)");
   cmd->add_option("--only", a->only, "Run only the mutant of this name");
   cmd->callback([&action, a] { action = [a] { return run_mutants(*a); }; });
 }

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/text.h"
+#include "cli/validate.h"
 #include "conform/campaign.h"
 #include "conform/fuzz_input.h"
 #include "conform/registry.h"
@@ -18,9 +20,10 @@ namespace {
 
 struct ReplayArgs {
   std::string trace;
-  std::string driver;
+  std::optional<std::string> driver;
   std::string kernel;
   double call_timeout = 5;
+  uint64_t table_memory = 0;  // 0: the model's default
 };
 
 std::string value_text(int64_t v) {
@@ -34,7 +37,8 @@ int run_replay(const ReplayArgs& a) {
   } catch (const conform::TraceError& e) {
     throw UsageError(e.what());
   }
-  const std::string name = !a.driver.empty() ? a.driver : trace.driver.value_or("");
+  if (a.driver && a.driver->empty()) throw UsageError("--driver: the driver name is empty");
+  const std::string name = a.driver.value_or(trace.driver.value_or(""));
   if (name.empty()) {
     throw UsageError(fmt::format("{}: the trace names no driver. pass --driver NAME", a.trace));
   }
@@ -44,6 +48,7 @@ int run_replay(const ReplayArgs& a) {
   } catch (const conform::DriverError& e) {
     throw UsageError(e.what());
   }
+  if (a.table_memory) check_table_memory(a.table_memory, src.info.config.oas);
   auto show = [](size_t i, const conform::Op& op, const conform::StepResult& r) {
     fmt::print("{:>5} {}\n      ref={} driver={}{}\n", i + 1, conform::format_op(op),
                value_text(r.ref), value_text(r.driver), r.hw.empty() ? "" : " hw: " + r.hw);
@@ -52,7 +57,8 @@ int run_replay(const ReplayArgs& a) {
     if (auto why = conform::iommu_misfit(*trace.iommu, src.info))
       throw UsageError(fmt::format("{}: iommu {}: {}", a.trace, conform::iommu_name(*trace.iommu), *why));
   }
-  const conform::CheckOptions check{.record_hw = true, .iommu = trace.iommu};
+  conform::CheckOptions check{.record_hw = true, .iommu = trace.iommu};
+  check.table_memory = a.table_memory;
   // A plugin that crashes, exits or hangs is the replay's finding, not the end of iommucheck.
   std::optional<conform::Violation> violation;
   if (conform::runs_isolated(src.info)) {
@@ -66,7 +72,7 @@ int run_replay(const ReplayArgs& a) {
     violation = conform::replay_ops(src, trace.ops, check, show);
   }
   if (violation) {
-    fmt::print("VIOLATION: {}\n", violation->message());
+    fmt::print("VIOLATION: {}\n", printable(violation->message()));
     return kExitViolation;
   }
   fmt::print("no violation in {} ops\n", trace.ops.size());
@@ -105,6 +111,7 @@ void add_replay_command(CLI::App& app, Action& action) {
                   "counts as a hang")
       ->check(CLI::Range(0.001, 3600.0))
       ->capture_default_str();
+  add_table_memory_option(cmd, a->table_memory);
   cmd->callback([&action, a] { action = [a] { return run_replay(*a); }; });
 }
 

@@ -4,6 +4,7 @@
 
 #include "cli/command.h"
 #include "cli/progress.h"
+#include "cli/validate.h"
 #include "ref/selfcheck.h"
 
 namespace iommu::cli {
@@ -29,10 +30,10 @@ void add_selfcheck_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand(
       "selfcheck", "Check the reference model against its naive per-page oracle on random ops, "
                    "in every policy combination");
-  cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
-  cmd->add_option("--ops", o->ops, "Number of operations")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  add_count_option(cmd, "--seed", 0, kMaxU64, [o](uint64_t v) { o->seed = v; },
+                   "Random seed (default 1)");
+  add_count_option(cmd, "--ops", 1, kMaxU64, [o](uint64_t v) { o->ops = v; },
+                   "Number of operations (default 100000)");
   cmd->callback([&action, o] { action = [o] { return run_selfcheck_command(*o); }; });
 }
 

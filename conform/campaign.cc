@@ -199,8 +199,13 @@ Finding minimize_finding(const DriverSource& source, const CheckOptions& check, 
   f.original_ops = ops.size();
   size_t tests = 0, shortest = ops.size();
   auto still_fails = [&](const std::vector<Op>& candidate) {
-    const auto v = options.isolate ? replay_isolated(source, candidate, check, options.isolation)
-                                   : replay_ops(source, candidate, check);
+    std::optional<Violation> v;
+    try {
+      v = options.isolate ? replay_isolated(source, candidate, check, options.isolation)
+                          : replay_ops(source, candidate, check);
+    } catch (const ModelLimitError&) {
+      return false;  // a candidate the model cannot judge does not reproduce the finding
+    }
     // The minimizer keeps every candidate that fails the same way, so the last one kept is
     // the result and its violation is what the minimized trace reproduces.
     const bool same = v && finding_signature(*v) == signature;

@@ -10,6 +10,7 @@
 #include "conform/core_ops.h"
 #include "conform/generator.h"
 #include "conform/trace.h"
+#include "ref/config.h"
 
 namespace iommu::conform {
 namespace {
@@ -19,8 +20,8 @@ class NullSink : public hw::InvalidationSink {
   void issue(const hw::Command&) override {}
 };
 
-hw::TableMemory::Config memory_config(unsigned oas) {
-  hw::TableMemory::Config c = hw::TableMemory::window_for_oas(oas);
+hw::TableMemory::Config memory_config(unsigned oas, uint64_t bytes) {
+  hw::TableMemory::Config c = hw::TableMemory::window_for_oas(oas, bytes);
   c.record_bad_frees = true;
   return c;
 }
@@ -41,7 +42,7 @@ std::string Violation::message() const {
 Checker::Checker(const DriverSource& source, const CheckOptions& opts)
     : info_(source.info),
       opts_(opts),
-      lease_(memory_config(source.info.config.oas)),
+      lease_(memory_config(source.info.config.oas, opts.table_memory)),
       mem_(lease_.memory()),
       ref_(source.info.config) {
   ref::validate(info_.config);
@@ -60,6 +61,7 @@ Checker::Checker(const DriverSource& source, const CheckOptions& opts)
   checked_ = std::make_unique<CheckedPgtable>(*iommu_, mem_, info_.config);
   env_.reset(new DriverEnv{mem_, *checked_});
   driver_ = source.create(*env_);
+  check_model_limit("creating the driver");
   checked_->attach(*driver_);
   // io-pgtable roots are allocated with the table and never move.
   roots_ = driver_->roots();
@@ -115,11 +117,13 @@ StepResult Checker::step(const Op& op) {
   try {
     r.driver = apply_driver_failing(op);
   } catch (const std::exception& e) {
+    check_model_limit(fmt::format("op {} `{}`", index + 1, format_op(op)));
     // The core refuses to loop on a result Linux would underflow or spin on; a driver may
     // also give up on what it reads (a poisoned descriptor behind a freed table).
     if (!checked_->violations().empty()) return fail("driver-call", checked_->violations().front());
     return fail("driver-call", fmt::format("the call failed: {}", e.what()));
   }
+  check_model_limit(fmt::format("op {} `{}`", index + 1, format_op(op)));
   if (!checked_->violations().empty()) return fail("driver-call", checked_->violations().front());
   if (auto* o = std::get_if<FailAllocOp>(&op)) fail_nth_ = o->nth;
   // The reference runs second so that it can take the driver's allowed choices.
@@ -140,6 +144,17 @@ StepResult Checker::step(const Op& op) {
     return fail("translation", fmt::format("a probe failed: {}", e.what()));
   }
   return r;
+}
+
+// Real exhaustion, not an injected failure: the model, not the driver, ran out.
+void Checker::check_model_limit(const std::string& when) const {
+  const uint64_t refused = mem_.allocations_refused();
+  if (refused == 0) return;
+  const hw::TableMemory::Config& c = mem_.config();
+  throw ModelLimitError(fmt::format(
+      "{}: the model's {} of table memory ({:#x}-{:#x}) ran out ({} table allocation(s) "
+      "refused); the driver's answer was not judged",
+      when, ref::size_name(c.limit - c.base), c.base, c.limit - 1, refused));
 }
 
 std::optional<Violation> Checker::teardown() {

@@ -17,6 +17,7 @@
 #include "conform/driver.h"
 #include "conform/iommu_choice.h"
 #include "conform/memory_pool.h"
+#include "conform/model_limit.h"
 #include "conform/op.h"
 #include "conform/ref_side.h"
 #include "hw/device.h"
@@ -38,6 +39,8 @@ struct CheckOptions {
   bool record_hw = false;    // fill StepResult::hw (for replay)
   // The IOMMU driver model (conform/iommu_choice.h); nullopt: the default for the driver.
   std::optional<IommuKind> iommu{};
+  // Bytes of simulated table memory (hw::TableMemory::window_for_oas); 0: the default window.
+  uint64_t table_memory = 0;
 };
 
 struct Violation {
@@ -62,13 +65,16 @@ struct StepResult {
 class Checker {
  public:
   // Throws std::invalid_argument (naming the problem) for a driver the checker cannot hold to
-  // its declaration or an opts.iommu that cannot serve it, and whatever the driver's creation
-  // throws.
+  // its declaration, an opts.iommu that cannot serve it or a table memory size its oas cannot
+  // address, ModelLimitError when the table memory cannot hold the driver's first tables, and
+  // whatever its creation throws.
   explicit Checker(const DriverSource& source, const CheckOptions& opts = {});
   ~Checker();
   Checker(const Checker&) = delete;
   Checker& operator=(const Checker&) = delete;
 
+  // Throws ModelLimitError when the op needed more table memory than the model has: the
+  // driver's answer is then not judged.
   StepResult step(const Op& op);
   // Destroys the driver, then reports leaked table pages; later steps are not allowed.
   std::optional<Violation> teardown();
@@ -98,6 +104,7 @@ class Checker {
   std::vector<uint64_t> region_starts(uint64_t first, uint64_t last) const;
   std::optional<std::string> check_memory();
   std::optional<std::string> check_warnings(bool misuse, StepResult& r);
+  void check_model_limit(const std::string& when) const;
   std::vector<uint64_t> probe_points(Range r);
   std::vector<Range> settled_ranges(const Op& op, int64_t driver_ret);
 

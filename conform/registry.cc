@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include <filesystem>
+
 #include "conform/impl_driver.h"
 #include "conform/plugin.h"
 #include "hw/format.h"
@@ -12,7 +14,11 @@ namespace {
 constexpr std::string_view kForms =
     "impl:FORMAT (or impl-refuse:FORMAT, impl-whole:FORMAT), plugin:PATH.so and linux:FORMAT";
 
-DriverSource plugin_source(const std::string& path) {
+// The name carries the absolute path, so that a trace written with it replays from anywhere.
+DriverSource plugin_source(const std::string& given) {
+  std::error_code ec;
+  const std::filesystem::path abs = std::filesystem::absolute(given, ec);
+  const std::string path = ec ? given : abs.lexically_normal().string();
   try {
     auto plugin = std::make_shared<const Plugin>(path);
     return {plugin->info(), [plugin](DriverEnv& env) { return plugin->create(env); }};

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -44,7 +45,8 @@ class TraceError : public std::runtime_error {
   std::string reason_;
 };
 
-// Parses trace text; `file` names it in errors. Throws TraceError at the first problem.
+// Parses trace text; `file` names it in errors. Throws TraceError at the first problem. A UTF-8
+// byte order mark at the start (an editor's) is skipped.
 Trace parse_trace(std::string_view text, std::string_view file = "<trace>");
 // Reads and parses a trace file; throws TraceError naming the path when it cannot be opened.
 Trace read_trace_file(const std::string& path);
@@ -55,7 +57,17 @@ std::string format_op(const Op& op);
 // that are set, then one line per op. Throws std::invalid_argument for a driver name that the
 // format cannot carry (empty, or with whitespace, '#' or control characters).
 std::string format_trace(const Trace& trace, std::string_view comment = {});
-// format_trace into a file; throws TraceError naming the path when it cannot be written.
+// Why format_trace cannot carry this driver name, or empty when it can.
+std::string driver_name_problem(std::string_view name);
+
+// format_trace into a file, atomically (a temporary file renamed over `path`): a reader sees
+// the old file or the whole new one. Throws TraceError naming the path when it cannot write.
 void write_trace_file(const std::string& path, const Trace& trace, std::string_view comment = {});
+
+// Writes a new file `dir/STEM.trace`, or `dir/STEM-2.trace`, `-3`, ... when that name is taken:
+// an existing file is never replaced, even by a concurrent writer. The comment is made for the
+// name chosen (it may say how to replay the file). Returns the path; throws TraceError.
+std::string create_trace_file(const std::string& dir, const std::string& stem, const Trace& trace,
+                              const std::function<std::string(const std::string&)>& comment);
 
 }  // namespace iommu::conform

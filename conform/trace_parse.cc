@@ -172,6 +172,8 @@ class Parser {
 }  // namespace
 
 Trace parse_trace(std::string_view text, std::string_view file) {
+  constexpr std::string_view kByteOrderMark = "\xef\xbb\xbf";
+  if (text.starts_with(kByteOrderMark)) text.remove_prefix(kByteOrderMark.size());
   Parser parser;
   size_t number = 0;
   while (!text.empty()) {

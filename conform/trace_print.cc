@@ -42,15 +42,6 @@ class FieldWriter {
   std::string& out_;
 };
 
-void check_driver_name(const std::string& name) {
-  bool ok = !name.empty() && std::none_of(name.begin(), name.end(), [](char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '#' || text::is_forbidden_char(c);
-  });
-  if (!ok)
-    throw std::invalid_argument(fmt::format(
-        "driver name '{}' cannot be written to a trace: it must be one word without '#'", name));
-}
-
 void append_comment(std::string& out, std::string_view comment) {
   while (!comment.empty()) {
     size_t nl = comment.find('\n');
@@ -62,6 +53,16 @@ void append_comment(std::string& out, std::string_view comment) {
 
 }  // namespace
 
+std::string driver_name_problem(std::string_view name) {
+  bool ok = !name.empty() && std::none_of(name.begin(), name.end(), [](char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '#' || text::is_forbidden_char(c);
+  });
+  if (ok) return {};
+  return fmt::format("driver name '{}' cannot be written to a trace: it must be one word without "
+                     "'#' or control characters",
+                     name);
+}
+
 std::string format_op(const Op& op) {
   std::string out(op_name(op));
   for_each_field(op, FieldWriter(out));
@@ -72,7 +73,8 @@ std::string format_trace(const Trace& trace, std::string_view comment) {
   std::string out;
   append_comment(out, comment);
   if (trace.driver) {
-    check_driver_name(*trace.driver);
+    if (auto problem = driver_name_problem(*trace.driver); !problem.empty())
+      throw std::invalid_argument(problem);
     out += fmt::format("driver {}\n", *trace.driver);
   }
   if (trace.config) out += fmt::format("config {}\n", ref::describe(*trace.config));

@@ -2,12 +2,16 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <optional>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "hw/walker.h"
 #include "ref/bits.h"
@@ -19,16 +23,18 @@ namespace {
 
 class Dumper {
  public:
-  Dumper(const TableMemory& mem, const Format& fmt) : mem_(mem), fmt_(fmt) {}
+  Dumper(const TableMemory& mem, const Format& fmt, std::string_view unallocated)
+      : mem_(mem), fmt_(fmt), unallocated_(unallocated) {}
 
   void table(uint64_t table_paddr, unsigned level, uint64_t iova_base) {
     const LevelGeometry& lg = fmt_.geo().at(level);
     uint64_t entries = uint64_t{1} << lg.index_bits;
+    path_.push_back(table_paddr);
     std::optional<uint64_t> bad_group_end;  // last entry of a reported inconsistent group
     for (uint64_t i = 0; i < entries; i++) {
       uint64_t iova = iova_base + (i << lg.shift);
       // A DART level-1 table has more entries than a narrow ias reaches; walks fault there.
-      if (!fits_bits(iova, 1, fmt_.geo().ias)) return;
+      if (!fits_bits(iova, 1, fmt_.geo().ias)) break;
       Entry e = read_entry(mem_, fmt_, table_paddr, level, i);
       if (e.fault) {
         // Replicas that differ: one report per group, while the group's entries that are not
@@ -42,37 +48,60 @@ class Dumper {
         }
         report(e, level, iova);
         // An unreadable table would report every entry; a faulting large leaf every replica.
-        if (*e.fault == FaultReason::kBadTable) return;
+        if (*e.fault == FaultReason::kBadTable) break;
         i |= e.decoded.replicas - 1;
         continue;
       }
-      if (e.decoded.kind == DescKind::kTable) {
-        enter(e, level);
+      if (e.decoded.kind == DescKind::kTable && enter(e, level, iova))
         table(e.decoded.paddr, level + 1, iova);
-      }
       if (e.decoded.kind != DescKind::kLeaf) continue;
       // Replicas translate the same leaf: record it once, at the group's first entry.
       i |= e.decoded.replicas - 1;
       leaf(e.decoded, level, iova & ~(e.decoded.size - 1));
     }
+    path_.pop_back();
   }
 
   TableDump take() { return std::move(out_); }
 
-  void add_root(uint64_t paddr) { tables_.insert(paddr); }
+  void add_root(uint64_t paddr, size_t ttbr) {
+    reached_.emplace(paddr, fmt::format("as the root of TTBR {}", ttbr));
+  }
 
  private:
-  // Listing a table twice could take 512^4 reads of a 4K image that points to itself.
-  void enter(const Entry& e, unsigned level) {
-    if (!tables_.insert(e.decoded.paddr).second)
-      throw ImageError(fmt::format("the table at {:#x} is reached a second time, through the "
-                                   "descriptor at {:#x} (level {}): decode lists only tables "
-                                   "that form a tree, not shared or looping ones",
-                                   e.decoded.paddr, e.desc_paddr, level));
+  // Whether to list the table `e` points to: each table once (a table listed twice could take
+  // 512^4 reads of a 4K image that points to itself), and only one wholly in memory.
+  bool enter(const Entry& e, unsigned level, uint64_t iova) {
+    const uint64_t t = e.decoded.paddr;
+    if (std::find(path_.begin(), path_.end(), t) != path_.end())
+      return refuse(e, level, iova, kTableLoop,
+                    fmt::format("points back to the table at {:#x} on its own walk", t));
+    const auto [first, fresh] = reached_.emplace(
+        t, fmt::format("through the descriptor at {:#x} (level {})", e.desc_paddr, level));
+    if (!fresh)
+      return refuse(e, level, iova, kSharedTable,
+                    fmt::format("points to the table at {:#x}, listed already {}", t,
+                                first->second));
+    const uint64_t last = t + fmt_.geo().at(level + 1).table_bytes - 1;
+    for (uint64_t p : {t, last}) {
+      const PageState s = mem_.state(p);
+      if (s == PageState::kAllocated) continue;
+      return refuse(e, level, iova, fault_reason_name(FaultReason::kBadTable),
+                    fmt::format("points to a table at {:#x} whose byte {:#x} is {}", t, p,
+                                s == PageState::kFreed ? "in freed memory" : unallocated_));
+    }
+    return true;
+  }
+
+  bool refuse(const Entry& e, unsigned level, uint64_t iova, std::string_view reason,
+              std::string why) {
+    out_.malformed.push_back({e.desc_paddr, level, iova, std::string(reason), std::move(why)});
+    return false;
   }
 
   void report(const Entry& e, unsigned level, uint64_t iova) {
-    out_.malformed.push_back({e.desc_paddr, level, iova, *e.fault, e.why});
+    out_.malformed.push_back({e.desc_paddr, level, iova, std::string(fault_reason_name(*e.fault)),
+                              std::string(e.why)});
   }
 
   void leaf(const Decoded& d, unsigned level, uint64_t iova) {
@@ -90,9 +119,21 @@ class Dumper {
 
   const TableMemory& mem_;
   const Format& fmt_;
+  std::string_view unallocated_;  // what memory that is not allocated is, to the reader
   TableDump out_;
-  std::unordered_set<uint64_t> tables_;  // every table listed so far, roots included
+  std::unordered_map<uint64_t, std::string> reached_;  // every table listed, and how
+  std::vector<uint64_t> path_;                         // the tables of the current walk
 };
+
+TableDump dump(const TableMemory& mem, const Format& fmt, std::span<const uint64_t> ttbrs,
+               std::string_view unallocated) {
+  Dumper d(mem, fmt, unallocated);
+  const Geometry& g = fmt.geo();
+  for (size_t t = 0; t < ttbrs.size() && t < g.n_ttbrs; t++) d.add_root(ttbrs[t], t);
+  for (size_t t = 0; t < ttbrs.size() && t < g.n_ttbrs; t++)
+    d.table(ttbrs[t], g.start_level, g.n_ttbrs > 1 ? uint64_t{t} << g.ttbr_shift : 0);
+  return d.take();
+}
 
 void check_root(const Format& fmt, uint64_t root, uint64_t base, uint64_t end) {
   uint64_t pgd = fmt.geo().pgd_bytes;
@@ -111,25 +152,41 @@ void check_root(const Format& fmt, uint64_t root, uint64_t base, uint64_t end) {
 }  // namespace
 
 TableDump dump_tables(const TableMemory& mem, const Format& fmt, std::span<const uint64_t> ttbrs) {
-  Dumper d(mem, fmt);
-  const Geometry& g = fmt.geo();
-  for (size_t t = 0; t < ttbrs.size() && t < g.n_ttbrs; t++) d.add_root(ttbrs[t]);
-  for (size_t t = 0; t < ttbrs.size() && t < g.n_ttbrs; t++)
-    d.table(ttbrs[t], g.start_level, g.n_ttbrs > 1 ? uint64_t{t} << g.ttbr_shift : 0);
-  return d.take();
+  return dump(mem, fmt, ttbrs, "in memory never allocated");
 }
 
-std::vector<uint8_t> read_image_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ImageError(fmt::format("cannot open image {}: {}", path, std::strerror(errno)));
-  std::vector<uint8_t> bytes(std::istreambuf_iterator<char>(in), {});
-  if (in.bad()) throw ImageError(fmt::format("cannot read image {}", path));
-  if (bytes.empty()) throw ImageError(fmt::format("image {} is empty", path));
-  return bytes;
+ImageFile::ImageFile(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw ImageError(fmt::format("cannot open image {}: {}", path, std::strerror(errno)));
+  struct stat st {};
+  std::string problem;
+  if (fstat(fd, &st) != 0)
+    problem = fmt::format("cannot read image {}: {}", path, std::strerror(errno));
+  else if (S_ISDIR(st.st_mode))
+    problem = fmt::format("image {} is a directory, not a file", path);
+  else if (!S_ISREG(st.st_mode))
+    problem = fmt::format("image {} is not a regular file (a device or a pipe has no fixed size "
+                          "to decode); copy the memory to a file first",
+                          path);
+  else if (st.st_size == 0)
+    problem = fmt::format("image {} is empty", path);
+  if (problem.empty()) {
+    size_ = static_cast<size_t>(st.st_size);
+    void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED)
+      problem = fmt::format("cannot map image {}: {}", path, std::strerror(errno));
+    else
+      data_ = static_cast<const uint8_t*>(p);
+  }
+  close(fd);
+  if (!problem.empty()) throw ImageError(problem);
 }
+
+ImageFile::~ImageFile() { munmap(const_cast<uint8_t*>(data_), size_); }
 
 TableDump dump_image(const Format& fmt, std::span<const uint8_t> image, uint64_t base,
                      std::span<const uint64_t> ttbrs) {
+  if (image.empty()) throw ImageError("the image is empty");
   uint64_t end = base + image.size();
   if (end < base) throw ImageError(fmt::format("image at base {:#x} wraps around 2^64", base));
   if (ttbrs.size() > fmt.geo().n_ttbrs)
@@ -137,8 +194,8 @@ TableDump dump_image(const Format& fmt, std::span<const uint8_t> image, uint64_t
                                  ttbrs.size(), fmt.name(), fmt.geo().n_ttbrs));
   for (uint64_t root : ttbrs) check_root(fmt, root, base, end);
   TableMemory mem;
-  mem.load(base, image);
-  return dump_tables(mem, fmt, ttbrs);
+  mem.view_image(base, image);
+  return dump(mem, fmt, ttbrs, "outside the image");
 }
 
 std::string format_mapping(const Mapping& m) {
@@ -148,7 +205,7 @@ std::string format_mapping(const Mapping& m) {
 
 std::string format_malformed(const Malformed& m) {
   return fmt::format("malformed: desc {:#x} level {} iova {:#x}: {} ({})", m.desc_paddr, m.level,
-                     m.iova, fault_reason_name(m.reason), m.why);
+                     m.iova, m.reason, m.why);
 }
 
 }  // namespace iommu::hw

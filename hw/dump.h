@@ -26,22 +26,29 @@ struct Mapping {
   bool operator==(const Mapping&) const = default;
 };
 
-// A descriptor (or a table) a walk through it would fault on for a reason other than emptiness.
+// A descriptor (or a table) a walk through it would fault on for a reason other than emptiness,
+// or a table descriptor that breaks the tree: it points to a table listed already.
 struct Malformed {
   uint64_t desc_paddr = 0;
   unsigned level = 0;
   uint64_t iova = 0;  // first iova the descriptor translates
-  FaultReason reason = FaultReason::kReserved;
-  std::string_view why;
+  // fault_reason_name() of the walker's fault, or kSharedTable / kTableLoop.
+  std::string reason;
+  std::string why;
 };
+
+// A table reached through a second descriptor; one of the tables above it on its own walk.
+inline constexpr std::string_view kSharedTable = "shared-table";
+inline constexpr std::string_view kTableLoop = "table-loop";
 
 struct TableDump {
   std::vector<Mapping> mappings;  // in iova order
   std::vector<Malformed> malformed;
 };
 
-// `ttbrs` holds one root per TTBR (DART) or just the PGD. Throws ImageError when a table is
-// reached through a second descriptor (shared or looping tables).
+// `ttbrs` holds one root per TTBR (DART) or just the PGD. Each table is listed once: a table
+// descriptor that leads to a table listed already (shared, or a loop), or to one that is not
+// wholly in allocated memory, is reported at the descriptor and not followed.
 TableDump dump_tables(const TableMemory& mem, const Format& fmt, std::span<const uint64_t> ttbrs);
 
 // A problem with a memory image or the roots given for it; the message says what to fix.
@@ -49,11 +56,26 @@ struct ImageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Reads a raw memory image; throws ImageError naming the file when it cannot.
-std::vector<uint8_t> read_image_file(const std::string& path);
+// A raw memory image file, mapped read-only: pages are read on demand, so an image of any size
+// costs the host only what a dump touches. Throws ImageError naming the file when it cannot be
+// opened, is not a regular file (a directory, /dev/zero), or is empty.
+class ImageFile {
+ public:
+  explicit ImageFile(const std::string& path);
+  ~ImageFile();
+  ImageFile(const ImageFile&) = delete;
+  ImageFile& operator=(const ImageFile&) = delete;
 
-// Loads `image` (first byte at physical address `base`) as allocated memory and dumps the tables
-// at `ttbrs`; throws ImageError when a root table is misaligned or not wholly inside the image.
+  std::span<const uint8_t> bytes() const { return {data_, size_}; }
+
+ private:
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Views `image` (first byte at physical address `base`) as allocated memory, without copying,
+// and dumps the tables at `ttbrs`; throws ImageError when a root table is misaligned or not
+// wholly inside the image. A table pointer leading out of the image is bad table memory.
 TableDump dump_image(const Format& fmt, std::span<const uint8_t> image, uint64_t base,
                      std::span<const uint64_t> ttbrs);
 

@@ -119,9 +119,20 @@ struct TableMemory::Arena {
 
 TableMemory::TableMemory() : TableMemory(Config{}) {}
 
-TableMemory::Config TableMemory::window_for_oas(unsigned oas) {
-  if (oas >= 32) return {};
-  return {.base = bit(oas - 1), .limit = bit(oas)};
+TableMemory::Config TableMemory::window_for_oas(unsigned oas, uint64_t bytes) {
+  Config c = oas >= 32 ? Config{} : Config{.base = bit(oas - 1), .limit = bit(oas)};
+  if (bytes == 0) return c;
+  if (!is_aligned(bytes, kChunk) || bytes < kMinWindow || bytes > kMaxWindow)
+    throw std::invalid_argument(fmt::format(
+        "table memory of {:#x} bytes: must be a multiple of {} bytes in [{:#x}, {:#x}]", bytes,
+        kChunk, kMinWindow, kMaxWindow));
+  const uint64_t room = oas >= 64 ? ~uint64_t{0} - c.base : bit(oas) - c.base;
+  if (bytes > room)
+    throw std::invalid_argument(fmt::format(
+        "table memory of {:#x} bytes from {:#x} does not fit the {}-bit oas (at most {:#x} bytes)",
+        bytes, c.base, oas, room));
+  c.limit = c.base + bytes;
+  return c;
 }
 
 TableMemory::TableMemory(Config config) : config_(config), next_(config.base) {
@@ -153,6 +164,7 @@ void TableMemory::reset(const Config& config) {
   config_ = config;
   next_ = config.base;
   alloc_seq_ = 0;
+  refused_ = 0;
   fail_at_.reset();
   failure_hook_ = nullptr;
   failed_ = 0;
@@ -161,6 +173,7 @@ void TableMemory::reset(const Config& config) {
   resident_freed_ = 0;
   live_bytes_.store(0, std::memory_order_relaxed);
   outside_.clear();
+  view_.reset();
   bad_accesses_.clear();
 }
 
@@ -173,6 +186,11 @@ void TableMemory::fail_nth_allocation(uint64_t n) {
   if (n == 0) throw std::invalid_argument("fail_nth_allocation counts from 1");
   std::lock_guard lock(mu_);
   fail_at_ = alloc_seq_ + n;
+}
+
+uint64_t TableMemory::allocations_refused() const {
+  std::lock_guard lock(mu_);
+  return refused_;
 }
 
 uint64_t TableMemory::allocations_requested() const {
@@ -207,6 +225,7 @@ std::optional<uint64_t> TableMemory::alloc(uint64_t size, uint64_t align) {
   const auto paddr = refused ? std::nullopt : place(size, std::max(align, kChunk));
   if (!paddr) {
     ++failed_;
+    if (!refused) ++refused_;
     return std::nullopt;
   }
   const uint64_t first = (*paddr - config_.base) / kChunk;
@@ -312,6 +331,27 @@ void TableMemory::load_in_window(uint64_t paddr, std::span<const uint8_t> bytes)
   next_ = std::max(next_, config_.base + (chunk + 1) * kChunk);
 }
 
+void TableMemory::view_image(uint64_t paddr, std::span<const uint8_t> bytes) {
+  std::lock_guard lock(mu_);
+  if (view_) throw std::logic_error("table memory already views an image");
+  const uint64_t last = paddr + (bytes.size() - 1);
+  if (bytes.empty() || last < paddr)
+    throw std::logic_error(fmt::format("image of {:#x} bytes at {:#x} is empty or wraps around",
+                                       bytes.size(), paddr));
+  view_ = View{paddr & ~(kChunk - 1), last | (kChunk - 1), paddr, bytes};
+}
+
+uint64_t TableMemory::view_read(uint64_t paddr, unsigned width) const {
+  uint8_t word[8] = {};
+  for (unsigned i = 0; i < width; i++) {
+    const uint64_t off = paddr + i - view_->paddr;
+    if (paddr + i >= view_->paddr && off < view_->bytes.size()) word[i] = view_->bytes[off];
+  }
+  uint64_t v = 0;
+  std::memcpy(&v, word, width);
+  return v;
+}
+
 uint8_t TableMemory::state_byte(uint64_t paddr) const {
   const uint64_t off = paddr - config_.base;
   if (off < arena_->size) return arena_->load_state(off / kChunk);
@@ -319,6 +359,7 @@ uint8_t TableMemory::state_byte(uint64_t paddr) const {
 }
 
 PageState TableMemory::state(uint64_t paddr) const {
+  if (in_view(paddr)) return PageState::kAllocated;
   if (paddr - config_.base < arena_->size) return page_state(kind_of(state_byte(paddr)));
   std::lock_guard lock(mu_);
   return outside_.contains(paddr / kChunk) ? PageState::kAllocated : PageState::kNeverAllocated;
@@ -326,6 +367,7 @@ PageState TableMemory::state(uint64_t paddr) const {
 
 // Memory outside the window: only loaded images live there.
 std::optional<uint64_t> TableMemory::slow_read(uint64_t paddr, unsigned width) const {
+  if (in_view(paddr)) return view_read(paddr, width);
   if (paddr - config_.base < arena_->size) return std::nullopt;
   std::lock_guard lock(mu_);
   auto it = outside_.find(paddr / kChunk);

@@ -70,9 +70,16 @@ class TableMemory {
     bool record_bad_frees = false;
   };
 
+  // The smallest and largest window window_for_oas accepts a size for.
+  static constexpr uint64_t kMinWindow = 64 * 1024;
+  static constexpr uint64_t kMaxWindow = kMaxArena;
+
   // The default window, or the top half of the address space when the oas is below 32 bits
   // (a narrow arm-v7s configuration), so that every table paddr is one the format can encode.
-  static Config window_for_oas(unsigned oas);
+  // A nonzero `bytes` sizes the window (same base); std::invalid_argument, naming the limit,
+  // when that size is not a multiple of kChunk, is outside [kMinWindow, kMaxWindow] or would
+  // put table paddrs beyond the oas.
+  static Config window_for_oas(unsigned oas, uint64_t bytes = 0);
 
   // Decides whether an allocation fails (as the kernel's page allocator returning NULL):
   // called with the 1-based sequence number of the allocation request and its size.
@@ -99,6 +106,10 @@ class TableMemory {
   // Config::record_bad_frees.
   void free(uint64_t paddr);
 
+  // Allocation requests refused because the window had no room left (not those the failure
+  // hook or fail_nth_allocation failed): the model's own limit, not a driver's -ENOMEM path.
+  uint64_t allocations_refused() const;
+
   void set_failure_hook(FailureHook hook);
   // Makes the nth allocation request from now fail (1 = the next one), once.
   void fail_nth_allocation(uint64_t n);
@@ -110,6 +121,13 @@ class TableMemory {
   // (a raw memory image); the rest of a partly covered chunk reads as zero. Throws
   // std::logic_error when the image overlaps table allocations (live or freed).
   void load(uint64_t paddr, std::span<const uint8_t> bytes);
+
+  // Makes [paddr, paddr + bytes.size()) read as allocated memory holding `bytes`, in place: an
+  // image of any size costs only the host pages a reader touches. Read-only (writes there are
+  // bad accesses); the rest of a partly covered chunk reads as zero, as with load. `bytes` must
+  // outlive the view, which reset() forgets. One view per memory (std::logic_error otherwise);
+  // allocations may land under it, so it is for a memory that is only read (a decoder's).
+  void view_image(uint64_t paddr, std::span<const uint8_t> bytes);
 
   PageState state(uint64_t paddr) const;
 
@@ -219,6 +237,7 @@ class TableMemory {
   uint64_t next_ = 0;
   uint64_t alloc_seq_ = 0;
   uint64_t failed_ = 0;
+  uint64_t refused_ = 0;
   std::optional<uint64_t> fail_at_;
   FailureHook failure_hook_;
   std::array<std::deque<Freed>, 64> freed_;  // by log2(size); reused oldest first
@@ -226,6 +245,16 @@ class TableMemory {
   uint64_t resident_freed_ = 0;              // of which still in host memory
   std::atomic<uint64_t> live_bytes_{0};
   std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> outside_;  // loaded chunks
+  struct View {
+    uint64_t first = 0, last = 0;  // the chunks covered: first and last byte
+    uint64_t paddr = 0;           // of bytes[0]
+    std::span<const uint8_t> bytes;
+  };
+  std::optional<View> view_;  // set before any reader runs, then only read
+  bool in_view(uint64_t paddr) const {
+    return view_ && paddr - view_->first <= view_->last - view_->first;
+  }
+  uint64_t view_read(uint64_t paddr, unsigned width) const;
   std::vector<BadAccess> bad_accesses_;
 };
 

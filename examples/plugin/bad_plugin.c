@@ -11,6 +11,7 @@
  *   BAD_FORMAT_IAS   declares an ias its hw format cannot walk
  *   BAD_PGSIZE       declares a page size its hw format has no leaf for
  *   BAD_HOST_MISUSE  loads, then misuses the host in map_pages (see misuse())
+ *   BAD_WARN_CONTROL WARNs from iova_to_phys with terminal escapes and a forged line
  */
 #include <errno.h>
 #include <stddef.h>
@@ -73,7 +74,13 @@ static uint64_t bad_unmap_pages(void *handle, uint64_t iova, uint64_t pgsize, ui
 }
 
 static uint64_t bad_iova_to_phys(void *handle, uint64_t iova) {
-  (void)handle, (void)iova;
+  (void)iova;
+#ifdef BAD_WARN_CONTROL
+  const struct bad *b = handle;
+  b->host->warn(b->host->ctx, "\x1b[31mred\nVIOLATION: forged");
+#else
+  (void)handle;
+#endif
   return 0;
 }
 

@@ -1,6 +1,7 @@
 // The decode engine (hw/dump) over memory images built byte by byte and written to a file.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -43,17 +44,22 @@ struct Image {
 TableDump decode(const Image& img, const FormatConfig& cfg, std::vector<uint64_t> roots,
                  const std::string& name) {
   std::string path = img.write_file(name);
-  std::vector<uint8_t> bytes = read_image_file(path);
+  ImageFile file(path);
   std::filesystem::remove(path);
-  return dump_image(make_format(cfg), bytes, img.base, roots);
+  return dump_image(make_format(cfg), file.bytes(), img.base, roots);
+}
+
+void expect_malformed(const Malformed& m, uint64_t desc, unsigned level, uint64_t iova,
+                      std::string_view reason) {
+  EXPECT_EQ(m.desc_paddr, desc);
+  EXPECT_EQ(m.level, level);
+  EXPECT_EQ(m.iova, iova);
+  EXPECT_EQ(m.reason, reason);
 }
 
 void expect_malformed(const Malformed& m, uint64_t desc, unsigned level, uint64_t iova,
                       FaultReason reason) {
-  EXPECT_EQ(m.desc_paddr, desc);
-  EXPECT_EQ(m.level, level);
-  EXPECT_EQ(m.iova, iova);
-  EXPECT_EQ(fault_reason_name(m.reason), fault_reason_name(reason));
+  expect_malformed(m, desc, level, iova, fault_reason_name(reason));
 }
 
 TEST(Decode, Lpae4kStage1) {
@@ -81,7 +87,10 @@ TEST(Decode, Lpae4kStage1) {
                         }));
   ASSERT_EQ(d.malformed.size(), 2u);
   expect_malformed(d.malformed[0], 0x80002018, 3, 0x3000, FaultReason::kReserved);
-  expect_malformed(d.malformed[1], 0x90000000, 3, 0x600000, FaultReason::kBadTable);
+  // A table pointer out of the image is reported at the pointer, with its target.
+  expect_malformed(d.malformed[1], 0x80001018, 2, 0x600000, FaultReason::kBadTable);
+  EXPECT_EQ(d.malformed[1].why,
+            "points to a table at 0x90000000 whose byte 0x90000000 is outside the image");
   EXPECT_EQ(format_mapping(d.mappings[0]), "0x0-0x1fff -> 0x40000000 rw 4K L3");
   EXPECT_EQ(format_malformed(d.malformed[0]),
             "malformed: desc 0x80002018 level 3 iova 0x3000: reserved-encoding "
@@ -141,7 +150,7 @@ TEST(Decode, Dart) {
                         }));
   ASSERT_EQ(d.malformed.size(), 2u);
   expect_malformed(d.malformed[0], 0x800004018, 2, 0xc000, FaultReason::kReserved);
-  expect_malformed(d.malformed[1], 0x900000000, 2, 0x2000000, FaultReason::kBadTable);
+  expect_malformed(d.malformed[1], 0x800000008, 1, 0x2000000, FaultReason::kBadTable);
 }
 
 TEST(Decode, DartEntriesBeyondTheIasAreNotListed) {
@@ -173,22 +182,42 @@ TEST(Decode, V7sEntryInsideAnInconsistentGroupIsWalkedOnItsOwn) {
   expect_malformed(d.malformed[0], 0x80004080, 2, 0x20000, FaultReason::kInconsistent);
 }
 
-void expect_image_error(const std::function<void()>& f, const std::string& needle);
+TEST(Decode, LoopingTablesAreReportedWhereTheyOccur) {
+  // Entry 0 of a 4K PGD points back at the PGD, entry 1 to a level-1 table whose entry 0 points
+  // back at that table; entry 2 maps on through a level-1 table: the decode goes on past both.
+  Image img(0x80000000, 0x3000);
+  img.put64(0x80000000, 0x80000003);
+  img.put64(0x80000008, 0x80001003);
+  img.put64(0x80001000, 0x80001003);
+  img.put64(0x80000010, 0x80002003);
+  img.put64(0x80002000, 0x40000000 | 0xe41);  // level 1 [0]: 1G block at iova 2^40
+  TableDump d = decode(img, {.name = "arm-64-lpae-s1-4k"}, {0x80000000}, "loop");
+  EXPECT_EQ(d.mappings,
+            (std::vector<Mapping>{{uint64_t{1} << 40, 0x40000000, G, R | W, G, 1}}));
+  ASSERT_EQ(d.malformed.size(), 2u);
+  expect_malformed(d.malformed[0], 0x80000000, 0, 0, kTableLoop);
+  expect_malformed(d.malformed[1], 0x80001000, 1, uint64_t{1} << 39, kTableLoop);
+  EXPECT_EQ(format_malformed(d.malformed[0]),
+            "malformed: desc 0x80000000 level 0 iova 0x0: table-loop (points back to the table "
+            "at 0x80000000 on its own walk)");
+}
 
-TEST(Decode, SharedOrLoopingTablesAreAnError) {
-  // Every level-0 entry of a 4K PGD points back at the PGD: 512^4 entries to list.
-  Image loop(0x80000000, 0x1000);
-  for (uint64_t i = 0; i < 512; i++) loop.put64(0x80000000 + 8 * i, 0x80000003);
-  expect_image_error([&] { decode(loop, {.name = "arm-64-lpae-s1-4k"}, {0x80000000}, "loop"); },
-                     "the table at 0x80000000 is reached a second time, through the descriptor "
-                     "at 0x80000000 (level 0)");
-  // Two level-1 entries share one level-2 table.
+TEST(Decode, SharedTablesAreReportedAtTheSecondDescriptor) {
+  // Level-1 entries 0 and 2 share one level-2 table; entry 3 maps a block after both.
   Image shared(0x80000000, 0x2000);
   shared.put64(0x80000000, 0x80001003);
-  shared.put64(0x80000008, 0x80001003);
-  expect_image_error(
-      [&] { decode(shared, {.name = "arm-64-lpae-s1-4k", .ias = 32}, {0x80000000}, "shared"); },
-      "the table at 0x80001000 is reached a second time, through the descriptor at 0x80000008");
+  shared.put64(0x80000010, 0x80001003);
+  shared.put64(0x80000018, 0xc0000e41);
+  shared.put64(0x80001000, 0x40000e41);  // level 2 [0]: 2M block
+  TableDump d =
+      decode(shared, {.name = "arm-64-lpae-s1-4k", .ias = 32}, {0x80000000}, "shared");
+  EXPECT_EQ(d.mappings, (std::vector<Mapping>{{0x0, 0x40000000, 2 * M, R | W, 2 * M, 2},
+                                              {3 * G, 0xc0000000, G, R | W, G, 1}}));
+  ASSERT_EQ(d.malformed.size(), 1u);
+  expect_malformed(d.malformed[0], 0x80000010, 1, 2 * G, kSharedTable);
+  EXPECT_EQ(d.malformed[0].why,
+            "points to the table at 0x80001000, listed already through the descriptor at "
+            "0x80000000 (level 1)");
 }
 
 void expect_image_error(const std::function<void()>& f, const std::string& needle) {
@@ -201,11 +230,13 @@ void expect_image_error(const std::function<void()>& f, const std::string& needl
 }
 
 TEST(Decode, ImageErrors) {
-  expect_image_error([] { read_image_file("/nonexistent/tables.img"); }, "/nonexistent/tables.img");
+  expect_image_error([] { ImageFile("/nonexistent/tables.img"); }, "/nonexistent/tables.img");
   Image empty(0, 0);
   std::string path = empty.write_file("empty");
-  expect_image_error([&] { read_image_file(path); }, "is empty");
+  expect_image_error([&] { ImageFile{path}; }, "is empty");
   std::filesystem::remove(path);
+  expect_image_error([] { ImageFile("/dev/zero"); }, "/dev/zero is not a regular file");
+  expect_image_error([] { ImageFile("/"); }, "image / is a directory");
   Image small(0x80000000, 0x2000);
   Format v7s = make_format({.name = "arm-v7s"});
   std::vector<uint64_t> root{0x80000000};
@@ -226,6 +257,35 @@ TEST(Decode, DartRootsPerTtbr) {
   TableDump d = decode(img, {.name = "apple-dart", .ias = 32, .granule = 4096},
                        {0x80000000, 0x80000000, 0x80001000}, "dart4k");
   EXPECT_EQ(d.mappings, (std::vector<Mapping>{{0x80000000, 0x42000, 4 * K, R | W, 4 * K, 2}}));
+}
+
+// The image is read in place: decoding a sparse 1 GiB image whose tables sit at its end touches
+// a few pages, not the gigabyte (reading it into memory first would).
+TEST(Decode, LargeImageIsNotReadIntoMemory) {
+  const uint64_t size = G;
+  const auto path = std::filesystem::temp_directory_path() /
+                    fmt::format("iommucheck_large_{}.img", ::getpid());
+  Image tail(size - 0x2000, 0x2000);
+  tail.put64(size - 0x2000, (size - 0x1000) | 3);  // level 1 [0] -> level 2 table
+  tail.put64(size - 0x1000, 0x40000e41);           // level 2 [0]: 2M block
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.seekp(static_cast<std::streamoff>(size - 0x2000));
+    out.write(reinterpret_cast<const char*>(tail.bytes.data()), 0x2000);
+  }
+  rusage before{};
+  getrusage(RUSAGE_SELF, &before);
+  TableDump d;
+  {
+    ImageFile file(path.string());
+    d = dump_image(make_format({.name = "arm-64-lpae-s1-4k", .ias = 32}), file.bytes(), 0,
+                   std::vector<uint64_t>{size - 0x2000});
+  }
+  rusage after{};
+  getrusage(RUSAGE_SELF, &after);
+  std::filesystem::remove(path);
+  EXPECT_EQ(d.mappings, (std::vector<Mapping>{{0x0, 0x40000000, 2 * M, R | W, 2 * M, 2}}));
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 64 * 1024) << "KiB of peak resident memory";
 }
 
 }  // namespace
