@@ -231,28 +231,28 @@ Part encoder_part() {
         [tg](unsigned t) { return smmu_range(tg, SmmuFlaw::kNone, t); }));
   }
   p.broken = {
-      prop("broken-amd-parenthesis", "BUGS 10: address |= 1 << (msb - 1)",
+      prop("amd-inv-address-covers/parenthesis", "BUGS 10: address |= 1 << (msb - 1)",
            [](unsigned t) { return amd_covers(AmdFlaw::kParenthesis, t); }),
-      prop("broken-amd-inclusive-end", "2212fc2acf3f: the flush size is end - start",
+      prop("amd-npcache-chunks-tile/inclusive-end", "2212fc2acf3f: the flush size is end - start",
            [](unsigned t) { return amd_np_chunks(true, t); }),
-      prop("broken-vtd-psi-no-widen",
+      prop("vtd-psi-covers/no-widen",
            "59bf3557cf2f: the PSI mask is not widened for an "
            "unaligned start",
            [](unsigned t) { return vtd_covers(VtdFlaw::kNoWiden, t); }),
-      prop("broken-vtd-psi-stale-pages",
+      prop("vtd-psi-covers/stale-pages",
            "0a3f6b346301: the page count is not recomputed after "
            "widening",
            [](unsigned t) { return vtd_covers(VtdFlaw::kStalePages, t); }),
-      prop("broken-smmuv3-num-scale-ttl-zero",
+      prop("smmuv3-range-covers-4k/num-scale-ttl-zero",
            "eb6c97647be2: a one-page walk flush is sent as NUM=SCALE=TTL=0",
            [](unsigned t) { return smmu_range(12, SmmuFlaw::kNoNumBump, t); }),
-      prop("broken-smmuv3-ttl-on-walk",
+      prop("smmuv3-range-covers-4k/ttl-on-walk",
            "6833b8f2e199: walk flushes carry the TTL of the nominal granule",
            [](unsigned t) { return smmu_range(12, SmmuFlaw::kTtlOnWalk, t); }),
       // The same two bugs with the other granules, so every SMMUv3 property has its variant.
-      prop("broken-smmuv3-num-scale-ttl-zero-16k", "eb6c97647be2 with the 16K granule",
+      prop("smmuv3-range-covers-16k/num-scale-ttl-zero", "eb6c97647be2 with the 16K granule",
            [](unsigned t) { return smmu_range(14, SmmuFlaw::kNoNumBump, t); }),
-      prop("broken-smmuv3-ttl-on-walk-64k", "6833b8f2e199 with the 64K granule",
+      prop("smmuv3-range-covers-64k/ttl-on-walk", "6833b8f2e199 with the 64K granule",
            [](unsigned t) { return smmu_range(16, SmmuFlaw::kTtlOnWalk, t); }),
   };
   return p;

@@ -101,7 +101,7 @@ Part flush_queue_part() {
        "an entry tagged with the flush start count is freed only after a flush that "
        "started after its unmap has finished, for any interleaving on any number of CPUs",
        [](unsigned t) { return induction(t); }}};
-  p.broken = {{"broken-flush-queue-finish-tag",
+  p.broken = {{"flush-queue-start-counter/finish-tag",
                "entries tagged with the finish count: a flush in flight at the unmap frees them",
                [](unsigned t) { return bounded(FqFlaw::kFinishTag, 2, t); }}};
   return p;

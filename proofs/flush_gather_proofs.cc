@@ -104,11 +104,11 @@ Part gather_part() {
        [](unsigned t) { return induction(Rule::kAmd, t); }},
   };
   p.broken = {
-      {"broken-gather-drops-disjoint", "a disjoint page replaces the gather without a sync",
+      {"gather-linux-covers/drops-disjoint", "a disjoint page replaces the gather without a sync",
        [](unsigned t) { return two_pages(Rule::kLinux, GatherFlaw::kDropsDisjoint, t); }},
-      {"broken-gather-ignores-pgsize", "a page of another size joins the gather",
+      {"gather-linux-covers/ignores-pgsize", "a page of another size joins the gather",
        [](unsigned t) { return two_pages(Rule::kLinux, GatherFlaw::kIgnoresPgsize, t); }},
-      {"broken-gather-amd-np-drops",
+      {"gather-amd-covers/np-drops",
        "under NpCache a disjoint page replaces the gather "
        "without a sync",
        [](unsigned t) { return two_pages(Rule::kAmd, GatherFlaw::kDropsDisjoint, t); }},

@@ -226,9 +226,9 @@ Part sync_map_part() {
                    "has covered it, for every sequence of calls and device reads",
                    [](unsigned t) { return induction(SyncFlaw::kNone, t); }}};
   p.broken = {
-      {"broken-map-without-sync-map", "map is map_nosync alone: no iotlb_sync_map",
+      {"sync-map-visible/map-without-sync-map", "map is map_nosync alone: no iotlb_sync_map",
        [](unsigned t) { return scenario(SyncFlaw::kMapWithoutSync, t); }},
-      {"broken-map-sg-syncs-last-run", "map_sg's iotlb_sync_map covers only its last run",
+      {"sync-map-visible/map-sg-syncs-last-run", "map_sg's iotlb_sync_map covers only its last run",
        [](unsigned t) { return scenario(SyncFlaw::kSgSyncsLastRun, t); }},
   };
   return p;

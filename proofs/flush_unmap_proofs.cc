@@ -181,7 +181,7 @@ Part unmap_part() {
                    "entry of a freed table survives, whenever the device walks",
                    [](unsigned t) { return induction(t); }}};
   for (unsigned s : {kClear, kReport, kFlushWalk, kSync}) {
-    p.broken.push_back({std::string("broken-unmap-without-") + (s == kClear       ? "clear"
+    p.broken.push_back({std::string("unmap-protocol-invalidates/without-") + (s == kClear       ? "clear"
                                                                 : s == kReport    ? "report"
                                                                 : s == kFlushWalk ? "flush-walk"
                                                                                   : "sync"),

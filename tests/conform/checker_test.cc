@@ -87,8 +87,12 @@ Violation caught(Broken::Fault fault) {
   return r.finding ? r.finding->minimized : Violation{};
 }
 
+// Reporting a page less than it removed reads as an early stop at a page boundary, which the
+// contract allows; the reference follows it and still holds that page mapped, so the probes
+// find it gone.
 TEST(Checker, CatchesAWrongUnmapReturn) {
-  EXPECT_EQ(caught(Broken::Fault::kUnmapReturn).check, "driver-call");
+  const Violation v = caught(Broken::Fault::kUnmapReturn);
+  EXPECT_TRUE(v.check == "driver-call" || v.check == "translation") << v.message();
 }
 
 TEST(Checker, CatchesIovaToPhysWithoutTheOffset) {

@@ -1,7 +1,7 @@
 // The gather rules the proofs reason about (proofs/flush_gather.h with uint64_t) agree with
 // impl::iotlb_gather_add_page and impl::amd_iotlb_gather_add_page on every small-width
 // gather and page, near the top of the space and on random 64-bit values; the flaw of
-// broken-gather-drops-disjoint is impl's kGatherDropsDisjoint mutant.
+// gather-linux-covers/drops-disjoint is impl's kGatherDropsDisjoint mutant.
 #include "proofs/flush_gather.h"
 
 #include <gtest/gtest.h>
