@@ -17,6 +17,7 @@
 #include "cli/progress.h"
 #include "cli/validate.h"
 #include "conform/campaign.h"
+#include "conform/model_limit.h"
 #include "conform/registry.h"
 #include "conform/trace.h"
 
@@ -109,6 +110,7 @@ DomainTally run_domain(const CheckArgs& all, const DomainRun& run, const DomainB
   a.seconds = budget.seconds;
   a.out = budget.out;
   const conform::DriverSource& src = run.source;
+  check_finding_target({a.out, a.driver, a.caller, run.iommu}, src);  // a matrix's subdirectory
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> done{0};
   std::vector<conform::CampaignReport> reports(a.jobs);
@@ -153,7 +155,10 @@ DomainTally run_domain(const CheckArgs& all, const DomainRun& run, const DomainB
     try {
       std::rethrow_exception(error);
     } catch (const std::exception& e) {
-      if (merged.findings.empty()) throw UsageError(e.what());
+      if (merged.findings.empty()) {
+        if (dynamic_cast<const conform::ModelLimitError*>(&e)) throw;
+        throw UsageError(e.what());
+      }
       fmt::print(stderr, "iommucheck: another job stopped without a verdict: {}\n", e.what());
     } catch (...) {
       throw UsageError("a campaign job stopped on an exception that is not a std::exception");
