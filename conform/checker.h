@@ -123,7 +123,6 @@ class Checker {
   RefSide ref_;
   std::map<GatherLabel, impl::IotlbGather> gathers_;
   std::map<GatherLabel, std::vector<Range>> pending_;  // unmapped into a gather, not yet synced
-  std::vector<Range> queued_;                          // lazily unmapped, not yet flushed
   std::vector<uint64_t> roots_;
   size_t bad_accesses_ = 0;
   size_t tolerated_warnings_ = 0;

@@ -206,13 +206,13 @@ std::vector<Checker::Range> Checker::settled_ranges(const Op& op, int64_t driver
   }
   if (std::holds_alternative<FlushIotlbAllOp>(op)) {
     pending_.clear();
-    queued_.clear();
     out.push_back({0, ~uint64_t{0}});
   }
   if (!range) return out;
   const bool failed_map = (std::holds_alternative<MapOp>(op) || std::holds_alternative<MapSgOp>(op) ||
                            std::holds_alternative<MapNosyncOp>(op)) && driver_ret < 0;
-  if (std::holds_alternative<UnmapOp>(op)) (lazy ? queued_ : out).push_back(widened(*range));
+  // A lazy unmap settles at flush_iotlb_all, which settles the whole space.
+  if (std::holds_alternative<UnmapOp>(op) && !lazy) out.push_back(widened(*range));
   if (auto* o = std::get_if<UnmapPagesOp>(&op); o && !o->gather) out.push_back(widened(*range));
   if (std::holds_alternative<IotlbSyncMapOp>(op) || failed_map) out.push_back(widened(*range));
   return out;
