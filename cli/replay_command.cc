@@ -52,6 +52,8 @@ int run_replay(const ReplayArgs& a) {
   auto show = [](size_t i, const conform::Op& op, const conform::StepResult& r) {
     fmt::print("{:>5} {}\n      ref={} driver={}{}\n", i + 1, conform::format_op(op),
                value_text(r.ref), value_text(r.driver), r.hw.empty() ? "" : " hw: " + r.hw);
+    for (const std::string& w : r.tolerated_warnings)
+      fmt::print("      WARN on caller misuse (allowed): {}\n", printable(w));
   };
   if (trace.iommu) {
     if (auto why = conform::iommu_misfit(*trace.iommu, src.info))

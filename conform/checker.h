@@ -85,8 +85,6 @@ class Checker {
   static constexpr hw::ContextId kCtx = 1;
   const DriverInfo& info() const { return info_; }
   size_t ops() const { return ops_; }
-  // WARNs allowed so far because the op that caused them was caller misuse.
-  size_t tolerated_warnings() const { return tolerated_warnings_; }
 
  private:
   struct Range {
@@ -125,7 +123,6 @@ class Checker {
   std::map<GatherLabel, std::vector<Range>> pending_;  // unmapped into a gather, not yet synced
   std::vector<uint64_t> roots_;
   size_t bad_accesses_ = 0;
-  size_t tolerated_warnings_ = 0;
   uint64_t fail_nth_ = 0;  // armed by fail_alloc for the next op; 0: none
   size_t ops_ = 0;
   uint64_t rng_ = 0x9e3779b97f4a7c15;

@@ -60,6 +60,9 @@ class Warns : public Driver {
     return inner_->unmap_pages(iova, pgsize, pgcount, gather);
   }
 
+ protected:
+  DriverEnv& env() { return env_; }
+
  private:
   std::unique_ptr<Driver> inner_;
   DriverEnv& env_;
@@ -97,6 +100,24 @@ TEST(CheckerVerdicts, AWarnOnACorrectCallIsItsOwnCheck) {
   EXPECT_EQ(v->check, "warn");
   EXPECT_EQ(v->op_index, 0u);
   EXPECT_EQ(v->detail, "io-pgtable-arm.c:334: WARN_ON(1)");
+}
+
+// A WARN while the driver is destroyed has no misuse to excuse it.
+TEST(CheckerVerdicts, AWarnAtTeardownIsAFinding) {
+  DriverSource src = impl_driver_source("arm-64-lpae-s1-4k");
+  auto inner = src.create;
+  src.create = [inner](DriverEnv& env) -> std::unique_ptr<Driver> {
+    struct WarnsOnDestroy : Warns {
+      using Warns::Warns;
+      ~WarnsOnDestroy() override { env().warnings.report("io-pgtable.c:99: WARN_ON(leak)"); }
+    };
+    return std::make_unique<WarnsOnDestroy>(inner(env), env, false);
+  };
+  const auto v = replay(src, "map iova=0x200000 paddr=0x100000 size=4K prot=rw\n");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->check, "warn");
+  EXPECT_EQ(v->op, "teardown");
+  EXPECT_EQ(v->detail, "io-pgtable.c:99: WARN_ON(leak)");
 }
 
 // Hostile campaigns provoke WARNs on purpose and go on past them.
