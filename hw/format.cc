@@ -49,9 +49,9 @@ const FormatEntry& find_entry(std::string_view name) {
 // v7s and DART walk from one level whatever their configuration.
 Geometry fixed_start(const Geometry& g, std::optional<unsigned> start_level) {
   if (start_level && *start_level != g.start_level)
-    throw std::invalid_argument(fmt::format("start level {} not possible: this format starts at "
-                                            "level {}",
-                                            *start_level, g.start_level));
+    throw std::invalid_argument(fmt::format(
+        "start level {} not possible: this format starts at level {}", *start_level,
+        g.start_level));
   return g;
 }
 

@@ -108,9 +108,9 @@ Start pick_start(const Start& natural, unsigned bpl, bool can_concat,
                  std::optional<unsigned> asked, unsigned ias) {
   const bool concat = asked ? *asked == natural.level + 1 : can_concat && natural.level == 0;
   if (asked && *asked != natural.level && !(can_concat && concat))
-    throw std::invalid_argument(fmt::format("start level {} not possible at ias {}: this format "
-                                            "starts at {}",
-                                            *asked, ias, start_choices(natural, can_concat)));
+    throw std::invalid_argument(
+        fmt::format("start level {} not possible at ias {}: this format starts at {}", *asked,
+                    ias, start_choices(natural, can_concat)));
   if (!concat) return natural;
   return {natural.level + 1, natural.pgd_bits + bpl};
 }
