@@ -14,7 +14,10 @@
  * function type below; any change to them, even an appended member, takes a new version.
  * `abi_version` is the first member of the descriptor in every version, so a host reads it
  * before anything else and refuses versions it does not know. The entry function receives
- * the host's version, so one plugin may carry descriptors for several versions.
+ * the host's version, so one plugin may carry descriptors for several versions. The host
+ * loads every version from IOMMUCHECK_DRIVER_ABI_VERSION_MIN up: version 1 is version 2
+ * without the descriptor's last member, hw_start_level, which the host reads only from a
+ * version-2 descriptor (a version-1 driver walks from its format's default start level).
  *
  * Ownership. The descriptor and its strings are static: valid while the shared object is
  * loaded. The host struct is owned by the host and stays valid from create() until destroy()
@@ -43,7 +46,11 @@
 extern "C" {
 #endif
 
-#define IOMMUCHECK_DRIVER_ABI_VERSION 1u
+#define IOMMUCHECK_DRIVER_ABI_VERSION 2u
+#define IOMMUCHECK_DRIVER_ABI_VERSION_MIN 1u
+
+/* hw_start_level: the start level of the hw format's default. */
+#define IOMMUCHECK_HW_START_LEVEL_DEFAULT (-1)
 
 /* The one symbol a plugin exports; its type is iommucheck_driver_descriptor_fn. */
 #define IOMMUCHECK_DRIVER_SYMBOL "iommucheck_driver_descriptor"
@@ -138,6 +145,15 @@ struct iommucheck_driver {
   /* Writes up to `max` root table paddrs (one per TTBR for apple-dart) into `roots` and
    * returns how many the table has. May be NULL when hw_format is NULL or "". */
   size_t (*roots)(void *handle, uint64_t *roots, size_t max);
+
+  /* Version 2. The level the tables are walked from, in the hw format's level numbering, or
+   * IOMMUCHECK_HW_START_LEVEL_DEFAULT for the format's default (what Linux 6.12 builds).
+   * Only the stage-2 LPAE formats have a choice: the level the ias gives, or the next level
+   * with up to 16 tables concatenated in its place. Linux 6.12 concatenates whenever a level-0
+   * table would have at most 16 entries; Linux 7.x only where the architecture requires it,
+   * so e.g. its ias-40, oas-48 stage-2 table at 4K walks from a 2-entry level 0: start level
+   * 0. Set it explicitly: 0 is level 0, also when a designated initializer omits it. */
+  int32_t hw_start_level;
 };
 
 /* The entry point: the descriptor for `host_abi_version`, or one of another version (the

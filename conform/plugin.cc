@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string_view>
 
 #include "conform/iommucheck_driver.h"
@@ -38,10 +39,12 @@ const iommucheck_driver& descriptor(const std::string& path, void* library) {
   auto entry = reinterpret_cast<iommucheck_driver_descriptor_fn>(sym);
   const iommucheck_driver* desc = entry(IOMMUCHECK_DRIVER_ABI_VERSION);
   if (!desc) fail(path, fmt::format("{}() returned NULL", IOMMUCHECK_DRIVER_SYMBOL));
-  if (desc->abi_version != IOMMUCHECK_DRIVER_ABI_VERSION)
-    fail(path, fmt::format("ABI version {}, but this iommucheck supports version {}; rebuild "
-                           "it against this iommucheck's conform/iommucheck_driver.h",
-                           desc->abi_version, IOMMUCHECK_DRIVER_ABI_VERSION));
+  if (desc->abi_version < IOMMUCHECK_DRIVER_ABI_VERSION_MIN ||
+      desc->abi_version > IOMMUCHECK_DRIVER_ABI_VERSION)
+    fail(path, fmt::format("ABI version {}, but this iommucheck supports versions {} to {}; "
+                           "rebuild it against this iommucheck's conform/iommucheck_driver.h",
+                           desc->abi_version, IOMMUCHECK_DRIVER_ABI_VERSION_MIN,
+                           IOMMUCHECK_DRIVER_ABI_VERSION));
   return *desc;
 }
 
@@ -73,17 +76,34 @@ ref::DomainConfig declared_config(const std::string& path, const iommucheck_driv
   return cfg;
 }
 
+// The declared start level; empty for the format's default. A version-1 descriptor ends
+// before hw_start_level, so it is not read there.
+std::optional<unsigned> declared_start_level(const std::string& path,
+                                             const iommucheck_driver& d) {
+  if (d.abi_version < 2 || d.hw_start_level == IOMMUCHECK_HW_START_LEVEL_DEFAULT) return {};
+  if (d.hw_start_level < 0)
+    fail(path, fmt::format("hw_start_level {} is neither a level nor "
+                           "IOMMUCHECK_HW_START_LEVEL_DEFAULT (-1)",
+                           d.hw_start_level));
+  if (!d.hw_format || !*d.hw_format)
+    fail(path, fmt::format("declares hw_start_level {} but no hw_format to walk from it",
+                           d.hw_start_level));
+  return static_cast<unsigned>(d.hw_start_level);
+}
+
 // The declared hw format, checked against the declared configuration: the walker must be able
-// to build it with the same ias/oas, and it must hold every declared page size as a leaf.
+// to build it with the same ias/oas and start level, and it must hold every declared page size
+// as a leaf.
 hw::FormatConfig declared_format(const std::string& path, const iommucheck_driver& d,
                                  const ref::DomainConfig& cfg) {
+  const std::optional<unsigned> start_level = declared_start_level(path, d);
   if (!d.hw_format || !*d.hw_format) return {};
   const std::string name = d.hw_format;
   const auto names = hw::format_names();
   if (std::find(names.begin(), names.end(), name) == names.end())
     fail(path, fmt::format("unknown hw format '{}'; valid formats: {}", name,
                            fmt::join(names, ", ")));
-  hw::FormatConfig fc{name, cfg.ias, cfg.oas, d.hw_granule};
+  hw::FormatConfig fc{name, cfg.ias, cfg.oas, d.hw_granule, start_level};
   uint64_t leaves = 0;
   try {
     leaves = hw::make_format(fc).geo().pgsize_bitmap;

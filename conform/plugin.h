@@ -36,15 +36,16 @@ class Plugin {
   DriverInfo info_;
 };
 
-// Loads the plugin at `path`, checks what it declares, and creates one page table in `env`,
-// passing `options` to its create(). The driver keeps the shared object loaded. Throws
-// PluginError when the file is missing or not a loadable shared object, lacks the entry
-// symbol, has another ABI version, lacks an operation, declares a configuration the reference
-// cannot hold it to or an unknown hw format, or when create() fails.
 // What the plugin at `path` declares, checked as load_plugin checks it, without creating a
 // page table.
 DriverInfo plugin_info(const std::string& path);
 
+// Loads the plugin at `path`, checks what it declares, and creates one page table in `env`,
+// passing `options` to its create(). The driver keeps the shared object loaded. Throws
+// PluginError when the file is missing or not a loadable shared object, lacks the entry
+// symbol, has an ABI version this host does not load, lacks an operation, declares a
+// configuration the reference cannot hold it to, an unknown hw format or a start level the
+// format cannot have, or when create() fails.
 std::unique_ptr<Driver> load_plugin(const std::string& path, DriverEnv& env,
                                     const std::string& options = "");
 

@@ -46,6 +46,15 @@ const FormatEntry& find_entry(std::string_view name) {
       fmt::format("unknown format '{}'; valid formats: {}", name, fmt::join(kNames, ", ")));
 }
 
+// v7s and DART walk from one level whatever their configuration.
+Geometry fixed_start(const Geometry& g, std::optional<unsigned> start_level) {
+  if (start_level && *start_level != g.start_level)
+    throw std::invalid_argument(fmt::format(
+        "start level {} not possible: this format starts at level {}", *start_level,
+        g.start_level));
+  return g;
+}
+
 Geometry geometry_for(const FormatEntry& e, const FormatConfig& c) {
   unsigned ias = c.ias ? c.ias : e.ias;
   unsigned oas = c.oas ? c.oas : e.oas;
@@ -53,9 +62,9 @@ Geometry geometry_for(const FormatEntry& e, const FormatConfig& c) {
     throw std::invalid_argument(fmt::format(
         "format {} fixes its granule; only apple-dart and apple-dart2 take one", e.name));
   switch (e.family) {
-    case Family::kLpae: return lpae_geometry(e.id, ias, oas);
-    case Family::kV7s: return v7s_geometry(ias, oas);
-    case Family::kDart: return dart_geometry(e.id, ias, oas, c.granule);
+    case Family::kLpae: return lpae_geometry(e.id, ias, oas, c.start_level);
+    case Family::kV7s: return fixed_start(v7s_geometry(ias, oas), c.start_level);
+    case Family::kDart: return fixed_start(dart_geometry(e.id, ias, oas, c.granule), c.start_level);
   }
   throw std::logic_error("unhandled format family");
 }

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -36,6 +37,10 @@ struct FormatConfig {
   unsigned ias = 0;
   unsigned oas = 0;
   uint64_t granule = 0;  // only apple-dart/apple-dart2 offer a choice (4K or 16K)
+  // The level the walk starts at; empty: the format's default, Linux 6.12's choice. Only the
+  // stage-2 LPAE formats have a choice: the level the ias gives, or the next one with the
+  // start level's tables concatenated (at most 16), which is how pgd_concat is derived.
+  std::optional<unsigned> start_level = std::nullopt;
 };
 
 // One level of the walk, in the format's own level numbering.

@@ -8,7 +8,9 @@ namespace iommu::hw {
 
 // Each validates ias/oas (and the granule) against Linux 6.12's limits for the format and throws
 // std::invalid_argument with the accepted values.
-Geometry lpae_geometry(FormatId id, unsigned ias, unsigned oas);
+// lpae_geometry also takes the start level (empty: Linux 6.12's choice).
+Geometry lpae_geometry(FormatId id, unsigned ias, unsigned oas,
+                       std::optional<unsigned> start_level);
 Geometry v7s_geometry(unsigned ias, unsigned oas);
 Geometry dart_geometry(FormatId id, unsigned ias, unsigned oas, uint64_t granule);
 

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 #include <stdexcept>
+#include <string>
 
 #include "hw/format_family.h"
 #include "ref/bits.h"
@@ -86,9 +88,37 @@ uint64_t pgsize_bitmap(uint64_t granule, unsigned oas) {
   }
 }
 
+// Where the walk of an ias starts: the level the va bits give, and the index width there.
+struct Start {
+  unsigned level;
+  unsigned pgd_bits;
+};
+
+// The start levels a format can walk from, for the error that names them.
+std::string start_choices(const Start& natural, bool can_concat) {
+  if (!can_concat) return fmt::format("level {}", natural.level);
+  return fmt::format("level {}, or level {} with {} concatenated tables", natural.level,
+                     natural.level + 1, 1u << natural.pgd_bits);
+}
+
+// The start level asked for, or Linux 6.12's choice: a stage-2 table concatenates the level-1
+// tables whenever level 0 would have at most 16 entries (newer kernels only where the
+// architecture requires it, so they declare their start level).
+Start pick_start(const Start& natural, unsigned bpl, bool can_concat,
+                 std::optional<unsigned> asked, unsigned ias) {
+  const bool concat = asked ? *asked == natural.level + 1 : can_concat && natural.level == 0;
+  if (asked && *asked != natural.level && !(can_concat && concat))
+    throw std::invalid_argument(
+        fmt::format("start level {} not possible at ias {}: this format starts at {}", *asked,
+                    ias, start_choices(natural, can_concat)));
+  if (!concat) return natural;
+  return {natural.level + 1, natural.pgd_bits + bpl};
+}
+
 }  // namespace
 
-Geometry lpae_geometry(FormatId id, unsigned ias, unsigned oas) {
+Geometry lpae_geometry(FormatId id, unsigned ias, unsigned oas,
+                       std::optional<unsigned> start_level) {
   LpaeLimits lim = limits_for(id);
   check_limits(lim, ias, oas);
   Geometry g;
@@ -101,30 +131,26 @@ Geometry lpae_geometry(FormatId id, unsigned ias, unsigned oas) {
   unsigned bpl = pg_shift - 3;
   unsigned va_bits = ias - pg_shift;
   unsigned levels = (va_bits + bpl - 1) / bpl;
-  unsigned start = kMaxLevels - levels;
-  unsigned pgd_bits = va_bits - bpl * (levels - 1);
-  if (id == FormatId::kArmMaliLpae && start > 0) {
-    // Mali needs a full 4-level walk whatever the ias: a one-entry level-0 table.
-    start = 0;
-    pgd_bits = 0;
-  }
-  if (stage2(id) && start == 0 && (uint64_t{1} << pgd_bits) <= kConcatMax) {
-    // Concatenate the tiny level-0 table's worth of level-1 tables instead of walking it.
-    g.pgd_concat = 1u << pgd_bits;
-    pgd_bits += bpl;
-    start = 1;
-  }
-  g.start_level = start;
+  Start natural{kMaxLevels - levels, va_bits - bpl * (levels - 1)};
+  // Mali needs a full 4-level walk whatever the ias: a one-entry level-0 table.
+  if (id == FormatId::kArmMaliLpae) natural = {0, natural.level > 0 ? 0 : natural.pgd_bits};
+  // A stage-2 walk may start at the next level instead, from up to 16 concatenated tables, as
+  // long as those still hold tables.
+  const bool can_concat = stage2(id) && natural.level + 1 < kMaxLevels - 1 &&
+                          (uint64_t{1} << natural.pgd_bits) <= kConcatMax;
+  const Start start = pick_start(natural, bpl, can_concat, start_level, ias);
+  g.pgd_concat = start.level == natural.level ? 1 : 1u << natural.pgd_bits;
+  g.start_level = start.level;
   g.last_level = kMaxLevels - 1;
-  for (unsigned l = start; l < kMaxLevels; l++) {
+  for (unsigned l = start.level; l < kMaxLevels; l++) {
     LevelGeometry& lg = g.levels[l];
     lg.shift = (kMaxLevels - l) * bpl + 3;
-    lg.index_bits = l == start ? pgd_bits : bpl;
+    lg.index_bits = l == start.level ? start.pgd_bits : bpl;
     lg.table_bytes = uint64_t{8} << lg.index_bits;
     lg.leaf_size = (g.pgsize_bitmap & bit(lg.shift)) ? bit(lg.shift) : 0;
     lg.has_tables = l + 1 < kMaxLevels;
   }
-  g.pgd_bytes = g.levels[start].table_bytes;
+  g.pgd_bytes = g.levels[start.level].table_bytes;
   return g;
 }
 

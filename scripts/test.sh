@@ -1,14 +1,36 @@
 #!/usr/bin/env bash
 # Builds and runs the whole test suite, as CI does: the optimized build, then ASan+UBSan; the
 # concurrent map/unmap tests under ThreadSanitizer; each libFuzzer target replaying its corpus
-# and fuzzing for a short bounded time under ASan+UBSan.
+# and fuzzing for a short bounded time under ASan+UBSan. The linux: drivers are checked against
+# two kernel trees from Debian's archive: 6.12, and sid's newest when the archive answers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh
+
+echo "== Linux trees (scripts/fetch-kernel.sh)"
+# Both at once: each is a download and one single-threaded pass over its tarball.
+paths=$(mktemp -d)
+trap 'rm -rf "${paths}"' EXIT
+./scripts/fetch-kernel.sh 6.12 >"${paths}/6.12" &
+fetch_612=$!
+./scripts/fetch-kernel.sh sid >"${paths}/sid" &
+fetch_sid=$!
+status_612=0 sid_status=0
+wait "${fetch_612}" || status_612=$?
+wait "${fetch_sid}" || sid_status=$?
+[ "${status_612}" -eq 0 ] || exit "${status_612}"
+if [ "${sid_status}" -eq 3 ]; then
+  echo "test: Debian sid is unreachable: the linux: tests use Linux 6.12 alone"
+elif [ "${sid_status}" -ne 0 ]; then
+  exit "${sid_status}"
+fi
+kernels=(-DIOMMUCHECK_KERNEL_6_12="$(cat "${paths}/6.12")"
+  -DIOMMUCHECK_KERNEL_SID="$(cat "${paths}/sid")")
+
 for preset in default asan; do
   echo "== preset ${preset}"
-  cmake --preset "${preset}"
+  cmake --preset "${preset}" "${kernels[@]}"
   cmake --build --preset "${preset}"
   ctest --preset "${preset}" -j "$(nproc)"
 done

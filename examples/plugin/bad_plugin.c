@@ -10,6 +10,9 @@
  *   BAD_FORMAT       declares an unknown hw format
  *   BAD_FORMAT_IAS   declares an ias its hw format cannot walk
  *   BAD_PGSIZE       declares a page size its hw format has no leaf for
+ *   BAD_START_LEVEL  declares a start level its hw format cannot walk from
+ *   BAD_START_SIGN   declares a start level of -2
+ *   BAD_START_NO_FORMAT declares a start level but no hw format
  *   BAD_HOST_MISUSE  loads, then misuses the host in map_pages (see misuse())
  *   BAD_WARN_CONTROL WARNs from iova_to_phys with terminal escapes and a forged line
  */
@@ -92,7 +95,7 @@ static size_t bad_roots(void *handle, uint64_t *roots, size_t max) {
 
 static const struct iommucheck_driver bad_driver = {
 #ifdef BAD_ABI_VERSION
-    .abi_version = IOMMUCHECK_DRIVER_ABI_VERSION + 98,
+    .abi_version = 99,
 #else
     .abi_version = IOMMUCHECK_DRIVER_ABI_VERSION,
 #endif
@@ -116,8 +119,10 @@ static const struct iommucheck_driver bad_driver = {
 #else
     .partial_unmap = IOMMUCHECK_PARTIAL_UNMAP_SPLIT,
 #endif
-#ifdef BAD_FORMAT
+#if defined(BAD_FORMAT)
     .hw_format = "arm-65-lpae",
+#elif defined(BAD_START_NO_FORMAT)
+    .hw_format = NULL,
 #else
     .hw_format = "arm-64-lpae-s1-4k",
 #endif
@@ -130,6 +135,13 @@ static const struct iommucheck_driver bad_driver = {
     .unmap_pages = bad_unmap_pages,
     .iova_to_phys = bad_iova_to_phys,
     .roots = bad_roots,
+#if defined(BAD_START_LEVEL) || defined(BAD_START_NO_FORMAT)
+    .hw_start_level = 1,
+#elif defined(BAD_START_SIGN)
+    .hw_start_level = -2,
+#else
+    .hw_start_level = IOMMUCHECK_HW_START_LEVEL_DEFAULT,
+#endif
 };
 
 #ifdef BAD_NO_SYMBOL

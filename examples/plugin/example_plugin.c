@@ -9,13 +9,23 @@
  * simplest correct choice: no block ever has to be split.
  *
  * Built with -DEXAMPLE_SEEDED_BUG it carries one realistic bug for iommucheck to find.
+ *
+ * Built with -DEXAMPLE_STAGE2 it is a stage-2 driver for a 40-bit ias instead, whose level 0
+ * has two entries. Like Linux 7.x, it walks that level rather than concatenating two level-1
+ * tables as Linux 6.12 does, and declares so in hw_start_level (ABI version 2); adding
+ * -DEXAMPLE_START_UNDECLARED leaves the format's default there, which walks wrong.
+ * -DEXAMPLE_ABI_V1 builds the stage-1 driver with a version-1 descriptor.
  */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "iommucheck_driver.h"
 
+#ifdef EXAMPLE_STAGE2
+#define IAS 40
+#else
 #define IAS 48
+#endif
 #define OAS 48
 #define GRANULE 4096u
 #define PTES_PER_TABLE 512u
@@ -38,6 +48,12 @@
 #define PTE_AF (1ull << 10)
 #define PTE_NG (1ull << 11)
 #define PTE_XN (3ull << 53) /* UXN and PXN */
+/* Stage 2: permissions and memory type in the descriptor itself. */
+#define PTE_HAP_READ (1ull << 6)
+#define PTE_HAP_WRITE (1ull << 7)
+#define PTE_MEMATTR_DEVICE (0x1ull << 2)
+#define PTE_MEMATTR_NC (0x5ull << 2)
+#define PTE_MEMATTR_CACHE (0xfull << 2)
 
 struct example {
   const struct iommucheck_host *host;
@@ -75,6 +91,21 @@ static int leaf_level(uint64_t pgsize) {
   return -1;
 }
 
+#ifdef EXAMPLE_STAGE2
+/* The leaf bits for prot, as Linux's io-pgtable-arm writes them for stage 2. */
+static uint64_t prot_to_pte(int prot, int level) {
+  uint64_t pte = PTE_AF | (level == LAST_LEVEL ? PTE_TYPE_PAGE : PTE_TYPE_BLOCK);
+  if (prot & IOMMUCHECK_PROT_READ) pte |= PTE_HAP_READ;
+  if (prot & IOMMUCHECK_PROT_WRITE) pte |= PTE_HAP_WRITE;
+  if (prot & IOMMUCHECK_PROT_MMIO)
+    pte |= PTE_MEMATTR_DEVICE;
+  else
+    pte |= (prot & IOMMUCHECK_PROT_CACHE) ? PTE_MEMATTR_CACHE : PTE_MEMATTR_NC;
+  pte |= (prot & IOMMUCHECK_PROT_CACHE) ? PTE_SH_IS : PTE_SH_OS;
+  if (prot & IOMMUCHECK_PROT_NOEXEC) pte |= PTE_XN;
+  return pte;
+}
+#else
 /* The leaf bits for prot, as Linux's io-pgtable-arm writes them for stage 1. */
 static uint64_t prot_to_pte(int prot, int level) {
   uint64_t pte = PTE_AF | PTE_NG | (level == LAST_LEVEL ? PTE_TYPE_PAGE : PTE_TYPE_BLOCK);
@@ -88,6 +119,7 @@ static uint64_t prot_to_pte(int prot, int level) {
   if (prot & IOMMUCHECK_PROT_NOEXEC) pte |= PTE_XN;
   return pte;
 }
+#endif
 
 static int subtree_empty(const struct example *ex, uint64_t table, int level) {
   unsigned i;
@@ -279,8 +311,16 @@ static size_t example_roots(void *handle, uint64_t *roots, size_t max) {
 }
 
 static const struct iommucheck_driver example_driver = {
+#ifdef EXAMPLE_ABI_V1
+    .abi_version = 1,
+#else
     .abi_version = IOMMUCHECK_DRIVER_ABI_VERSION,
-#ifdef EXAMPLE_SEEDED_BUG
+#endif
+#if defined(EXAMPLE_STAGE2)
+    .name = "example-lpae-s2-4k",
+    .description = "example plugin: ARM LPAE stage 2, 4K granule, 40-bit ias walked from a "
+                   "2-entry level 0, partial unmap WHOLE",
+#elif defined(EXAMPLE_SEEDED_BUG)
     .name = "example-lpae-s1-4k-seeded-bug",
     .description = "example plugin with a seeded bug: unmap skips tlb_add_page for a run's "
                    "last leaf",
@@ -292,7 +332,11 @@ static const struct iommucheck_driver example_driver = {
     .ias = IAS,
     .oas = OAS,
     .partial_unmap = IOMMUCHECK_PARTIAL_UNMAP_WHOLE,
+#ifdef EXAMPLE_STAGE2
+    .hw_format = "arm-64-lpae-s2-4k",
+#else
     .hw_format = "arm-64-lpae-s1-4k",
+#endif
     .hw_granule = 0,
     .create = example_create,
     .destroy = example_destroy,
@@ -300,6 +344,14 @@ static const struct iommucheck_driver example_driver = {
     .unmap_pages = example_unmap_pages,
     .iova_to_phys = example_iova_to_phys,
     .roots = example_roots,
+#if defined(EXAMPLE_ABI_V1)
+    /* Not part of a version-1 descriptor: the host must not read it (2 is no level of ours). */
+    .hw_start_level = 2,
+#elif defined(EXAMPLE_STAGE2) && !defined(EXAMPLE_START_UNDECLARED)
+    .hw_start_level = 0,
+#else
+    .hw_start_level = IOMMUCHECK_HW_START_LEVEL_DEFAULT,
+#endif
 };
 
 IOMMUCHECK_DRIVER_EXPORT const struct iommucheck_driver *iommucheck_driver_descriptor(

@@ -78,6 +78,7 @@ static const struct iommucheck_driver faulty_driver = {
     .unmap_pages = example_unmap_pages,
     .iova_to_phys = example_iova_to_phys,
     .roots = faulty_roots,
+    .hw_start_level = IOMMUCHECK_HW_START_LEVEL_DEFAULT,
 };
 
 IOMMUCHECK_DRIVER_EXPORT const struct iommucheck_driver *iommucheck_driver_descriptor(

@@ -93,8 +93,45 @@ TEST_F(Loader, MissingSymbol) {
 TEST_F(Loader, AbiVersionMismatch) {
   const std::string path = plugin_path("bad_plugin_abi_version.so");
   EXPECT_EQ(error(path), "plugin " + path + ": ABI version 99, but this iommucheck supports "
-                         "version 1; rebuild it against this iommucheck's "
+                         "versions 1 to 2; rebuild it against this iommucheck's "
                          "conform/iommucheck_driver.h");
+}
+
+TEST_F(Loader, ReadsTheStartLevelOfAVersion2Descriptor) {
+  auto driver = load_plugin(plugin_path("example_plugin_s2.so"), env);
+  const hw::FormatConfig& f = driver->info().format;
+  EXPECT_EQ(f.name, "arm-64-lpae-s2-4k");
+  EXPECT_EQ(f.ias, 40u);
+  EXPECT_EQ(f.start_level, 0u);
+  // The default example declares IOMMUCHECK_HW_START_LEVEL_DEFAULT.
+  EXPECT_EQ(load_plugin(plugin_path("example_plugin.so"), env)->info().format.start_level,
+            std::nullopt);
+}
+
+TEST_F(Loader, Version1DescriptorsLoadWithTheDefaultStartLevel) {
+  // Its hw_start_level (2, which the format cannot have) lies past a version-1 descriptor.
+  auto driver = load_plugin(plugin_path("example_plugin_v1.so"), env);
+  EXPECT_EQ(driver->info().format.name, "arm-64-lpae-s1-4k");
+  EXPECT_EQ(driver->info().format.start_level, std::nullopt);
+}
+
+TEST_F(Loader, StartLevelTheHwFormatCannotHave) {
+  const std::string path = plugin_path("bad_plugin_start_level.so");
+  EXPECT_EQ(error(path), "plugin " + path + ": hw format 'arm-64-lpae-s1-4k' cannot express "
+                         "the declared configuration: start level 1 not possible at ias 48: "
+                         "this format starts at level 0");
+}
+
+TEST_F(Loader, NegativeStartLevel) {
+  const std::string path = plugin_path("bad_plugin_start_sign.so");
+  EXPECT_EQ(error(path), "plugin " + path + ": hw_start_level -2 is neither a level nor "
+                         "IOMMUCHECK_HW_START_LEVEL_DEFAULT (-1)");
+}
+
+TEST_F(Loader, StartLevelWithoutHwFormat) {
+  const std::string path = plugin_path("bad_plugin_start_no_format.so");
+  EXPECT_EQ(error(path), "plugin " + path + ": declares hw_start_level 1 but no hw_format to "
+                         "walk from it");
 }
 
 TEST_F(Loader, MissingOperation) {

@@ -179,6 +179,75 @@ TEST(FormatLpae, Stage2ConcatenatedPgd) {
   EXPECT_EQ(fmt("arm-64-lpae-s1-4k", 40, 40).geo().start_level, 0u);
 }
 
+Geometry s2_geo(const char* name, unsigned ias, unsigned oas, std::optional<unsigned> start) {
+  return make_format({.name = name, .ias = ias, .oas = oas, .start_level = start}).geo();
+}
+
+// The message make_format throws for a start level, or "" when it takes it.
+std::string start_error(const char* name, unsigned ias, unsigned start) {
+  try {
+    make_format({.name = name, .ias = ias, .start_level = start});
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(FormatLpae, Stage2ExplicitStartLevel) {
+  // Linux 7.x keeps the 2-entry level 0 of ias 40 unless the oas makes concatenation mandatory.
+  Geometry l0 = s2_geo("arm-64-lpae-s2-4k", 40, 48, 0);
+  EXPECT_EQ(l0.start_level, 0u);
+  EXPECT_EQ(l0.pgd_concat, 1u);
+  EXPECT_EQ(l0.at(0).index_bits, 1u);
+  EXPECT_EQ(l0.at(0).shift, 39u);
+  EXPECT_EQ(l0.pgd_bytes, 16u);
+  EXPECT_EQ(l0.at(1).index_bits, 9u);
+  // Asking for the default's level gives the default's geometry: concatenation is derived.
+  Geometry l1 = s2_geo("arm-64-lpae-s2-4k", 40, 48, 1);
+  Geometry dflt = s2_geo("arm-64-lpae-s2-4k", 40, 48, std::nullopt);
+  EXPECT_EQ(l1.start_level, 1u);
+  EXPECT_EQ(l1.pgd_concat, 2u);
+  EXPECT_EQ(l1.at(1).index_bits, 10u);
+  EXPECT_EQ(l1.pgd_bytes, dflt.pgd_bytes);
+  EXPECT_EQ(dflt.start_level, 1u);
+  // ias 42: 8 level-0 entries, or 8 concatenated level-1 tables.
+  EXPECT_EQ(s2_geo("arm-64-lpae-s2-4k", 42, 42, 0).pgd_bytes, 64u);
+  EXPECT_EQ(s2_geo("arm-64-lpae-s2-4k", 42, 42, 1).pgd_concat, 8u);
+  // 16K, ias 40 (7.x, oas 40): the 16-entry level 1 becomes 16 concatenated level-2 tables;
+  // 6.12 concatenates only from level 0, so its default keeps level 1.
+  Geometry c16 = s2_geo("arm-64-lpae-s2-16k", 40, 40, 2);
+  EXPECT_EQ(c16.start_level, 2u);
+  EXPECT_EQ(c16.pgd_concat, 16u);
+  EXPECT_EQ(c16.at(2).index_bits, 15u);
+  EXPECT_EQ(c16.pgd_bytes, 16u * 16384);
+  EXPECT_EQ(s2_geo("arm-64-lpae-s2-16k", 40, 40, std::nullopt).start_level, 1u);
+  EXPECT_EQ(s2_geo("arm-64-lpae-s2-16k", 40, 40, std::nullopt).pgd_concat, 1u);
+  // Formats with no choice take their own start level.
+  EXPECT_EQ(s2_geo("arm-64-lpae-s1-4k", 48, 48, 0).start_level, 0u);
+  EXPECT_EQ(s2_geo("arm-mali-lpae", 32, 40, 0).start_level, 0u);
+}
+
+TEST(FormatLpae, StartLevelsTheFormatCannotHave) {
+  EXPECT_EQ(start_error("arm-64-lpae-s2-4k", 40, 2),
+            "start level 2 not possible at ias 40: this format starts at level 0, or level 1 "
+            "with 2 concatenated tables");
+  // 512 level-0 entries: more than 16 tables to concatenate.
+  EXPECT_EQ(start_error("arm-64-lpae-s2-4k", 48, 1),
+            "start level 1 not possible at ias 48: this format starts at level 0");
+  // Stage 1 never concatenates; nor does a walk that would start at the last level.
+  EXPECT_EQ(start_error("arm-64-lpae-s1-4k", 40, 1),
+            "start level 1 not possible at ias 40: this format starts at level 0");
+  EXPECT_EQ(start_error("arm-64-lpae-s2-64k", 32, 3),
+            "start level 3 not possible at ias 32: this format starts at level 2");
+  EXPECT_EQ(start_error("arm-mali-lpae", 32, 1),
+            "start level 1 not possible at ias 32: this format starts at level 0");
+  EXPECT_EQ(start_error("arm-v7s", 32, 0),
+            "start level 0 not possible: this format starts at level 1");
+  EXPECT_EQ(start_error("apple-dart", 32, 1), "");
+  EXPECT_EQ(start_error("arm-64-lpae-s2-4k", 40, 7).substr(0, 31),
+            "start level 7 not possible at i");
+}
+
 TEST(FormatLpae, LimitsAndNames) {
   EXPECT_THROW(fmt("arm-64-lpae-s1-4k", 49), std::invalid_argument);
   EXPECT_THROW(fmt("arm-64-lpae-s1-4k", 48, 52), std::invalid_argument);

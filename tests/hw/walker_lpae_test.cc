@@ -121,6 +121,34 @@ TEST(WalkerLpae, Stage2ConcatenatedPgd) {
   EXPECT_EQ(r.path.steps[0], (TableStep{1, 0x8040000000, 0x80001008, 0x80002000}));
 }
 
+TEST(WalkerLpae, Stage2TwoEntryLevel0) {
+  // ias 40 walked from level 0, as Linux 7.x builds it for an oas of 48: iova bit 39 picks
+  // the second of two level-0 entries.
+  TableMemory mem;
+  Format fmt = make_format({.name = "arm-64-lpae-s2-4k", .ias = 40, .oas = 48, .start_level = 0});
+  uint64_t pgd = *mem.alloc(fmt.geo().pgd_bytes);
+  // Freed, so that the 8K a concatenated level 1 would span runs into no table.
+  uint64_t gap = *mem.alloc(4096);
+  uint64_t l1 = *mem.alloc(4096), l2 = *mem.alloc(4096), l3 = *mem.alloc(4096);
+  mem.free(gap);
+  uint64_t iova = (1ull << 39) | (0x3ull << 30) | (1ull << 21) | (1ull << 12);
+  mem.write64(pgd + 8, l1 | 3);
+  mem.write64(l1 + 3 * 8, l2 | 3);
+  mem.write64(l2 + 8, l3 | 3);
+  mem.write64(l3 + 8, 0x400006d7);  // read-write NC page
+  WalkResult r = walk(mem, fmt, pgd, iova);
+  ASSERT_TRUE(r.leaf()) << fault_reason_name(r.fault()->reason);
+  EXPECT_EQ(r.leaf()->paddr_base, 0x40000000u);
+  ASSERT_EQ(r.path.count, 3u);
+  EXPECT_EQ(r.path.steps[0], (TableStep{0, 1ull << 39, pgd + 8, l1}));
+  // The default geometry walks the same root as two concatenated level-1 tables: the 16-byte
+  // table is too small for it.
+  Format concat = make_format({.name = "arm-64-lpae-s2-4k", .ias = 40, .oas = 48});
+  ASSERT_EQ(concat.geo().start_level, 1u);
+  ASSERT_TRUE(walk(mem, concat, pgd, iova).fault());
+  EXPECT_EQ(walk(mem, concat, pgd, iova).fault()->reason, FaultReason::kBadTable);
+}
+
 TEST(WalkerLpae, Stage2With52BitTableAddresses) {
   TableMemory mem({.base = 0x000f000000000000, .limit = 1ull << 52});
   Format fmt = make_format({.name = "arm-64-lpae-s2-64k", .ias = 52, .oas = 52});
