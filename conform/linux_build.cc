@@ -29,6 +29,13 @@ constexpr const char* kKernelDefines[] = {
     "-DCONFIG_IOMMU_IO_PGTABLE_LPAE=1", "-DCONFIG_IOMMU_IO_PGTABLE_ARMV7S=1",
     "-DCONFIG_IOMMU_IO_PGTABLE_DART=1", "-DCONFIG_PHYS_ADDR_T_64BIT=1"};
 
+// The kernel's own code: its warnings are not ours to fix, but a kernel function the shim
+// lacks must be a compile error, not an implicit declaration.
+constexpr const char* kKernelWarnings[] = {"-Wno-all", "-Werror=implicit-function-declaration",
+                                           "-Werror=implicit-int"};
+// Every symbol resolved at link time: a missing one is a build error, not a dlopen failure.
+constexpr const char* kLinkFlags[] = {"-shared", "-Wl,-z,defs"};
+
 [[noreturn]] void fail(const fs::path& tree, std::string_view problem) {
   throw LinuxBuildError(fmt::format("kernel {}: {}", tree.string(), problem));
 }
@@ -148,6 +155,8 @@ std::string cache_key(const fs::path& tree, const Inputs& in, const LinuxBuildOp
     h.add(read_file(p));
   }
   for (const auto& f : base_flags("", options)) h.add(f);
+  for (const char* f : kKernelWarnings) h.add(f);
+  for (const char* f : kLinkFlags) h.add(f);
   h.add(run_tool({"cc", "--version"}, fs::current_path()).output);
   return fmt::format("{:016x}", h.h);
 }
@@ -185,7 +194,7 @@ void build_into(const fs::path& tree, const Inputs& in, const fs::path& work,
   };
   for (const char* rel : kSources) {
     const std::string obj = fs::path(rel).stem().string() + ".o";
-    cc(rel, obj, {"-w"});  // the kernel's own code: its warnings are not ours to fix
+    cc(rel, obj, {std::begin(kKernelWarnings), std::end(kKernelWarnings)});
     objects.push_back((work / obj).string());
   }
   for (const char* file : kShimSources) {
@@ -197,7 +206,9 @@ void build_into(const fs::path& tree, const Inputs& in, const fs::path& work,
     const std::string name(format);
     const std::string obj = "variant-" + name + ".o";
     cc((shim_dir() / "variant.c").string(), obj, {fmt::format("-DLXSHIM_VARIANT=\"{}\"", name)});
-    std::vector<std::string> link = {"cc", "-shared", "-o", (work / ("linux-" + name + ".so")).string()};
+    std::vector<std::string> link = {"cc"};
+    link.insert(link.end(), std::begin(kLinkFlags), std::end(kLinkFlags));
+    link.insert(link.end(), {"-o", (work / ("linux-" + name + ".so")).string()});
     link.insert(link.end(), objects.begin(), objects.end());
     link.insert(link.end(), {(work / obj).string(), "-lpthread"});
     compile(tree, work, link, "linux-" + name + ".so (link)");

@@ -66,7 +66,9 @@ static uint32_t policy_of(uint64_t unmapped, unsigned long page, unsigned long b
   return 0;
 }
 
-static void probe_policy(struct lxshim_pgtable *p, struct lxshim_probe *out) {
+/* A WARN while creating the table or mapping is a problem; at the partial unmap it is how a
+ * refusing tree (7.x: "Unmap of a partial large IOPTE is not allowed") says no. */
+static void probe_policy(struct lxshim_pgtable *p, struct scratch *s, struct lxshim_probe *out) {
   unsigned long page, block;
   out->partial_unmap = IOMMUCHECK_PARTIAL_UNMAP_SPLIT; /* one leaf size: never partial */
   if (!probe_sizes(out->pgsize_bitmap, &page, &block)) return;
@@ -76,6 +78,11 @@ static void probe_policy(struct lxshim_pgtable *p, struct lxshim_probe *out) {
     out->ok = 0;
     snprintf(out->error, sizeof(out->error), "mapping a %#lx block at iova 0 failed with %d",
              block, ret);
+    return;
+  }
+  if (s->warning[0]) {
+    out->ok = 0;
+    snprintf(out->error, sizeof(out->error), "the probe hit a WARN: %s", s->warning);
     return;
   }
   static char gather_token;
@@ -111,10 +118,6 @@ void lxshim_run_probe(const struct lxshim_variant *v, struct lxshim_probe *out) 
   out->pgsize_bitmap = cfg->pgsize_bitmap;
   out->ias = cfg->ias;
   out->oas = cfg->oas;
-  probe_policy(p, out);
+  probe_policy(p, &s, out);
   lxshim_pgtable_destroy(p);
-  if (out->ok && s.warning[0]) {
-    out->ok = 0;
-    snprintf(out->error, sizeof(out->error), "the probe hit a WARN: %s", s.warning);
-  }
 }

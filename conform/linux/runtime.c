@@ -142,6 +142,35 @@ void free_pages(unsigned long addr, unsigned int order) {
   lxshim_free((void *)addr);
 }
 
+/* iommu-pages.c of trees from 6.16 on (their iommu-pages.h declares these; 6.12's defines
+ * static ones of its own, which these do not disturb). */
+void *iommu_alloc_pages_node_sz(int nid, gfp_t gfp, size_t size);
+void iommu_free_pages(void *virt);
+int iommu_pages_start_incoherent(void *virt, struct device *dma_dev);
+void iommu_pages_free_incoherent(void *virt, struct device *dma_dev);
+
+void *iommu_alloc_pages_node_sz(int nid, gfp_t gfp, size_t size) {
+  (void)nid;
+  (void)gfp;
+  const size_t bytes = PAGE_SIZE << get_order(size);
+  return lxshim_alloc(bytes, bytes);
+}
+
+void iommu_free_pages(void *virt) { lxshim_free(virt); }
+
+int iommu_pages_start_incoherent(void *virt, struct device *dma_dev) {
+  struct lxshim_ctx *ctx = ctx_or_die();
+  const struct lxshim_table *t = find_table(ctx, __pa(virt));
+  if (!t) return -EINVAL;
+  dma_map_single(dma_dev, virt, t->bytes, DMA_TO_DEVICE);
+  return 0;
+}
+
+void iommu_pages_free_incoherent(void *virt, struct device *dma_dev) {
+  (void)dma_dev;
+  lxshim_free(virt);
+}
+
 struct kmem_cache {
   size_t size;
   size_t align;

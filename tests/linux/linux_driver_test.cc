@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <tuple>
 
 #include "conform/campaign.h"
 #include "conform/iommu_choice.h"
@@ -21,21 +22,25 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string kernel_6_12() {
-  if (const char* env = std::getenv("IOMMUCHECK_KERNEL_6_12"); env && *env) return env;
-  return IOMMUCHECK_KERNEL_6_12;
+// The tree of a kernel version: the environment variable IOMMUCHECK_KERNEL_<V> (V = 6_12,
+// 7_2), else the CMake cache variable of that name.
+std::string kernel_tree(const std::string& version) {
+  const std::string var = "IOMMUCHECK_KERNEL_" + version;
+  if (const char* env = std::getenv(var.c_str()); env && *env) return env;
+  return version == "6_12" ? IOMMUCHECK_KERNEL_6_12 : IOMMUCHECK_KERNEL_7_2;
 }
 
-#define REQUIRE_KERNEL(dir)                                                                 \
-  const std::string dir = kernel_6_12();                                                    \
+#define REQUIRE_KERNEL_VERSION(dir, version)                                                 \
+  const std::string dir = kernel_tree(version);                                             \
   if (dir.empty() || !fs::is_directory(dir))                                                \
-    GTEST_SKIP() << "IOMMUCHECK_KERNEL_6_12 is not set or not a directory ('" << dir        \
-                 << "'): scripts/fetch-kernel.sh fetches Linux 6.12; then configure with "  \
-                    "-DIOMMUCHECK_KERNEL_6_12=DIR or export it";
+    GTEST_SKIP() << "IOMMUCHECK_KERNEL_" << version << " is not set or not a directory ('"  \
+                 << dir << "'): scripts/fetch-kernel.sh fetches the kernels; then configure " \
+                 << "with -DIOMMUCHECK_KERNEL_" << version << "=DIR or export it";
+#define REQUIRE_KERNEL(dir) REQUIRE_KERNEL_VERSION(dir, "6_12")
 
 // The known findings of 6.12 (docs/LINUX.md), by the signature the checker gives them.
-bool known_6_12(const std::string& format, const Finding& f) {
-  if (format != "arm-v7s") return false;
+bool known(const std::string& version, const std::string& format, const Finding& f) {
+  if (version != "6_12" || format != "arm-v7s") return false;
   // A section split writes level-2 entries without the section's output address; after a
   // supersection split the section's install compares against the wrong entry and unmap
   // returns 0 (LinuxKnownFindings below).
@@ -44,37 +49,57 @@ bool known_6_12(const std::string& format, const Finding& f) {
           f.violation.detail.find("returned 0 but iova") != std::string::npos);
 }
 
-class LinuxContract : public testing::TestWithParam<const char*> {};
+constexpr const char* kFormats[] = {
+    "arm-64-lpae-s1-4k", "arm-64-lpae-s1-16k", "arm-64-lpae-s1-64k", "arm-64-lpae-s2-4k",
+    "arm-64-lpae-s2-16k", "arm-64-lpae-s2-64k", "arm-32-lpae-s1", "arm-32-lpae-s2",
+    "arm-mali-lpae", "arm-v7s", "apple-dart", "apple-dart2"};
 
-// 20,000 correct calls each; arm-64 formats against an SMMUv3 without range invalidation,
-// since 6.12's split leaves a cached block behind a range invalidation with a level-3 TTL
-// (a known finding, LinuxKnownFindings below).
+class LinuxContract
+    : public testing::TestWithParam<std::tuple<const char*, const char*>> {};
+
+// 20,000 correct calls each. 6.12's arm-64 formats run against an SMMUv3 without range
+// invalidation, since their split leaves a cached block behind a range invalidation with a
+// level-3 TTL (a known finding, LinuxKnownFindings below); 7.2 refuses partial unmaps and
+// runs against the default SMMUv3.
 TEST_P(LinuxContract, CampaignFindsNothingUnknown) {
-  REQUIRE_KERNEL(dir);
-  const std::string format = GetParam();
+  const std::string version = std::get<0>(GetParam());
+  const std::string format = std::get<1>(GetParam());
+  REQUIRE_KERNEL_VERSION(dir, version);
   const DriverSource src = linux_driver_source(format, dir);
   CampaignOptions o;
   o.ops = 20000;
   o.isolate = true;
   o.keep_going = true;
-  if (format.starts_with("arm-64")) o.check.iommu = IommuKind::kSmmuV3NoRange;
+  if (version == "6_12" && format.starts_with("arm-64")) o.check.iommu = IommuKind::kSmmuV3NoRange;
   const CampaignReport r = run_campaign(src, o);
   EXPECT_GE(r.ops, 20000u);
   for (const Finding& f : r.findings)
-    EXPECT_TRUE(known_6_12(format, f)) << f.violation.message();
+    EXPECT_TRUE(known(version, format, f)) << f.violation.message();
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Linux612, LinuxContract,
-    testing::Values("arm-64-lpae-s1-4k", "arm-64-lpae-s1-16k", "arm-64-lpae-s1-64k",
-                    "arm-64-lpae-s2-4k", "arm-64-lpae-s2-16k", "arm-64-lpae-s2-64k",
-                    "arm-32-lpae-s1", "arm-32-lpae-s2", "arm-mali-lpae", "arm-v7s", "apple-dart",
-                    "apple-dart2"),
-    [](const testing::TestParamInfo<const char*>& p) {
-      std::string n = p.param;
-      for (char& c : n) c = c == '-' ? '_' : c;
-      return n;
-    });
+INSTANTIATE_TEST_SUITE_P(Linux, LinuxContract,
+                         testing::Combine(testing::Values("6_12", "7_2"),
+                                          testing::ValuesIn(kFormats)),
+                         [](const testing::TestParamInfo<LinuxContract::ParamType>& p) {
+                           std::string n = std::string(std::get<0>(p.param)) + "_" +
+                                           std::get<1>(p.param);
+                           for (char& c : n) c = c == '-' ? '_' : c;
+                           return n;
+                         });
+
+// The partial-unmap policy comes from the tree's behaviour: 6.12 splits, 7.2 refuses.
+TEST(LinuxProbe, PolicyFollowsTheTree) {
+  REQUIRE_KERNEL(dir612);
+  EXPECT_EQ(linux_driver_source("arm-64-lpae-s1-4k", dir612).info.config.partial_unmap,
+            ref::PartialUnmap::kSplit);
+  EXPECT_EQ(linux_driver_source("arm-v7s", dir612).info.config.partial_unmap,
+            ref::PartialUnmap::kSplit);
+  REQUIRE_KERNEL_VERSION(dir72, "7_2");
+  EXPECT_EQ(linux_driver_source("arm-64-lpae-s1-4k", dir72).info.config.partial_unmap,
+            ref::PartialUnmap::kRefuse);
+  EXPECT_EQ(linux_driver_source("arm-v7s", dir72).info.config.partial_unmap,
+            ref::PartialUnmap::kRefuse);
+}
 
 std::optional<Violation> replay_text(const DriverSource& src, const std::string& ops_text,
                                      std::vector<StepResult>* steps = nullptr,

@@ -22,6 +22,10 @@ typedef u64 phys_addr_t;
 typedef u64 dma_addr_t;
 typedef unsigned int gfp_t;
 typedef unsigned int slab_flags_t;
+typedef unsigned long pgoff_t;
+typedef struct {
+  int counter;
+} atomic_t;
 
 #define __init
 #define __exit

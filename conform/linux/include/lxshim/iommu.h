@@ -21,6 +21,11 @@ struct iommu_iotlb_gather {
   bool queued;
 };
 
+/* Newer trees keep freed table pages on a list until the IOTLB is flushed. */
+struct iommu_pages_list {
+  struct list_head pages;
+};
+
 static inline void iommu_iotlb_gather_init(struct iommu_iotlb_gather *gather) {
   gather->start = ULONG_MAX;
   gather->end = 0;

@@ -23,6 +23,14 @@ static inline void list_del(struct list_head *e) {
   e->next->prev = e->prev;
   e->next = e->prev = e;
 }
+static inline void list_splice(const struct list_head *list, struct list_head *head) {
+  if (list_empty(list)) return;
+  struct list_head *first = list->next, *last = list->prev, *at = head->next;
+  first->prev = head;
+  head->next = first;
+  last->next = at;
+  at->prev = last;
+}
 #define list_entry(ptr, type, member) container_of(ptr, type, member)
 
 #endif

@@ -45,6 +45,8 @@ static inline void *phys_to_virt(phys_addr_t p) { return __va(p); }
 static inline void *page_address(const struct page *page) { return (void *)page; }
 static inline struct page *virt_to_page(const void *v) { return (struct page *)v; }
 #define page_to_virt(page) page_address(page)
+static inline struct folio *virt_to_folio(const void *v) { return (struct folio *)v; }
+static inline void *folio_address(const struct folio *folio) { return (void *)folio; }
 
 static inline int get_order(unsigned long size) {
   return size <= PAGE_SIZE ? 0 : ilog2(size - 1) - PAGE_SHIFT + 1;
@@ -59,6 +61,8 @@ struct page *alloc_pages(gfp_t gfp, unsigned int order);
 void __free_pages(struct page *page, unsigned int order);
 unsigned long __get_free_pages(gfp_t gfp, unsigned int order);
 void free_pages(unsigned long addr, unsigned int order);
+/* Newer trees allocate through iommu-pages.c (declared by their iommu-pages.h, defined by
+ * runtime.c); older trees' iommu-pages.h defines static versions over alloc_pages_node. */
 static inline void put_page(struct page *page) { __free_pages(page, 0); }
 
 /* Page accounting has no meaning here. */
@@ -73,6 +77,9 @@ static inline void put_page(struct page *page) { __free_pages(page, 0); }
 void *kmalloc(size_t size, gfp_t gfp);
 void *kzalloc(size_t size, gfp_t gfp);
 void kfree(const void *ptr);
+/* Newer trees' typed allocations: kmalloc_obj(*ptr) allocates one object of ptr's type. */
+#define kmalloc_obj(obj, ...) ((typeof(obj) *)kmalloc(sizeof(obj), GFP_KERNEL))
+#define kzalloc_obj(obj, ...) ((typeof(obj) *)kzalloc(sizeof(obj), GFP_KERNEL))
 
 /* A slab of table-sized objects (v7s level-2 tables): each object is a table allocation. */
 struct kmem_cache;
