@@ -134,11 +134,18 @@ Inputs collect_inputs(const fs::path& tree) {
 
 std::vector<std::string> base_flags(const fs::path& src, const LinuxBuildOptions& options) {
   const fs::path shim = shim_dir();
-  std::vector<std::string> f = {"cc", "-std=gnu11", "-O2", "-g", "-fPIC",
-                                "-fvisibility=hidden", "-fno-strict-aliasing",
-                                "-fno-strict-overflow", "-I" + (shim / "include").string(),
+  std::vector<std::string> f = {"cc",
+                                "-std=gnu11",
+                                "-O2",
+                                "-g",
+                                "-fPIC",
+                                "-fvisibility=hidden",
+                                "-fno-strict-aliasing",
+                                "-fno-strict-overflow",
+                                "-I" + (shim / "include").string(),
                                 "-I" + (src / "include").string(),
-                                "-I" + shim.parent_path().string(), "-I" + shim.string()};
+                                "-I" + shim.parent_path().string(),
+                                "-I" + shim.string()};
   f.insert(f.end(), std::begin(kKernelDefines), std::end(kKernelDefines));
   f.insert(f.end(), options.extra_cflags.begin(), options.extra_cflags.end());
   return f;
@@ -245,8 +252,8 @@ LinuxBuild build_linux_drivers(const fs::path& kernel_dir, const LinuxBuildOptio
     const fs::path work = out.dir.string() + fmt::format(".tmp{}", getpid());
     fs::remove_all(work, ec);
     if (!fs::create_directories(work, ec))
-      fail(kernel_dir, fmt::format("cannot create the build directory {}: {}", work.string(),
-                                   ec.message()));
+      fail(kernel_dir,
+           fmt::format("cannot create the build directory {}: {}", work.string(), ec.message()));
     try {
       build_into(kernel_dir, in, work, options);
     } catch (...) {

@@ -27,8 +27,7 @@ DriverSource linux_driver_source(std::string_view format, const std::string& ker
   const LinuxBuild build = build_linux_drivers(kernel_dir);
   const std::string name(format);
   if (auto it = build.unavailable.find(name); it != build.unavailable.end())
-    throw std::invalid_argument(
-        fmt::format("the tree's code cannot run it: {}", it->second));
+    throw std::invalid_argument(fmt::format("the tree's code cannot run it: {}", it->second));
   auto it = build.plugins.find(name);
   if (it == build.plugins.end()) {
     std::string known;

@@ -20,8 +20,8 @@ static int create(const struct iommucheck_host *host, const char *options, void 
 
 static void destroy(void *handle) { lxshim_pgtable_destroy(handle); }
 
-static int map_pages(void *handle, uint64_t iova, uint64_t paddr, uint64_t pgsize,
-                     uint64_t pgcount, int prot, uint64_t *mapped) {
+static int map_pages(void *handle, uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount,
+                     int prot, uint64_t *mapped) {
   return lxshim_map(handle, iova, paddr, pgsize, pgcount, prot, mapped);
 }
 

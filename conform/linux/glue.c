@@ -3,12 +3,12 @@
  * to the host's callbacks. The variant is chosen by name at build time (variant.c), the
  * configuration Linux settles on and its partial-unmap policy are found by running the tree's
  * own code once on a scratch table (probe.c). docs/LINUX.md describes the design. */
+#include "glue.h"
+
+#include <linux/io-pgtable.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <linux/io-pgtable.h>
-
-#include "glue.h"
 #include "runtime.h"
 
 struct lxshim_pgtable {
@@ -87,9 +87,7 @@ int lxshim_pgtable_create(const struct lxshim_variant *v, const struct iommuchec
   return 0;
 }
 
-const struct io_pgtable_cfg *lxshim_pgtable_cfg(const struct lxshim_pgtable *p) {
-  return &p->cfg;
-}
+const struct io_pgtable_cfg *lxshim_pgtable_cfg(const struct lxshim_pgtable *p) { return &p->cfg; }
 
 void lxshim_pgtable_destroy(struct lxshim_pgtable *p) {
   struct lxshim_ctx *prev = lxshim_enter(&p->ctx);
@@ -110,8 +108,8 @@ int lxshim_map(struct lxshim_pgtable *p, uint64_t iova, uint64_t paddr, uint64_t
   return ret;
 }
 
-uint64_t lxshim_unmap(struct lxshim_pgtable *p, uint64_t iova, uint64_t pgsize,
-                      uint64_t pgcount, void *host_gather) {
+uint64_t lxshim_unmap(struct lxshim_pgtable *p, uint64_t iova, uint64_t pgsize, uint64_t pgcount,
+                      void *host_gather) {
   struct lxshim_ctx *prev = lxshim_enter(&p->ctx);
   iommu_iotlb_gather_init(&p->gather);
   p->host_gather = host_gather;

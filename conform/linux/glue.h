@@ -35,8 +35,8 @@ void lxshim_pgtable_destroy(struct lxshim_pgtable *p);
 const struct io_pgtable_cfg *lxshim_pgtable_cfg(const struct lxshim_pgtable *p);
 int lxshim_map(struct lxshim_pgtable *p, uint64_t iova, uint64_t paddr, uint64_t pgsize,
                uint64_t pgcount, int prot, uint64_t *mapped);
-uint64_t lxshim_unmap(struct lxshim_pgtable *p, uint64_t iova, uint64_t pgsize,
-                      uint64_t pgcount, void *host_gather);
+uint64_t lxshim_unmap(struct lxshim_pgtable *p, uint64_t iova, uint64_t pgsize, uint64_t pgcount,
+                      void *host_gather);
 uint64_t lxshim_iova_to_phys(struct lxshim_pgtable *p, uint64_t iova);
 
 /* What the tree's code makes of a variant, found by running it on a scratch table. */

@@ -1,10 +1,9 @@
 /* Runs the tree's code once on a scratch table, against a host of our own, to learn what the
  * tree makes of a variant: the page sizes and address sizes it settles on (Linux restricts
  * them) and what unmapping part of a block does (6.12 splits the block, newer trees refuse). */
+#include <linux/io-pgtable.h>
 #include <stdio.h>
 #include <string.h>
-
-#include <linux/io-pgtable.h>
 
 #include "glue.h"
 
@@ -60,9 +59,8 @@ static uint32_t policy_of(uint64_t unmapped, unsigned long page, unsigned long b
   if (unmapped == 0) return IOMMUCHECK_PARTIAL_UNMAP_REFUSE;
   if (unmapped == block) return IOMMUCHECK_PARTIAL_UNMAP_WHOLE;
   out->ok = 0;
-  snprintf(out->error, sizeof(out->error),
-           "unmapping %#lx bytes of a %#lx block returned %#llx", page, block,
-           (unsigned long long)unmapped);
+  snprintf(out->error, sizeof(out->error), "unmapping %#lx bytes of a %#lx block returned %#llx",
+           page, block, (unsigned long long)unmapped);
   return 0;
 }
 
@@ -76,8 +74,8 @@ static void probe_policy(struct lxshim_pgtable *p, struct scratch *s, struct lxs
   int ret = lxshim_map(p, 0, block, block, 1, IOMMU_READ | IOMMU_WRITE, &mapped);
   if (ret != 0 || mapped != block) {
     out->ok = 0;
-    snprintf(out->error, sizeof(out->error), "mapping a %#lx block at iova 0 failed with %d",
-             block, ret);
+    snprintf(out->error, sizeof(out->error), "mapping a %#lx block at iova 0 failed with %d", block,
+             ret);
     return;
   }
   if (s->warning[0]) {

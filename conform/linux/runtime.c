@@ -34,8 +34,8 @@ struct lxshim_ctx *lxshim_enter(struct lxshim_ctx *ctx) {
 
 void lxshim_leave(struct lxshim_ctx *previous) { current_ctx = previous; }
 
-int lxshim_ctx_init(struct lxshim_ctx *ctx, const struct iommucheck_host *host,
-                    unsigned desc_bytes, int mirror) {
+int lxshim_ctx_init(struct lxshim_ctx *ctx, const struct iommucheck_host *host, unsigned desc_bytes,
+                    int mirror) {
   memset(ctx, 0, sizeof(*ctx));
   void *region = mmap(NULL, LXSHIM_REGION_BYTES, PROT_NONE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -224,8 +224,7 @@ static void publish(struct lxshim_ctx *ctx, uint64_t paddr, size_t bytes) {
     h->write32(h->ctx, paddr + off, *(const uint32_t *)(src + off));
 }
 
-dma_addr_t dma_map_single(struct device *dev, void *ptr, size_t size,
-                          enum dma_data_direction dir) {
+dma_addr_t dma_map_single(struct device *dev, void *ptr, size_t size, enum dma_data_direction dir) {
   (void)dev;
   (void)dir;
   struct lxshim_ctx *ctx = ctx_or_die();

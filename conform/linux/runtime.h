@@ -29,8 +29,8 @@ struct lxshim_ctx {
 };
 
 /* Reserves the context's region; 0 or -ENOMEM. */
-int lxshim_ctx_init(struct lxshim_ctx *ctx, const struct iommucheck_host *host,
-                    unsigned desc_bytes, int mirror);
+int lxshim_ctx_init(struct lxshim_ctx *ctx, const struct iommucheck_host *host, unsigned desc_bytes,
+                    int mirror);
 /* Releases the region and the bookkeeping; table pages must have been freed already. */
 void lxshim_ctx_release(struct lxshim_ctx *ctx);
 

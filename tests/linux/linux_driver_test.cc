@@ -2,18 +2,21 @@
 // cache variable of that name or taken from the environment; skipped without it): contract
 // campaigns on every variant, a hostile campaign, and shims broken on purpose to show the
 // checks bite. docs/LINUX.md.
+#include "conform/linux_driver.h"
+
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <tuple>
 
 #include "conform/campaign.h"
 #include "conform/iommu_choice.h"
 #include "conform/linux_build.h"
-#include "conform/linux_driver.h"
 #include "conform/plugin.h"
 #include "conform/trace.h"
 
@@ -30,11 +33,11 @@ std::string kernel_tree(const std::string& version) {
   return version == "6_12" ? IOMMUCHECK_KERNEL_6_12 : IOMMUCHECK_KERNEL_7_2;
 }
 
-#define REQUIRE_KERNEL_VERSION(dir, version)                                                 \
-  const std::string dir = kernel_tree(version);                                             \
-  if (dir.empty() || !fs::is_directory(dir))                                                \
-    GTEST_SKIP() << "IOMMUCHECK_KERNEL_" << version << " is not set or not a directory ('"  \
-                 << dir << "'): scripts/fetch-kernel.sh fetches the kernels; then configure " \
+#define REQUIRE_KERNEL_VERSION(dir, version)                                                      \
+  const std::string dir = kernel_tree(version);                                                   \
+  if (dir.empty() || !fs::is_directory(dir))                                                      \
+    GTEST_SKIP() << "IOMMUCHECK_KERNEL_" << version << " is not set or not a directory ('" << dir \
+                 << "'): scripts/fetch-kernel.sh fetches the kernels; then configure "            \
                  << "with -DIOMMUCHECK_KERNEL_" << version << "=DIR or export it";
 #define REQUIRE_KERNEL(dir) REQUIRE_KERNEL_VERSION(dir, "6_12")
 
@@ -49,13 +52,12 @@ bool known(const std::string& version, const std::string& format, const Finding&
           f.violation.detail.find("returned 0 but iova") != std::string::npos);
 }
 
-constexpr const char* kFormats[] = {
-    "arm-64-lpae-s1-4k", "arm-64-lpae-s1-16k", "arm-64-lpae-s1-64k", "arm-64-lpae-s2-4k",
-    "arm-64-lpae-s2-16k", "arm-64-lpae-s2-64k", "arm-32-lpae-s1", "arm-32-lpae-s2",
-    "arm-mali-lpae", "arm-v7s", "apple-dart", "apple-dart2"};
+constexpr const char* kFormats[] = {"arm-64-lpae-s1-4k", "arm-64-lpae-s1-16k", "arm-64-lpae-s1-64k",
+                                    "arm-64-lpae-s2-4k", "arm-64-lpae-s2-16k", "arm-64-lpae-s2-64k",
+                                    "arm-32-lpae-s1",    "arm-32-lpae-s2",     "arm-mali-lpae",
+                                    "arm-v7s",           "apple-dart",         "apple-dart2"};
 
-class LinuxContract
-    : public testing::TestWithParam<std::tuple<const char*, const char*>> {};
+class LinuxContract : public testing::TestWithParam<std::tuple<const char*, const char*>> {};
 
 // 20,000 correct calls each. 6.12's arm-64 formats run against an SMMUv3 without range
 // invalidation, since their split leaves a cached block behind a range invalidation with a
@@ -81,8 +83,8 @@ INSTANTIATE_TEST_SUITE_P(Linux, LinuxContract,
                          testing::Combine(testing::Values("6_12", "7_2"),
                                           testing::ValuesIn(kFormats)),
                          [](const testing::TestParamInfo<LinuxContract::ParamType>& p) {
-                           std::string n = std::string(std::get<0>(p.param)) + "_" +
-                                           std::get<1>(p.param);
+                           std::string n =
+                               std::string(std::get<0>(p.param)) + "_" + std::get<1>(p.param);
                            for (char& c : n) c = c == '-' ? '_' : c;
                            return n;
                          });
@@ -148,6 +150,21 @@ TEST(LinuxKnownFindings, V7sSupersectionSplitReturnsZero) {
   EXPECT_EQ(v->check, "driver-call") << v->message();
 }
 
+// 6.12's arm_v7s_unmap_pages never checks pgsize: a 2K unmap inside a section reaches
+// arm_v7s_split_blk_unmap with num_entries = 0, whose loop `i += num_entries` never ends
+// (io-pgtable-arm-v7s.c:642). Isolated, it is a timeout finding.
+TEST(LinuxKnownFindings, V7sSubPageUnmapNeverReturns) {
+  REQUIRE_KERNEL(dir);
+  const Trace t = parse_trace(
+      "map iova=0x100000 paddr=0x80000000 size=1M prot=rw\n"
+      "unmap_pages iova=0x100000 pgsize=0x800 pgcount=1\n");
+  const auto v = replay_isolated(linux_driver_source("arm-v7s", dir), t.ops, CheckOptions{},
+                                 IsolationOptions{.call_timeout = 1});
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->check, "timeout") << v->message();
+  EXPECT_EQ(v->op_index, 1u) << v->message();
+}
+
 // Misuse makes Linux WARN; the campaign tolerates a WARN on misuse and runs its full time.
 TEST(LinuxHostile, RunsItsTimeThroughWarnsOnMisuse) {
   REQUIRE_KERNEL(dir);
@@ -161,6 +178,45 @@ TEST(LinuxHostile, RunsItsTimeThroughWarnsOnMisuse) {
   EXPECT_GE(r.seconds, 4.5);
   EXPECT_GT(r.ops, 1000u);
   for (const Finding& f : r.findings) EXPECT_NE(f.violation.check, "warn") << f.violation.message();
+}
+
+// Linux's WARN arrives with the kernel's own file and line: mapping over a mapping is misuse,
+// which 6.12 WARNs about (io-pgtable-arm.c, arm_lpae_init_pte) and the checker tolerates.
+TEST(LinuxWarn, CarriesTheKernelsFileAndLine) {
+  REQUIRE_KERNEL(dir);
+  std::vector<StepResult> steps;
+  const auto v = replay_text(linux_driver_source("arm-64-lpae-s1-4k", dir),
+                             "map iova=0x40000000 paddr=0x80000000 size=4K prot=rw\n"
+                             "map iova=0x40000000 paddr=0x90000000 size=4K prot=rw\n",
+                             &steps);
+  EXPECT_FALSE(v.has_value()) << v->message();
+  ASSERT_EQ(steps.size(), 2u);
+  EXPECT_EQ(steps[1].driver, -EEXIST);
+  ASSERT_EQ(steps[1].tolerated_warnings.size(), 1u);
+  EXPECT_THAT(steps[1].tolerated_warnings[0],
+              testing::MatchesRegex("drivers/iommu/io-pgtable-arm\\.c:[0-9]+: WARN_ON\\(.*\\)"));
+}
+
+// Page tables of one linux: driver used from several threads at once, each its own, in
+// process (a format without known findings: a minimization could reach misuse that hangs).
+TEST(LinuxThreads, PageTablesRunConcurrently) {
+  REQUIRE_KERNEL(dir);
+  const DriverSource src = linux_driver_source("arm-32-lpae-s1", dir);
+  CampaignOptions o;
+  o.ops = 4000;
+  std::vector<CampaignReport> reports(4);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < reports.size(); i++)
+    threads.emplace_back([&, i] {
+      CampaignOptions mine = o;
+      mine.seed = 100 + i;
+      reports[i] = run_campaign(src, mine);
+    });
+  for (auto& t : threads) t.join();
+  for (const CampaignReport& r : reports) {
+    EXPECT_GE(r.ops, 4000u);
+    for (const Finding& f : r.findings) ADD_FAILURE() << f.violation.message();
+  }
 }
 
 // An allocation failure reaches Linux's -ENOMEM path (map returns -ENOMEM, nothing leaks, no

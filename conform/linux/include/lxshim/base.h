@@ -61,7 +61,7 @@ typedef struct {
 #define GENMASK(h, l) (((~0UL) << (l)) & (~0UL >> (BITS_PER_LONG - 1 - (h))))
 #define GENMASK_ULL(h, l) (((~0ULL) << (l)) & (~0ULL >> (63 - (h))))
 #define upper_32_bits(n) ((u32)(((n) >> 16) >> 16))
-#define lower_32_bits(n) ((u32)((n) & 0xffffffff))
+#define lower_32_bits(n) ((u32)((n)&0xffffffff))
 
 #define __bf_shf(x) (__builtin_ffsll(x) - 1)
 #define FIELD_PREP(mask, val) (((typeof(mask))(val) << __bf_shf(mask)) & (mask))
@@ -81,7 +81,9 @@ typedef struct {
 #define round_up(x, y) ((((x)-1) | ((typeof(x))(y)-1)) + 1)
 
 static inline unsigned long __ffs(unsigned long w) { return (unsigned long)__builtin_ctzl(w); }
-static inline unsigned long __fls(unsigned long w) { return 63UL - (unsigned long)__builtin_clzl(w); }
+static inline unsigned long __fls(unsigned long w) {
+  return 63UL - (unsigned long)__builtin_clzl(w);
+}
 static inline int fls(unsigned int x) { return x ? 32 - __builtin_clz(x) : 0; }
 static inline int fls64(u64 x) { return x ? 64 - __builtin_clzll(x) : 0; }
 #define ilog2(n) ((int)(63 - __builtin_clzll((u64)(n))))
@@ -139,10 +141,10 @@ static inline bool test_bit(long nr, const volatile unsigned long *addr) {
 
 /* Kernel logging: the io-pgtable code only logs on paths that also return an error, and the
  * checker judges the error, so messages are type-checked and dropped. */
-#define lxshim_no_printk(fmt, ...)                           \
-  ({                                                         \
-    if (0) __builtin_printf(fmt, ##__VA_ARGS__);             \
-    0;                                                       \
+#define lxshim_no_printk(fmt, ...)               \
+  ({                                             \
+    if (0) __builtin_printf(fmt, ##__VA_ARGS__); \
+    0;                                           \
   })
 #define pr_err(fmt, ...) lxshim_no_printk(fmt, ##__VA_ARGS__)
 #define pr_warn(fmt, ...) lxshim_no_printk(fmt, ##__VA_ARGS__)

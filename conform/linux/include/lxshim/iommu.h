@@ -44,8 +44,8 @@ struct iommu_dirty_bitmap {
   void *bitmap;
   struct iommu_iotlb_gather *gather;
 };
-static inline void iommu_dirty_bitmap_record(struct iommu_dirty_bitmap *dirty,
-                                             unsigned long iova, unsigned long length) {
+static inline void iommu_dirty_bitmap_record(struct iommu_dirty_bitmap *dirty, unsigned long iova,
+                                             unsigned long length) {
   (void)dirty;
   (void)iova;
   (void)length;

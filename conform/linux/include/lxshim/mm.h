@@ -96,8 +96,7 @@ static inline int dev_to_node(struct device *dev) { return dev ? dev->numa_node 
 
 enum dma_data_direction { DMA_BIDIRECTIONAL, DMA_TO_DEVICE, DMA_FROM_DEVICE, DMA_NONE };
 #define DMA_MAPPING_ERROR (~(dma_addr_t)0)
-dma_addr_t dma_map_single(struct device *dev, void *ptr, size_t size,
-                          enum dma_data_direction dir);
+dma_addr_t dma_map_single(struct device *dev, void *ptr, size_t size, enum dma_data_direction dir);
 void dma_unmap_single(struct device *dev, dma_addr_t addr, size_t size,
                       enum dma_data_direction dir);
 void dma_sync_single_for_device(struct device *dev, dma_addr_t addr, size_t size,
