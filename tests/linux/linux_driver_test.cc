@@ -253,6 +253,20 @@ TEST(LinuxBrokenShim, LostSyncIsCaught) {
   EXPECT_EQ(v->op_index, 0u) << v->message();
 }
 
+// A build is found again by the content of its inputs; other flags are another build.
+TEST(LinuxBuild, CachedByContent) {
+  REQUIRE_KERNEL(dir);
+  const LinuxBuild first = build_linux_drivers(dir);
+  const LinuxBuild again = build_linux_drivers(dir);
+  EXPECT_EQ(first.dir, again.dir);
+  EXPECT_TRUE(fs::is_regular_file(first.dir / "complete"));
+  EXPECT_EQ(first.plugins.size(), 12u);
+  LinuxBuildOptions other;
+  other.extra_cflags = {"-DLXSHIM_BROKEN_DROP_SYNC=4"};
+  other.cache_dir = first.dir.parent_path().parent_path();
+  EXPECT_NE(build_linux_drivers(dir, other).dir, first.dir);
+}
+
 TEST(LinuxBuild, CompileErrorNamesTheFileAndCompilerMessage) {
   REQUIRE_KERNEL(dir);
   const fs::path tree = fs::path(testing::TempDir()) / "iommucheck-bad-tree";
