@@ -25,6 +25,12 @@ class Plugin {
   // Loads and checks the plugin at `path` as load_plugin does; throws PluginError.
   explicit Plugin(const std::string& path);
   const DriverInfo& info() const { return info_; }
+  // Names the drivers created from now on as something other than `plugin:PATH` (a linux:
+  // driver is a plugin built from a kernel tree).
+  void rename(std::string name, std::string description) {
+    info_.name = std::move(name);
+    info_.description = std::move(description);
+  }
   // Creates one page table in `env`, passing `options` to the plugin's create(); throws
   // PluginError when create() fails.
   std::unique_ptr<Driver> create(DriverEnv& env, const std::string& options = "") const;

@@ -5,6 +5,8 @@
 #include <filesystem>
 
 #include "conform/impl_driver.h"
+#include "conform/linux_build.h"
+#include "conform/linux_driver.h"
 #include "conform/plugin.h"
 #include "hw/format.h"
 
@@ -27,9 +29,23 @@ DriverSource plugin_source(const std::string& given) {
   }
 }
 
+DriverSource linux_source(std::string_view name, const std::string& format,
+                          const std::string& kernel_dir) {
+  if (kernel_dir.empty())
+    throw DriverError(fmt::format(
+        "driver '{}' is built from a Linux tree: give its directory with --kernel DIR", name));
+  try {
+    return linux_driver_source(format, kernel_dir);
+  } catch (const LinuxBuildError& e) {
+    throw DriverError(e.what());
+  } catch (const std::invalid_argument& e) {
+    throw DriverError(fmt::format("driver '{}': {}", name, e.what()));
+  }
+}
+
 }  // namespace
 
-std::vector<DriverListing> available_drivers() {
+std::vector<DriverListing> available_drivers(const std::string& kernel_dir) {
   std::vector<DriverListing> out;
   for (auto policy : {ref::PartialUnmap::kSplit, ref::PartialUnmap::kRefuse,
                       ref::PartialUnmap::kWhole}) {
@@ -41,6 +57,16 @@ std::vector<DriverListing> available_drivers() {
   out.push_back({"plugin:PATH.so",
                  "a driver built as a shared object against conform/iommucheck_driver.h "
                  "(docs/PLUGINS.md)"});
+  if (kernel_dir.empty()) {
+    out.push_back({"linux:FORMAT", "Linux io-pgtable code of a kernel tree given with --kernel DIR "
+                                   "(docs/LINUX.md)"});
+    return out;
+  }
+  try {
+    for (auto& [name, description] : linux_drivers(kernel_dir)) out.push_back({name, description});
+  } catch (const LinuxBuildError& e) {
+    throw DriverError(e.what());
+  }
   return out;
 }
 
@@ -57,12 +83,7 @@ DriverSource resolve_driver(std::string_view name, const std::string& kernel_dir
     }
   }
   if (kind == "plugin" && !rest.empty()) return plugin_source(rest);
-  if (kind == "linux" && colon != std::string_view::npos) {
-    throw DriverError(fmt::format(
-        "driver '{}' is not available in this build: compiling Linux io-pgtable sources{} is "
-        "not implemented yet; `iommucheck drivers` lists the available drivers",
-        name, kernel_dir.empty() ? "" : " from " + kernel_dir));
-  }
+  if (kind == "linux" && colon != std::string_view::npos) return linux_source(name, rest, kernel_dir);
   throw DriverError(fmt::format("unknown driver '{}': driver names have the form {}", name, kForms));
 }
 

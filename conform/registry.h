@@ -22,8 +22,10 @@ struct DriverListing {
   std::string description;
 };
 
-// What `iommucheck drivers` lists: every impl format, and the plugin form.
-std::vector<DriverListing> available_drivers();
+// What `iommucheck drivers` lists: every impl format, the plugin form, and the linux: drivers
+// `kernel_dir` provides (or the linux: form without one). Throws DriverError when the tree
+// cannot be built.
+std::vector<DriverListing> available_drivers(const std::string& kernel_dir = {});
 
 // Throws DriverError for an unknown, malformed or unloadable driver.
 DriverSource resolve_driver(std::string_view name, const std::string& kernel_dir = {});

@@ -1,0 +1,128 @@
+/* The plugin ABI (conform/iommucheck_driver.h) over Linux's io-pgtable code: one page table
+ * is one alloc_io_pgtable_ops() with the variant's io_pgtable_cfg, its iommu_flush_ops going
+ * to the host's callbacks. The variant is chosen by name at build time (variant.c), the
+ * configuration Linux settles on and its partial-unmap policy are found by running the tree's
+ * own code once on a scratch table (probe.c). docs/LINUX.md describes the design. */
+#include "glue.h"
+
+#include <linux/io-pgtable.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime.h"
+
+struct lxshim_pgtable {
+  struct lxshim_ctx ctx;
+  struct io_pgtable_cfg cfg;
+  struct device dev;
+  struct io_pgtable_ops *ops;
+  struct iommu_iotlb_gather gather; /* Linux's view of the one unmap in progress */
+  void *host_gather;                /* the checker's gather for it */
+};
+
+static struct lxshim_pgtable *from_cookie(void *cookie) { return cookie; }
+
+static void flush_all(void *cookie) {
+  struct lxshim_pgtable *p = from_cookie(cookie);
+  if (p->ctx.mirror) lxshim_mirror(&p->ctx);
+  p->ctx.host->tlb_flush_all(p->ctx.host->ctx);
+}
+
+static void flush_walk(unsigned long iova, size_t size, size_t granule, void *cookie) {
+  struct lxshim_pgtable *p = from_cookie(cookie);
+  if (p->ctx.mirror) lxshim_mirror(&p->ctx);
+  p->ctx.host->tlb_flush_walk(p->ctx.host->ctx, iova, size, granule);
+}
+
+/* A gather other than the one unmap_pages handed Linux goes to the host as it is, which
+ * reports it as misuse. */
+static void add_page(struct iommu_iotlb_gather *gather, unsigned long iova, size_t granule,
+                     void *cookie) {
+  struct lxshim_pgtable *p = from_cookie(cookie);
+  if (p->ctx.mirror) lxshim_mirror(&p->ctx);
+  void *host_gather = gather == &p->gather ? p->host_gather : (void *)gather;
+  p->ctx.host->tlb_add_page(p->ctx.host->ctx, host_gather, iova, granule);
+}
+
+static const struct iommu_flush_ops flush_ops = {
+    .tlb_flush_all = flush_all,
+    .tlb_flush_walk = flush_walk,
+    .tlb_add_page = add_page,
+};
+
+void lxshim_variant_cfg(const struct lxshim_variant *v, struct io_pgtable_cfg *cfg) {
+  memset(cfg, 0, sizeof(*cfg));
+  cfg->quirks = v->quirks;
+  cfg->pgsize_bitmap = v->pgsize_bitmap;
+  cfg->ias = v->ias;
+  cfg->oas = v->oas;
+  /* Non-coherent, so that Linux syncs every PTE write and the device sees only what it
+   * synced; DART refuses that and is mirrored instead. */
+  cfg->coherent_walk = v->coherent_walk;
+}
+
+int lxshim_pgtable_create(const struct lxshim_variant *v, const struct iommucheck_host *host,
+                          struct lxshim_pgtable **out) {
+  struct lxshim_pgtable *p = calloc(1, sizeof(*p));
+  if (!p) return -ENOMEM;
+  int ret = lxshim_ctx_init(&p->ctx, host, v->desc_bytes, v->coherent_walk);
+  if (ret) {
+    free(p);
+    return ret;
+  }
+  lxshim_variant_cfg(v, &p->cfg);
+  p->cfg.tlb = &flush_ops;
+  p->cfg.iommu_dev = &p->dev;
+  p->dev.numa_node = NUMA_NO_NODE;
+  struct lxshim_ctx *prev = lxshim_enter(&p->ctx);
+  p->ops = alloc_io_pgtable_ops(v->fmt, &p->cfg, p);
+  if (p->ops && p->ctx.mirror) lxshim_mirror(&p->ctx);
+  lxshim_leave(prev);
+  if (!p->ops) {
+    lxshim_ctx_release(&p->ctx);
+    free(p);
+    return -ENOMEM; /* the probe showed the configuration is accepted: only memory fails */
+  }
+  *out = p;
+  return 0;
+}
+
+const struct io_pgtable_cfg *lxshim_pgtable_cfg(const struct lxshim_pgtable *p) { return &p->cfg; }
+
+void lxshim_pgtable_destroy(struct lxshim_pgtable *p) {
+  struct lxshim_ctx *prev = lxshim_enter(&p->ctx);
+  free_io_pgtable_ops(p->ops);
+  lxshim_leave(prev);
+  lxshim_ctx_release(&p->ctx);
+  free(p);
+}
+
+int lxshim_map(struct lxshim_pgtable *p, uint64_t iova, uint64_t paddr, uint64_t pgsize,
+               uint64_t pgcount, int prot, uint64_t *mapped) {
+  size_t done = 0;
+  struct lxshim_ctx *prev = lxshim_enter(&p->ctx);
+  int ret = p->ops->map_pages(p->ops, iova, paddr, pgsize, pgcount, prot, GFP_KERNEL, &done);
+  if (p->ctx.mirror) lxshim_mirror(&p->ctx);
+  lxshim_leave(prev);
+  *mapped += done;
+  return ret;
+}
+
+uint64_t lxshim_unmap(struct lxshim_pgtable *p, uint64_t iova, uint64_t pgsize, uint64_t pgcount,
+                      void *host_gather) {
+  struct lxshim_ctx *prev = lxshim_enter(&p->ctx);
+  iommu_iotlb_gather_init(&p->gather);
+  p->host_gather = host_gather;
+  size_t ret = p->ops->unmap_pages(p->ops, iova, pgsize, pgcount, &p->gather);
+  if (p->ctx.mirror) lxshim_mirror(&p->ctx);
+  p->host_gather = NULL;
+  lxshim_leave(prev);
+  return ret;
+}
+
+uint64_t lxshim_iova_to_phys(struct lxshim_pgtable *p, uint64_t iova) {
+  struct lxshim_ctx *prev = lxshim_enter(&p->ctx);
+  phys_addr_t pa = p->ops->iova_to_phys(p->ops, iova);
+  lxshim_leave(prev);
+  return pa;
+}

@@ -1,0 +1,2 @@
+#include "lxshim/base.h"
+#include "lxshim/bug.h"

@@ -1,0 +1,1 @@
+#include "lxshim/base.h"

@@ -1,0 +1,121 @@
+/* Runs the tree's code once on a scratch table, against a host of our own, to learn what the
+ * tree makes of a variant: the page sizes and address sizes it settles on (Linux restricts
+ * them) and what unmapping part of a block does (6.12 splits the block, newer trees refuse). */
+#include <linux/io-pgtable.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "glue.h"
+
+/* Scratch table memory: handed out upwards from 2 GiB and never reused, so nothing needs
+ * tracking; the device's view is not needed, so accesses and flushes do nothing. */
+struct scratch {
+  uint64_t next;
+  char warning[128];
+};
+
+static uint64_t scratch_alloc(void *ctx, uint64_t size, uint64_t align) {
+  struct scratch *s = ctx;
+  const uint64_t a = align ? align : size;
+  s->next = (s->next + a - 1) & ~(a - 1);
+  const uint64_t paddr = s->next;
+  s->next += size;
+  return paddr;
+}
+static void scratch_free(void *ctx, uint64_t paddr) { (void)ctx, (void)paddr; }
+static uint64_t scratch_read64(void *ctx, uint64_t paddr) { return (void)ctx, (void)paddr, 0; }
+static void scratch_write64(void *ctx, uint64_t paddr, uint64_t v) {
+  (void)ctx, (void)paddr, (void)v;
+}
+static uint32_t scratch_read32(void *ctx, uint64_t paddr) { return (void)ctx, (void)paddr, 0; }
+static void scratch_write32(void *ctx, uint64_t paddr, uint32_t v) {
+  (void)ctx, (void)paddr, (void)v;
+}
+static void scratch_flush_all(void *ctx) { (void)ctx; }
+static void scratch_flush_walk(void *ctx, uint64_t iova, uint64_t size, uint64_t granule) {
+  (void)ctx, (void)iova, (void)size, (void)granule;
+}
+static void scratch_add_page(void *ctx, void *gather, uint64_t iova, uint64_t granule) {
+  (void)ctx, (void)gather, (void)iova, (void)granule;
+}
+static void scratch_warn(void *ctx, const char *message) {
+  struct scratch *s = ctx;
+  if (!s->warning[0]) snprintf(s->warning, sizeof(s->warning), "%s", message);
+}
+
+/* Leaf size to probe with: the smallest page size, and the next larger one as the block. */
+static int probe_sizes(unsigned long bitmap, unsigned long *page, unsigned long *block) {
+  if (!bitmap) return 0;
+  *page = 1UL << __builtin_ctzl(bitmap);
+  const unsigned long above = bitmap & ~((*page << 1) - 1);
+  if (!above) return 0;
+  *block = 1UL << __builtin_ctzl(above);
+  return 1;
+}
+
+static uint32_t policy_of(uint64_t unmapped, unsigned long page, unsigned long block,
+                          struct lxshim_probe *out) {
+  if (unmapped == page) return IOMMUCHECK_PARTIAL_UNMAP_SPLIT;
+  if (unmapped == 0) return IOMMUCHECK_PARTIAL_UNMAP_REFUSE;
+  if (unmapped == block) return IOMMUCHECK_PARTIAL_UNMAP_WHOLE;
+  out->ok = 0;
+  snprintf(out->error, sizeof(out->error), "unmapping %#lx bytes of a %#lx block returned %#llx",
+           page, block, (unsigned long long)unmapped);
+  return 0;
+}
+
+/* A WARN while creating the table or mapping is a problem; at the partial unmap it is how a
+ * refusing tree (7.x: "Unmap of a partial large IOPTE is not allowed") says no. */
+static void probe_policy(struct lxshim_pgtable *p, struct scratch *s, struct lxshim_probe *out) {
+  unsigned long page, block;
+  out->partial_unmap = IOMMUCHECK_PARTIAL_UNMAP_SPLIT; /* one leaf size: never partial */
+  if (!probe_sizes(out->pgsize_bitmap, &page, &block)) return;
+  uint64_t mapped = 0;
+  int ret = lxshim_map(p, 0, block, block, 1, IOMMU_READ | IOMMU_WRITE, &mapped);
+  if (ret != 0 || mapped != block) {
+    out->ok = 0;
+    snprintf(out->error, sizeof(out->error), "mapping a %#lx block at iova 0 failed with %d", block,
+             ret);
+    return;
+  }
+  if (s->warning[0]) {
+    out->ok = 0;
+    snprintf(out->error, sizeof(out->error), "the probe hit a WARN: %s", s->warning);
+    return;
+  }
+  static char gather_token;
+  out->partial_unmap = policy_of(lxshim_unmap(p, 0, page, 1, &gather_token), page, block, out);
+}
+
+void lxshim_run_probe(const struct lxshim_variant *v, struct lxshim_probe *out) {
+  struct scratch s = {.next = 1ULL << 31};
+  const struct iommucheck_host host = {
+      .ctx = &s,
+      .alloc_table = scratch_alloc,
+      .free_table = scratch_free,
+      .read64 = scratch_read64,
+      .write64 = scratch_write64,
+      .read32 = scratch_read32,
+      .write32 = scratch_write32,
+      .tlb_flush_all = scratch_flush_all,
+      .tlb_flush_walk = scratch_flush_walk,
+      .tlb_add_page = scratch_add_page,
+      .warn = scratch_warn,
+  };
+  memset(out, 0, sizeof(*out));
+  struct lxshim_pgtable *p;
+  if (lxshim_pgtable_create(v, &host, &p) != 0) {
+    snprintf(out->error, sizeof(out->error),
+             "alloc_io_pgtable_ops() refuses the configuration (fmt %d, pgsizes %#lx, ias %u, "
+             "oas %u)",
+             v->fmt, v->pgsize_bitmap, v->ias, v->oas);
+    return;
+  }
+  const struct io_pgtable_cfg *cfg = lxshim_pgtable_cfg(p);
+  out->ok = 1;
+  out->pgsize_bitmap = cfg->pgsize_bitmap;
+  out->ias = cfg->ias;
+  out->oas = cfg->oas;
+  probe_policy(p, &s, out);
+  lxshim_pgtable_destroy(p);
+}

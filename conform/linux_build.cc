@@ -1,0 +1,279 @@
+#include "conform/linux_build.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "hw/format.h"
+
+namespace iommu::conform {
+namespace fs = std::filesystem;
+namespace {
+
+// The kernel files compiled, and the headers they include from the tree.
+constexpr const char* kSources[] = {"drivers/iommu/io-pgtable.c", "drivers/iommu/io-pgtable-arm.c",
+                                    "drivers/iommu/io-pgtable-arm-v7s.c",
+                                    "drivers/iommu/io-pgtable-dart.c"};
+constexpr const char* kTreeHeader = "include/linux/io-pgtable.h";
+constexpr const char* kShimSources[] = {"runtime.c", "glue.c", "variants.c", "probe.c", "entry.c"};
+
+// The kernel configuration the sources are built with: every format this shim drives.
+constexpr const char* kKernelDefines[] = {
+    "-DCONFIG_IOMMU_IO_PGTABLE_LPAE=1", "-DCONFIG_IOMMU_IO_PGTABLE_ARMV7S=1",
+    "-DCONFIG_IOMMU_IO_PGTABLE_DART=1", "-DCONFIG_PHYS_ADDR_T_64BIT=1"};
+
+// The kernel's own code: its warnings are not ours to fix, but a kernel function the shim
+// lacks must be a compile error, not an implicit declaration.
+constexpr const char* kKernelWarnings[] = {"-Wno-all", "-Werror=implicit-function-declaration",
+                                           "-Werror=implicit-int"};
+// Every symbol resolved at link time: a missing one is a build error, not a dlopen failure.
+constexpr const char* kLinkFlags[] = {"-shared", "-Wl,-z,defs"};
+
+[[noreturn]] void fail(const fs::path& tree, std::string_view problem) {
+  throw LinuxBuildError(fmt::format("kernel {}: {}", tree.string(), problem));
+}
+
+fs::path shim_dir() {
+  if (const char* env = std::getenv("IOMMUCHECK_LINUX_SHIM_DIR"); env && *env) return env;
+  return IOMMUCHECK_LINUX_SHIM_DIR;
+}
+
+fs::path cache_root(const LinuxBuildOptions& options) {
+  if (!options.cache_dir.empty()) return options.cache_dir;
+  if (const char* env = std::getenv("IOMMUCHECK_CACHE_DIR"); env && *env) return env;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+    return fs::path(xdg) / "iommucheck";
+  if (const char* home = std::getenv("HOME"); home && *home)
+    return fs::path(home) / ".cache" / "iommucheck";
+  return fs::temp_directory_path() / "iommucheck-cache";
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// FNV-1a, 64 bits: a cache key, not a security boundary.
+struct Hash {
+  uint64_t h = 0xcbf29ce484222325ull;
+  void add(std::string_view s) {
+    for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+    h = (h ^ 0xff) * 0x100000001b3ull;  // separator, so that ("ab","c") != ("a","bc")
+  }
+};
+
+struct ToolResult {
+  int status = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs argv[0] from PATH in `cwd`, capturing its output. Everything the child needs is built
+// before the fork: other threads may hold the allocator's lock.
+ToolResult run_tool(const std::vector<std::string>& argv, const fs::path& cwd) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const std::string dir = cwd.string();
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return {-1, "pipe failed"};
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    dup2(fds[1], 2);
+    if (chdir(dir.c_str()) != 0) _exit(126);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  ToolResult r;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR);)
+    if (n > 0) r.output.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) return {-1, "fork failed"};
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+void compile(const fs::path& tree, const fs::path& cwd, std::vector<std::string> argv,
+             const std::string& what) {
+  const ToolResult r = run_tool(argv, cwd);
+  if (r.status == 127) fail(tree, "cannot run the C compiler `cc` (is it installed?)");
+  if (r.status != 0)
+    fail(tree, fmt::format("compiling {} failed (cc exit {}):\n{}", what, r.status, r.output));
+}
+
+struct Inputs {
+  std::vector<std::string> tree_files;  // relative to the tree's root
+  std::vector<fs::path> shim_files;     // absolute
+};
+
+Inputs collect_inputs(const fs::path& tree) {
+  Inputs in{linux_source_files(tree), {}};
+  const fs::path shim = shim_dir();
+  std::error_code ec;
+  if (!fs::is_directory(shim, ec))
+    fail(tree, fmt::format("the shim sources are not at {} (set IOMMUCHECK_LINUX_SHIM_DIR)",
+                           shim.string()));
+  for (const auto& e : fs::recursive_directory_iterator(shim))
+    if (e.is_regular_file()) in.shim_files.push_back(e.path());
+  in.shim_files.push_back(shim.parent_path() / "iommucheck_driver.h");
+  std::sort(in.shim_files.begin(), in.shim_files.end());
+  return in;
+}
+
+std::vector<std::string> base_flags(const fs::path& src, const LinuxBuildOptions& options) {
+  const fs::path shim = shim_dir();
+  std::vector<std::string> f = {"cc",
+                                "-std=gnu11",
+                                "-O2",
+                                "-g",
+                                "-fPIC",
+                                "-fvisibility=hidden",
+                                "-fno-strict-aliasing",
+                                "-fno-strict-overflow",
+                                "-I" + (shim / "include").string(),
+                                "-I" + (src / "include").string(),
+                                "-I" + shim.parent_path().string(),
+                                "-I" + shim.string()};
+  f.insert(f.end(), std::begin(kKernelDefines), std::end(kKernelDefines));
+  f.insert(f.end(), options.extra_cflags.begin(), options.extra_cflags.end());
+  return f;
+}
+
+std::string cache_key(const fs::path& tree, const Inputs& in, const LinuxBuildOptions& options) {
+  Hash h;
+  for (const auto& rel : in.tree_files) {
+    h.add(rel);
+    h.add(read_file(tree / rel));
+  }
+  for (const auto& p : in.shim_files) {
+    h.add(p.filename().string());
+    h.add(read_file(p));
+  }
+  for (const auto& f : base_flags("", options)) h.add(f);
+  for (const char* f : kKernelWarnings) h.add(f);
+  for (const char* f : kLinkFlags) h.add(f);
+  h.add(run_tool({"cc", "--version"}, fs::current_path()).output);
+  return fmt::format("{:016x}", h.h);
+}
+
+// Why a built plugin has no descriptor: its probe's own words.
+std::string probe_error(const fs::path& so) {
+  void* lib = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!lib) return fmt::format("not loadable: {}", dlerror());
+  std::string why;
+  using ErrorFn = const char* (*)();
+  using DescFn = const void* (*)(uint32_t);
+  auto desc = reinterpret_cast<DescFn>(dlsym(lib, "iommucheck_driver_descriptor"));
+  auto err = reinterpret_cast<ErrorFn>(dlsym(lib, "iommucheck_linux_probe_error"));
+  if (desc && err && !desc(1)) why = err();
+  dlclose(lib);
+  return why;
+}
+
+// Compiles everything into `work`: the tree's files are copied to work/src first, so that the
+// kernel's __FILE__ is its path in the tree (what WARN reports) whatever DIR was given.
+void build_into(const fs::path& tree, const Inputs& in, const fs::path& work,
+                const LinuxBuildOptions& options) {
+  const fs::path src = work / "src";
+  for (const auto& rel : in.tree_files) {
+    fs::create_directories((src / rel).parent_path());
+    fs::copy_file(tree / rel, src / rel, fs::copy_options::overwrite_existing);
+  }
+  std::vector<std::string> objects;
+  auto cc = [&](const std::string& source, const std::string& object,
+                const std::vector<std::string>& more) {
+    std::vector<std::string> argv = base_flags(src, options);
+    argv.insert(argv.end(), more.begin(), more.end());
+    argv.insert(argv.end(), {"-c", source, "-o", (work / object).string()});
+    compile(tree, src, argv, source);
+  };
+  for (const char* rel : kSources) {
+    const std::string obj = fs::path(rel).stem().string() + ".o";
+    cc(rel, obj, {std::begin(kKernelWarnings), std::end(kKernelWarnings)});
+    objects.push_back((work / obj).string());
+  }
+  for (const char* file : kShimSources) {
+    const std::string obj = std::string("shim-") + fs::path(file).stem().string() + ".o";
+    cc((shim_dir() / file).string(), obj, {"-Wall"});
+    objects.push_back((work / obj).string());
+  }
+  for (std::string_view format : hw::format_names()) {
+    const std::string name(format);
+    const std::string obj = "variant-" + name + ".o";
+    cc((shim_dir() / "variant.c").string(), obj, {fmt::format("-DLXSHIM_VARIANT=\"{}\"", name)});
+    std::vector<std::string> link = {"cc"};
+    link.insert(link.end(), std::begin(kLinkFlags), std::end(kLinkFlags));
+    link.insert(link.end(), {"-o", (work / ("linux-" + name + ".so")).string()});
+    link.insert(link.end(), objects.begin(), objects.end());
+    link.insert(link.end(), {(work / obj).string(), "-lpthread"});
+    compile(tree, work, link, "linux-" + name + ".so (link)");
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> linux_source_files(const fs::path& kernel_dir) {
+  std::error_code ec;
+  if (!fs::is_directory(kernel_dir, ec)) fail(kernel_dir, "no such directory");
+  std::vector<std::string> files;
+  for (const char* rel : kSources) files.push_back(rel);
+  files.push_back(kTreeHeader);
+  for (const auto& rel : files)
+    if (!fs::is_regular_file(kernel_dir / rel, ec))
+      fail(kernel_dir, fmt::format("missing {} (give a Linux tree, or one holding at least "
+                                   "drivers/iommu/io-pgtable*.[ch] and {})",
+                                   rel, kTreeHeader));
+  // The tree's private headers the sources include ("io-pgtable-arm.h", "iommu-pages.h").
+  for (const auto& e : fs::directory_iterator(kernel_dir / "drivers/iommu"))
+    if (e.is_regular_file() && e.path().extension() == ".h")
+      files.push_back("drivers/iommu/" + e.path().filename().string());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+LinuxBuild build_linux_drivers(const fs::path& kernel_dir, const LinuxBuildOptions& options) {
+  const Inputs in = collect_inputs(kernel_dir);
+  LinuxBuild out;
+  out.dir = cache_root(options) / "linux" / cache_key(kernel_dir, in, options);
+  std::error_code ec;
+  if (!fs::is_regular_file(out.dir / "complete", ec)) {
+    const fs::path work = out.dir.string() + fmt::format(".tmp{}", getpid());
+    fs::remove_all(work, ec);
+    if (!fs::create_directories(work, ec))
+      fail(kernel_dir,
+           fmt::format("cannot create the build directory {}: {}", work.string(), ec.message()));
+    try {
+      build_into(kernel_dir, in, work, options);
+    } catch (...) {
+      fs::remove_all(work, ec);
+      throw;
+    }
+    std::ofstream(work / "complete") << kernel_dir.string() << "\n";
+    fs::rename(work, out.dir, ec);
+    if (ec) fs::remove_all(work, ec);  // another process finished the same build first
+  }
+  for (std::string_view format : hw::format_names()) {
+    const std::string name(format);
+    const fs::path so = out.dir / ("linux-" + name + ".so");
+    const std::string why = probe_error(so);
+    if (why.empty())
+      out.plugins[name] = so;
+    else
+      out.unavailable[name] = why;
+  }
+  return out;
+}
+
+}  // namespace iommu::conform

@@ -1,0 +1,46 @@
+// Building `linux:FORMAT` drivers: Linux's io-pgtable sources from a kernel tree compiled with
+// the system C compiler against our userspace shim (conform/linux/) into one plugin per format
+// (docs/LINUX.md), cached by a content hash of every input.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace iommu::conform {
+
+// A tree that cannot be built: a missing file, or the compiler's complaint (its output
+// included), or no usable cache directory. One message naming the tree.
+struct LinuxBuildError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct LinuxBuildOptions {
+  // Extra C compiler flags, part of the cache key. For tests that build a deliberately
+  // broken shim (e.g. -DLXSHIM_BROKEN_DROP_SYNC=N); the CLI never sets them.
+  std::vector<std::string> extra_cflags;
+  // Where builds are kept; empty: $IOMMUCHECK_CACHE_DIR, else $XDG_CACHE_HOME/iommucheck,
+  // else ~/.cache/iommucheck.
+  std::filesystem::path cache_dir;
+};
+
+struct LinuxBuild {
+  std::filesystem::path dir;  // the cache entry
+  // Per hw format: the plugin built for it, or why the tree's code cannot run it (the probe's
+  // finding: alloc_io_pgtable_ops refusing the configuration, say).
+  std::map<std::string, std::filesystem::path> plugins;
+  std::map<std::string, std::string> unavailable;
+};
+
+// The source files taken from a tree, relative to its root.
+std::vector<std::string> linux_source_files(const std::filesystem::path& kernel_dir);
+
+// Builds (or finds in the cache) the linux: plugins of `kernel_dir`, a full tree or just the
+// files linux_source_files names. Throws LinuxBuildError. Safe to call from several processes
+// at once: a build is assembled privately and renamed into place.
+LinuxBuild build_linux_drivers(const std::filesystem::path& kernel_dir,
+                               const LinuxBuildOptions& options = {});
+
+}  // namespace iommu::conform
