@@ -12,4 +12,5 @@ code=$?
 all="$out"$'\n'"$(cat "$err")"
 expect_code "$code" "$want_code" "$all"
 expect_match "$pattern" "$all"
-expect_summary_last '^summary: driver=[^ ]+ ops=[0-9]+ violations=[0-9]+ seconds=[0-9.]+ ops_per_s=[0-9]+$' "$out" "$all"
+summary='^summary: driver=[^ ]+ ops=[0-9]+ violations=[0-9]+ seconds=[0-9.]+ ops_per_s=[0-9]+$'
+expect_summary_last "$summary" "$out" "$all"
