@@ -70,6 +70,20 @@ EQUIVALENT = [
                "request + 1 exactly when it is at most request.",
     },
     {
+        "file": "ref/pgtable.cc", "col": 79,
+        "line": "if (!leaves_.intersects(call.iova + off, call.iova + off + (call.pgsize - 1))) "
+                "return false;",
+        "edit": "int: `1` -> `2`",
+        "why": "Leaves are aligned to the smallest page: one that holds the slot's last byte "
+               "holds the byte before it too, so the slot is live either way.",
+    },
+    {
+        "file": "ref/pgtable.cc", "col": 16,
+        "line": "if (unmapped < want) {",
+        "edit": "cmp: `<` -> `<=`",
+        "why": "unmapped == want returned earlier in check_unmap_pages: equality cannot reach it.",
+    },
+    {
         "file": "conform/judge.cc", "col": 66,
         "line": "(r == hw::FaultReason::kAddressSize && !fits_bits(iova, 1, fmt.geo().ias));",
         "edit": "int: `1` -> `0`",
