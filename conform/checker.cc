@@ -6,9 +6,9 @@
 #include <stdexcept>
 #include <utility>
 
-#include "conform/judge.h"
+#include "conform/contract.h"
 #include "conform/core_ops.h"
-#include "conform/generator.h"
+#include "conform/judge.h"
 #include "conform/trace.h"
 #include "ref/config.h"
 

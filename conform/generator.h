@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "conform/op.h"
@@ -16,10 +18,6 @@
 namespace iommu::conform {
 
 enum class CallerMode { kContract, kHostile };
-
-// Whether a correct caller may make `op` now (ref/caller_contract.h); ops without a contract
-// (syncs, accesses, iova_to_phys) always may.
-ref::Verdict contract_verdict(const ref::RefDomain& state, const Op& op);
 
 struct GeneratorConfig {
   CallerMode mode = CallerMode::kContract;

@@ -7,6 +7,8 @@ time to a scratch copy of the tree (build/mutate/src; the working tree is never 
 rebuilds only the test binaries given (incrementally, through ccache), runs their tests with
 ctest, and counts the mutant killed when a test fails or the run exceeds the timeout (a hang is
 a kill), survived when every test passes, and not compiling (not counted) when the build fails.
+A survivor listed in scripts/mutate_equivalent.py (a change no test of behaviour can see, with
+the reason) counts as equivalent, not as survived.
 
   scripts/mutate.py                                  # every mutant of the default files
   scripts/mutate.py --files ref/pgtable.cc --sample 40 --seed 1
@@ -14,9 +16,10 @@ a kill), survived when every test passes, and not compiling (not counted) when t
   scripts/mutate.py --ids ref/pgtable.cc:17,ref/pgtable.cc:42   # re-run chosen mutants
 
 The report (markdown, default build/mutate/report.md) gives per file and per --files pattern
-the killed / survived / not compiling counts and the score killed / (killed + survived), with
-every survivor's location and diff. A developer tool: CI does not run it. Exit status: 0 when
-done, 2 for bad options or a baseline that does not build or pass.
+the killed / survived / equivalent / not compiling counts and the score killed / (killed +
+survived), with every survivor's location and diff and every equivalent mutant's reason. A
+developer tool: CI does not run it. Exit status: 0 when done, 2 for bad options or a baseline
+that does not build or pass.
 """
 
 import argparse
@@ -32,18 +35,18 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ left in scripts/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mutate_equivalent  # noqa: E402
 import mutate_ops  # noqa: E402
 
 DEFAULT_FILES = ["ref/*.cc", "conform/judge*.cc", "conform/checker*.cc"]
-# The tests of ref/ and of the checker's bookkeeping. Not ref_pgsize_test: its exhaustive case
-# alone outlasts every other test; add it with --targets when mutating ref/pgsize.cc.
-DEFAULT_TARGETS = [
-    "ref_pgtable_test", "ref_pgtable_rules_test", "ref_domain_test", "ref_leaf_map_test",
-    "ref_virtio_unmap_test", "ref_caller_contract_test", "ref_oracle_property_test",
-    "conform_judge_test", "conform_judge_rules_test", "conform_checker_test",
-    "conform_stale_tracking_test", "conform_probe_points_test", "conform_stateful_test",
-]
+# The test binaries of ref/ and of the checker (one per test directory), less ref's exhaustive
+# iommu_pgsize case, which alone outlasts every other test; name it with --ctest-regex when
+# mutating ref/pgsize.cc.
+DEFAULT_TARGETS = ["ref_tests", "conform_tests"]
+DEFAULT_CTEST_REGEX = r"^(?!IommuPgsize\.MatchesBruteForceExhaustively$)"
+STATUSES = ("killed", "survived", "equivalent", "not compiling")
 CCACHE_ENV = {"CCACHE_DIR": "/work/.ccache", "CCACHE_MAXSIZE": "20G", "CCACHE_NOHASHDIR": "1"}
 
 
@@ -59,7 +62,7 @@ def parse_args(argv):
                         "group in the report); default: %(default)s")
     p.add_argument("--targets", nargs="+", default=DEFAULT_TARGETS, metavar="TARGET",
                    help="test binaries to rebuild per mutant; default: %(default)s")
-    p.add_argument("--ctest-regex", default=".", metavar="RE",
+    p.add_argument("--ctest-regex", default=DEFAULT_CTEST_REGEX, metavar="RE",
                    help="run only the tests of those binaries whose name matches RE")
     p.add_argument("--operators", default=",".join(mutate_ops.OPERATORS),
                    help="comma-separated subset of %(default)s")
@@ -256,7 +259,10 @@ def run_mutant(box, m, timeout):
         rc, out = box.test(timeout)
         if rc is None:
             return "killed", "timeout"
-        return ("killed", first_failure(out)) if rc != 0 else ("survived", "")
+        if rc != 0:
+            return "killed", first_failure(out)
+        why = mutate_equivalent.reason(m, original)
+        return ("equivalent", why) if why else ("survived", "")
     finally:
         with open(path, "w", encoding="utf-8") as f:
             f.write(original)
@@ -280,27 +286,32 @@ def score(c):
     return f"{100.0 * c['killed'] / counted:.1f}%" if counted else "n/a"
 
 
+def counts(statuses):
+    c = dict.fromkeys(STATUSES, 0)
+    for status in statuses:
+        c[status] += 1
+    return c
+
+
 def write_report(path, root, args, results, command):
     lines = ["# Mutation run", "", f"Command: `{command}`", "",
-             "| group / file | killed | survived | not compiling | score |", "|---|---|---|---|---|"]
+             "| group / file | killed | survived | equivalent | not compiling | score |",
+             "|---|---|---|---|---|---|"]
     for group, entries in results:
-        total = {"killed": 0, "survived": 0, "not compiling": 0}
-        per_file = {}
-        for m, status, _ in entries:
-            per_file.setdefault(m.path, {"killed": 0, "survived": 0, "not compiling": 0})
-            per_file[m.path][status] += 1
-            total[status] += 1
+        total = counts(status for _, status, _ in entries)
         lines.append(f"| **{group}** | {total['killed']} | {total['survived']} | "
-                     f"{total['not compiling']} | **{score(total)}** |")
-        for f, c in sorted(per_file.items()):
-            lines.append(f"| {f} | {c['killed']} | {c['survived']} | {c['not compiling']} | "
-                         f"{score(c)} |")
-    lines += ["", "## Survivors", ""]
-    for _, entries in results:
-        for m, status, _ in entries:
-            if status == "survived":
-                lines += [f"### {m.id} ({m.op}) line {m.line}", "```diff", diff_of(m, root), "```",
-                          ""]
+                     f"{total['equivalent']} | {total['not compiling']} | **{score(total)}** |")
+        for f in sorted({m.path for m, _, _ in entries}):
+            c = counts(status for m, status, _ in entries if m.path == f)
+            lines.append(f"| {f} | {c['killed']} | {c['survived']} | {c['equivalent']} | "
+                         f"{c['not compiling']} | {score(c)} |")
+    for title, wanted in (("Survivors", "survived"), ("Equivalent", "equivalent")):
+        lines += ["", f"## {title}", ""]
+        for _, entries in results:
+            for m, status, why in entries:
+                if status == wanted:
+                    lines += [f"### {m.id} ({m.op}) line {m.line}", "```diff", diff_of(m, root),
+                              "```", ""] + ([why, ""] if why else [])
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
 
@@ -357,11 +368,9 @@ def main(argv):
         print("interrupted: the report covers the mutants run so far", file=sys.stderr)
     write_report(report, root, args, results, command)
     for group, entries in results:
-        c = {"killed": 0, "survived": 0, "not compiling": 0}
-        for _, status, _ in entries:
-            c[status] += 1
-        print(f"{group}: killed {c['killed']}, survived {c['survived']}, not compiling "
-              f"{c['not compiling']}, score {score(c)}")
+        c = counts(status for _, status, _ in entries)
+        print(f"{group}: killed {c['killed']}, survived {c['survived']}, equivalent "
+              f"{c['equivalent']}, not compiling {c['not compiling']}, score {score(c)}")
     print(f"report: {report}")
     return 0
 

@@ -12,12 +12,19 @@
  *   FAULT_ENOMEM  crashes on its -ENOMEM path: when alloc_table returns 0 (any pgcount)
  *   FAULT_CREATE  create() fails with -ENOMEM
  *   FAULT_ROOTS   roots() claims (size_t)-1 root tables
+ *   FAULT_WARN    WARNs: on that correct call (a finding), and on a map over a mapping as
+ *                 Linux's io-pgtable-arm does (caller misuse: allowed, and shown by replay)
  */
 #define iommucheck_driver_descriptor example_driver_descriptor
 #include "example_plugin.c"
 #undef iommucheck_driver_descriptor
 
-static void fault(void) {
+static void fault(const struct example *ex) {
+#if defined(FAULT_WARN)
+  ex->host->warn(ex->host->ctx, "faulty: a WARN on a correct map_pages call");
+#else
+  (void)ex;
+#endif
 #if defined(FAULT_SEGV)
   *(volatile int *)0 = 1;
 #elif defined(FAULT_ABORT)
@@ -34,9 +41,13 @@ static void fault(void) {
 
 static int faulty_map_pages(void *handle, uint64_t iova, uint64_t paddr, uint64_t pgsize,
                             uint64_t pgcount, int prot, uint64_t *mapped) {
+  const struct example *ex = handle;
   int ret;
-  if (pgcount >= 3) fault();
+  if (pgcount >= 3) fault(ex);
   ret = example_map_pages(handle, iova, paddr, pgsize, pgcount, prot, mapped);
+#ifdef FAULT_WARN
+  IOMMUCHECK_WARN_ON(ex->host, ret == -EEXIST);
+#endif
 #ifdef FAULT_ENOMEM
   /* The bug: the error path uses the table it did not get. */
   if (ret == -ENOMEM) *(volatile uint64_t *)0 = 0;
@@ -62,24 +73,18 @@ static size_t faulty_roots(void *handle, uint64_t *roots, size_t max) {
   return n;
 }
 
-static const struct iommucheck_driver faulty_driver = {
-    .abi_version = IOMMUCHECK_DRIVER_ABI_VERSION,
-    .name = "faulty",
-    .description = "the example driver with a fault added, for the isolation tests",
-    .pgsize_bitmap = (1ull << 12) | (1ull << 21) | (1ull << 30),
-    .ias = IAS,
-    .oas = OAS,
-    .partial_unmap = IOMMUCHECK_PARTIAL_UNMAP_WHOLE,
-    .hw_format = "arm-64-lpae-s1-4k",
-    .hw_granule = 0,
-    .create = faulty_create,
-    .destroy = example_destroy,
-    .map_pages = faulty_map_pages,
-    .unmap_pages = example_unmap_pages,
-    .iova_to_phys = example_iova_to_phys,
-    .roots = faulty_roots,
-    .hw_start_level = IOMMUCHECK_HW_START_LEVEL_DEFAULT,
-};
+static struct iommucheck_driver faulty_driver;
+
+/* The example's descriptor (geometry, policy, format) with the faulty calls, made once when
+ * the plugin loads, before the host asks for it. */
+__attribute__((constructor)) static void faulty_init(void) {
+  faulty_driver = example_driver;
+  faulty_driver.name = "faulty";
+  faulty_driver.description = "the example driver with a fault added, for the isolation tests";
+  faulty_driver.create = faulty_create;
+  faulty_driver.map_pages = faulty_map_pages;
+  faulty_driver.roots = faulty_roots;
+}
 
 IOMMUCHECK_DRIVER_EXPORT const struct iommucheck_driver *iommucheck_driver_descriptor(
     uint32_t host_abi_version) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "conform/contract.h"
 #include "conform/ref_side.h"
 #include "ref/bits.h"
 #include "ref/caller_contract.h"

@@ -106,6 +106,17 @@ TEST_F(JudgeTest, WalkMustShowExactlyTheCurrentMapping) {
   EXPECT_TRUE(judge_walk(s1, std::nullopt, 0x212345, good));
 }
 
+TEST_F(JudgeTest, AnAddressSizeFaultIsAnUnmappedAnswerOnlyBeyondTheIas) {
+  // Beyond 2^ias no table can map an iova; inside it, an address size fault is a descriptor
+  // the driver wrote wrong, even where nothing is mapped.
+  hw::WalkResult size_fault;
+  size_fault.outcome = hw::Fault{.reason = hw::FaultReason::kAddressSize};
+  const uint64_t beyond = uint64_t{1} << s1.geo().ias;
+  EXPECT_EQ(judge_walk(s1, std::nullopt, beyond, size_fault), std::nullopt);
+  EXPECT_TRUE(judge_walk(s1, std::nullopt, beyond - 0x1000, size_fault));
+  EXPECT_TRUE(judge_walk(s1, std::nullopt, 0x212345, size_fault));
+}
+
 TEST_F(JudgeTest, IovaToPhysIncludesTheOffset) {
   ref::LeafInfo leaf{.iova = 0x200000, .paddr = 0x4000'0000, .pgsize = 0x200000, .prot = IOMMU_READ};
   EXPECT_EQ(judge_iova_to_phys(leaf, 0x212345, 0x4001'2345), std::nullopt);

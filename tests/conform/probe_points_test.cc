@@ -143,6 +143,19 @@ TEST(ProbePoints, TheFirstPageOfARangeIsProbed) {
   EXPECT_EQ(check_of_first_op(source(Misplaces::Fault::kTargetPaddr), map), "translation");
 }
 
+TEST(ProbePoints, TheLastPageOfARangeIsProbed) {
+  // Without random samples only the edges are probed: a run whose last page alone is wrong
+  // must still be caught, whatever op mapped it.
+  const MapOp map{Misplaces::kTarget - 2 * K4, 0x40000000, 3 * K4, IOMMU_READ};
+  for (const Op& op : {Op{map}, Op{MapSgOp{map.iova, map.prot, {{map.paddr, map.size}}}},
+                       Op{MapPagesOp{map.iova, map.paddr, K4, 3, map.prot}}}) {
+    Checker c(source(Misplaces::Fault::kTargetPaddr), {.samples = 0});
+    const StepResult r = c.step(op);
+    ASSERT_TRUE(r.violation) << op_name(op);
+    EXPECT_EQ(r.violation->check, "translation");
+  }
+}
+
 TEST(ProbePoints, AFormatWithoutIasOrOasIsWalkedWithTheConfigs) {
   // A plugin may leave the format's ias/oas at 0; the device must then walk with the domain's
   // (39 bits: a 3-level table), not the format's default (48 bits: 4 levels).

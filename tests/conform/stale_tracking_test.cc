@@ -187,6 +187,18 @@ TEST(StaleTracking, IotlbSyncMapPublishesOnlyThePagesItTouches) {
             pages.size());
 }
 
+TEST(StaleTracking, ABlockLeftCachedIsJudgedWhereTheReferenceNoLongerMapsIt) {
+  // The cached 2M block outlives its lost invalidation, and by the sync its last page is
+  // mapped again, to the same paddr: the entry is wrong at the block's start only, and the
+  // stale check must judge it there, not only at its end.
+  const std::vector<Op> ops = {MapOp{kLostLo, 0x40000000, M2, RW}, ReadOp{kLostLo + K4},
+                               UnmapFastOp{kLostLo, M2, 1},
+                               MapOp{kLostLo + M2 - K4, 0x40000000 + M2 - K4, K4, RW},
+                               IotlbSyncOp{1}, ReadOp{kLostLo}};
+  EXPECT_EQ(first_violation(source(false), ops), ops.size());
+  EXPECT_EQ(first_violation(source(true), ops), 4u);
+}
+
 TEST(StaleTracking, AFailedMapIsUnrolledAndNothingOfItStays) {
   // The map stops with -EEXIST at kKept + 2 pages: the core unrolls the pages it mapped, and
   // the reference, the walk and the caches must all agree that nothing of it stays.

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "conform/checker.h"
+#include "conform/contract.h"
 #include "conform/generator.h"
 #include "conform/impl_driver.h"
 #include "conform/ref_side.h"

@@ -194,6 +194,24 @@ TEST(UnmapPagesRules, AWholeDriverStopsEarlyOnlyAfterWholeLeaves) {
   EXPECT_TRUE(allowed(t, from_start, M2 + K4));
 }
 
+TEST(UnmapPagesRules, AFailedSplitAllocationStopsASplitDriverBeforeTheLeaf) {
+  // Two pages, then a block the request ends inside: splitting it needs a table.
+  for (PartialUnmap policy : {PartialUnmap::kSplit, PartialUnmap::kWhole}) {
+    RefPgtable t = table(policy);
+    ASSERT_EQ(t.map_pages({M2 - 2 * K4, 0x100000, K4, 2, RW}).ret, 0);
+    ASSERT_EQ(t.map_pages({M2, 0, M2, 1, RW}).ret, 0);
+    const bool split = policy == PartialUnmap::kSplit;
+    // Starting at the block: with the allocation failed, a SPLIT driver unmaps nothing, and
+    // that 0 is allowed only then; a WHOLE driver needs no table and must remove the block.
+    const UnmapPagesCall at_block{M2, K4, 1};
+    EXPECT_EQ(t.check_unmap_pages(at_block, 0, true).has_value(), !split);
+    EXPECT_TRUE(t.check_unmap_pages(at_block, 0, false).has_value());
+    // Starting at the pages: they need no table, so stopping before them is never allowed.
+    const UnmapPagesCall before_block{M2 - 2 * K4, K4, 4};
+    EXPECT_TRUE(t.check_unmap_pages(before_block, 0, true).has_value());
+  }
+}
+
 TEST(UnmapPagesRules, MoreThanTheReferenceOnlyOverWholeLiveSlots) {
   RefPgtable t = table();
   ASSERT_EQ(t.map_pages({0, 0, K4, 100, RW}).ret, 0);
