@@ -31,10 +31,14 @@ namespace {
 
 const char* describe(ChoiceFact f) {
   switch (f) {
-    case ChoiceFact::kInBitmap: return "the chosen pgsize is a size of the bitmap";
-    case ChoiceFact::kAligns: return "the chosen pgsize aligns iova and paddr";
-    case ChoiceFact::kFitsSize: return "the chosen pgsize is at most size";
-    case ChoiceFact::kMaximal: return "no larger size of the bitmap aligns iova and paddr and fits";
+    case ChoiceFact::kInBitmap:
+      return "the chosen pgsize is a size of the bitmap";
+    case ChoiceFact::kAligns:
+      return "the chosen pgsize aligns iova and paddr";
+    case ChoiceFact::kFitsSize:
+      return "the chosen pgsize is at most size";
+    case ChoiceFact::kMaximal:
+      return "no larger size of the bitmap aligns iova and paddr and fits";
   }
   return "?";
 }
@@ -44,9 +48,12 @@ z3::expr fact_claim(ChoiceFact f, const PgsizeInputs& in, const PgsizeChoice<z3:
   switch (f) {
     case ChoiceFact::kInBitmap:
       return c.defined && is_pow2(c.pgsize) && (c.pgsize & in.bitmap) != 0;
-    case ChoiceFact::kAligns: return aligned(in.iova, c.pgsize) && aligned(in.paddr, c.pgsize);
-    case ChoiceFact::kFitsSize: return z3::ule(c.pgsize, in.size);
-    case ChoiceFact::kMaximal: break;
+    case ChoiceFact::kAligns:
+      return aligned(in.iova, c.pgsize) && aligned(in.paddr, c.pgsize);
+    case ChoiceFact::kFitsSize:
+      return z3::ule(c.pgsize, in.size);
+    case ChoiceFact::kMaximal:
+      break;
   }
   const z3::expr s = word(in.size.ctx(), "larger");
   shown.emplace_back("larger", s);
@@ -87,8 +94,8 @@ Outcome choice_facts(const std::vector<ChoiceFact>& facts, PgsizeVariant v, bool
   std::vector<Step> steps;
   for (ChoiceFact f : facts)
     steps.push_back([=](unsigned t) {
-      return once(std::make_tuple(f, v, unmap), [=](unsigned u) { return decide_fact(f, v, unmap, u); },
-                  t);
+      return once(
+          std::make_tuple(f, v, unmap), [=](unsigned u) { return decide_fact(f, v, unmap, u); }, t);
     });
   return all_of(steps, timeout_ms);
 }
@@ -109,9 +116,9 @@ Outcome chunk_fits(PgsizeVariant v, bool unmap, unsigned timeout_ms) {
     shown.emplace_back("pgsize", c.pgsize);
     shown.emplace_back("count*pgsize", c.chunk.bytes);
     const z3::expr b = c.chunk.bytes;
-    Outcome out = decide(ctx, in.precondition() && c.facts,
-                         b != 0 && z3::ule(b, in.size) && aligned(b, c.pgsize), shown, t,
-                         Engine::kBitBlast);
+    Outcome out =
+        decide(ctx, in.precondition() && c.facts,
+               b != 0 && z3::ule(b, in.size) && aligned(b, c.pgsize), shown, t, Engine::kBitBlast);
     if (out.status == Status::kCounterexample)
       out.model.insert(out.model.begin(),
                        "failed step = count * pgsize is non-zero, at most size, whole pages");

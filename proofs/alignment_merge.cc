@@ -62,14 +62,16 @@ Outcome inductive(MergeVariant v, unsigned timeout_ms) {
   // The segments' lengths add up without wrapping (iova + size does not wrap: iommu_map).
   const expr seg_ok =
       seg.length != 0 && z3::ule(total(s), total(s) + seg.length) && !(pick && t.seen);
-  const Shown shown{{"open_run_paddr", s.start}, {"open_run_length", s.length},
-                    {"open_run_offset", s.mapped}, {"segment_paddr", seg.paddr},
+  const Shown shown{{"open_run_paddr", s.start},
+                    {"open_run_length", s.length},
+                    {"open_run_offset", s.mapped},
+                    {"segment_paddr", seg.paddr},
                     {"segment_length", seg.length}};
   // Start: the first segment opens the run.
   const Tracked none{t.o, t.p, t.l, ctx.bool_val(false), ctx.bool_val(false)};
   const expr start = z3::implies(
-      seg.length != 0, invariant(merge_start(seg), advance(none, pick, seg, ctx.bv_val(0, 64),
-                                                            ctx.bool_val(false))));
+      seg.length != 0, invariant(merge_start(seg),
+                                 advance(none, pick, seg, ctx.bv_val(0, 64), ctx.bool_val(false))));
   // Step: the next segment keeps the invariant and adds its length; a run it closes is
   // non-empty, ends where the next starts, and holds the tracked segment if that was open.
   const MergeStep<expr> st = merge_step(s, seg, v);
@@ -79,21 +81,22 @@ Outcome inductive(MergeVariant v, unsigned timeout_ms) {
         invariant(s, t) && seg_ok && c,
         invariant(st.next, advance(t, pick, seg, total(s), closes)) &&
             total(st.next) == total(s) + seg.length &&
-            z3::implies(closes, st.closed.length != 0 &&
-                                    st.closed.offset + st.closed.length == st.next.mapped &&
-                                    z3::implies(t.seen && t.open,
-                                                holds(st.closed.offset, st.closed.paddr,
-                                                      total(s), t))));
+            z3::implies(closes,
+                        st.closed.length != 0 &&
+                            st.closed.offset + st.closed.length == st.next.mapped &&
+                            z3::implies(t.seen && t.open,
+                                        holds(st.closed.offset, st.closed.paddr, total(s), t))));
   };
   // End: the last run is mapped and holds the tracked segment if open.
   const Run<expr> last = merge_last(s, v);
-  const expr end =
-      z3::implies(invariant(s, t) && t.seen,
-                  last.valid && z3::implies(t.open, holds(last.offset, last.paddr,
-                                                          last.offset + last.length, t)));
+  const expr end = z3::implies(
+      invariant(s, t) && t.seen,
+      last.valid &&
+          z3::implies(t.open, holds(last.offset, last.paddr, last.offset + last.length, t)));
   std::vector<Step> steps;
   // The slow step last, so that a broken variant fails early.
-  for (const auto& [what, claim] : {std::pair{"start", start}, {"end", end},
+  for (const auto& [what, claim] : {std::pair{"start", start},
+                                    {"end", end},
                                     {"segment closing the run", step_when(closes)},
                                     {"segment continuing the run", step_when(!closes)}})
     steps.push_back([&, what, claim](unsigned ms) {
@@ -121,32 +124,37 @@ Outcome scenario(MergeVariant v, unsigned timeout_ms) {
       const Segment<expr>& sg = segs.back();
       ok = ok && sg.length != 0 && z3::ule(sg.length, ctx.bv_val(0x4000, 64)) &&
            (sg.length & 0xfff) == 0 && (sg.paddr & 0xfff) == 0 &&
-           z3::ule(sg.paddr, ctx.bv_val(0x10000000, 64)) && z3::ule(ctx.bv_val(0x1000000, 64), sg.paddr);
+           z3::ule(sg.paddr, ctx.bv_val(0x10000000, 64)) &&
+           z3::ule(ctx.bv_val(0x1000000, 64), sg.paddr);
       const expr here = j == ctx.bv_val(i, 64);
       x = z3::ite(here, offset + b, x);
       want = z3::ite(here, sg.paddr + b, want);
       in_range = in_range || (here && z3::ult(b, sg.length));
       offset = offset + sg.length;
     }
-    expr hits = ctx.bv_val(0, 64);
-    for (const Run<expr>& r : merge_runs(segs, v))
-      hits = hits + z3::ite(r.valid && z3::ule(r.offset, x) && z3::ult(x - r.offset, r.length) &&
-                                r.paddr + (x - r.offset) == want,
-                            ctx.bv_val(1, 64), ctx.bv_val(0, 64));
+    // How many runs map the byte at all, and how many to its paddr.
+    expr maps = ctx.bv_val(0, 64), hits = maps;
+    const expr one = ctx.bv_val(1, 64), zero = ctx.bv_val(0, 64);
+    for (const Run<expr>& r : merge_runs(segs, v)) {
+      const expr in = r.valid && z3::ule(r.offset, x) && z3::ult(x - r.offset, r.length);
+      maps = maps + z3::ite(in, one, zero);
+      hits = hits + z3::ite(in && r.paddr + (x - r.offset) == want, one, zero);
+    }
     Shown shown{{"iova", ctx.bv_val(kIova, 64) + x}, {"paddr", want}};
     for (unsigned i = 0; i < n; i++) {
       shown.emplace_back(fmt::format("segment{}", i), segs[i].paddr);
       shown.emplace_back(fmt::format("length{}", i), segs[i].length);
     }
-    Outcome o = decide(ctx, ok && in_range && (b & 0xfff) == 0, hits == 1, shown, timeout_ms,
-                       Engine::kBitBlast);
+    Outcome o = decide(ctx, ok && in_range && (b & 0xfff) == 0, maps == 1 && hits == 1, shown,
+                       timeout_ms, Engine::kBitBlast);
     if (o.status != Status::kCounterexample) continue;
     // model: iova, paddr, then segment/length pairs as "name = value".
     auto value = [&](size_t k) { return o.model[k].substr(o.model[k].find("= ") + 2); };
     std::vector<std::string> segs_text;
     for (unsigned i = 0; i < n; i++) segs_text.push_back(value(2 + 2 * i) + "+" + value(3 + 2 * i));
-    o.trace_ops = {fmt::format("map_sg iova={:#x} prot=rw segs={}", kIova, fmt::join(segs_text, ",")),
-                   "read iova=" + value(0)};
+    o.trace_ops = {
+        fmt::format("map_sg iova={:#x} prot=rw segs={}", kIova, fmt::join(segs_text, ",")),
+        "read iova=" + value(0)};
     o.model.insert(o.model.begin(), "the byte at iova is not mapped exactly once, to paddr");
     return o;
   }

@@ -41,8 +41,8 @@ Outcome next_lemma(unsigned timeout_ms) {
   const z3::expr is_larger = is_pow2(s) && (s & bitmap) != 0 && z3::ult(q, s);
   const z3::expr claim =
       z3::implies(next != 0, is_pow2(next) && (next & bitmap) != 0 && z3::ult(q, next)) &&
-      z3::implies(is_larger, next != 0 && z3::ule(next, s) &&
-                                 z3::implies(aligned(x, s), aligned(x, next)));
+      z3::implies(is_larger,
+                  next != 0 && z3::ule(next, s) && z3::implies(aligned(x, s), aligned(x, next)));
   return decide(ctx, is_pow2(q), claim,
                 {{"bitmap", bitmap}, {"pgsize", q}, {"larger", s}, {"next", next}}, timeout_ms,
                 Engine::kBitBlast);
@@ -56,7 +56,8 @@ Outcome no_missed_next(PgsizeVariant v, unsigned timeout_ms) {
   const PgsizeInputs in(ctx, false);
   const FreeChoice c(in, v);
   const z3::expr next = pgsize_next(in.bitmap, c.pgsize), t = word(ctx, "at");
-  const z3::expr next_is_larger = is_pow2(next) && (next & in.bitmap) != 0 && z3::ult(c.pgsize, next);
+  const z3::expr next_is_larger =
+      is_pow2(next) && (next & in.bitmap) != 0 && z3::ult(c.pgsize, next);
   const z3::expr maximal = !(aligned(in.iova | in.paddr, next) && z3::ule(next, in.size));
   Shown shown = in.shown();
   shown.emplace_back("pgsize", c.pgsize);
@@ -80,12 +81,14 @@ const std::map<std::string, PgsizeSpec>& specs() {
       {"pgsize-in-bitmap",
        {"for an aligned request iommu_pgsize answers (no BUG_ON) with one size of the bitmap",
         [](PgsizeVariant v) {
-          return std::vector<Step>{[v](unsigned t) { return choice_facts({F::kInBitmap}, v, false, t); }};
+          return std::vector<Step>{
+              [v](unsigned t) { return choice_facts({F::kInBitmap}, v, false, t); }};
         }}},
       {"pgsize-aligns",
        {"the chosen pgsize aligns both iova and paddr",
         [](PgsizeVariant v) {
-          return std::vector<Step>{[v](unsigned t) { return choice_facts({F::kAligns}, v, false, t); }};
+          return std::vector<Step>{
+              [v](unsigned t) { return choice_facts({F::kAligns}, v, false, t); }};
         }}},
       {"pgsize-count-fits",
        {"count >= 1 and count * pgsize <= size, without overflow",
@@ -99,17 +102,18 @@ const std::map<std::string, PgsizeSpec>& specs() {
       {"pgsize-maximal",
        {"no larger size of the bitmap aligns iova and paddr and fits in size",
         [](PgsizeVariant v) {
-          return std::vector<Step>{[v](unsigned t) { return choice_facts({F::kMaximal}, v, false, t); }};
+          return std::vector<Step>{
+              [v](unsigned t) { return choice_facts({F::kMaximal}, v, false, t); }};
         }}},
       {"pgsize-no-missed-larger",
        {"the pages chosen never run past a point where a larger page could start and fit",
         [](PgsizeVariant v) {
-          return std::vector<Step>{
-              [v](unsigned t) {
-                return choice_facts({F::kInBitmap, F::kAligns, F::kFitsSize, F::kMaximal}, v,
-                                    false, t);
-              },
-              next_lemma, [v](unsigned t) { return no_missed_next(v, t); }};
+          return std::vector<Step>{[v](unsigned t) {
+                                     return choice_facts(
+                                         {F::kInBitmap, F::kAligns, F::kFitsSize, F::kMaximal}, v,
+                                         false, t);
+                                   },
+                                   next_lemma, [v](unsigned t) { return no_missed_next(v, t); }};
         }}},
   };
   return kSpecs;

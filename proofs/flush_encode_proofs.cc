@@ -201,8 +201,9 @@ Outcome smmu_range(unsigned tg, SmmuFlaw flaw, unsigned timeout_ms) {
 // SMMUv3 without range invalidation: for every granule a leaf or a walk flush may name (the
 // page and block sizes of the 4K, 16K and 64K translation granules) and every aligned block
 // of that size overlapping [iova, last], one of the commands is at the block's base, so its
-// TG=0 page hits the block (hits_leaf and hits_table go by overlap). Constant shifts, one query each; the commands are TG=0 with NUM = SCALE =
-// TTL = 0 by construction, the only valid single-address form.
+// TG=0 page hits the block (hits_leaf and hits_table go by overlap). Constant shifts, one query
+// each; the commands are TG=0 with NUM = SCALE = TTL = 0 by construction, the only valid
+// single-address form.
 Outcome smmu_single(SmmuSingleFlaw flaw, unsigned timeout_ms) {
   Outcome total;
   total.status = Status::kProved;
@@ -213,8 +214,8 @@ Outcome smmu_single(SmmuSingleFlaw flaw, unsigned timeout_ms) {
     const expr i = word::lshr(block, shift) - word::lshr(iova, shift);
     const expr addr = smmu_single_addr(s, i, shift);
     const expr size_m1 = k(block, (uint64_t{1} << shift) - 1);
-    const expr overlaps = (block & size_m1) == 0 && z3::ule(block, last) &&
-                          z3::ule(iova, block + size_m1);
+    const expr overlaps =
+        (block & size_m1) == 0 && z3::ule(block, last) && z3::ule(iova, block + size_m1);
     const expr page = addr & k(addr, ~uint64_t{0xfff});
     const expr claim = z3::implies(
         z3::ule(iova, last) && overlaps && readable(flaw != SmmuSingleFlaw::kNone, iova, last),
@@ -257,11 +258,11 @@ Part encoder_part() {
           "with an aligned address and an AM that fits its field",
           [](unsigned t) { return vtd_covers(VtdFlaw::kNone, t); }),
   };
-  p.properties.push_back(prop(
-      "smmuv3-single-covers",
-      "SMMUv3 without range invalidation sends a single-address command at every leaf- or "
-      "page-sized block overlapping the range, in the only valid TG=0 form",
-      [](unsigned t) { return smmu_single(SmmuSingleFlaw::kNone, t); }));
+  p.properties.push_back(
+      prop("smmuv3-single-covers",
+           "SMMUv3 without range invalidation sends a single-address command at every leaf- or "
+           "page-sized block overlapping the range, in the only valid TG=0 form",
+           [](unsigned t) { return smmu_single(SmmuSingleFlaw::kNone, t); }));
   for (unsigned tg : {12u, 14u, 16u}) {
     const std::string g = tg == 12 ? "4k" : tg == 14 ? "16k" : "64k";
     p.properties.push_back(prop(

@@ -68,7 +68,8 @@ W pgsize_next(const W& bitmap, const W& pgsize) {
 // caller's next step can use it.
 template <class W>
 PgsizeModel<W> pgsize_chunk(const W& bitmap, const W& iova, const W& paddr, W size,
-                            const PgsizeChoice<W>& choice, PgsizeVariant v = PgsizeVariant::kLinux) {
+                            const PgsizeChoice<W>& choice,
+                            PgsizeVariant v = PgsizeVariant::kLinux) {
   const W zero = lit(size, 0), one = lit(size, 1);
   const W pgsize = choice.pgsize, shift = log2_pow2(pgsize);
   const W next = pgsize_next(bitmap, pgsize);
