@@ -34,6 +34,9 @@ std::vector<proofs::Property> selected(const ProveArgs& a) {
   if (a.only.empty()) return all;
   for (proofs::Property& p : all)
     if (p.name == a.only) return {p};
+  // A broken variant (PROPERTY/VARIANT) by name, to show its counterexample and trace.
+  for (proofs::Property& p : proofs::broken_variants())
+    if (p.name == a.only) return {p};
   std::vector<std::string> names;
   for (const proofs::Property& p : all) names.push_back(p.name);
   throw UsageError(
@@ -91,7 +94,9 @@ void add_prove_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand(
       "prove", "The Z3 proofs: one row per property (exit 0 iff every one is proved)");
   cmd->add_flag("--list", a->list, "List the properties and what each says, prove nothing");
-  cmd->add_option("--only", a->only, "Prove only the property of this name");
+  cmd->add_option("--only", a->only,
+                  "Prove only the property of this name (or a broken variant, PROPERTY/VARIANT, "
+                  "to see its counterexample)");
   cmd->add_option("--timeout", a->timeout, "Seconds Z3 may spend per property (0: no limit)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();

@@ -20,6 +20,7 @@ std::vector<Property> alignment_properties() {
   for (const char* name : kPgsize) all.push_back(pgsize_property(name, PgsizeVariant::kLinux));
   for (const char* name : kSplit)
     all.push_back(split_property(name, SplitVariant::kLinux, PgsizeVariant::kLinux));
+  all.push_back(merge_property("map-sg-merge-maps-once", MergeVariant::kLinux));
   return all;
 }
 
@@ -42,6 +43,10 @@ std::vector<Property> alignment_broken_variants() {
       renamed(split_property("unmap-split-progress", S::kLinux, P::kNoSizeMask), "no-size-mask"),
       renamed(split_property("unmap-split-cover", S::kWholeSizeAsked, P::kLinux),
               "whole-size-asked"),
+      renamed(merge_property("map-sg-merge-maps-once", MergeVariant::kDropsLastRun),
+              "drops-last-run"),
+      renamed(merge_property("map-sg-merge-maps-once", MergeVariant::kMergeKeepsLength),
+              "merge-keeps-length"),
   };
 }
 

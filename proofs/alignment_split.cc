@@ -2,8 +2,6 @@
 // bitmap, request and page-table answer.
 #include <fmt/format.h>
 
-#include <map>
-#include <mutex>
 #include <stdexcept>
 
 #include "proofs/alignment.h"
@@ -22,10 +20,10 @@ struct Room {
   }
 };
 
-z3::expr is_pow2(const z3::expr& x) { return x != 0 && (x & (x - 1)) == 0; }
-
 // What the loops rely on from iommu_pgsize(bitmap, iova, paddr, size): an answer, one size of
 // the bitmap aligning iova and paddr, and a chunk of whole pages, at least one, inside size.
+// choice_facts and chunk_fits prove it of the model; the loop proofs take any choice meeting
+// it, which keeps them small: Z3 never sees iommu_pgsize's masks and the loop at once.
 z3::expr pgsize_contract(const z3::expr& bitmap, const z3::expr& iova, const z3::expr& paddr,
                          const z3::expr& size, const PgsizeModel<z3::expr>& c) {
   return c.defined && is_pow2(c.pgsize) && (c.pgsize & bitmap) != 0 &&
@@ -33,31 +31,26 @@ z3::expr pgsize_contract(const z3::expr& bitmap, const z3::expr& iova, const z3:
          aligned(c.bytes, c.pgsize);
 }
 
-// First query of every split property: the model (under the variant) meets the contract for
-// every input the loop may pass. The loop proofs then take any choice that meets it, which
-// keeps them small: Z3 never sees iommu_pgsize's masks and the loop at once.
-Outcome prove_contract(PgsizeVariant pv, bool unmap, unsigned timeout) {
-  z3::context ctx;
-  const z3::expr bitmap = word(ctx, "bitmap"), iova = word(ctx, "iova");
-  const z3::expr paddr = unmap ? iova : word(ctx, "paddr"), size = word(ctx, "size");
-  const PgsizeModel<z3::expr> c = pgsize_model(bitmap, iova, paddr, size, pv);
-  const z3::expr pre = bitmap != 0 && size != 0 && aligned(iova | paddr | size, lowest_bit(bitmap));
-  return decide(ctx, pre, pgsize_contract(bitmap, iova, paddr, size, c),
-                {{"bitmap", bitmap}, {"iova", iova}, {"paddr", paddr}, {"size", size},
-                 {"pgsize", c.pgsize}, {"count*pgsize", c.bytes}},
+Outcome contract(PgsizeVariant pv, bool unmap, unsigned timeout) {
+  using F = ChoiceFact;
+  return all_of({[=](unsigned t) {
+                   return choice_facts({F::kInBitmap, F::kAligns, F::kFitsSize}, pv, unmap, t);
+                 },
+                 [=](unsigned t) { return chunk_fits(pv, unmap, t); }},
                 timeout);
 }
 
-// The contract is the same for the three map (or unmap) properties: decided once per process.
-Outcome contract_once(PgsizeVariant pv, bool unmap, unsigned timeout) {
-  static std::mutex lock;
-  static std::map<std::pair<PgsizeVariant, bool>, Outcome> proved;
-  std::lock_guard<std::mutex> hold(lock);
-  const auto key = std::make_pair(pv, unmap);
-  if (const auto it = proved.find(key); it != proved.end()) return it->second;
-  Outcome out = prove_contract(pv, unmap, timeout);
-  if (out.status == Status::kProved) proved[key] = out;
-  return out;
+// a <= s and b <= s - a give a + b <= s without wrapping: SAT finds this slowly inside a loop
+// query, so it is proved once here and handed to the loop queries as an assumption.
+z3::expr no_wrap(const z3::expr& a, const z3::expr& b, const z3::expr& s) {
+  return z3::implies(z3::ule(a, s) && z3::ule(b, s - a), z3::ule(a + b, s) && z3::ule(a, a + b));
+}
+
+Outcome no_wrap_lemma(unsigned timeout) {
+  z3::context ctx;
+  const z3::expr a = word(ctx, "a"), b = word(ctx, "b"), s = word(ctx, "s");
+  return decide(ctx, ctx.bool_val(true), no_wrap(a, b, s), {{"a", a}, {"b", b}, {"s", s}}, timeout,
+                Engine::kBitBlast);
 }
 
 // A choice iommu_pgsize might make: free, but meeting the contract.
@@ -168,14 +161,16 @@ Outcome prove_map(const std::string& name, SplitVariant v, unsigned timeout) {
   MapQuery q(ctx);
   const PgsizeModel<z3::expr> c = any_choice(ctx);
   const MapTurn<z3::expr> t = map_turn_with(q.s, c, q.room.bytes, v);
-  z3::expr assume = q.request() && q.invariant(q.s) && q.room.assumption(t.choice);
+  const z3::expr done = q.size0 - q.s.size;
+  z3::expr assume = q.request() && q.invariant(q.s) && q.room.assumption(t.choice) &&
+                    no_wrap(done, t.mapped, q.size0);
   // The cover claim also speaks of the loop's exit (size == 0); the others of one more turn.
   if (name == "map-split-cover")
     assume = assume && z3::implies(q.s.size != 0, pgsize_contract(q.bitmap, q.s.iova, q.s.paddr,
                                                                    q.s.size, c));
   else
     assume = assume && q.s.size != 0 && pgsize_contract(q.bitmap, q.s.iova, q.s.paddr, q.s.size, c);
-  return decide(ctx, assume, map_claim(name, q, t), q.shown(t), timeout);
+  return decide(ctx, assume, map_claim(name, q, t), q.shown(t), timeout, Engine::kBitBlast);
 }
 
 Outcome prove_unmap(const std::string& name, SplitVariant v, unsigned timeout) {
@@ -186,8 +181,9 @@ Outcome prove_unmap(const std::string& name, SplitVariant v, unsigned timeout) {
   const z3::expr asked = unmap_asked(q.size, q.s, v);
   const z3::expr assume = q.request() && q.invariant(q.s) && z3::ult(q.s.unmapped, q.size) &&
                           q.room.assumption(t.choice) &&
-                          pgsize_contract(q.bitmap, q.s.iova, q.s.iova, asked, c);
-  return decide(ctx, assume, unmap_claim(name, q, t), q.shown(t), timeout);
+                          pgsize_contract(q.bitmap, q.s.iova, q.s.iova, asked, c) &&
+                          no_wrap(q.s.unmapped, t.unmapped, q.size);
+  return decide(ctx, assume, unmap_claim(name, q, t), q.shown(t), timeout, Engine::kBitBlast);
 }
 
 }  // namespace
@@ -196,13 +192,11 @@ Property split_property(const std::string& name, SplitVariant v, PgsizeVariant p
   const SplitSpec& s = spec(name);
   const bool unmap = name.starts_with("unmap");
   return {s.name, s.summary, [name, v, pv, unmap](unsigned timeout_ms) {
-            Stopwatch clock;
-            Outcome out = contract_once(pv, unmap, timeout_ms);
-            if (out.status == Status::kProved)
-              out = unmap ? prove_unmap(name, v, clock.remaining_ms(timeout_ms))
-                          : prove_map(name, v, clock.remaining_ms(timeout_ms));
-            out.seconds = clock.seconds();
-            return out;
+            return all_of({[=](unsigned t) { return contract(pv, unmap, t); }, no_wrap_lemma,
+                           [=](unsigned t) {
+                             return unmap ? prove_unmap(name, v, t) : prove_map(name, v, t);
+                           }},
+                          timeout_ms);
           }};
 }
 

@@ -188,4 +188,35 @@ Span<W> smmu_range_span(const W& addr, const W& scale, const W& num, unsigned tg
   return {base, ite(ult(last, base), k(addr, ~uint64_t{0}), last)};
 }
 
+// ---- Arm SMMUv3 without range invalidation: one TG=0 command per granule -----------------
+
+enum class SmmuSingleFlaw {
+  kNone,
+  kNoLastPage,  // the count misses the granule holding last: (last >> shift) - first
+};
+
+// The loop of single-address commands (hw's smmu_single_address): the first command's address
+// and the count, for a granule of 2^shift (the leaf size, or the page for a walk flush).
+template <class W>
+struct SmmuSingle {
+  W first_addr;
+  W count;
+};
+
+template <class W>
+SmmuSingle<W> smmu_single_start(const W& iova, const W& last, unsigned shift,
+                                SmmuSingleFlaw flaw = SmmuSingleFlaw::kNone) {
+  using namespace word;
+  const W first = lshr(iova, shift);
+  const W extra = flaw == SmmuSingleFlaw::kNoLastPage ? k(iova, 0) : k(iova, 1);
+  return {shl(first, shift), lshr(last, shift) - first + extra};
+}
+
+// The address of command i (i < count); a TG=0 command covers the 4K page holding it
+// (hw::smmu_decode), NUM = SCALE = TTL = 0 always.
+template <class W>
+W smmu_single_addr(const SmmuSingle<W>& s, const W& i, unsigned shift) {
+  return s.first_addr + word::shl(i, shift);
+}
+
 }  // namespace iommu::proofs

@@ -198,6 +198,43 @@ Outcome smmu_range(unsigned tg, SmmuFlaw flaw, unsigned timeout_ms) {
   return step;
 }
 
+// SMMUv3 without range invalidation: for every granule a leaf or a walk flush may name (the
+// page and block sizes of the 4K, 16K and 64K translation granules) and every aligned block
+// of that size overlapping [iova, last], one of the commands is at the block's base, so its
+// TG=0 page hits the block (hits_leaf and hits_table go by overlap). Constant shifts, one query
+// each; the commands are TG=0 with NUM = SCALE = TTL = 0 by construction, the only valid
+// single-address form.
+Outcome smmu_single(SmmuSingleFlaw flaw, unsigned timeout_ms) {
+  Outcome total;
+  total.status = Status::kProved;
+  for (unsigned shift : {12u, 21u, 30u, 14u, 25u, 36u, 16u, 29u, 42u}) {
+    z3::context c;
+    const expr iova = bv64(c, "iova"), last = bv64(c, "last"), block = bv64(c, "block");
+    const SmmuSingle<expr> s = smmu_single_start(iova, last, shift, flaw);
+    const expr i = word::lshr(block, shift) - word::lshr(iova, shift);
+    const expr addr = smmu_single_addr(s, i, shift);
+    const expr size_m1 = k(block, (uint64_t{1} << shift) - 1);
+    const expr overlaps =
+        (block & size_m1) == 0 && z3::ule(block, last) && z3::ule(iova, block + size_m1);
+    const expr page = addr & k(addr, ~uint64_t{0xfff});
+    const expr claim = z3::implies(
+        z3::ule(iova, last) && overlaps && readable(flaw != SmmuSingleFlaw::kNone, iova, last),
+        z3::ult(i, s.count) && z3::ule(block, page) && z3::ule(page, block + size_m1));
+    Outcome o = decide(claim,
+                       {{"granule", k(iova, uint64_t{1} << shift)},
+                        {"iova", iova},
+                        {"last", last},
+                        {"block", block},
+                        {"commands", s.count},
+                        {"command index", i}},
+                       timeout_ms);
+    o.seconds += total.seconds;
+    if (o.status != Status::kProved) return o;
+    total = o;
+  }
+  return total;
+}
+
 Property prop(std::string name, std::string summary, std::function<Outcome(unsigned)> f) {
   return {std::move(name), std::move(summary), std::move(f)};
 }
@@ -221,6 +258,11 @@ Part encoder_part() {
           "with an aligned address and an AM that fits its field",
           [](unsigned t) { return vtd_covers(VtdFlaw::kNone, t); }),
   };
+  p.properties.push_back(
+      prop("smmuv3-single-covers",
+           "SMMUv3 without range invalidation sends a single-address command at every leaf- or "
+           "page-sized block overlapping the range, in the only valid TG=0 form",
+           [](unsigned t) { return smmu_single(SmmuSingleFlaw::kNone, t); }));
   for (unsigned tg : {12u, 14u, 16u}) {
     const std::string g = tg == 12 ? "4k" : tg == 14 ? "16k" : "64k";
     p.properties.push_back(prop(
@@ -243,6 +285,9 @@ Part encoder_part() {
            "0a3f6b346301: the page count is not recomputed after "
            "widening",
            [](unsigned t) { return vtd_covers(VtdFlaw::kStalePages, t); }),
+      prop("smmuv3-single-covers/no-last-page",
+           "the command count misses the granule holding the range's last byte",
+           [](unsigned t) { return smmu_single(SmmuSingleFlaw::kNoLastPage, t); }),
       prop("smmuv3-range-covers-4k/num-scale-ttl-zero",
            "eb6c97647be2: a one-page walk flush is sent as NUM=SCALE=TTL=0",
            [](unsigned t) { return smmu_range(12, SmmuFlaw::kNoNumBump, t); }),

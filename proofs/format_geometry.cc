@@ -84,7 +84,7 @@ Outcome entries_left_ok(const FormatCase& c, FormatVariant v, z3::context& ctx, 
     shown.emplace_back(fmt::format("level{}_index", l), idx);
     shown.emplace_back(fmt::format("level{}_entries_left", l), left);
   }
-  return decide(ctx, in_ias(iova, g), claim, shown, timeout);
+  return decide(ctx, in_ias(iova, g), claim, shown, timeout, Engine::kBitBlast);
 }
 
 Outcome block_size(const FormatCase& c, FormatVariant v, z3::context& ctx, unsigned timeout) {
@@ -109,10 +109,15 @@ Outcome block_size(const FormatCase& c, FormatVariant v, z3::context& ctx, unsig
     const z3::expr block = ctx.bv_val(~(lg.leaf_size - 1), 64);
     const z3::expr out = leaf_output(pa, iova, lg.leaf_size, g.granule, v);
     shown.emplace_back(fmt::format("level{}_output", l), out);
+    // pa + the offset in the block, in masks (the sum is the OR for an aligned pa; an adder
+    // would make Z3 slow): the block's bits are the leaf's, the rest the iova's.
+    const z3::expr offset = ctx.bv_val(lg.leaf_size - 1, 64);
     claim = claim && same_walk == ((iova & block) == (other & block)) &&
-            z3::implies(aligned(pa, ctx.bv_val(lg.leaf_size, 64)), out == pa + (iova - (iova & block)));
+            z3::implies((pa & offset) == 0,
+                        (out & block) == pa && (out & offset) == (iova & offset));
   }
-  return decide(ctx, in_ias(iova, g) && in_ias(other, g), claim, shown, timeout);
+  return decide(ctx, in_ias(iova, g) && in_ias(other, g), claim, shown, timeout,
+                Engine::kBitBlast);
 }
 
 Outcome v7s_replication(const FormatCase& c, FormatVariant v, z3::context& ctx, unsigned timeout) {

@@ -19,9 +19,17 @@ enum class PgsizeVariant {
   kCountRoundedUp,     // count = DIV_ROUND_UP(size, pgsize)
 };
 
+// The size iommu_pgsize picks: the largest of the bitmap that fits in size and aligns iova and
+// paddr. The chunk (below) is what it makes of that choice; the proofs decide the two apart.
+template <class W>
+struct PgsizeChoice {
+  BoolOf<W> defined;  // false where Linux would BUG_ON (iommu_pgsize returns nullopt)
+  W pgsize;
+};
+
 template <class W>
 struct PgsizeModel {
-  BoolOf<W> defined;  // false where Linux would BUG_ON (iommu_pgsize returns nullopt)
+  BoolOf<W> defined;
   W pgsize;
   W shift;  // log2(pgsize)
   W count;
@@ -31,34 +39,55 @@ struct PgsizeModel {
 };
 
 template <class W>
-PgsizeModel<W> pgsize_model(const W& bitmap, const W& iova, const W& paddr, W size,
-                            PgsizeVariant v = PgsizeVariant::kLinux) {
-  const W zero = lit(size, 0), one = lit(size, 1);
-  const W addr_merge = v == PgsizeVariant::kIovaOnlyAlignment ? iova : iova | paddr;
+W pgsize_addr_merge(const W& iova, const W& paddr, PgsizeVariant v) {
+  return v == PgsizeVariant::kIovaOnlyAlignment ? iova : iova | paddr;
+}
 
+template <class W>
+PgsizeChoice<W> pgsize_choice(const W& bitmap, const W& iova, const W& paddr, const W& size,
+                              PgsizeVariant v = PgsizeVariant::kLinux) {
+  const W zero = lit(size, 0), one = lit(size, 1);
+  const W addr_merge = pgsize_addr_merge(iova, paddr, v);
   W size_mask = fill_down(size);
   if (v == PgsizeVariant::kSizeBitOffByOne) size_mask = shl(size_mask, 1) | one;
   if (v == PgsizeVariant::kNoSizeMask) size_mask = ~zero;
   W pgsizes = v == PgsizeVariant::kNoBitmapMask ? size_mask : bitmap & size_mask;
   pgsizes = ite(addr_merge != zero, pgsizes & through_lowest(addr_merge), pgsizes);
-  const BoolOf<W> defined = size != zero && pgsizes != zero;
-
   const W below = fill_down(pgsizes);  // genmask(pgsize_idx, 0)
   const W pgsize = v == PgsizeVariant::kSmallestSize ? lowest_bit(pgsizes) : below ^ shr(below, 1);
-  const W shift = log2_pow2(pgsize);
+  return {size != zero && pgsizes != zero, pgsize};
+}
 
-  // Stop where a larger page could start, so the caller's next step can use it.
-  const W larger = bitmap & ~fill_down(pgsize);
-  const W next = lowest_bit(larger);
+// The smallest size of the bitmap above pgsize (0 if none): where the chunk may have to stop.
+template <class W>
+W pgsize_next(const W& bitmap, const W& pgsize) {
+  return lowest_bit(bitmap & ~fill_down(pgsize));
+}
+
+// The pages iommu_pgsize returns for a choice: stop where a larger page could start, so the
+// caller's next step can use it.
+template <class W>
+PgsizeModel<W> pgsize_chunk(const W& bitmap, const W& iova, const W& paddr, W size,
+                            const PgsizeChoice<W>& choice,
+                            PgsizeVariant v = PgsizeVariant::kLinux) {
+  const W zero = lit(size, 0), one = lit(size, 1);
+  const W pgsize = choice.pgsize, shift = log2_pow2(pgsize);
+  const W next = pgsize_next(bitmap, pgsize);
   const W next_mask = next - one;
-  const W offset = next - (addr_merge & next_mask);
+  const W offset = next - (pgsize_addr_merge(iova, paddr, v) & next_mask);
   const W offset_end = offset + next;
-  const BoolOf<W> stop = larger != zero && ((iova ^ paddr) & next_mask) == zero &&
+  const BoolOf<W> stop = next != zero && ((iova ^ paddr) & next_mask) == zero &&
                          ule(offset, offset_end) && ule(offset_end, size) &&
                          truth(size, v != PgsizeVariant::kNoStopForLarger);
   size = ite(stop, offset, size);
   if (v == PgsizeVariant::kCountRoundedUp) size = size + (pgsize - one);
-  return {defined, pgsize, shift, shr(size, shift), size & ~(pgsize - one)};
+  return {choice.defined, pgsize, shift, shr(size, shift), size & ~(pgsize - one)};
+}
+
+template <class W>
+PgsizeModel<W> pgsize_model(const W& bitmap, const W& iova, const W& paddr, const W& size,
+                            PgsizeVariant v = PgsizeVariant::kLinux) {
+  return pgsize_chunk(bitmap, iova, paddr, size, pgsize_choice(bitmap, iova, paddr, size, v), v);
 }
 
 }  // namespace iommu::proofs

@@ -12,9 +12,24 @@ z3::expr word(z3::context& ctx, const char* name) { return ctx.bv_const(name, 64
 
 std::string hex(uint64_t v) { return fmt::format("{:#x}", v); }
 
+namespace {
+
+// Sums of monomials: sums written in different orders simplify to one term before SAT; the
+// second simplify folds what solve-eqs substituted (a case's equation into an ite's test).
+z3::solver bit_blaster(z3::context& ctx) {
+  z3::params som(ctx);
+  som.set("som", true);
+  return (z3::with(z3::tactic(ctx, "simplify"), som) & z3::tactic(ctx, "solve-eqs") &
+          z3::with(z3::tactic(ctx, "simplify"), som) & z3::tactic(ctx, "bit-blast") &
+          z3::tactic(ctx, "sat"))
+      .mk_solver();
+}
+
+}  // namespace
+
 Outcome decide(z3::context& ctx, const z3::expr& assumptions, const z3::expr& claim,
-               const Shown& shown, unsigned timeout_ms) {
-  z3::solver solver(ctx, "QF_BV");
+               const Shown& shown, unsigned timeout_ms, Engine engine) {
+  z3::solver solver = engine == Engine::kQfBv ? z3::solver(ctx, "QF_BV") : bit_blaster(ctx);
   if (timeout_ms != 0) {
     z3::params p(ctx);
     p.set("timeout", timeout_ms);
@@ -44,6 +59,18 @@ Outcome decide(z3::context& ctx, const z3::expr& assumptions, const z3::expr& cl
       out.model.push_back(solver.reason_unknown());
       break;
   }
+  return out;
+}
+
+Outcome all_of(const std::vector<Step>& steps, unsigned timeout_ms) {
+  Stopwatch clock;
+  Outcome out;
+  out.status = Status::kProved;
+  for (const Step& step : steps) {
+    out = step(clock.remaining_ms(timeout_ms));
+    if (out.status != Status::kProved) break;
+  }
+  out.seconds = clock.seconds();
   return out;
 }
 

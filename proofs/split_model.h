@@ -92,21 +92,61 @@ struct Run {
   W offset, paddr, length;
 };
 
-// The runs map_sg maps, one slot per segment: the run closed before segment j (when j does not
-// continue it) and the last run. Segments have non-zero length (a zero one is -EINVAL).
-// (Its Z3 proof is not in the catalogue yet: too slow, docs/PROOFS.md.)
+enum class MergeVariant {
+  kLinux,
+  kDropsLastRun,    // the run still open after the last segment is never mapped
+  kMergeKeepsLength,  // a segment merged into the open run does not lengthen it
+};
+
+// The run map_sg has open: iova offset `mapped`, paddr `start`, `length` bytes.
 template <class W>
-std::vector<Run<W>> merge_runs(const std::vector<Segment<W>>& segs) {
+struct MergeState {
+  W start, length, mapped;
+};
+
+template <class W>
+struct MergeStep {
+  Run<W> closed;  // valid when the segment did not continue the open run
+  MergeState<W> next;
+};
+
+// map_sg's inner loop for the next segment (non-zero length; a zero one is -EINVAL): it
+// continues the open run when physically contiguous with it, else the open run is mapped and
+// the segment opens the next.
+template <class W>
+MergeStep<W> merge_step(const MergeState<W>& s, const Segment<W>& seg,
+                        MergeVariant v = MergeVariant::kLinux) {
+  const BoolOf<W> merge = seg.paddr == s.start + s.length;
+  const W grown = v == MergeVariant::kMergeKeepsLength ? s.length : s.length + seg.length;
+  return {{!merge, s.mapped, s.start, s.length},
+          {ite(merge, s.start, seg.paddr), ite(merge, grown, seg.length),
+           ite(merge, s.mapped, s.mapped + s.length)}};
+}
+
+template <class W>
+MergeState<W> merge_start(const Segment<W>& first) {
+  return {first.paddr, first.length, lit(first.length, 0)};
+}
+
+// The run map_sg maps after the last segment.
+template <class W>
+Run<W> merge_last(const MergeState<W>& s, MergeVariant v = MergeVariant::kLinux) {
+  return {truth(s.length, v != MergeVariant::kDropsLastRun), s.mapped, s.start, s.length};
+}
+
+// The runs map_sg maps, one slot per segment: the run closed before segment j (when j does not
+// continue it) and the last run.
+template <class W>
+std::vector<Run<W>> merge_runs(const std::vector<Segment<W>>& segs,
+                               MergeVariant v = MergeVariant::kLinux) {
   std::vector<Run<W>> runs;
-  W start = segs[0].paddr, len = segs[0].length, mapped = lit(len, 0);
+  MergeState<W> s = merge_start(segs[0]);
   for (size_t j = 1; j < segs.size(); j++) {
-    const BoolOf<W> merge = segs[j].paddr == start + len;
-    runs.push_back({!merge, mapped, start, len});
-    mapped = ite(merge, mapped, mapped + len);
-    start = ite(merge, start, segs[j].paddr);
-    len = ite(merge, len + segs[j].length, segs[j].length);
+    const MergeStep<W> step = merge_step(s, segs[j], v);
+    runs.push_back(step.closed);
+    s = step.next;
   }
-  runs.push_back({truth(len, true), mapped, start, len});
+  runs.push_back(merge_last(s, v));
   return runs;
 }
 
