@@ -60,8 +60,8 @@ int run_linux_mutants(const MutantsArgs& a) {
     return kExitOk;
   }
   size_t killed = 0, run = 0, not_applicable = 0;
-  fmt::print("{:<26} {:<9} {:<12} {:>9} {:>8}  {}\n", "mutant", "result", "check", "seconds",
-             "ops", "models");
+  fmt::print("{:<26} {:<9} {:<12} {:>9} {:>8}  {}\n", "mutant", "result", "check", "seconds", "ops",
+             "models");
   for (const conform::LinuxMutantSpec& spec : specs) {
     if (!a.only.empty() && spec.name != a.only) continue;
     fmt::print(stderr, "mutant {} on linux:{}{}...\n", spec.name, spec.format,
@@ -73,8 +73,8 @@ int run_linux_mutants(const MutantsArgs& a) {
       // Asked for by name, it must apply; in a whole run, the other version's mutants do not.
       if (!a.only.empty()) throw UsageError(e.what());
       not_applicable++;
-      fmt::print("{:<26} {:<9} {:<12} {:>9} {:>8}  {}\n    {}\n", spec.name, "n/a", "-", "-",
-                 "-", spec.models, e.what());
+      fmt::print("{:<26} {:<9} {:<12} {:>9} {:>8}  {}\n    {}\n", spec.name, "n/a", "-", "-", "-",
+                 spec.models, e.what());
       continue;
     } catch (const conform::LinuxBuildError& e) {
       throw UsageError(fmt::format("mutant {}: {}", spec.name, e.what()));
@@ -82,8 +82,8 @@ int run_linux_mutants(const MutantsArgs& a) {
     run++;
     killed += r.killed;
     fmt::print("{:<26} {:<9} {:<12} {:>9.2f} {:>8}  {}\n", spec.name,
-               r.killed ? "killed" : (a.unmutated ? "clean" : "SURVIVED"),
-               r.killed ? r.check : "-", r.seconds, r.ops, spec.models);
+               r.killed ? "killed" : (a.unmutated ? "clean" : "SURVIVED"), r.killed ? r.check : "-",
+               r.seconds, r.ops, spec.models);
     if (r.killed) fmt::print("    {} (minimized to {} ops)\n", printable(r.violation), r.trace_ops);
   }
   fmt::print("summary: mutants={} killed={} survived={} not-applicable={}{}\n", run, killed,
@@ -98,11 +98,11 @@ int run_mutants(const MutantsArgs& a) {
   const auto specs = conform::mutant_specs();
   auto named = [&](const conform::MutantSpec& s) { return s.name == a.only; };
   if (!a.only.empty() && std::none_of(specs.begin(), specs.end(), named))
-    throw UsageError(fmt::format("--only {}: no such mutant; valid names: {}", a.only,
-                                 mutant_names()));
+    throw UsageError(
+        fmt::format("--only {}: no such mutant; valid names: {}", a.only, mutant_names()));
   size_t killed = 0, run = 0;
-  fmt::print("{:<26} {:<9} {:<12} {:>9} {:>8}  {}\n", "mutant", "result", "check", "seconds",
-             "ops", "models");
+  fmt::print("{:<26} {:<9} {:<12} {:>9} {:>8}  {}\n", "mutant", "result", "check", "seconds", "ops",
+             "models");
   for (const conform::MutantSpec& spec : conform::mutant_specs()) {
     if (!a.only.empty() && spec.name != a.only) continue;
     fmt::print(stderr, "mutant {} on {}...\n", spec.name, spec.format);
@@ -124,15 +124,17 @@ void add_mutants_command(CLI::App& app, Action& action) {
   auto a = std::make_shared<MutantsArgs>();
   auto* cmd = app.add_subcommand(
       "mutants", "The bug zoo: run each seeded bug until a check kills it (exit 0 iff all are)");
-  cmd->add_option("--driver-source", a->source, "impl (our seeded bugs) or linux (edits of --kernel's sources)")
+  cmd->add_option("--driver-source", a->source,
+                  "impl (our seeded bugs) or linux (edits of --kernel's sources)")
       ->check(CLI::IsMember({"impl", "linux"}))
       ->capture_default_str();
   cmd->add_option("--kernel", a->kernel, "Linux tree for --driver-source linux")
       ->check(CLI::ExistingDirectory);
-  add_seconds_option(cmd, "--seconds-per", 0.1, kMaxSeconds, [a](double v) { a->seconds_per = v; },
-                     "Time limit per mutant (default 30)");
-  add_count_option(cmd, "--seed", 0, kMaxU64, [a](uint64_t v) { a->seed = v; },
-                   "Random seed (default 1)");
+  add_seconds_option(
+      cmd, "--seconds-per", 0.1, kMaxSeconds, [a](double v) { a->seconds_per = v; },
+      "Time limit per mutant (default 30)");
+  add_count_option(
+      cmd, "--seed", 0, kMaxU64, [a](uint64_t v) { a->seed = v; }, "Random seed (default 1)");
   cmd->add_option("--only", a->only, "Run only the mutant of this name");
   cmd->add_option("--write-tree", a->write_tree,
                   "linux: write the --only mutant's copy of the tree's io-pgtable files to DIR "

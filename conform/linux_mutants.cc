@@ -27,13 +27,13 @@ constexpr LinuxMutantSpec kSpecs[] = {
      "BUGS 1 (d71fa842d33c): entries left in a concatenated stage-2 PGD counted from the whole "
      "PGD's index",
      kArm,
-     {{kBoth, "return ptes_per_table - (i & (ptes_per_table - 1));",
-       "return ptes_per_table - i;"}},
+     {{kBoth, "return ptes_per_table - (i & (ptes_per_table - 1));", "return ptes_per_table - i;"}},
      "arm-32-lpae-s2"},
     {"iova-to-phys-granule-mask",
      "BUGS 2: iova_to_phys masks a block's offset with the granule",
      kArm,
-     {{"6.12", "iova &= (ARM_LPAE_BLOCK_SIZE(lvl, data) - 1);", "iova &= (ARM_LPAE_GRANULE(data) - 1);"},
+     {{"6.12", "iova &= (ARM_LPAE_BLOCK_SIZE(lvl, data) - 1);",
+       "iova &= (ARM_LPAE_GRANULE(data) - 1);"},
       {"7.2", "iova &= (ARM_LPAE_BLOCK_SIZE(d.lvl, data) - 1);",
        "iova &= (ARM_LPAE_GRANULE(data) - 1);"}},
      "arm-64-lpae-s1-4k"},
@@ -47,14 +47,23 @@ constexpr LinuxMutantSpec kSpecs[] = {
      "BUGS 4: a block split on unmap that never installs its table, reported as done",
      kArm,
      {{"6.12", "pte = arm_lpae_install_table(tablep, ptep, blk_pte, data);", "pte = blk_pte;"}},
-     "arm-64-lpae-s1-4k", CallerMode::kContract, kNoRange, false},
+     "arm-64-lpae-s1-4k",
+     CallerMode::kContract,
+     kNoRange,
+     false},
     {"unmap-empty-errno",
      "BUGS 5: unmap of an empty entry returns -EINVAL through size_t",
      kArm,
      {{"6.12", "if (WARN_ON(!pte))\n\t\treturn 0;", "if (WARN_ON(!pte))\n\t\treturn -EINVAL;"},
-      {"7.2", "if (!pte) {\n\t\tWARN_ON(!(data->iop.cfg.quirks & IO_PGTABLE_QUIRK_NO_WARN));\n\t\treturn 0;",
-       "if (!pte) {\n\t\tWARN_ON(!(data->iop.cfg.quirks & IO_PGTABLE_QUIRK_NO_WARN));\n\t\treturn -EINVAL;"}},
-     "arm-64-lpae-s1-4k", kHostile, kNoRange, false},
+      {"7.2",
+       "if (!pte) {\n\t\tWARN_ON(!(data->iop.cfg.quirks & IO_PGTABLE_QUIRK_NO_WARN));\n\t\treturn "
+       "0;",
+       "if (!pte) {\n\t\tWARN_ON(!(data->iop.cfg.quirks & IO_PGTABLE_QUIRK_NO_WARN));\n\t\treturn "
+       "-EINVAL;"}},
+     "arm-64-lpae-s1-4k",
+     kHostile,
+     kNoRange,
+     false},
     {"no-sync-leaf",
      "a missing DMA sync: leaf PTEs written but never synced to the device",
      kArm,
@@ -103,7 +112,9 @@ constexpr LinuxMutantSpec kSpecs[] = {
      kArm,
      {{kBoth, "io_pgtable_tlb_add_page(iop, gather, iova + j * size, size);",
        "io_pgtable_tlb_add_page(iop, gather, iova + j * size, ARM_LPAE_GRANULE(data));"}},
-     "arm-64-lpae-s1-4k", CallerMode::kContract, IommuKind::kSmmuV3},
+     "arm-64-lpae-s1-4k",
+     CallerMode::kContract,
+     IommuKind::kSmmuV3},
     {"max-entries-off-by-one",
      "off by one in the entries left in a table: a run crossing a table boundary writes one past",
      kArm,
@@ -119,12 +130,18 @@ constexpr LinuxMutantSpec kSpecs[] = {
      "the -EEXIST check removed: a live leaf overwritten",
      kArm,
      {{kBoth, "if (iopte_leaf(ptep[i], lvl, data->iop.fmt)) {", "if (0) {"}},
-     "arm-64-lpae-s1-4k", kHostile, kNoRange, false},
+     "arm-64-lpae-s1-4k",
+     kHostile,
+     kNoRange,
+     false},
     {"no-ias-check",
      "a missing WARN check: map no longer refuses an iova beyond the ias",
      kArm,
      {{kBoth, "if (WARN_ON(iaext || paddr >> cfg->oas))", "if (WARN_ON(paddr >> cfg->oas))"}},
-     "arm-64-lpae-s1-4k", kHostile, kNoRange, false},
+     "arm-64-lpae-s1-4k",
+     kHostile,
+     kNoRange,
+     false},
     {"v7s-single-replica",
      "a v7s 64K/16M leaf written as 1 entry instead of 16",
      kV7s,
@@ -203,10 +220,10 @@ std::string apply_linux_mutant(const LinuxMutantSpec& spec, const fs::path& tree
     written_for += (written_for.empty() ? "" : " ") + std::string(edit.versions);
     const size_t n = count(text, edit.from);
     if (n > 1)
-      throw LinuxMutantError(fmt::format("mutant {}: its snippet `{}` is in {} {} times; it must "
-                                         "be there once",
-                                         spec.name, first_line(edit.from),
-                                         (tree / spec.file).string(), n));
+      throw LinuxMutantError(
+          fmt::format("mutant {}: its snippet `{}` is in {} {} times; it must "
+                      "be there once",
+                      spec.name, first_line(edit.from), (tree / spec.file).string(), n));
     if (n == 0) continue;
     text.replace(text.find(edit.from), edit.from.size(), edit.to);
     std::ofstream(target, std::ios::binary | std::ios::trunc) << text;

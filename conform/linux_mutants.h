@@ -54,7 +54,7 @@ std::string apply_linux_mutant(const LinuxMutantSpec& spec, const std::filesyste
 
 struct LinuxMutantResult {
   const LinuxMutantSpec* spec = nullptr;
-  std::string applied{};   // the versions of the edit applied; empty when run unmutated
+  std::string applied{};  // the versions of the edit applied; empty when run unmutated
   bool killed = false;
   std::string check{};      // the check that killed it
   std::string violation{};  // its message, minimized

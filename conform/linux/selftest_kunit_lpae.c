@@ -3,6 +3,8 @@
 #include <stdio.h>
 
 #include "lxshim_selftest.h"
+
+/* After the selftest macros. */
 #include "drivers/iommu/io-pgtable-arm-selftests.c"
 
 /* 0 when every case passed; prints one line per case. */

@@ -24,11 +24,11 @@ std::string kernel_tree(const std::string& version) {
   return version == "6_12" ? IOMMUCHECK_KERNEL_6_12 : IOMMUCHECK_KERNEL_7_2;
 }
 
-#define REQUIRE_KERNEL_VERSION(dir, version)                                             \
-  const std::string dir = kernel_tree(version);                                          \
-  if (dir.empty() || !fs::is_directory(dir))                                             \
-    GTEST_SKIP() << "IOMMUCHECK_KERNEL_" << version << " is not set or not a directory ('" \
-                 << dir << "'): scripts/fetch-kernel.sh fetches the kernels";
+#define REQUIRE_KERNEL_VERSION(dir, version)                                                      \
+  const std::string dir = kernel_tree(version);                                                   \
+  if (dir.empty() || !fs::is_directory(dir))                                                      \
+    GTEST_SKIP() << "IOMMUCHECK_KERNEL_" << version << " is not set or not a directory ('" << dir \
+                 << "'): scripts/fetch-kernel.sh fetches the kernels";
 
 const LinuxMutantSpec& spec(std::string_view name) {
   for (const LinuxMutantSpec& s : linux_mutant_specs())
