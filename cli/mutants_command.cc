@@ -7,6 +7,8 @@
 #include "cli/command.h"
 #include "cli/text.h"
 #include "cli/validate.h"
+#include "conform/linux_build.h"
+#include "conform/linux_mutants.h"
 #include "conform/mutants.h"
 
 namespace iommu::cli {
@@ -18,6 +20,8 @@ struct MutantsArgs {
   double seconds_per = 30;
   uint64_t seed = 1;
   std::string only;
+  bool unmutated = false;
+  std::string write_tree;
 };
 
 std::string mutant_names() {
@@ -27,20 +31,78 @@ std::string mutant_names() {
   return names;
 }
 
-int run_mutants(const MutantsArgs& a) {
-  if (a.source != "impl") {
-    throw UsageError(fmt::format("--driver-source {}: only the impl mutants exist in this build "
-                                 "(the linux adapter is not built yet)",
-                                 a.source));
+std::string linux_mutant_names() {
+  std::string names;
+  for (const conform::LinuxMutantSpec& spec : conform::linux_mutant_specs())
+    names += (names.empty() ? "" : " ") + std::string(spec.name);
+  return names;
+}
+
+// The kernel zoo: each mutant is a copy of the tree with one edit, built and checked. With
+// --unmutated, each mutant's configuration on the tree as it is (nothing may be killed).
+int run_linux_mutants(const MutantsArgs& a) {
+  if (a.kernel.empty())
+    throw UsageError("--driver-source linux: give the Linux tree with --kernel DIR");
+  const auto specs = conform::linux_mutant_specs();
+  auto named = [&](const conform::LinuxMutantSpec& s) { return s.name == a.only; };
+  if (!a.only.empty() && std::none_of(specs.begin(), specs.end(), named))
+    throw UsageError(fmt::format("--only {}: no such kernel mutant; valid names: {}", a.only,
+                                 linux_mutant_names()));
+  if (!a.write_tree.empty()) {
+    if (a.only.empty()) throw UsageError("--write-tree: name the mutant with --only NAME");
+    try {
+      const std::string applied = conform::apply_linux_mutant(
+          *std::find_if(specs.begin(), specs.end(), named), a.kernel, a.write_tree);
+      fmt::print("{}: {} (the edit written for Linux {})\n", a.only, a.write_tree, applied);
+    } catch (const conform::LinuxMutantError& e) {
+      throw UsageError(e.what());
+    }
+    return kExitOk;
   }
+  size_t killed = 0, run = 0, not_applicable = 0;
+  fmt::print("{:<26} {:<9} {:<12} {:>9} {:>8}  {}\n", "mutant", "result", "check", "seconds", "ops",
+             "models");
+  for (const conform::LinuxMutantSpec& spec : specs) {
+    if (!a.only.empty() && spec.name != a.only) continue;
+    fmt::print(stderr, "mutant {} on linux:{}{}...\n", spec.name, spec.format,
+               a.unmutated ? " (unmutated)" : "");
+    conform::LinuxMutantResult r;
+    try {
+      r = conform::run_linux_mutant(spec, a.kernel, a.seconds_per, a.seed, !a.unmutated);
+    } catch (const conform::LinuxMutantError& e) {
+      // Asked for by name, it must apply; in a whole run, the other version's mutants do not.
+      if (!a.only.empty()) throw UsageError(e.what());
+      not_applicable++;
+      fmt::print("{:<26} {:<9} {:<12} {:>9} {:>8}  {}\n    {}\n", spec.name, "n/a", "-", "-", "-",
+                 spec.models, e.what());
+      continue;
+    } catch (const conform::LinuxBuildError& e) {
+      throw UsageError(fmt::format("mutant {}: {}", spec.name, e.what()));
+    }
+    run++;
+    killed += r.killed;
+    fmt::print("{:<26} {:<9} {:<12} {:>9.2f} {:>8}  {}\n", spec.name,
+               r.killed ? "killed" : (a.unmutated ? "clean" : "SURVIVED"), r.killed ? r.check : "-",
+               r.seconds, r.ops, spec.models);
+    if (r.killed) fmt::print("    {} (minimized to {} ops)\n", printable(r.violation), r.trace_ops);
+  }
+  fmt::print("summary: mutants={} killed={} survived={} not-applicable={}{}\n", run, killed,
+             run - killed, not_applicable, a.unmutated ? " (unmutated)" : "");
+  if (a.unmutated) return killed == 0 ? kExitOk : kExitViolation;
+  return killed == run ? kExitOk : kExitViolation;
+}
+
+int run_mutants(const MutantsArgs& a) {
+  if (a.source == "linux") return run_linux_mutants(a);
+  if (a.unmutated) throw UsageError("--unmutated: only with --driver-source linux");
   const auto specs = conform::mutant_specs();
   auto named = [&](const conform::MutantSpec& s) { return s.name == a.only; };
   if (!a.only.empty() && std::none_of(specs.begin(), specs.end(), named))
-    throw UsageError(fmt::format("--only {}: no such mutant; valid names: {}", a.only,
-                                 mutant_names()));
+    throw UsageError(
+        fmt::format("--only {}: no such mutant; valid names: {}", a.only, mutant_names()));
   size_t killed = 0, run = 0;
-  fmt::print("{:<26} {:<9} {:<12} {:>9} {:>8}  {}\n", "mutant", "result", "check", "seconds",
-             "ops", "models");
+  fmt::print("{:<26} {:<9} {:<12} {:>9} {:>8}  {}\n", "mutant", "result", "check", "seconds", "ops",
+             "models");
   for (const conform::MutantSpec& spec : conform::mutant_specs()) {
     if (!a.only.empty() && spec.name != a.only) continue;
     fmt::print(stderr, "mutant {} on {}...\n", spec.name, spec.format);
@@ -62,16 +124,24 @@ void add_mutants_command(CLI::App& app, Action& action) {
   auto a = std::make_shared<MutantsArgs>();
   auto* cmd = app.add_subcommand(
       "mutants", "The bug zoo: run each seeded bug until a check kills it (exit 0 iff all are)");
-  cmd->add_option("--driver-source", a->source, "impl (linux: not built yet)")
+  cmd->add_option("--driver-source", a->source,
+                  "impl (our seeded bugs) or linux (edits of --kernel's sources)")
       ->check(CLI::IsMember({"impl", "linux"}))
       ->capture_default_str();
   cmd->add_option("--kernel", a->kernel, "Linux tree for --driver-source linux")
       ->check(CLI::ExistingDirectory);
-  add_seconds_option(cmd, "--seconds-per", 0.1, kMaxSeconds, [a](double v) { a->seconds_per = v; },
-                     "Time limit per mutant (default 30)");
-  add_count_option(cmd, "--seed", 0, kMaxU64, [a](uint64_t v) { a->seed = v; },
-                   "Random seed (default 1)");
+  add_seconds_option(
+      cmd, "--seconds-per", 0.1, kMaxSeconds, [a](double v) { a->seconds_per = v; },
+      "Time limit per mutant (default 30)");
+  add_count_option(
+      cmd, "--seed", 0, kMaxU64, [a](uint64_t v) { a->seed = v; }, "Random seed (default 1)");
   cmd->add_option("--only", a->only, "Run only the mutant of this name");
+  cmd->add_option("--write-tree", a->write_tree,
+                  "linux: write the --only mutant's copy of the tree's io-pgtable files to DIR "
+                  "and stop (for running other tests on it: scripts/kernel-zoo-table.sh)");
+  cmd->add_flag("--unmutated", a->unmutated,
+                "linux: run each mutant's configuration on the tree as it is (exit 0 iff none "
+                "is killed)");
   cmd->callback([&action, a] { action = [a] { return run_mutants(*a); }; });
 }
 

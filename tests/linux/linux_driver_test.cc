@@ -3,6 +3,7 @@
 // campaigns on every variant, a hostile campaign, and shims broken on purpose to show the
 // checks bite. docs/LINUX.md.
 #include "conform/linux_driver.h"
+#include "tests/linux/kernel_trees.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -25,21 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The tree of a kernel version: the environment variable IOMMUCHECK_KERNEL_<V> (V = 6_12,
-// SID: Debian sid's newest, 7.2 today), else the CMake cache variable of that name.
-std::string kernel_tree(const std::string& version) {
-  const std::string var = "IOMMUCHECK_KERNEL_" + version;
-  if (const char* env = std::getenv(var.c_str()); env && *env) return env;
-  return version == "6_12" ? IOMMUCHECK_KERNEL_6_12 : IOMMUCHECK_KERNEL_SID;
-}
-
-#define REQUIRE_KERNEL_VERSION(dir, version)                                                      \
-  const std::string dir = kernel_tree(version);                                                   \
-  if (dir.empty() || !fs::is_directory(dir))                                                      \
-    GTEST_SKIP() << "IOMMUCHECK_KERNEL_" << version << " is not set or not a directory ('" << dir \
-                 << "'): scripts/fetch-kernel.sh fetches the kernels; then configure "            \
-                 << "with -DIOMMUCHECK_KERNEL_" << version << "=DIR or export it";
-#define REQUIRE_KERNEL(dir) REQUIRE_KERNEL_VERSION(dir, "6_12")
 
 // The known findings of 6.12 (docs/LINUX.md), by the signature the checker gives them.
 bool known(const std::string& version, const std::string& format, const Finding& f) {
