@@ -23,9 +23,31 @@ std::string_view take_word(std::string_view& s) {
   return word;
 }
 
+// Whether `text` matches `pattern`, where * stands for any run of characters (and nothing else
+// is special: the signature's own # is a literal).
+bool glob_match(std::string_view pattern, std::string_view text) {
+  size_t p = 0, t = 0, star = std::string_view::npos, resume = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = t;
+    } else if (p < pattern.size() && pattern[p] == text[t]) {
+      p++;
+      t++;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') p++;
+  return p == pattern.size();
+}
+
 bool valid_driver(std::string_view d) {
-  return d == "*" || (d.find(':') != std::string_view::npos && d.find(':') > 0 &&
-                      d.find(':') + 1 < d.size());
+  const size_t colon = d.find(':');
+  return d == "*" || (colon != std::string_view::npos && colon > 0 && colon + 1 < d.size());
 }
 
 BaselineEntry parse_entry(std::string_view line, const std::string& where) {
@@ -60,8 +82,10 @@ Baseline Baseline::parse(const std::string& text, const std::string& path) {
     const std::string where = fmt::format("baseline {}:{}", path, n);
     BaselineEntry e = parse_entry(line, where);
     e.line = n;
-    if (const BaselineEntry* dup = b.find(e.driver, e.signature); dup && dup->driver == e.driver)
-      throw BaselineError(fmt::format("{}: the same entry as line {}", where, dup->line));
+    for (const BaselineEntry& dup : b.entries_) {
+      if (dup.driver == e.driver && dup.signature == e.signature)
+        throw BaselineError(fmt::format("{}: the same entry as line {}", where, dup.line));
+    }
     b.entries_.push_back(std::move(e));
   }
   return b;
@@ -78,7 +102,7 @@ Baseline Baseline::load(const std::string& path) {
 const BaselineEntry* Baseline::find(const std::string& driver,
                                     const std::string& signature) const {
   for (const BaselineEntry& e : entries_) {
-    if ((e.driver == "*" || e.driver == driver) && e.signature == signature) return &e;
+    if (glob_match(e.driver, driver) && glob_match(e.signature, signature)) return &e;
   }
   return nullptr;
 }

@@ -5,8 +5,9 @@
 // The file is line-based text:
 //   # a comment: the kernel line and the docs/LINUX.md section of the entry below
 //   known DRIVER SIGNATURE
-// DRIVER is the --driver name (linux:arm-v7s) or * for any; SIGNATURE is a finding's
-// signature exactly as `check` prints it (conform/signature.h), numbers masked as #.
+// DRIVER is the --driver name (linux:arm-v7s); SIGNATURE is a finding's signature as `check`
+// prints it (conform/signature.h, numbers masked as #). In both, * matches any run of
+// characters (linux:arm-64-*, "... with perms *; ..."): one entry per bug, not per instance.
 #pragma once
 
 #include <stdexcept>
@@ -21,8 +22,8 @@ struct BaselineError : std::runtime_error {
 };
 
 struct BaselineEntry {
-  std::string driver;  // or "*"
-  std::string signature;
+  std::string driver;  // a pattern: * matches any run of characters
+  std::string signature;  // a pattern too
   size_t line = 0;  // 1-based, in the file
 };
 
