@@ -45,8 +45,8 @@ void print_group(size_t n, const conform::DiffGroup& g, const DiffArgs& a) {
 
 int run_diff(const DiffArgs& a) {
   if (a.kernels.size() != 2)
-    throw UsageError(fmt::format("diff needs --kernel twice (OLD, then NEW), got {}",
-                                 a.kernels.size()));
+    throw UsageError(
+        fmt::format("diff needs --kernel twice (OLD, then NEW), got {}", a.kernels.size()));
   const conform::DriverSource old_src = resolve(a.driver, a.kernels[0]);
   const conform::DriverSource new_src = resolve(a.driver, a.kernels[1]);
   conform::DiffOptions o;
@@ -63,8 +63,8 @@ int run_diff(const DiffArgs& a) {
     throw UsageError(e.what());
   }
   for (size_t i = 0; i < r.groups.size(); i++) print_group(i + 1, r.groups[i], a);
-  fmt::print("summary: driver={} ops={} episodes={} differences={}\n", a.driver, r.ops,
-             r.episodes, r.groups.size());
+  fmt::print("summary: driver={} ops={} episodes={} differences={}\n", a.driver, r.ops, r.episodes,
+             r.groups.size());
   return r.groups.empty() ? kExitOk : kExitViolation;
 }
 
@@ -73,16 +73,18 @@ int run_diff(const DiffArgs& a) {
 void add_diff_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<DiffArgs>();
   auto* cmd = app.add_subcommand(
-      "diff", "The same op streams against a linux: driver from two kernel trees: every kind of "
-              "op where they behave differently, minimized");
+      "diff",
+      "The same op streams against a linux: driver from two kernel trees: every kind of "
+      "op where they behave differently, minimized");
   cmd->add_option("--kernel", o->kernels, "Linux tree, given twice: OLD, then NEW")
       ->required()
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--driver", o->driver, "linux:FORMAT")->required();
-  add_count_option(cmd, "--seed", 0, kMaxU64, [o](uint64_t v) { o->seed = v; },
-                   "Random seed (default 1)");
-  add_count_option(cmd, "--ops", 1, kMaxU64, [o](uint64_t v) { o->ops = v; },
-                   "Number of operations (default 20000)");
+  add_count_option(
+      cmd, "--seed", 0, kMaxU64, [o](uint64_t v) { o->seed = v; }, "Random seed (default 1)");
+  add_count_option(
+      cmd, "--ops", 1, kMaxU64, [o](uint64_t v) { o->ops = v; },
+      "Number of operations (default 20000)");
   cmd->add_option("--caller", o->caller, "contract: only correct calls; hostile: misuse too")
       ->check(CLI::IsMember({"contract", "hostile"}))
       ->capture_default_str();

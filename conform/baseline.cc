@@ -54,18 +54,20 @@ BaselineEntry parse_entry(std::string_view line, const std::string& where) {
   std::string_view rest = line;
   const std::string_view keyword = take_word(rest);
   if (keyword != "known")
-    throw BaselineError(fmt::format("{}: expected `known DRIVER SIGNATURE` or a # comment, "
-                                    "got `{}`",
-                                    where, line));
+    throw BaselineError(
+        fmt::format("{}: expected `known DRIVER SIGNATURE` or a # comment, "
+                    "got `{}`",
+                    where, line));
   const std::string_view driver = take_word(rest);
   if (!valid_driver(driver))
-    throw BaselineError(fmt::format("{}: `{}` is not a driver (linux:FORMAT, impl:FORMAT, "
-                                    "plugin:PATH or *)",
-                                    where, driver));
+    throw BaselineError(
+        fmt::format("{}: `{}` is not a driver (linux:FORMAT, impl:FORMAT, "
+                    "plugin:PATH or *)",
+                    where, driver));
   // A signature is a check and what follows it ("warn FILE:LINE", "stale read: ...").
   if (rest.find(' ') == std::string_view::npos)
-    throw BaselineError(fmt::format("{}: missing the finding's signature after `{}`", where,
-                                    driver));
+    throw BaselineError(
+        fmt::format("{}: missing the finding's signature after `{}`", where, driver));
   return {std::string(driver), std::string(rest), 0};
 }
 
@@ -99,8 +101,7 @@ Baseline Baseline::load(const std::string& path) {
   return parse(text.str(), path);
 }
 
-const BaselineEntry* Baseline::find(const std::string& driver,
-                                    const std::string& signature) const {
+const BaselineEntry* Baseline::find(const std::string& driver, const std::string& signature) const {
   for (const BaselineEntry& e : entries_) {
     if (glob_match(e.driver, driver) && glob_match(e.signature, signature)) return &e;
   }

@@ -22,9 +22,9 @@ struct BaselineError : std::runtime_error {
 };
 
 struct BaselineEntry {
-  std::string driver;  // a pattern: * matches any run of characters
+  std::string driver;     // a pattern: * matches any run of characters
   std::string signature;  // a pattern too
-  size_t line = 0;  // 1-based, in the file
+  size_t line = 0;        // 1-based, in the file
 };
 
 class Baseline {

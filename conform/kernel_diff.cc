@@ -49,8 +49,7 @@ struct Sides {
 
 // Steps both checkers through one op: the difference as a Violation, or nullopt. `stop` is
 // set when the episode cannot go on (both violated, or the model ran out of table memory).
-std::optional<Violation> step_both(Checker& a, Checker& b, const Op& op, size_t index,
-                                   bool& stop) {
+std::optional<Violation> step_both(Checker& a, Checker& b, const Op& op, size_t index, bool& stop) {
   StepResult ra, rb;
   try {
     ra = a.step(op);

@@ -30,11 +30,13 @@ TEST(Baseline, MatchesByDriverAndExactSignature) {
 TEST(Baseline, StarMatchesAnyRun) {
   const Baseline b = Baseline::parse(
       "known linux:arm-64-* stale *: reached # with perms *; ref allows a fault\n", "b");
-  EXPECT_NE(b.find("linux:arm-64-lpae-s1-4k", "stale unmap: reached # with perms r-x; ref allows "
-                                              "a fault"),
+  EXPECT_NE(b.find("linux:arm-64-lpae-s1-4k",
+                   "stale unmap: reached # with perms r-x; ref allows "
+                   "a fault"),
             nullptr);
-  EXPECT_EQ(b.find("linux:arm-32-lpae-s1", "stale unmap: reached # with perms r-x; ref allows "
-                                           "a fault"),
+  EXPECT_EQ(b.find("linux:arm-32-lpae-s1",
+                   "stale unmap: reached # with perms r-x; ref allows "
+                   "a fault"),
             nullptr);
   EXPECT_EQ(b.find("linux:arm-64-lpae-s1-4k", "stale unmap: reached # with perms r-x"), nullptr);
 }
@@ -54,8 +56,9 @@ TEST(Baseline, MalformedLinesNameFileAndLine) {
   expect_error("known\n", "bad.baseline:1: `` is not a driver");
   expect_error("known linux:arm-v7s\n", "bad.baseline:1: missing the finding's signature");
   expect_error("known linux:arm-v7s warn\n", "bad.baseline:1: missing the finding's signature");
-  expect_error("known * warn x.c:1\nknown * warn x.c:1\n", "bad.baseline:2: the same entry as "
-                                                           "line 1");
+  expect_error("known * warn x.c:1\nknown * warn x.c:1\n",
+               "bad.baseline:2: the same entry as "
+               "line 1");
 }
 
 TEST(Baseline, UnreadableFileIsAnError) {
