@@ -23,7 +23,6 @@ std::string outcome(const StepResult& r) {
   if (r.driver < 0) s = fmt::format("returned {}", r.driver);
   for (const std::string& w : r.tolerated_warnings) s += fmt::format("; WARN {}", w);
   if (r.violation) s += fmt::format("; violation {}: {}", r.violation->check, r.violation->detail);
-  if (!r.hw.empty()) s += fmt::format("; device: {}", r.hw);
   return s;
 }
 
@@ -35,7 +34,6 @@ std::string differences(const StepResult& a, const StepResult& b) {
   const std::string va = a.violation ? a.violation->check : "none";
   const std::string vb = b.violation ? b.violation->check : "none";
   if (va != vb) what.push_back(fmt::format("violation {}/{}", va, vb));
-  if (a.hw != b.hw && !a.violation && !b.violation) what.emplace_back("device");
   std::string s;
   for (const std::string& w : what) s += (s.empty() ? "" : ", ") + w;
   return s;
@@ -71,7 +69,7 @@ std::optional<Violation> run_episode(const Sides& s, const DiffOptions& o, uint6
                                      const std::vector<Op>* replay, std::vector<Op>& ran) {
   auto body = [&](const DriverSource& wrapped, IsolatedChild& child) -> std::optional<Violation> {
     Checker a(wrapped, s.check);
-    Checker b(*s.new_src, s.check);
+    Checker b(child.watch(*s.new_src), s.check);
     OpGenerator gen(wrapped.info.config, {.mode = o.mode, .seed = seed});
     const size_t n = replay ? replay->size() : o.episode_ops;
     for (size_t i = 0; i < n && !child.stop_requested(); i++) {

@@ -1,7 +1,8 @@
 // `iommucheck diff` (docs/CLI.md, docs/LINUX.md "diff"): the same generated op streams against
 // two drivers (a linux: format from two kernel trees), each in its own checker, and every kind
 // of op where the two behave differently: the driver's return value (mapped or unmapped bytes,
-// iova_to_phys's translation), a WARN, the device's accesses, or which one violates.
+// iova_to_phys's translation), a WARN, or which one violates (a device access that differs is
+// a violation on one side: its checker compares the device with the reference).
 //
 // An episode runs until its first difference (after it the two domains hold different state,
 // so later ops would only echo it); the difference is grouped by its kind (the op kind and
