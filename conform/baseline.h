@@ -37,7 +37,6 @@ class Baseline {
   // The entry that makes `signature` of `driver` known, or nullptr.
   const BaselineEntry* find(const std::string& driver, const std::string& signature) const;
   const std::string& path() const { return path_; }
-  bool empty() const { return entries_.empty() && path_.empty(); }
 
  private:
   std::string path_;
