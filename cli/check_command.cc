@@ -16,6 +16,7 @@
 #include "cli/interrupt.h"
 #include "cli/progress.h"
 #include "cli/validate.h"
+#include "conform/baseline.h"
 #include "conform/campaign.h"
 #include "conform/model_limit.h"
 #include "conform/registry.h"
@@ -38,6 +39,8 @@ struct CheckArgs {
   bool stop_at_first = false;  // ... unless this says otherwise
   double call_timeout = 5;
   uint64_t table_memory = 0;  // 0: the model's default
+  std::string baseline_path;
+  conform::Baseline baseline;  // loaded by run_check
 };
 
 // Job j runs seed + j; the op budget is split between jobs.
@@ -49,7 +52,9 @@ conform::CampaignOptions job_options(const CheckArgs& a, unsigned job,
   o.mode = a.caller == "hostile" ? conform::CallerMode::kHostile : conform::CallerMode::kContract;
   o.stop = &stop;
   o.interrupt = &interrupt;
-  o.keep_going = a.keep_going || (a.seconds.has_value() && !a.stop_at_first);
+  // A baseline's known findings must not end the run before a new one shows.
+  o.keep_going = a.keep_going || ((a.seconds.has_value() || !a.baseline_path.empty()) &&
+                                  !a.stop_at_first);
   o.call_timeout = a.call_timeout;
   o.check.table_memory = a.table_memory;
   if (a.seconds) o.seconds = *a.seconds;
@@ -94,13 +99,23 @@ Merged merge(const CheckArgs& a, const std::vector<conform::CampaignReport>& rep
 }
 
 // Prints the findings and their counts; the summary is run_check's, after every domain.
+// A finding the baseline knows is listed as known and does not count as a violation.
 DomainTally report(const CheckArgs& a, const DomainRun& run, const Merged& m, double seconds) {
+  DomainTally t{.ops = m.ops, .seconds = seconds, .ops_per_s = m.ops_per_s};
   for (const auto& [f, seed] : m.findings) {
+    if (const conform::BaselineEntry* e = a.baseline.find(a.driver, f->signature)) {
+      fmt::print("known: {} (baseline {}:{})\n", f->signature, a.baseline.path(), e->line);
+      t.known++;
+      continue;
+    }
     report_finding({a.out, a.driver, a.caller, run.iommu}, run.source, *f, seed);
+    t.violations++;
   }
-  for (const auto& [sig, n] : m.occurrences) fmt::print("found {} time(s): {}\n", n, sig);
-  return {.ops = m.ops, .violations = m.findings.size(), .seconds = seconds,
-          .ops_per_s = m.ops_per_s};
+  for (const auto& [sig, n] : m.occurrences) {
+    const bool known = a.baseline.find(a.driver, sig) != nullptr;
+    fmt::print("found {} time(s){}: {}\n", n, known ? " (known)" : "", sig);
+  }
+  return t;
 }
 
 DomainTally run_domain(const CheckArgs& all, const DomainRun& run, const DomainBudget& budget,
@@ -167,7 +182,14 @@ DomainTally run_domain(const CheckArgs& all, const DomainRun& run, const DomainB
   return report(a, run, merged, progress.seconds());
 }
 
-int run_check(const CheckArgs& a) {
+int run_check(CheckArgs& a) {
+  if (!a.baseline_path.empty()) {
+    try {
+      a.baseline = conform::Baseline::load(a.baseline_path);
+    } catch (const conform::BaselineError& e) {
+      throw UsageError(e.what());
+    }
+  }
   conform::DriverSource src;
   try {
     src = conform::resolve_driver(a.driver, a.kernel);
@@ -185,8 +207,10 @@ int run_check(const CheckArgs& a) {
   if (total.ops == 0 && total.violations == 0 && !interrupted)
     throw UsageError("no op ran, so nothing was checked: give the campaign more --time");
   if (interrupted) fmt::print("interrupted: the counts cover the ops run until then\n");
-  fmt::print("summary: driver={} ops={} violations={} seconds={:.2f} ops_per_s={:.0f}\n", a.driver,
-             total.ops, total.violations, total.seconds, total.ops_per_s);
+  const std::string known =
+      a.baseline_path.empty() ? "" : fmt::format(" known={}", total.known);
+  fmt::print("summary: driver={} ops={} violations={}{} seconds={:.2f} ops_per_s={:.0f}\n",
+             a.driver, total.ops, total.violations, known, total.seconds, total.ops_per_s);
   if (total.violations != 0) return kExitViolation;
   return interrupted ? kExitInterrupted : kExitOk;
 }
@@ -235,6 +259,9 @@ void add_check_command(CLI::App& app, Action& action) {
                              "After a finding, minimize it and go on, counting each distinct "
                              "finding (the default in --time campaigns)");
   cmd->add_flag("--stop-at-first", o->stop_at_first, "Stop at the first finding")->excludes(keep);
+  cmd->add_option("--baseline", o->baseline_path,
+                  "Known findings (docs/LINUX.md): listed as known, they do not fail the run; "
+                  "implies --keep-going");
   cmd->add_option("--call-timeout", o->call_timeout,
                   "Seconds one driver call may take in an isolated (plugin) driver before it "
                   "counts as a hang")

@@ -88,6 +88,7 @@ DomainTally run_domains(const std::vector<DomainRun>& runs, const DomainBudget& 
                t.violations, t.seconds);
     total.ops += t.ops;
     total.violations += t.violations;
+    total.known += t.known;
     total.seconds += t.seconds;
     if (t.ops_per_s > 0) checking_seconds += static_cast<double>(t.ops) / t.ops_per_s;
   }

@@ -34,6 +34,7 @@ std::vector<DomainRun> domain_runs(const conform::DriverSource& source, const Do
 
 struct DomainTally {
   uint64_t ops = 0, violations = 0;
+  uint64_t known = 0;  // findings a --baseline knows (not violations)
   double seconds = 0;
   double ops_per_s = 0;  // of checking: minimization excluded
 };

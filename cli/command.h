@@ -32,5 +32,6 @@ void add_replay_command(CLI::App& app, Action& action);
 void add_fuzz_trace_command(CLI::App& app, Action& action);
 void add_mutants_command(CLI::App& app, Action& action);
 void add_prove_command(CLI::App& app, Action& action);
+void add_diff_command(CLI::App& app, Action& action);
 
 }  // namespace iommu::cli

@@ -168,6 +168,7 @@ class Child final : public IsolatedChild {
     return true;
   }
   bool stop_requested() const override { return s_.stop.load(std::memory_order_relaxed); }
+  DriverSource watch(const DriverSource& other) override { return watched(other, s_); }
 
  private:
   Shared& s_;

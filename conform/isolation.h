@@ -38,6 +38,9 @@ class IsolatedChild {
   virtual bool started(const Op& op) = 0;
   // True once the parent asked the child to stop.
   virtual bool stop_requested() const = 0;
+  // Another driver the body runs beside the one it was given (`diff`), wrapped so that its
+  // calls beat the watchdog too.
+  virtual DriverSource watch(const DriverSource& other) = 0;
 };
 
 // Runs in the child with `source` wrapped so that every driver call beats the watchdog. It
