@@ -61,6 +61,7 @@ static void describe(void) {
       .unmap_pages = unmap_pages,
       .iova_to_phys = iova_to_phys,
       .roots = roots,
+      .hw_start_level = probe.start_level,
   };
 }
 

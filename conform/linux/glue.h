@@ -46,6 +46,7 @@ struct lxshim_probe {
   unsigned long pgsize_bitmap; /* after Linux restricted it */
   unsigned ias, oas;
   uint32_t partial_unmap; /* enum iommucheck_partial_unmap */
+  int32_t start_level;    /* the level Linux walks from, or IOMMUCHECK_HW_START_LEVEL_DEFAULT */
 };
 void lxshim_run_probe(const struct lxshim_variant *v, struct lxshim_probe *out);
 

@@ -87,6 +87,17 @@ static void probe_policy(struct lxshim_pgtable *p, struct scratch *s, struct lxs
   out->partial_unmap = policy_of(lxshim_unmap(p, 0, page, 1, &gather_token), page, block, out);
 }
 
+/* A stage-2 table's start level, from the VTCR Linux computed for it: where concatenation
+ * moves it differs between kernel versions. SL0 counts from the top, and from one level
+ * higher at 4K (io-pgtable-arm.c, arm_lpae_alloc_pgtable_s2). */
+static int32_t start_level(const struct lxshim_variant *v, const struct io_pgtable_cfg *cfg) {
+  if (v->fmt != ARM_64_LPAE_S2 && v->fmt != ARM_32_LPAE_S2)
+    return IOMMUCHECK_HW_START_LEVEL_DEFAULT;
+  int32_t sl = (int32_t)(~cfg->arm_lpae_s2_cfg.vtcr.sl & 3);
+  unsigned long granule = cfg->pgsize_bitmap & -cfg->pgsize_bitmap;
+  return granule == 4096 ? sl - 1 : sl;
+}
+
 void lxshim_run_probe(const struct lxshim_variant *v, struct lxshim_probe *out) {
   struct scratch s = {.next = 1ULL << 31};
   const struct iommucheck_host host = {
@@ -116,6 +127,7 @@ void lxshim_run_probe(const struct lxshim_variant *v, struct lxshim_probe *out) 
   out->pgsize_bitmap = cfg->pgsize_bitmap;
   out->ias = cfg->ias;
   out->oas = cfg->oas;
+  out->start_level = start_level(v, cfg);
   probe_policy(p, &s, out);
   lxshim_pgtable_destroy(p);
 }
