@@ -237,7 +237,8 @@ std::string apply_linux_mutant(const LinuxMutantSpec& spec, const fs::path& tree
 
 LinuxMutantResult run_linux_mutant(const LinuxMutantSpec& spec, const fs::path& tree,
                                    double seconds, uint64_t seed, bool mutate) {
-  LinuxMutantResult out{.spec = &spec};
+  LinuxMutantResult out;
+  out.spec = &spec;
   DriverSource src;
   if (mutate) {
     const TempTree copy;
@@ -254,15 +255,7 @@ LinuxMutantResult run_linux_mutant(const LinuxMutantSpec& spec, const fs::path& 
                                               .minimize_tests = 300,
                                               .isolate = true,
                                               .call_timeout = 1});
-  out.ops = r.ops;
-  out.seconds = r.seconds;
-  if (!r.finding) return out;
-  out.killed = true;
-  out.check = r.finding->violation.check;
-  out.violation = r.finding->minimized.message();
-  out.trace_ops = r.finding->ops.size();
-  out.ops = r.finding->found_after_ops;
-  out.seconds = r.finding->found_after_seconds;
+  static_cast<MutantKill&>(out) = mutant_kill(r);
   return out;
 }
 

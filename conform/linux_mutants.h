@@ -13,6 +13,7 @@
 
 #include "conform/campaign.h"
 #include "conform/iommu_choice.h"
+#include "conform/mutants.h"
 
 namespace iommu::conform {
 
@@ -52,15 +53,9 @@ std::span<const LinuxMutantSpec> linux_mutant_specs();
 std::string apply_linux_mutant(const LinuxMutantSpec& spec, const std::filesystem::path& tree,
                                const std::filesystem::path& out);
 
-struct LinuxMutantResult {
+struct LinuxMutantResult : MutantKill {
   const LinuxMutantSpec* spec = nullptr;
   std::string applied{};  // the versions of the edit applied; empty when run unmutated
-  bool killed = false;
-  std::string check{};      // the check that killed it
-  std::string violation{};  // its message, minimized
-  size_t trace_ops = 0;     // length of the minimized trace
-  uint64_t ops = 0;         // ops until the kill (or run in all, when it survived)
-  double seconds = 0;       // time until the kill (or spent, when it survived)
 };
 
 // Builds the mutant from `tree` and runs its campaign (isolated: a mutant may crash or hang).

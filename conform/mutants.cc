@@ -60,6 +60,16 @@ constexpr MutantSpec kSpecs[] = {
 
 std::span<const MutantSpec> mutant_specs() { return kSpecs; }
 
+MutantKill mutant_kill(const CampaignReport& r) {
+  if (!r.finding) return {.ops = r.ops, .seconds = r.seconds};
+  return {.killed = true,
+          .check = r.finding->violation.check,
+          .violation = r.finding->minimized.message(),
+          .trace_ops = r.finding->ops.size(),
+          .ops = r.finding->found_after_ops,
+          .seconds = r.finding->found_after_seconds};
+}
+
 MutantResult run_mutant(const MutantSpec& spec, double seconds, uint64_t seed) {
   DriverSource src = impl_driver_source(
       hw::FormatConfig{.name = std::string(spec.format), .ias = spec.ias}, spec.policy);
@@ -71,14 +81,9 @@ MutantResult run_mutant(const MutantSpec& spec, double seconds, uint64_t seed) {
                                               .mode = spec.mode,
                                               .check = {.iommu = spec.iommu},
                                               .minimize_tests = 300});
-  MutantResult out{.spec = &spec, .ops = r.ops, .seconds = r.seconds};
-  if (!r.finding) return out;
-  out.killed = true;
-  out.check = r.finding->violation.check;
-  out.violation = r.finding->minimized.message();
-  out.trace_ops = r.finding->ops.size();
-  out.ops = r.finding->found_after_ops;
-  out.seconds = r.finding->found_after_seconds;
+  MutantResult out;
+  static_cast<MutantKill&>(out) = mutant_kill(r);
+  out.spec = &spec;
   return out;
 }
 

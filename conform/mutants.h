@@ -30,14 +30,20 @@ struct MutantSpec {
 
 std::span<const MutantSpec> mutant_specs();
 
-struct MutantResult {
-  const MutantSpec* spec = nullptr;
+// What a campaign against a mutant came to (the impl zoo's and the kernel zoo's alike).
+struct MutantKill {
   bool killed = false;
-  std::string check{};    // the check that killed it
+  std::string check{};      // the check that killed it
   std::string violation{};  // its message, minimized
-  size_t trace_ops = 0;   // length of the minimized trace
-  uint64_t ops = 0;       // ops until the kill (or run in all, when it survived)
-  double seconds = 0;     // time until the kill (or spent, when it survived)
+  size_t trace_ops = 0;     // length of the minimized trace
+  uint64_t ops = 0;         // ops until the kill (or run in all, when it survived)
+  double seconds = 0;       // time until the kill (or spent, when it survived)
+};
+
+MutantKill mutant_kill(const CampaignReport& r);
+
+struct MutantResult : MutantKill {
+  const MutantSpec* spec = nullptr;
 };
 
 MutantResult run_mutant(const MutantSpec& spec, double seconds, uint64_t seed);
