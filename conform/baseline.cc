@@ -68,7 +68,7 @@ BaselineEntry parse_entry(std::string_view line, const std::string& where) {
   if (rest.find(' ') == std::string_view::npos)
     throw BaselineError(
         fmt::format("{}: missing the finding's signature after `{}`", where, driver));
-  return {std::string(driver), std::string(rest), 0};
+  return {.driver = std::string(driver), .signature = std::string(rest)};
 }
 
 }  // namespace

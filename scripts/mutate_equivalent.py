@@ -96,6 +96,43 @@ EQUIVALENT = [
         "why": "~b + 2 is -b + 1, which is -b with bit 0 set (-b is even: no page is 1 byte), "
                "and b has no bit 0: b & (~b + 2) is still the lowest set bit of b.",
     },
+    {
+        "file": "conform/baseline.cc", "col": 64,
+        "line": "size_t p = 0, t = 0, star = std::string_view::npos, resume = 0;",
+        "edit": "int: `0` -> `1`",
+        "why": 'resume is read only after a * was seen, and seeing one sets it.',
+    },
+    {
+        "file": "conform/baseline.cc", "col": 11,
+        "line": "if (p < pattern.size() && pattern[p] == '*') {",
+        "edit": "cmp: `<` -> `<=`",
+        "why": "The patterns are the entries' std::strings, so pattern[pattern.size()] is their "
+               "terminating NUL: it is neither '*' nor a character of a signature or driver "
+               "name, so the extra comparison never succeeds.",
+    },
+    {
+        "file": "conform/baseline.cc", "col": 18,
+        "line": "} else if (p < pattern.size() && pattern[p] == text[t]) {",
+        "edit": "cmp: `<` -> `<=`",
+        "why": "The patterns are the entries' std::strings, so pattern[pattern.size()] is their "
+               "terminating NUL: it is neither '*' nor a character of a signature or driver "
+               "name, so the extra comparison never succeeds.",
+    },
+    {
+        "file": "conform/baseline.cc", "col": 18,
+        "line": "p = star + 1;",
+        "edit": "int: `1` -> `0`",
+        "why": "p then points at the * itself, and the next step reads it as a * again: star and "
+               "p end as before, resume moves to the same t; one step later, the same state.",
+    },
+    {
+        "file": "conform/baseline.cc", "col": 12,
+        "line": "while (p < pattern.size() && pattern[p] == '*') p++;",
+        "edit": "cmp: `<` -> `<=`",
+        "why": "The patterns are the entries' std::strings, so pattern[pattern.size()] is their "
+               "terminating NUL: it is neither '*' nor a character of a signature or driver "
+               "name, so the extra comparison never succeeds.",
+    },
 ]
 
 

@@ -1,9 +1,13 @@
 // The baseline file format (conform/baseline.h, docs/LINUX.md "Baselines"): entries match by
-// driver and exact signature; a malformed line is an error naming FILE:LINE.
+// driver and signature (* any run of characters); a malformed line is an error naming
+// FILE:LINE.
 #include "conform/baseline.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
 
 namespace iommu::conform {
 namespace {
@@ -41,6 +45,38 @@ TEST(Baseline, StarMatchesAnyRun) {
   EXPECT_EQ(b.find("linux:arm-64-lpae-s1-4k", "stale unmap: reached # with perms r-x"), nullptr);
 }
 
+// The backtracking of *: the text after a * is matched anew from each later position, never
+// from where it started matching, never over text the pattern before the * already took; a
+// trailing * matches nothing too.
+TEST(Baseline, StarBacktracksOnlyForward) {
+  const Baseline b = Baseline::parse(
+      "known linux:x warn ab*ba\nknown linux:x warn *ab\nknown linux:x warn abc*\n", "b");
+  EXPECT_EQ(b.find("linux:x", "warn aba"), nullptr);
+  EXPECT_NE(b.find("linux:x", "warn abba"), nullptr);
+  EXPECT_EQ(b.find("linux:x", "warn axb"), nullptr);
+  EXPECT_NE(b.find("linux:x", "warn acab"), nullptr);
+  EXPECT_NE(b.find("linux:x", "warn abc"), nullptr);
+}
+
+TEST(Baseline, AnyDriverKindOfOneLetterOrMore) {
+  const Baseline b = Baseline::parse("known x:y warn z\n", "b.baseline");
+  EXPECT_NE(b.find("x:y", "warn z"), nullptr);
+  EXPECT_EQ(b.path(), "b.baseline");
+}
+
+TEST(Baseline, BlanksAroundALineAreNotPartOfIt) {
+  const Baseline b = Baseline::parse("  known linux:x warn y \t\n", "b");
+  EXPECT_NE(b.find("linux:x", "warn y"), nullptr);
+}
+
+TEST(Baseline, LoadsAFile) {
+  const std::string path = testing::TempDir() + "/loads.baseline";
+  std::ofstream(path) << kText;
+  const Baseline b = Baseline::load(path);
+  EXPECT_EQ(b.path(), path);
+  EXPECT_NE(b.find("linux:arm-v7s", "driver-call map: returned # with mapped=#"), nullptr);
+}
+
 void expect_error(const std::string& text, const std::string& what) {
   try {
     Baseline::parse(text, "bad.baseline");
@@ -54,6 +90,8 @@ TEST(Baseline, MalformedLinesNameFileAndLine) {
   expect_error("# ok\nknwon linux:arm-v7s warn x.c:1\n", "bad.baseline:2: expected `known");
   expect_error("known arm-v7s warn x.c:1\n", "bad.baseline:1: `arm-v7s` is not a driver");
   expect_error("known\n", "bad.baseline:1: `` is not a driver");
+  expect_error("known :arm-v7s warn x.c:1\n", "bad.baseline:1: `:arm-v7s` is not a driver");
+  expect_error("known linux: warn x.c:1\n", "bad.baseline:1: `linux:` is not a driver");
   expect_error("known linux:arm-v7s\n", "bad.baseline:1: missing the finding's signature");
   expect_error("known linux:arm-v7s warn\n", "bad.baseline:1: missing the finding's signature");
   expect_error("known * warn x.c:1\nknown * warn x.c:1\n",
