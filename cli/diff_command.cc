@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "cli/check_domain.h"
 #include "cli/command.h"
+#include "cli/progress.h"
 #include "cli/validate.h"
 #include "conform/isolation.h"
 #include "conform/kernel_diff.h"
@@ -25,18 +27,21 @@ struct DiffArgs {
   uint64_t ops = 20000;
   std::string caller = "hostile";
   double call_timeout = 5;
+  DomainArgs domain;
 };
 
-conform::DriverSource resolve(const std::string& driver, const std::string& kernel) {
+// The driver from one tree, in the domain --iommu and --invalidation choose.
+DomainRun resolve(const DiffArgs& a, const std::string& kernel) {
   try {
-    return conform::resolve_driver(driver, kernel);
+    return domain_runs(conform::resolve_driver(a.driver, kernel), a.domain).front();
   } catch (const conform::DriverError& e) {
     throw UsageError(e.what());
   }
 }
 
 void print_group(size_t n, const conform::DiffGroup& g, const DiffArgs& a) {
-  fmt::print("difference {}: {} ({} episode(s))\n", n, g.kind, g.occurrences);
+  fmt::print("difference {}: {} ({} op(s) in {} episode(s))\n", n, g.kind, g.ops_differing,
+             g.episodes);
   fmt::print("  shortest trace ({} op(s)):\n", g.ops.size());
   for (const conform::Op& op : g.ops) fmt::print("    {}\n", conform::format_op(op));
   fmt::print("  last op on {}: {}\n", a.kernels[0], g.old_side);
@@ -47,24 +52,28 @@ int run_diff(const DiffArgs& a) {
   if (a.kernels.size() != 2)
     throw UsageError(
         fmt::format("diff needs --kernel twice (OLD, then NEW), got {}", a.kernels.size()));
-  const conform::DriverSource old_src = resolve(a.driver, a.kernels[0]);
-  const conform::DriverSource new_src = resolve(a.driver, a.kernels[1]);
+  const DomainRun old_run = resolve(a, a.kernels[0]);
+  const DomainRun new_run = resolve(a, a.kernels[1]);
+  Progress progress("diff " + a.driver, a.ops);
   conform::DiffOptions o;
+  o.check.iommu = old_run.iommu;
+  o.progress = [&progress](uint64_t ops) { progress.update(ops); };
   o.seed = a.seed;
   o.ops = a.ops;
   o.mode = a.caller == "contract" ? conform::CallerMode::kContract : conform::CallerMode::kHostile;
   o.call_timeout = a.call_timeout;
   conform::DiffReport r;
   try {
-    r = conform::diff_drivers(old_src, new_src, o);
+    r = conform::diff_drivers(old_run.source, new_run.source, o);
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());
-  } catch (const conform::IsolationError& e) {
+  } catch (const std::runtime_error& e) {  // IsolationError, or a nondeterministic driver
     throw UsageError(e.what());
   }
+  progress.finish();
   for (size_t i = 0; i < r.groups.size(); i++) print_group(i + 1, r.groups[i], a);
-  fmt::print("summary: driver={} ops={} episodes={} differences={}\n", a.driver, r.ops, r.episodes,
-             r.groups.size());
+  fmt::print("summary: driver={} ops={} episodes={} differences={} ({})\n", a.driver, r.ops,
+             r.episodes, r.groups.size(), old_run.label);
   return r.groups.empty() ? kExitOk : kExitViolation;
 }
 
@@ -91,6 +100,11 @@ void add_diff_command(CLI::App& app, Action& action) {
   cmd->add_option("--call-timeout", o->call_timeout,
                   "Seconds one driver call may take before it counts as a hang")
       ->check(CLI::Range(0.001, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--iommu", o->domain.iommu,
+                  "IOMMU model, as in check (default: the checker's for the format)");
+  cmd->add_option("--invalidation", o->domain.invalidation, "strict or lazy, as in check")
+      ->check(CLI::IsMember({"strict", "lazy"}))
       ->capture_default_str();
   cmd->callback([&action, o] { action = [o] { return run_diff(*o); }; });
 }

@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include <set>
 #include <stdexcept>
 
 #include "conform/isolation.h"
@@ -65,15 +66,23 @@ std::optional<Violation> step_both(Checker& a, Checker& b, const Op& op, size_t 
 }
 
 // One episode in a child: generated ops (or `replay`, when given) until the first difference.
+// The generated ops at the indices in `skip` (ascending) are drawn but not run: they are the
+// earlier differences, left out so that both sides share one history again.
 std::optional<Violation> run_episode(const Sides& s, const DiffOptions& o, uint64_t seed,
-                                     const std::vector<Op>* replay, std::vector<Op>& ran) {
+                                     const std::vector<Op>* replay,
+                                     const std::vector<size_t>& skip, std::vector<Op>& ran) {
   auto body = [&](const DriverSource& wrapped, IsolatedChild& child) -> std::optional<Violation> {
     Checker a(wrapped, s.check);
     Checker b(child.watch(*s.new_src), s.check);
     OpGenerator gen(wrapped.info.config, {.mode = o.mode, .seed = seed});
     const size_t n = replay ? replay->size() : o.episode_ops;
+    auto skipped = skip.begin();
     for (size_t i = 0; i < n && !child.stop_requested(); i++) {
       const Op op = replay ? (*replay)[i] : gen.next(a.reference());
+      if (skipped != skip.end() && *skipped == i) {
+        ++skipped;
+        continue;
+      }
       if (!child.started(op)) break;
       bool stop = false;
       if (auto d = step_both(a, b, op, i, stop)) return d;
@@ -104,13 +113,13 @@ void fill_sides(DiffGroup& g, const Violation& v) {
 
 DiffGroup minimize_group(const Sides& s, const DiffOptions& o, std::vector<Op> ops,
                          const Violation& first) {
-  DiffGroup g{kind_of(first), {}, {}, {}, 1};
+  DiffGroup g{kind_of(first), {}, {}, {}, 0, 0};
   fill_sides(g, first);
   auto still_differs = [&](const std::vector<Op>& candidate) {
     std::vector<Op> ran;
     std::optional<Violation> v;
     try {
-      v = run_episode(s, o, 0, &candidate, ran);
+      v = run_episode(s, o, 0, &candidate, {}, ran);
     } catch (const IsolationError&) {
       return false;
     }
@@ -122,6 +131,38 @@ DiffGroup minimize_group(const Sides& s, const DiffOptions& o, std::vector<Op> o
   // The minimizer's last accepted candidate is g.ops; replay it so the sides describe it.
   still_differs(g.ops);
   return g;
+}
+
+// Runs one episode to its end, recording each of its differences: after one, the episode runs
+// again without that op, so that every op of the stream is compared on a shared history (an
+// episode ends early only where both sides violate, or at a crash or hang). Returns the ops the
+// last run started.
+uint64_t episode(const Sides& s, const DiffOptions& o, uint64_t seed, DiffReport& r,
+                 std::map<std::string, size_t>& index) {
+  std::vector<size_t> skip;
+  std::set<std::string> kinds;  // this episode's
+  while (true) {
+    std::vector<Op> ran;
+    const std::optional<Violation> d = run_episode(s, o, seed, nullptr, skip, ran);
+    if (!d) return ran.size() + skip.size();
+    const std::string kind = kind_of(*d);
+    auto it = index.find(kind);
+    if (it == index.end()) {
+      it = index.emplace(kind, r.groups.size()).first;
+      r.groups.push_back(minimize_group(s, o, ran, *d));
+    }
+    DiffGroup& g = r.groups[it->second];
+    g.ops_differing++;
+    if (kinds.insert(kind).second) g.episodes++;
+    if (d->check != kCheck) return ran.size() + skip.size();
+    // The run repeated every op before the last difference, so it can only differ later.
+    if (!skip.empty() && d->op_index <= skip.back())
+      throw std::runtime_error(fmt::format(
+          "op {} behaved differently when the same ops ran again: a driver whose results are "
+          "not a function of its calls cannot be diffed",
+          d->op_index));
+    skip.push_back(d->op_index);
+  }
 }
 
 }  // namespace
@@ -143,19 +184,9 @@ DiffReport diff_drivers(const DriverSource& old_src, const DriverSource& new_src
   while (r.ops < opts.ops) {
     DiffOptions o = opts;
     o.episode_ops = std::min(opts.episode_ops, opts.ops - r.ops);
-    std::vector<Op> ran;
     const uint64_t seed = opts.seed * 1000003 + r.episodes++;
-    std::optional<Violation> d = run_episode(s, o, seed, nullptr, ran);
-    r.ops += ran.empty() ? 1 : ran.size();
+    r.ops += std::max<uint64_t>(1, episode(s, o, seed, r, index));  // a driver that dies at create
     if (opts.progress) opts.progress(r.ops);
-    if (!d) continue;
-    const std::string kind = kind_of(*d);
-    if (auto it = index.find(kind); it != index.end()) {
-      r.groups[it->second].occurrences++;
-      continue;
-    }
-    index[kind] = r.groups.size();
-    r.groups.push_back(minimize_group(s, opts, std::move(ran), *d));
   }
   return r;
 }

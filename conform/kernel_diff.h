@@ -4,10 +4,10 @@
 // iova_to_phys's translation), a WARN, or which one violates (a device access that differs is
 // a violation on one side: its checker compares the device with the reference).
 //
-// An episode runs until its first difference (after it the two domains hold different state,
-// so later ops would only echo it); the difference is grouped by its kind (the op kind and
-// what differs) and each group's first trace is minimized to the shortest one that still
-// shows a difference of that kind. Episodes run in a child process (conform/isolation.h), so
+// Every op of the stream is compared on a history both sides share: after a difference the
+// two domains hold different state, so the episode runs again from its start without that op.
+// Differences are grouped by their kind (the op kind and what differs) and each group's first
+// trace is minimized to the shortest one that still shows a difference of that kind. Episodes run in a child process (conform/isolation.h), so
 // a driver that hangs or crashes is a difference of kind `timeout`/`crash`, not the end.
 #pragma once
 
@@ -39,7 +39,8 @@ struct DiffGroup {
   std::vector<Op> ops;   // the shortest trace found; its last op differs
   std::string old_side;  // what its last op did on each side
   std::string new_side;
-  uint64_t occurrences = 0;  // episodes whose first difference was of this kind
+  uint64_t ops_differing = 0;  // ops that differed this way
+  uint64_t episodes = 0;       // episodes with at least one of them
 };
 
 struct DiffReport {
