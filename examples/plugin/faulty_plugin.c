@@ -14,6 +14,7 @@
  *   FAULT_ROOTS   roots() claims (size_t)-1 root tables
  *   FAULT_WARN    WARNs: on that correct call (a finding), and on a map over a mapping as
  *                 Linux's io-pgtable-arm does (caller misuse: allowed, and shown by replay)
+ *   FAULT_FLAKY   fails that call with -ENOMEM at random (a driver `diff` cannot compare)
  */
 #define iommucheck_driver_descriptor example_driver_descriptor
 #include "example_plugin.c"
@@ -39,11 +40,23 @@ static void fault(const struct example *ex) {
 #endif
 }
 
+#ifdef FAULT_FLAKY
+#include <sys/random.h>
+
+static int coin(void) {
+  unsigned char c = 0;
+  return getrandom(&c, 1, 0) == 1 && (c & 1);
+}
+#endif
+
 static int faulty_map_pages(void *handle, uint64_t iova, uint64_t paddr, uint64_t pgsize,
                             uint64_t pgcount, int prot, uint64_t *mapped) {
   const struct example *ex = handle;
   int ret;
   if (pgcount >= 3) fault(ex);
+#ifdef FAULT_FLAKY
+  if (pgcount >= 3 && coin()) return -ENOMEM;
+#endif
   ret = example_map_pages(handle, iova, paddr, pgsize, pgcount, prot, mapped);
 #ifdef FAULT_WARN
   IOMMUCHECK_WARN_ON(ex->host, ret == -EEXIST);
