@@ -57,6 +57,11 @@ conform::CampaignOptions job_options(const CheckArgs& a, unsigned job,
                                   !a.stop_at_first);
   o.call_timeout = a.call_timeout;
   o.check.table_memory = a.table_memory;
+  // Nobody reads a known finding's trace, and minimizing one can cost more than the campaign.
+  if (!a.baseline_path.empty())
+    o.known = [&a](const std::string& signature) {
+      return a.baseline.find(a.driver, signature) != nullptr;
+    };
   if (a.seconds) o.seconds = *a.seconds;
   if (a.ops) o.ops = *a.ops / a.jobs + (job < *a.ops % a.jobs ? 1 : 0);
   if (!a.ops && !a.seconds) o.ops = 100000 / a.jobs;

@@ -25,6 +25,17 @@ uint64_t episode_seed(uint64_t seed, uint64_t episode) {
   return z ^ (z >> 31);
 }
 
+// A finding kept as it occurred: `why` says why it was not minimized.
+Finding unminimized(const Violation& v, std::vector<Op> ops, std::string why) {
+  Finding f;
+  f.violation = f.minimized = v;
+  f.signature = finding_signature(v);
+  f.original_ops = ops.size();
+  f.ops = std::move(ops);
+  f.cut_short = std::move(why);
+  return f;
+}
+
 struct Episode {
   std::vector<Op> ops;
   std::optional<Violation> violation;
@@ -122,7 +133,9 @@ class Campaign {
     if (!seen_.claim(signature)) return;
     const double found_after = since(start_);
     const auto minimize_start = Clock::now();
-    Finding f = minimize_finding(source_, opts_.check, std::move(ops), v, minimize_options());
+    Finding f = opts_.known && opts_.known(signature)
+                    ? unminimized(v, std::move(ops), "known")
+                    : minimize_finding(source_, opts_.check, std::move(ops), v, minimize_options());
     minimizing_seconds_ += since(minimize_start);
     f.episode_seed = seed;
     f.found_after_ops = report_.ops;

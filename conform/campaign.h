@@ -62,6 +62,9 @@ struct CampaignOptions {
   const std::atomic<bool>* interrupt = nullptr;
   // Shared by jobs; nullptr: this campaign's own.
   SignatureSet* seen = nullptr;
+  // Findings the caller already knows (a baseline's): recorded as they occurred, unminimized,
+  // since nobody reads their trace. Empty: every finding is minimized.
+  std::function<bool(const std::string& signature)> known{};
 };
 
 struct Finding {
@@ -73,7 +76,7 @@ struct Finding {
   size_t original_ops = 0;    // ops in the episode up to the violation
   size_t minimize_tests = 0;
   // Empty, or why the minimization stopped before it was done ("interrupted", "the time
-  // limit"): `ops` then still fails the same way but is not minimal.
+  // limit") or did not run ("known"): `ops` then still fails the same way but is not minimal.
   std::string cut_short;
   uint64_t found_after_ops = 0;    // ops run by the campaign when the violation occurred
   double found_after_seconds = 0;  // and the time it had taken

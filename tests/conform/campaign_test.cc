@@ -98,6 +98,27 @@ TEST(Campaign, SharedSignaturesAreMinimizedOnce) {
   EXPECT_EQ(a.occurrences, b.occurrences);
 }
 
+// A baseline's known findings are kept as they occurred; the others are still minimized.
+TEST(Campaign, KnownFindingsAreNotMinimized) {
+  const DriverSource src = two_rule_source();
+  CampaignOptions o{
+      .seed = 1, .ops = 1500, .episode_ops = 300, .minimize_tests = 50, .keep_going = true};
+  const std::string known = run_campaign(src, o).findings.front().signature;
+  o.known = [&](const std::string& signature) { return signature == known; };
+  const CampaignReport r = run_campaign(src, o);
+  ASSERT_GE(r.findings.size(), 2u);
+  for (const Finding& f : r.findings) {
+    if (f.signature == known) {
+      EXPECT_EQ(f.cut_short, "known");
+      EXPECT_EQ(f.minimize_tests, 0u);
+      EXPECT_EQ(f.ops.size(), f.original_ops);
+      EXPECT_EQ(f.ops.size(), f.violation.op_index + 1);  // the episode up to the violation
+    } else {
+      EXPECT_GT(f.minimize_tests, 0u) << f.signature;
+    }
+  }
+}
+
 TEST(Campaign, AnInterruptStopsMinimizationAndSaysSo) {
   const DriverSource src = two_rule_source();
   std::atomic<bool> interrupt{false};
