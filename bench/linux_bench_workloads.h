@@ -1,0 +1,31 @@
+// The workloads bench/linux_bench.cc runs on impl: and linux: drivers alike, each on one
+// driver alone (no checker, no isolation): its own table memory, no-op flushes.
+#pragma once
+
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "conform/checker.h"
+
+namespace iommu::bench {
+
+struct Workload {
+  std::string name;  // "map_unmap/4K", "map_sg/64x16K", "iova_stress/inflight:64"
+  std::function<void(benchmark::State&, const conform::DriverSource&)> run;
+  // A fixed iteration count (iova_stress runs exactly one cycle of its span); 0: Google
+  // Benchmark chooses.
+  benchmark::IterationCount iterations = 0;
+};
+
+// Every workload the comparison runs, in report order.
+std::vector<Workload> comparison_workloads();
+
+// The plugin ABI's own cost: map_pages then unmap_pages of `pgcount` 4K pages on a driver whose
+// calls do nothing but one host callback per page (bench/abi_noop_plugin.c).
+void abi_overhead(benchmark::State& state, const conform::DriverSource& source, uint64_t pgcount);
+
+}  // namespace iommu::bench
