@@ -23,6 +23,8 @@
 #include "conform/impl_driver.h"
 #include "conform/linux_build.h"
 #include "conform/plugin.h"
+#include "hw/table_memory.h"
+#include "ref/prot.h"
 
 namespace iommu::bench {
 namespace {
@@ -63,16 +65,38 @@ conform::DriverSource plugin_source(const std::filesystem::path& path) {
   return {plugin->info(), [plugin](conform::DriverEnv& env) { return plugin->create(env); }};
 }
 
+// The column's name is a claim: the device's memory (the hw model's) sees a mapped page's
+// table entry when Linux syncs, and nothing when it walks coherently.
+void check_publication(const conform::DriverSource& source, bool coherent) {
+  NoFlush flush;
+  hw::TableMemory memory;
+  conform::DriverEnv env{memory, flush};
+  const std::unique_ptr<conform::Driver> driver = source.create(env);
+  uint64_t mapped = 0;
+  if (driver->map_pages(0x1000, 0x1000, 0x1000, 1, IOMMU_READ, &mapped) != 0)
+    throw std::runtime_error("mapping one page failed");
+  const bool published = memory.read64(driver->roots().at(0)) != 0;
+  if (published == coherent) {
+    throw std::runtime_error(fmt::format("the {} shim {} its table entries to the device",
+                                         coherent ? "coherent" : "non-coherent",
+                                         published ? "publishes" : "does not publish"));
+  }
+}
+
 // The plugin of kFormat built from `dir`, with the shim as the checker runs it or coherent.
 conform::DriverSource linux_source(const std::string& dir, bool coherent) {
   conform::LinuxBuildOptions options;
   if (coherent) options.extra_cflags = {"-DLXSHIM_BENCH_COHERENT_WALK"};
   const conform::LinuxBuild build = conform::build_linux_drivers(dir, options);
   auto it = build.plugins.find(kFormat);
-  if (it != build.plugins.end()) return plugin_source(it->second);
-  auto why = build.unavailable.find(kFormat);
-  throw std::runtime_error(fmt::format("kernel {}: no {} plugin: {}", dir, kFormat,
-                                       why == build.unavailable.end() ? "" : why->second));
+  if (it == build.plugins.end()) {
+    auto why = build.unavailable.find(kFormat);
+    throw std::runtime_error(fmt::format("kernel {}: no {} plugin: {}", dir, kFormat,
+                                         why == build.unavailable.end() ? "" : why->second));
+  }
+  conform::DriverSource source = plugin_source(it->second);
+  check_publication(source, coherent);
+  return source;
 }
 
 // "6.12" from the tree's Makefile, or `fallback` when it has none.

@@ -19,13 +19,6 @@ constexpr int RW = IOMMU_READ | IOMMU_WRITE;
 // Buffers live here; a page right after each keeps its tables alive, as in a domain in use.
 constexpr uint64_t kIova = 4 * G1;
 
-class NoFlush final : public impl::FlushOps {
- public:
-  void tlb_flush_all() override {}
-  void tlb_flush_walk(uint64_t, uint64_t, uint64_t) override {}
-  void tlb_add_page(impl::IotlbGather&, uint64_t, uint64_t) override {}
-};
-
 class NoSink final : public hw::InvalidationSink {
  public:
   void issue(const hw::Command&) override {}

@@ -13,6 +13,14 @@
 
 namespace iommu::bench {
 
+// The flushes of a driver alone: none, so the figures are the page table's own cost.
+class NoFlush final : public impl::FlushOps {
+ public:
+  void tlb_flush_all() override {}
+  void tlb_flush_walk(uint64_t, uint64_t, uint64_t) override {}
+  void tlb_add_page(impl::IotlbGather&, uint64_t, uint64_t) override {}
+};
+
 struct Workload {
   std::string name;  // "map_unmap/4K", "map_sg/64x16K", "iova_stress/inflight:64"
   std::function<void(benchmark::State&, const conform::DriverSource&)> run;
