@@ -162,7 +162,10 @@ void register_all(const std::vector<Column>& columns, RatioReporter& reporter) {
   }
   auto noop = std::make_shared<LazySource>([] { return plugin_source(IOMMUCHECK_BENCH_NOOP_PLUGIN); });
   for (uint64_t pgcount : {0, 1, 256}) {
-    benchmark::RegisterBenchmark(fmt::format("abi_overhead/pgcount:{}", pgcount).c_str(),
+    const std::string name = fmt::format("abi_overhead/pgcount:{}", pgcount);
+    reporter.expect(name, "abi_overhead: a plugin doing nothing (bench/abi_noop_plugin.c)",
+                    fmt::format("pgcount:{}", pgcount));
+    benchmark::RegisterBenchmark(name.c_str(),
                                  [noop, pgcount](benchmark::State& s) {
                                    try {
                                      abi_overhead(s, noop->get(), pgcount);
