@@ -143,37 +143,40 @@ std::vector<Column> all_columns() {
   return columns;
 }
 
+// A benchmark whose driver did not build, or that threw, reports why instead of a figure.
+template <class Run>
+std::function<void(benchmark::State&)> guarded(std::shared_ptr<LazySource> source, Run run) {
+  return [source, run](benchmark::State& s) {
+    try {
+      run(s, source->get());
+    } catch (const std::exception& e) {
+      s.SkipWithError(e.what());
+    }
+  };
+}
+
 void register_all(const std::vector<Column>& columns, RatioReporter& reporter) {
   for (const Workload& w : comparison_workloads()) {
     for (const Column& c : columns) {
       const std::string name = w.name + "/" + c.name;
-      auto* b = benchmark::RegisterBenchmark(
-          name.c_str(), [run = w.run, source = c.source](benchmark::State& s) {
-            try {
-              run(s, source->get());
-            } catch (const std::exception& e) {
-              s.SkipWithError(e.what());
-            }
-          });
+      auto* b = benchmark::RegisterBenchmark(name.c_str(), guarded(c.source, w.run));
       b->Unit(benchmark::kNanosecond);
       if (w.iterations) b->Iterations(w.iterations);
       reporter.expect(name, w.name, c.name);
     }
   }
   auto noop = std::make_shared<LazySource>([] { return plugin_source(IOMMUCHECK_BENCH_NOOP_PLUGIN); });
-  for (uint64_t pgcount : {0, 1, 256}) {
-    const std::string name = fmt::format("abi_overhead/pgcount:{}", pgcount);
-    reporter.expect(name, "abi_overhead: a plugin doing nothing (bench/abi_noop_plugin.c)",
-                    fmt::format("pgcount:{}", pgcount));
-    benchmark::RegisterBenchmark(name.c_str(),
-                                 [noop, pgcount](benchmark::State& s) {
-                                   try {
-                                     abi_overhead(s, noop->get(), pgcount);
-                                   } catch (const std::exception& e) {
-                                     s.SkipWithError(e.what());
-                                   }
-                                 })
-        ->Unit(benchmark::kNanosecond);
+  for (bool map : {true, false}) {
+    for (uint64_t pgcount : {0, 256}) {
+      const std::string call = map ? "map_pages" : "unmap_pages";
+      const std::string name = fmt::format("abi_overhead/{}/pgcount:{}", call, pgcount);
+      reporter.expect(name, "abi_overhead: a plugin doing nothing (bench/abi_noop_plugin.c)",
+                      fmt::format("{} x{}", call, pgcount));
+      auto run = [map, pgcount](benchmark::State& s, const conform::DriverSource& d) {
+        abi_overhead(s, d, map, pgcount);
+      };
+      benchmark::RegisterBenchmark(name.c_str(), guarded(noop, run))->Unit(benchmark::kNanosecond);
+    }
   }
 }
 

@@ -182,14 +182,18 @@ std::vector<Workload> comparison_workloads() {
   };
 }
 
-void abi_overhead(benchmark::State& state, const conform::DriverSource& source, uint64_t pgcount) {
+void abi_overhead(benchmark::State& state, const conform::DriverSource& source, bool map,
+                  uint64_t pgcount) {
   Rig rig(source);
   impl::IoPgtableOps& ops = *rig.driver;
   impl::IotlbGather gather;
   for (auto _ : state) {
     uint64_t mapped = 0;
-    ops.map_pages(kIova, G1, K4, pgcount, RW, &mapped);
-    benchmark::DoNotOptimize(ops.unmap_pages(kIova, K4, pgcount, &gather));
+    if (map) {
+      benchmark::DoNotOptimize(ops.map_pages(kIova, G1, K4, pgcount, RW, &mapped));
+    } else {
+      benchmark::DoNotOptimize(ops.unmap_pages(kIova, K4, pgcount, &gather));
+    }
   }
   rig.finish(state);
 }

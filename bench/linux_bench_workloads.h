@@ -32,8 +32,9 @@ struct Workload {
 // Every workload the comparison runs, in report order.
 std::vector<Workload> comparison_workloads();
 
-// The plugin ABI's own cost: map_pages then unmap_pages of `pgcount` 4K pages on a driver whose
-// calls do nothing but one host callback per page (bench/abi_noop_plugin.c).
-void abi_overhead(benchmark::State& state, const conform::DriverSource& source, uint64_t pgcount);
+// The plugin ABI's own cost: one map_pages (`map`) or unmap_pages call of `pgcount` 4K pages on
+// a driver that does nothing but one host callback per page (bench/abi_noop_plugin.c).
+void abi_overhead(benchmark::State& state, const conform::DriverSource& source, bool map,
+                  uint64_t pgcount);
 
 }  // namespace iommu::bench
