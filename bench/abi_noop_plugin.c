@@ -32,8 +32,8 @@ static void destroy(void *handle) {
   free(n);
 }
 
-static int map_pages(void *handle, uint64_t iova, uint64_t paddr, uint64_t pgsize,
-                     uint64_t pgcount, int prot, uint64_t *mapped) {
+static int map_pages(void *handle, uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount,
+                     int prot, uint64_t *mapped) {
   (void)iova;
   (void)prot;
   struct noop *n = handle;

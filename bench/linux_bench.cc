@@ -119,8 +119,10 @@ std::vector<Column> linux_columns(const std::string& key, const std::string& con
   const char* env = std::getenv(var.c_str());
   const std::string dir = env && *env ? env : configured;
   if (dir.empty()) {
-    fmt::print(stderr, "linux {}: no tree ({} is not set at run time or configure time): "
-               "its benchmarks are skipped\n", fallback_name, var);
+    fmt::print(stderr,
+               "linux {}: no tree ({} is not set at run time or configure time): "
+               "its benchmarks are skipped\n",
+               fallback_name, var);
     return {};
   }
   const std::string label = "linux-" + tree_version(dir, fallback_name);
@@ -165,7 +167,8 @@ void register_all(const std::vector<Column>& columns, RatioReporter& reporter) {
       reporter.expect(name, w.name, c.name);
     }
   }
-  auto noop = std::make_shared<LazySource>([] { return plugin_source(IOMMUCHECK_BENCH_NOOP_PLUGIN); });
+  auto noop =
+      std::make_shared<LazySource>([] { return plugin_source(IOMMUCHECK_BENCH_NOOP_PLUGIN); });
   for (bool map : {true, false}) {
     for (uint64_t pgcount : {0, 256}) {
       const std::string call = map ? "map_pages" : "unmap_pages";

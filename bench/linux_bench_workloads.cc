@@ -28,7 +28,8 @@ class NoSink final : public hw::InvalidationSink {
 // impl_pgtable_bench.cc: freed tables come back while still in cache.
 struct Rig {
   explicit Rig(const conform::DriverSource& source)
-      : memory({.base = uint64_t{1} << 32, .limit = uint64_t{1} << 33,
+      : memory({.base = uint64_t{1} << 32,
+                .limit = uint64_t{1} << 33,
                 .quarantine = uint64_t{64} << 10}),
         env{memory, flush},
         driver(source.create(env)) {}

@@ -60,7 +60,8 @@ void RatioReporter::ReportRuns(const std::vector<Run>& runs) {
 void RatioReporter::Finalize() {
   ConsoleReporter::Finalize();
   std::ostream& out = GetOutputStream();
-  out << "\n" << base_ << " against each linux: driver, CPU ns per iteration: the median of the "
+  out << "\n"
+      << base_ << " against each linux: driver, CPU ns per iteration: the median of the "
       << "repetitions [fastest .. slowest]; ratio " << base_ << "/linux: of the medians [range "
       << "over the repetitions]\n";
   for (const std::string& w : workloads_) {
@@ -79,8 +80,8 @@ void RatioReporter::print_workload(const std::string& workload) {
   };
   auto spread_of = [](const Figures& f) {
     Spread s = spread(f.ns);
-    if (s.n == 0 && f.median_aggregate > 0) s = {f.median_aggregate, f.median_aggregate,
-                                                 f.median_aggregate, 1};
+    if (s.n == 0 && f.median_aggregate > 0)
+      s = {f.median_aggregate, f.median_aggregate, f.median_aggregate, 1};
     return s;
   };
   const Figures* base = figures(base_);

@@ -31,7 +31,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
  private:
   struct Figures {
-    std::vector<double> ns;  // CPU time per iteration, one per repetition
+    std::vector<double> ns;       // CPU time per iteration, one per repetition
     double median_aggregate = 0;  // when only aggregates are reported
     std::map<std::string, double> counters;
     std::string error;
@@ -44,8 +44,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
   std::string base_;
   size_t errors_ = 0;
-  std::vector<std::string> workloads_, columns_;  // in the order declared
-  std::map<std::string, Cell> cells_;             // by benchmark name
+  std::vector<std::string> workloads_, columns_;                    // in the order declared
+  std::map<std::string, Cell> cells_;                               // by benchmark name
   std::map<std::pair<std::string, std::string>, Figures> figures_;  // by (workload, column)
 };
 
