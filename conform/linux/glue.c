@@ -59,6 +59,11 @@ void lxshim_variant_cfg(const struct lxshim_variant *v, struct io_pgtable_cfg *c
   /* Non-coherent, so that Linux syncs every PTE write and the device sees only what it
    * synced; DART refuses that and is mirrored instead. */
   cfg->coherent_walk = v->coherent_walk;
+#ifdef LXSHIM_BENCH_COHERENT_WALK
+  /* Bench-only build (bench/linux_bench.cc): Linux as on a coherent IOMMU, which never syncs,
+   * so nothing reaches the device's memory. Never checkable; the CLI never sets it. */
+  cfg->coherent_walk = 1;
+#endif
 }
 
 int lxshim_pgtable_create(const struct lxshim_variant *v, const struct iommucheck_host *host,
