@@ -109,9 +109,9 @@ int Model::unmap(uint64_t iova, uint64_t length, bool apply) {
 int Model::attach(unsigned domain, uint64_t pgsize_bitmap, bool apply) {
   if (attached_.count(domain)) return -EEXIST;
   if (!(pgsize_bitmap & kPageSize)) return -EINVAL;
+  known_.insert(domain);  // even a failed attach must leave it translating nothing
   if (apply) {
     attached_.insert(domain);
-    known_.insert(domain);
     expected_map_calls_ = 0;
     for (const auto& [at, a] : areas_) expected_map_calls_ += runs(a.pages, a.first, a.npages);
   }
@@ -194,7 +194,7 @@ void Model::check_translation(const Observed& seen, std::vector<std::string>& ou
         uint64_t got = seen.iova_to_phys(d, iova);
         if (got == want) continue;
         out.push_back(fmt::format("translation: domain {}{} maps iova {:#x} to {:#x}, expected {}", d,
-                                  attached ? "" : " (detached)", iova, got,
+                                  attached ? "" : " (not attached)", iova, got,
                                   want ? fmt::format("{:#x}", want) : std::string("nothing")));
         reported = true;
       }

@@ -97,7 +97,7 @@ class Model {
   unsigned next_pages_ = 1;
   std::map<uint64_t, Area> areas_;  // by iova
   std::set<unsigned> attached_;
-  std::set<unsigned> known_;        // every domain ever attached
+  std::set<unsigned> known_;        // every domain an attach was tried on
   std::map<uint64_t, Access> accesses_;
   std::set<std::pair<uint64_t, uint64_t>> iova_seen_;  // [start, end) ever mapped
   uint64_t expected_map_calls_ = 0;
