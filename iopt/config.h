@@ -23,9 +23,9 @@ enum class Mutant {
 std::string_view mutant_name(Mutant m);
 std::string_view mutant_description(Mutant m);
 // Every mutant but kNone.
-inline constexpr Mutant kAllMutants[] = {Mutant::kPinTwice,           Mutant::kUnfilledAttach,
-                                         Mutant::kLeakPinOnError,     Mutant::kUnpinAcrossAccess,
-                                         Mutant::kMapPerPage,         Mutant::kKeepXarray};
+inline constexpr Mutant kAllMutants[] = {Mutant::kPinTwice,       Mutant::kUnfilledAttach,
+                                         Mutant::kLeakPinOnError, Mutant::kUnpinAcrossAccess,
+                                         Mutant::kMapPerPage,     Mutant::kKeepXarray};
 
 struct IoptConfig {
   // PFN runs one batch holds: a batch is full only when a new run does not fit, so a run is
@@ -33,6 +33,8 @@ struct IoptConfig {
   size_t batch_runs = 32;
   // Pages pinned from the user per pin_user_pages call.
   uint64_t pin_chunk = 512;
+  // Areas lie below this iova; a domain must translate everything below it to be attached.
+  uint64_t iova_limit = uint64_t{1} << 32;
   Mutant mutant = Mutant::kNone;
 };
 

@@ -19,6 +19,8 @@ class IoDomain {
   // iommu_iova_to_phys: 0 when unmapped.
   virtual uint64_t iova_to_phys(uint64_t iova) = 0;
   virtual uint64_t pgsize_bitmap() const = 0;
+  // Input address bits: the domain translates iovas below 2^ias.
+  virtual unsigned ias() const = 0;
 };
 
 class CoreDomain : public IoDomain {
@@ -30,6 +32,7 @@ class CoreDomain : public IoDomain {
   uint64_t unmap(uint64_t iova, uint64_t size) override { return domain_.unmap(iova, size); }
   uint64_t iova_to_phys(uint64_t iova) override { return domain_.iova_to_phys(iova); }
   uint64_t pgsize_bitmap() const override { return domain_.config().pgsize_bitmap; }
+  unsigned ias() const override { return domain_.config().ias; }
 
  private:
   impl::Domain& domain_;

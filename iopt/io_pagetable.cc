@@ -9,7 +9,8 @@ namespace iommu::iopt {
 
 // An attached domain as the storage sees it: the caller's domain, with its calls counted.
 struct IoPagetable::Counted : IoDomain {
-  Counted(IoDomain& d, uint64_t& maps, uint64_t& unmaps) : inner(d), map_calls(maps), unmap_calls(unmaps) {}
+  Counted(IoDomain& d, uint64_t& maps, uint64_t& unmaps)
+      : inner(d), map_calls(maps), unmap_calls(unmaps) {}
   int map(uint64_t iova, uint64_t paddr, uint64_t size, int prot) override {
     ++map_calls;
     return inner.map(iova, paddr, size, prot);
@@ -20,6 +21,7 @@ struct IoPagetable::Counted : IoDomain {
   }
   uint64_t iova_to_phys(uint64_t iova) override { return inner.iova_to_phys(iova); }
   uint64_t pgsize_bitmap() const override { return inner.pgsize_bitmap(); }
+  unsigned ias() const override { return inner.ias(); }
 
   IoDomain& inner;
   uint64_t& map_calls;
@@ -38,7 +40,8 @@ IoPagetable::~IoPagetable() {
 }
 
 bool IoPagetable::range_ok(uint64_t iova, uint64_t length) const {
-  return length && iova % kPageSize == 0 && length % kPageSize == 0 && iova + length > iova;
+  return length && iova % kPageSize == 0 && length % kPageSize == 0 && iova + length > iova &&
+         iova + length <= cfg_.iova_limit;
 }
 
 bool IoPagetable::iova_free(uint64_t iova, uint64_t length) const {
@@ -75,8 +78,8 @@ int IoPagetable::map_user(uint64_t iova, uint64_t uva, uint64_t length, int prot
   const uint64_t uva_page = uva >> kPageShift, npages = length >> kPageShift;
   if (uva_page > mm_.npages() || npages > mm_.npages() - uva_page) return -EFAULT;
   if (faults_.should_fail()) return -ENOMEM;  // the pages object
-  auto pages = std::make_unique<Pages>(mm_, faults_, cfg_, uva_page, npages,
-                                       (prot & IOMMU_WRITE) != 0);
+  auto pages =
+      std::make_unique<Pages>(mm_, faults_, cfg_, uva_page, npages, (prot & IOMMU_WRITE) != 0);
   Pages* p = pages.get();
   pages_[p] = std::move(pages);
   pages_refs_[p] = 0;
@@ -96,7 +99,8 @@ int IoPagetable::copy(uint64_t dst_iova, uint64_t src_iova, uint64_t length, int
   if (!src || src_iova + length > src->iova + src->length()) return -ENOENT;
   if ((prot & IOMMU_WRITE) && !src->pages->writable()) return -EPERM;
   if (!iova_free(dst_iova, length)) return -EEXIST;
-  return insert_area(dst_iova, src->pages, src->first_index + ((src_iova - src->iova) >> kPageShift),
+  return insert_area(dst_iova, src->pages,
+                     src->first_index + ((src_iova - src->iova) >> kPageShift),
                      length >> kPageShift, prot);
 }
 
@@ -152,6 +156,7 @@ void IoPagetable::drop_area(uint64_t iova) {
 int IoPagetable::attach(IoDomain& domain) {
   if (counted(domain)) return -EEXIST;
   if (!(domain.pgsize_bitmap() & kPageSize)) return -EINVAL;
+  if (domain.ias() < 64 && (uint64_t{1} << domain.ias()) < cfg_.iova_limit) return -EINVAL;
   if (faults_.should_fail()) return -ENOMEM;  // the domain's slot
   auto c = std::make_unique<Counted>(domain, map_calls_, unmap_calls_);
   const bool first = domains_.empty();

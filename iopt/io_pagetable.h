@@ -23,11 +23,11 @@ using AccessId = uint64_t;
 struct IoptStats {
   uint64_t areas = 0;
   uint64_t pages_objects = 0;
-  uint64_t access_ranges = 0;   // distinct ranges the pages objects track
-  uint64_t accesses = 0;        // add_access handles not yet removed
+  uint64_t access_ranges = 0;  // distinct ranges the pages objects track
+  uint64_t accesses = 0;       // add_access handles not yet removed
   uint64_t xarray_entries = 0;
-  uint64_t pinned = 0;          // pins the pages objects account for
-  uint64_t map_calls = 0;       // iommu_map calls into domains, since construction
+  uint64_t pinned = 0;     // pins the pages objects account for
+  uint64_t map_calls = 0;  // iommu_map calls into domains, since construction
   uint64_t unmap_calls = 0;
 };
 
@@ -47,8 +47,8 @@ class IoPagetable {
   IoPagetable& operator=(const IoPagetable&) = delete;
 
   // IOMMU_IOAS_MAP: maps [uva, uva + length) at iova (a new pages object). -EINVAL for an
-  // unaligned or empty range or prot without read/write, -EEXIST when it overlaps an area,
-  // -EFAULT beyond the user memory, -ENOMEM.
+  // unaligned, empty or wrapping range, one beyond the iova limit, or prot without read/write,
+  // -EEXIST when it overlaps an area, -EFAULT beyond the user memory, -ENOMEM.
   int map_user(uint64_t iova, uint64_t uva, uint64_t length, int prot);
   // IOMMU_IOAS_COPY: maps at dst_iova the pages behind [src_iova, src_iova + length), which
   // one area must cover (-ENOENT otherwise); the new area shares the source's pages object.
@@ -59,7 +59,8 @@ class IoPagetable {
   int unmap(uint64_t iova, uint64_t length);
 
   // Fills the domain from the existing storage. -EEXIST when attached, -EINVAL when it has
-  // no 4 KiB page size, -ENOMEM or the domain's map error.
+  // no 4 KiB page size or does not translate up to the iova limit, -ENOMEM or the domain's map
+  // error.
   int attach(IoDomain& domain);
   // -ENOENT when not attached.
   int detach(IoDomain& domain);

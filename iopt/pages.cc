@@ -134,7 +134,9 @@ void Pages::unpin_holes(uint64_t first, uint64_t pfn, uint64_t n, bool access_ho
 void Pages::unfill_domain(Area& area, IoDomain& domain) {
   const bool access_holds = cfg_.mutant != Mutant::kUnpinAcrossAccess;
   const uint64_t last = area.last_index();
-  auto pfn_at = [&](uint64_t index) { return domain.iova_to_phys(area.iova_of(index)) >> kPageShift; };
+  auto pfn_at = [&](uint64_t index) {
+    return domain.iova_to_phys(area.iova_of(index)) >> kPageShift;
+  };
   for (uint64_t index = area.first_index; index <= last;) {
     const uint64_t pfn = pfn_at(index);
     if (pfn == 0) {  // not stored here: nothing to unmap or unpin
@@ -206,8 +208,12 @@ void Pages::remove_access(uint64_t first, uint64_t last) {
 }
 
 PfnReader::PfnReader(Pages& pages, uint64_t first, uint64_t last)
-    : pages_(pages), last_(last), spans_(pages.spans(first, last)),
-      batch_(pages.cfg_.batch_runs), batch_first_(first), batch_end_(first) {}
+    : pages_(pages),
+      last_(last),
+      spans_(pages.spans(first, last)),
+      batch_(pages.cfg_.batch_runs),
+      batch_first_(first),
+      batch_end_(first) {}
 
 PfnReader::~PfnReader() {
   for (uint64_t pfn : ahead_) pages_.unpin(pfn);
@@ -228,8 +234,7 @@ int PfnReader::next() {
 }
 
 bool PfnReader::fill_span(const Span& s, int& rc) {
-  const bool domain_read =
-      s.in_domain && !s.in_access && pages_.cfg_.mutant != Mutant::kPinTwice;
+  const bool domain_read = s.in_domain && !s.in_access && pages_.cfg_.mutant != Mutant::kPinTwice;
   if (!s.in_access && !domain_read) return from_user(s.last, rc);
   for (; batch_end_ <= s.last; ++batch_end_) {
     uint64_t pfn;

@@ -49,7 +49,11 @@ class Pages {
  public:
   Pages(UserMemory& mm, FaultInjector& faults, const IoptConfig& cfg, uint64_t uva_page,
         uint64_t npages, bool writable)
-      : mm_(mm), faults_(faults), cfg_(cfg), uva_page_(uva_page), npages_(npages),
+      : mm_(mm),
+        faults_(faults),
+        cfg_(cfg),
+        uva_page_(uva_page),
+        npages_(npages),
         writable_(writable) {}
 
   uint64_t uva_page() const { return uva_page_; }
@@ -101,8 +105,8 @@ class Pages {
   uint64_t uva_page_;
   uint64_t npages_;
   bool writable_;
-  std::map<uint64_t, uint64_t> xarray_;   // index -> pfn
-  std::vector<AccessRange> accesses_;     // access_itree
+  std::map<uint64_t, uint64_t> xarray_;    // index -> pfn
+  std::vector<AccessRange> accesses_;      // access_itree
   std::vector<const Area*> domain_areas_;  // domains_itree
   uint64_t npinned_ = 0;
 };

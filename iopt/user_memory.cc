@@ -28,12 +28,12 @@ UserMemory::UserMemory(std::vector<PfnRun> layout, FaultInjector& faults)
     npages_ += r.npfns;
     for (uint64_t i = 0; i < r.npfns; ++i)
       if (!seen.insert(r.pfn + i).second)
-        throw std::invalid_argument(fmt::format("user memory: pfn {:#x} backs two pages", r.pfn + i));
+        throw std::invalid_argument(
+            fmt::format("user memory: pfn {:#x} backs two pages", r.pfn + i));
   }
 }
 
-std::vector<PfnRun> UserMemory::scattered_layout(uint64_t npages, uint64_t max_run,
-                                                 uint64_t seed) {
+std::vector<PfnRun> UserMemory::scattered_layout(uint64_t npages, uint64_t max_run, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<PfnRun> out;
   // Runs sit in 1024-PFN slots in shuffled order, so neighbours are rarely contiguous by
@@ -103,7 +103,8 @@ uint8_t UserMemory::byte_at(uint64_t pfn, const Page& page, uint64_t offset) con
 
 UserMemory::Page& UserMemory::page(uint64_t pfn, const char* what) {
   Page& p = pages_[pfn];
-  if (p.pins == 0) misuse_.push_back(fmt::format("kernel {} of pfn {:#x}, which nobody pins", what, pfn));
+  if (p.pins == 0)
+    misuse_.push_back(fmt::format("kernel {} of pfn {:#x}, which nobody pins", what, pfn));
   return p;
 }
 

@@ -10,11 +10,12 @@ namespace {
 
 constexpr int kRead = 1, kWrite = 2;  // IOMMU_READ, IOMMU_WRITE
 
-bool aligned_range(uint64_t iova, uint64_t length) {
-  return length != 0 && iova % kPageSize == 0 && length % kPageSize == 0 && iova + length > iova;
-}
-
 }  // namespace
+
+bool Model::aligned_range(uint64_t iova, uint64_t length) const {
+  if (length == 0 || iova % kPageSize || length % kPageSize) return false;
+  return iova + length > iova && iova + length <= iova_limit_;
+}
 
 const Model::Area* Model::area_at(uint64_t iova, uint64_t* base) const {
   auto it = areas_.upper_bound(iova);
@@ -106,9 +107,10 @@ int Model::unmap(uint64_t iova, uint64_t length, bool apply) {
   return 0;
 }
 
-int Model::attach(unsigned domain, uint64_t pgsize_bitmap, bool apply) {
+int Model::attach(unsigned domain, uint64_t pgsize_bitmap, unsigned ias, bool apply) {
   if (attached_.count(domain)) return -EEXIST;
   if (!(pgsize_bitmap & kPageSize)) return -EINVAL;
+  if (ias < 64 && iova_limit_ > (uint64_t{1} << ias)) return -EINVAL;
   known_.insert(domain);  // even a failed attach must leave it translating nothing
   if (apply) {
     attached_.insert(domain);
@@ -193,8 +195,8 @@ void Model::check_translation(const Observed& seen, std::vector<std::string>& ou
           want = mm_.pfn_of(uva_of(iova) >> kPageShift) << kPageShift;
         uint64_t got = seen.iova_to_phys(d, iova);
         if (got == want) continue;
-        out.push_back(fmt::format("translation: domain {}{} maps iova {:#x} to {:#x}, expected {}", d,
-                                  attached ? "" : " (not attached)", iova, got,
+        out.push_back(fmt::format("translation: domain {}{} maps iova {:#x} to {:#x}, expected {}",
+                                  d, attached ? "" : " (not attached)", iova, got,
                                   want ? fmt::format("{:#x}", want) : std::string("nothing")));
         reported = true;
       }
@@ -231,8 +233,9 @@ void Model::check_xarray(const Observed& seen, std::vector<std::string>& out) co
   unsigned reported = 0;
   for (auto it = got.begin(); it != got.end(); it = got.upper_bound(*it))
     if (got.count(*it) > want.count(*it) && reported++ < 3)
-      out.push_back(fmt::format("xarray: holds user page {:#x} as pfn {:#x} {} time(s), expected {}",
-                                it->first, it->second, got.count(*it), want.count(*it)));
+      out.push_back(
+          fmt::format("xarray: holds user page {:#x} as pfn {:#x} {} time(s), expected {}",
+                      it->first, it->second, got.count(*it), want.count(*it)));
   for (auto it = want.begin(); it != want.end(); it = want.upper_bound(*it))
     if (got.count(*it) < want.count(*it) && reported++ < 3)
       out.push_back(fmt::format("xarray: holds user page {:#x} (pfn {:#x}) {} time(s), expected {}",

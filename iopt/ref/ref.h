@@ -36,7 +36,8 @@ struct Observed {
 
 class Model {
  public:
-  explicit Model(const UserMemory& mm) : mm_(mm) {}
+  // Areas must end at or below iova_limit.
+  Model(const UserMemory& mm, uint64_t iova_limit) : mm_(mm), iova_limit_(iova_limit) {}
 
   // Each operation returns the errno the contract demands (0: must succeed, unless an
   // allocation fails) and applies itself only when `apply` is set, which a caller does once
@@ -44,8 +45,8 @@ class Model {
   int map_user(uint64_t iova, uint64_t uva, uint64_t length, int prot, bool apply);
   int copy(uint64_t dst_iova, uint64_t src_iova, uint64_t length, int prot, bool apply);
   int unmap(uint64_t iova, uint64_t length, bool apply);
-  // `pgsize_bitmap`: the domain's page sizes (a domain without 4 KiB cannot be attached).
-  int attach(unsigned domain, uint64_t pgsize_bitmap, bool apply);
+  // A domain without 4 KiB pages, or translating less than the iova limit, cannot be attached.
+  int attach(unsigned domain, uint64_t pgsize_bitmap, unsigned ias, bool apply);
   int detach(unsigned domain, bool apply);
   // The access is known by the id the implementation gave it.
   int add_access(uint64_t iova, uint64_t length, bool write, uint64_t id, bool apply);
@@ -85,19 +86,21 @@ class Model {
   const Area* area_at(uint64_t iova, uint64_t* base) const;
   bool covered(uint64_t iova, uint64_t length, bool write, int& rc) const;
   bool free_range(uint64_t iova, uint64_t length) const;
+  bool aligned_range(uint64_t iova, uint64_t length) const;
   uint64_t runs(unsigned pages, uint64_t first, uint64_t npages) const;
-  uint64_t uva_of(uint64_t iova) const;  // of a mapped iova
+  uint64_t uva_of(uint64_t iova) const;                // of a mapped iova
   std::map<uint64_t, unsigned> expected_pins() const;  // uva page -> pins
   void check_translation(const Observed& seen, std::vector<std::string>& out) const;
   void check_pins(std::vector<std::string>& out) const;
   void check_xarray(const Observed& seen, std::vector<std::string>& out) const;
 
   const UserMemory& mm_;
+  uint64_t iova_limit_;
   std::map<unsigned, PagesObj> pages_;
   unsigned next_pages_ = 1;
   std::map<uint64_t, Area> areas_;  // by iova
   std::set<unsigned> attached_;
-  std::set<unsigned> known_;        // every domain an attach was tried on
+  std::set<unsigned> known_;  // every domain an attach was tried on
   std::map<uint64_t, Access> accesses_;
   std::set<std::pair<uint64_t, uint64_t>> iova_seen_;  // [start, end) ever mapped
   uint64_t expected_map_calls_ = 0;

@@ -5,10 +5,14 @@
 
 #include <cerrno>
 
-#include "harness.h"
+#include "conform/impl_driver.h"
+#include "conform/iopt_checker.h"
 
 namespace iommu::iopt::testing {
 namespace {
+
+using conform::IoptChecker;
+using conform::IoptScenario;
 
 constexpr uint64_t kIova = 0x100000;
 
@@ -19,15 +23,15 @@ std::string joined(const std::vector<std::string>& lines) {
 }
 
 // 16 user pages in four runs of four: 0x1000.., 0x2000.., 0x3000.., 0x4000...
-Scenario four_runs(std::vector<std::string> formats = {"arm-64-lpae-s1-4k", "arm-v7s"}) {
-  Scenario s;
+IoptScenario four_runs(std::vector<std::string> formats = {"arm-64-lpae-s1-4k", "arm-v7s"}) {
+  IoptScenario s;
   s.layout = {{0x1000, 4}, {0x2000, 4}, {0x3000, 4}, {0x4000, 4}};
-  s.formats = std::move(formats);
+  for (const std::string& f : formats) s.domains.push_back(conform::impl_driver_source(f));
   return s;
 }
 
 TEST(Iopt, WithOnlyDomainsTheDomainIsTheStorage) {
-  Harness h(four_runs());
+  IoptChecker h(four_runs());
   ASSERT_EQ(h.attach(0), 0);
   ASSERT_EQ(h.map_user(kIova, 0, 16 * kPageSize), 0);
   EXPECT_EQ(h.iopt->stats().map_calls, 4u) << "one map call per PFN run";
@@ -38,7 +42,7 @@ TEST(Iopt, WithOnlyDomainsTheDomainIsTheStorage) {
 }
 
 TEST(Iopt, AreasWithoutDomainsPinNothing) {
-  Harness h(four_runs());
+  IoptChecker h(four_runs());
   ASSERT_EQ(h.map_user(kIova, 0, 16 * kPageSize), 0);
   EXPECT_EQ(h.mm.total_pins(), 0u);
   EXPECT_EQ(h.iopt->stats().map_calls, 0u);
@@ -46,7 +50,7 @@ TEST(Iopt, AreasWithoutDomainsPinNothing) {
 }
 
 TEST(Iopt, ANewAreaReadsEachPfnOnceForEveryDomain) {
-  Harness h(four_runs());
+  IoptChecker h(four_runs());
   ASSERT_EQ(h.attach(0), 0);
   ASSERT_EQ(h.attach(1), 0);
   ASSERT_EQ(h.map_user(kIova, 2 * kPageSize, 8 * kPageSize), 0);
@@ -56,7 +60,7 @@ TEST(Iopt, ANewAreaReadsEachPfnOnceForEveryDomain) {
 }
 
 TEST(Iopt, AttachFillsANewDomainFromTheDomainThatStoresThePages) {
-  Harness h(four_runs());
+  IoptChecker h(four_runs());
   ASSERT_EQ(h.attach(0), 0);
   ASSERT_EQ(h.map_user(kIova, 0, 16 * kPageSize), 0);
   const uint64_t requests = h.faults.requests();
@@ -72,7 +76,7 @@ TEST(Iopt, AttachFillsANewDomainFromTheDomainThatStoresThePages) {
 }
 
 TEST(Iopt, CopiedAreasShareOnePinPerPage) {
-  Harness h(four_runs());
+  IoptChecker h(four_runs());
   ASSERT_EQ(h.attach(0), 0);
   ASSERT_EQ(h.map_user(kIova, 0, 16 * kPageSize), 0);
   ASSERT_EQ(h.copy(kIova + 0x100000, kIova + 2 * kPageSize, 8 * kPageSize), 0);
@@ -85,7 +89,7 @@ TEST(Iopt, CopiedAreasShareOnePinPerPage) {
 }
 
 TEST(Iopt, AnAccessForcesTheXarrayTierAndLeavesIt) {
-  Harness h(four_runs());
+  IoptChecker h(four_runs());
   ASSERT_EQ(h.attach(0), 0);
   ASSERT_EQ(h.map_user(kIova, 0, 16 * kPageSize), 0);
   AccessId id = 0;
@@ -106,7 +110,7 @@ TEST(Iopt, AnAccessForcesTheXarrayTierAndLeavesIt) {
 }
 
 TEST(Iopt, AnAccessWithoutDomainsPinsItsPagesOnly) {
-  Harness h(four_runs());
+  IoptChecker h(four_runs());
   ASSERT_EQ(h.map_user(kIova, 0, 16 * kPageSize), 0);
   AccessId a = 0, b = 0;
   ASSERT_EQ(h.add_access(kIova, 6 * kPageSize, false, &a), 0);
@@ -121,7 +125,7 @@ TEST(Iopt, AnAccessWithoutDomainsPinsItsPagesOnly) {
 }
 
 TEST(Iopt, TheContractsErrnos) {
-  Harness h(four_runs());
+  IoptChecker h(four_runs());
   AccessId id = 0;
   EXPECT_EQ(h.map_user(kIova + 1, 0, kPageSize), -EINVAL);
   EXPECT_EQ(h.map_user(kIova, 0, 17 * kPageSize), -EFAULT);
@@ -144,7 +148,7 @@ TEST(Iopt, TheContractsErrnos) {
 }
 
 TEST(Iopt, ADomainWithoutFourKilobytePagesIsRefused) {
-  Harness h(four_runs({"arm-64-lpae-s1-64k"}));
+  IoptChecker h(four_runs({"arm-64-lpae-s1-64k"}));
   EXPECT_EQ(h.attach(0), -EINVAL);
   EXPECT_TRUE(h.violations.empty()) << joined(h.violations);
 }
@@ -152,7 +156,7 @@ TEST(Iopt, ADomainWithoutFourKilobytePagesIsRefused) {
 // Fails the 1st, 2nd, ... allocation of one operation until it succeeds without a failure:
 // each failure must return -ENOMEM and leave every rule holding (the harness judges).
 template <class Op>
-void fail_every_point(Harness& h, Op op) {
+void fail_every_point(IoptChecker& h, Op op) {
   for (uint64_t n = 1;; ++n) {
     h.faults.fail_nth(n);
     const uint64_t failures = h.faults.failures();
@@ -170,16 +174,18 @@ void fail_every_point(Harness& h, Op op) {
 }
 
 TEST(Iopt, AnAllocationFailureAtAnyPointLeavesNothingBehind) {
-  Scenario s;
+  IoptScenario s;
   s.config.batch_runs = 2;  // several batches per operation
   s.config.pin_chunk = 3;
-  Harness h(s);
+  IoptChecker h(s);
   AccessId id = 0;
   fail_every_point(h, [&] { return h.attach(0); });
   fail_every_point(h, [&] { return h.map_user(kIova, 0, 40 * kPageSize); });
-  fail_every_point(h, [&] { return h.add_access(kIova + 8 * kPageSize, 20 * kPageSize, true, &id); });
+  fail_every_point(h,
+                   [&] { return h.add_access(kIova + 8 * kPageSize, 20 * kPageSize, true, &id); });
   fail_every_point(h, [&] { return h.map_user(kIova + 0x100000, 30 * kPageSize, 30 * kPageSize); });
-  fail_every_point(h, [&] { return h.copy(kIova + 0x200000, kIova + 4 * kPageSize, 30 * kPageSize); });
+  fail_every_point(h,
+                   [&] { return h.copy(kIova + 0x200000, kIova + 4 * kPageSize, 30 * kPageSize); });
   fail_every_point(h, [&] { return h.attach(1); });
   ASSERT_EQ(h.detach(0), 0);
   ASSERT_EQ(h.detach(1), 0);
@@ -191,12 +197,12 @@ TEST(Iopt, AnAllocationFailureAtAnyPointLeavesNothingBehind) {
 }
 
 TEST(Iopt, TheBatchNeverCutsARun) {
-  Scenario s;
+  IoptScenario s;
   s.layout = {{0x5000, 64}, {0x9000, 3}, {0x7000, 64}};
   s.config.batch_runs = 1;
   s.config.pin_chunk = 5;
-  s.formats = {"arm-64-lpae-s1-4k"};
-  Harness h(s);
+  s.domains = {conform::impl_driver_source("arm-64-lpae-s1-4k")};
+  IoptChecker h(s);
   ASSERT_EQ(h.attach(0), 0);
   AccessId id = 0;
   ASSERT_EQ(h.map_user(kIova, 0, 131 * kPageSize), 0);
