@@ -140,4 +140,31 @@ int run_iopt_check(const IoptCheckArgs& a) {
   return interrupted ? kExitInterrupted : kExitOk;
 }
 
+int run_iopt_mutants(const std::string& only, double seconds_per, uint64_t seed) {
+  std::string names;
+  bool known = only.empty();
+  for (iopt::Mutant m : iopt::kAllMutants) {
+    names += (names.empty() ? "" : ", ") + std::string(iopt::mutant_name(m));
+    known |= iopt::mutant_name(m) == only;
+  }
+  if (!known)
+    throw UsageError(fmt::format("--only {}: no such mutant; valid names: {}", only, names));
+  size_t run = 0, killed = 0;
+  fmt::print("{:<26} {:<9} {:<12} {:>9} {:>8}  {}\n", "mutant", "result", "check", "seconds", "ops",
+             "models");
+  for (iopt::Mutant m : iopt::kAllMutants) {
+    if (!only.empty() && iopt::mutant_name(m) != only) continue;
+    fmt::print(stderr, "mutant {} on iopt:arm-64-lpae-s1-4k...\n", iopt::mutant_name(m));
+    const conform::MutantKill k = conform::iopt_mutant_kill(m, seconds_per, seed);
+    ++run;
+    killed += k.killed;
+    fmt::print("{:<26} {:<9} {:<12} {:>9.2f} {:>8}  {}\n", iopt::mutant_name(m),
+               k.killed ? "killed" : "SURVIVED", k.killed ? k.check : "-", k.seconds, k.ops,
+               iopt::mutant_description(m));
+    if (k.killed) fmt::print("    {}\n", k.violation);
+  }
+  fmt::print("summary: mutants={} killed={} survived={}\n", run, killed, run - killed);
+  return killed == run ? kExitOk : kExitViolation;
+}
+
 }  // namespace iommu::cli

@@ -24,5 +24,8 @@ struct IoptCheckArgs {
 bool is_iopt_driver(const std::string& name);
 // Exit code as `check` gives it; UsageError for a driver the storage cannot use.
 int run_iopt_check(const IoptCheckArgs& args);
+// `mutants --driver-source iopt`: the storage's seeded bugs (iopt/config.h), the table of
+// `mutants`; exit 0 iff every one run is killed. UsageError for an unknown --only name.
+int run_iopt_mutants(const std::string& only, double seconds_per, uint64_t seed);
 
 }  // namespace iommu::cli

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <chrono>
 #include <random>
 
 #include "conform/impl_driver.h"
@@ -279,6 +280,28 @@ IoptCampaignResult iopt_campaign(uint64_t seed, uint64_t ops, const IoptScenario
     for (size_t i = from; i < h.log.size(); ++i) r.violations.push_back("  " + h.log[i]);
   }
   return r;
+}
+
+MutantKill iopt_mutant_kill(iopt::Mutant mutant, double seconds, uint64_t seed) {
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  MutantKill k;
+  IoptScenario s;
+  s.config.mutant = mutant;
+  s.config.batch_runs = 3;
+  for (uint64_t e = seed; !k.killed && elapsed() < seconds; ++e) {
+    s.layout = UserMemory::scattered_layout(128, 8, e);
+    IoptCampaignResult r = iopt_campaign(e, 300, s);
+    k.ops += r.ops;
+    if (r.violations.empty()) continue;
+    k.killed = true;
+    k.violation = r.violations.front();
+    k.check = k.violation.substr(0, k.violation.find(':'));
+  }
+  k.seconds = elapsed();
+  return k;
 }
 
 }  // namespace iommu::conform

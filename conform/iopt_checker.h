@@ -14,6 +14,7 @@
 #include "conform/checker.h"
 #include "conform/driver.h"
 #include "conform/generator.h"
+#include "conform/mutants.h"
 #include "hw/invalidation.h"
 #include "hw/table_memory.h"
 #include "impl/domain.h"
@@ -97,5 +98,10 @@ struct IoptCampaignResult {
 // at the first step that breaks a rule, and tears down when none did.
 IoptCampaignResult iopt_campaign(uint64_t seed, uint64_t ops, const IoptScenario& scenario = {},
                                  CallerMode mode = CallerMode::kContract);
+
+// The storage's bug zoo (`iommucheck mutants --driver-source iopt`): campaigns of a few hundred
+// operations against `mutant`, from `seed` on, until one breaks a rule or `seconds` pass.
+// MutantKill::check is the rule ("pins", "translation", ...); trace_ops is 0 (no trace).
+MutantKill iopt_mutant_kill(iopt::Mutant mutant, double seconds, uint64_t seed);
 
 }  // namespace iommu::conform
