@@ -33,11 +33,6 @@ conform::DriverSource domain_source(const IoptCheckArgs& a) {
   } catch (const conform::DriverError& e) {
     throw UsageError(fmt::format("driver '{}': {}", a.driver, e.what()));
   }
-  if (conform::runs_isolated(src.info))
-    throw UsageError(
-        fmt::format("driver '{}': the storage runs its domains in-process, and {} "
-                    "runs only isolated",
-                    a.driver, src.info.name));
   const ref::DomainConfig& c = src.info.config;
   if (!(c.pgsize_bitmap & iopt::kPageSize) || c.ias < 32)
     throw UsageError(
@@ -55,6 +50,37 @@ conform::IoptScenario scenario(const conform::DriverSource& src, uint64_t seed) 
   s.config.pin_chunk = 1 + (seed >> 8) % 40;
   s.domains.assign(kDomains, src);
   return s;
+}
+
+// One episode: in-process for impl: drivers, in a child process for the others, where a crash,
+// an exit or a hang of the driver becomes the violation.
+conform::IoptCampaignResult episode(const conform::DriverSource& src, uint64_t seed, uint64_t ops,
+                                    conform::CallerMode mode) {
+  if (!conform::runs_isolated(src.info))
+    return conform::iopt_campaign(seed, ops, scenario(src, seed), mode);
+  conform::IsolatedBody body = [&](const conform::DriverSource& watched,
+                                   conform::IsolatedChild&) -> std::optional<conform::Violation> {
+    conform::IoptCampaignResult r =
+        conform::iopt_campaign(seed, ops, scenario(watched, seed), mode);
+    if (r.violations.empty()) return std::nullopt;
+    conform::Violation v;
+    v.op = "episode";
+    v.check = "iopt";
+    for (const std::string& l : r.violations) v.detail += l + "\n";
+    return v;
+  };
+  const conform::IsolatedRun run = conform::run_isolated(src, body, {});
+  conform::IoptCampaignResult r;
+  r.ops = ops;
+  if (!run.violation) return r;
+  if (run.violation->check != "iopt") {
+    r.violations = {run.violation->message()};
+    return r;
+  }
+  std::string rest = run.violation->detail;
+  for (size_t nl; (nl = rest.find('\n')) != std::string::npos; rest.erase(0, nl + 1))
+    r.violations.push_back(rest.substr(0, nl));
+  return r;
 }
 
 uint64_t episode_seed(uint64_t seed, unsigned job, uint64_t episode) {
@@ -108,13 +134,22 @@ int run_iopt_check(const IoptCheckArgs& a) {
   std::atomic<bool> stop{false};
   std::mutex mu;
   std::optional<Found> found;
+  std::optional<std::string> error;
   auto job = [&](unsigned j) {
     const uint64_t mine = total ? total / a.jobs + (j < total % a.jobs ? 1 : 0) : 0;
     uint64_t ran = 0;
     for (uint64_t e = 0; !stop && !interrupt.flag() && (total ? ran < mine : !out_of_time()); ++e) {
       const uint64_t seed = episode_seed(a.seed, j, e);
       const uint64_t n = total ? std::min(kEpisodeOps, mine - ran) : kEpisodeOps;
-      conform::IoptCampaignResult r = conform::iopt_campaign(seed, n, scenario(src, seed), mode);
+      conform::IoptCampaignResult r;
+      try {
+        r = episode(src, seed, n, mode);
+      } catch (const std::exception& ex) {  // the driver could not be created, in the child
+        std::lock_guard lock(mu);
+        if (!error) error = ex.what();
+        stop = true;
+        return;
+      }
       ran += r.ops;
       done += r.ops;
       std::lock_guard lock(mu);
@@ -129,6 +164,7 @@ int run_iopt_check(const IoptCheckArgs& a) {
   for (unsigned j = 0; j < a.jobs; ++j) threads.emplace_back(job, j);
   for (std::thread& t : threads) t.join();
   progress.finish();
+  if (error && !found) throw UsageError(fmt::format("driver '{}': {}", a.driver, *error));
   if (found) report(a, *found);
   const bool interrupted = interrupt.flag().load() && !found;
   if (interrupted) fmt::print("interrupted: the counts cover the ops run until then\n");

@@ -1,7 +1,8 @@
 // `check --driver iopt:DRIVER`: the iommufd-style storage (iopt/) over three domains of DRIVER
 // (a format means impl:FORMAT; impl:, linux: and plugin: names are taken as they are), judged
 // by its reference (docs/IOPT.md). Random episodes of operations with allocation failures
-// injected at any point; the first violation is written to --out with its episode's seed.
+// injected at any point, each in a child process unless DRIVER is impl's; the first violation
+// is written to --out with its episode's seed.
 #pragma once
 
 #include <cstdint>
