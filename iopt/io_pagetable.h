@@ -96,7 +96,6 @@ class IoPagetable {
   Area* area_at(uint64_t iova);
   int insert_area(uint64_t iova, Pages* pages, uint64_t first_index, uint64_t npages, int prot);
   void unfill_domains(Area& area);
-  void unfill_attach(IoDomain& domain, std::map<uint64_t, std::unique_ptr<Area>>::iterator end);
   void drop_area(uint64_t iova);
   std::vector<IoDomain*> domains() const;
   Counted* counted(IoDomain& domain) const;

@@ -42,7 +42,6 @@ struct Span {
   uint64_t last = 0;
   bool in_access = false;
   bool in_domain = false;
-  bool hole() const { return !in_access && !in_domain; }
 };
 
 class Pages {

@@ -30,8 +30,6 @@ struct Observed {
   std::function<uint64_t(unsigned domain, uint64_t iova)> iova_to_phys;
   // The xarray entries as (user address, pfn), in any order.
   std::vector<std::pair<uint64_t, uint64_t>> xarray;
-  // Map calls into domains made by the operation just judged.
-  uint64_t map_calls = 0;
 };
 
 class Model {

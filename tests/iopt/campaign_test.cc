@@ -55,6 +55,8 @@ struct Expected {
   std::string rule;  // the prefix of the violation that must catch it
 };
 
+void PrintTo(const Expected& e, std::ostream* os) { *os << mutant_name(e.mutant); }
+
 class IoptMutant : public ::testing::TestWithParam<Expected> {};
 
 TEST_P(IoptMutant, IsCaughtByItsRule) {
