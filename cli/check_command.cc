@@ -14,6 +14,7 @@
 #include "cli/command.h"
 #include "cli/finding_file.h"
 #include "cli/interrupt.h"
+#include "cli/iopt_check.h"
 #include "cli/progress.h"
 #include "cli/validate.h"
 #include "conform/baseline.h"
@@ -187,7 +188,25 @@ DomainTally run_domain(const CheckArgs& all, const DomainRun& run, const DomainB
   return report(a, run, merged, progress.seconds());
 }
 
+// The storage layer has its own campaign and none of the page-table domain's options.
+int run_iopt(const CheckArgs& a) {
+  if (a.domain.matrix || !a.domain.iommu.empty() || a.domain.invalidation != "strict" ||
+      a.domain.np_caching || !a.baseline_path.empty() || a.table_memory)
+    throw UsageError(fmt::format("driver '{}': --matrix, --iommu, --invalidation, --np-caching, "
+                                 "--baseline and --table-memory do not apply to iopt: drivers",
+                                 a.driver));
+  return run_iopt_check({.driver = a.driver,
+                         .kernel = a.kernel,
+                         .seed = a.seed,
+                         .ops = a.ops,
+                         .seconds = a.seconds,
+                         .hostile = a.caller == "hostile",
+                         .out = a.out,
+                         .jobs = a.jobs});
+}
+
 int run_check(CheckArgs& a) {
+  if (is_iopt_driver(a.driver)) return run_iopt(a);
   if (!a.baseline_path.empty()) {
     try {
       a.baseline = conform::Baseline::load(a.baseline_path);
@@ -226,7 +245,8 @@ void add_check_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<CheckArgs>();
   auto* cmd = app.add_subcommand("check", "Randomized differential campaign of a driver against "
                                           "the reference model and the hardware model");
-  cmd->add_option("--driver", o->driver, "impl:FORMAT, linux:FORMAT or plugin:PATH.so")->required();
+  cmd->add_option("--driver", o->driver,
+                  "impl:FORMAT, linux:FORMAT, plugin:PATH.so or iopt:FORMAT")->required();
   cmd->add_option("--kernel", o->kernel, "Linux tree for linux:FORMAT drivers")
       ->check(CLI::ExistingDirectory);
   add_count_option(cmd, "--seed", 0, kMaxU64, [o](uint64_t v) { o->seed = v; },

@@ -1,0 +1,32 @@
+// `check --driver iopt:DRIVER`: the iommufd-style storage (iopt/) over three domains of DRIVER
+// (a format means impl:FORMAT; impl:, linux: and plugin: names are taken as they are), judged
+// by its reference (docs/IOPT.md). Random episodes of operations with allocation failures
+// injected at any point, each in a child process unless DRIVER is impl's; the first violation
+// is written to --out with its episode's seed.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace iommu::cli {
+
+struct IoptCheckArgs {
+  std::string driver;  // "iopt:..."
+  std::string kernel;
+  uint64_t seed = 1;
+  std::optional<uint64_t> ops;
+  std::optional<double> seconds;
+  bool hostile = false;
+  std::string out;
+  unsigned jobs = 1;
+};
+
+bool is_iopt_driver(const std::string& name);
+// Exit code as `check` gives it; UsageError for a driver the storage cannot use.
+int run_iopt_check(const IoptCheckArgs& args);
+// `mutants --driver-source iopt`: the storage's seeded bugs (iopt/config.h), the table of
+// `mutants`; exit 0 iff every one run is killed. UsageError for an unknown --only name.
+int run_iopt_mutants(const std::string& only, double seconds_per, uint64_t seed);
+
+}  // namespace iommu::cli
