@@ -34,7 +34,9 @@ struct lxshim_ctx *lxshim_enter(struct lxshim_ctx *ctx) {
 
 void lxshim_leave(struct lxshim_ctx *previous) { current_ctx = previous; }
 
-struct lxshim_ctx *lxshim_current(void) { return current_ctx; }
+struct lxshim_ctx *lxshim_current(void) {
+  return current_ctx;
+}
 
 int lxshim_ctx_init(struct lxshim_ctx *ctx, const struct iommucheck_host *host, unsigned desc_bytes,
                     bool coherent) {
@@ -72,6 +74,20 @@ void *lxshim_va(phys_addr_t paddr) {
 
 /* ---- table pages ---- */
 
+/* The tables are kept sorted by paddr (they never overlap): the first index whose table starts
+ * above `paddr`. */
+static size_t upper_bound(const struct lxshim_ctx *ctx, uint64_t paddr) {
+  size_t lo = 0, hi = ctx->n_tables;
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    if (ctx->tables[mid]->paddr <= paddr)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
 static struct lxshim_table *track(struct lxshim_ctx *ctx, uint64_t paddr, size_t bytes) {
   if (ctx->n_tables == ctx->cap_tables) {
     size_t cap = ctx->cap_tables ? 2 * ctx->cap_tables : 64;
@@ -87,23 +103,24 @@ static struct lxshim_table *track(struct lxshim_ctx *ctx, uint64_t paddr, size_t
   }
   t->paddr = paddr;
   t->bytes = bytes;
-  ctx->tables[ctx->n_tables++] = t;
+  const size_t at = upper_bound(ctx, paddr);
+  memmove(&ctx->tables[at + 1], &ctx->tables[at], (ctx->n_tables - at) * sizeof(*ctx->tables));
+  ctx->tables[at] = t;
+  ctx->n_tables++;
   return t;
 }
 
-/* Newest first: what Linux works on is mostly what it allocated last. */
+/* The index of the table starting at `paddr`, or SIZE_MAX. */
 static size_t table_index(struct lxshim_ctx *ctx, uint64_t paddr) {
-  for (size_t i = ctx->n_tables; i-- > 0;)
-    if (ctx->tables[i]->paddr == paddr) return i;
-  return SIZE_MAX;
+  const size_t i = upper_bound(ctx, paddr);
+  return i > 0 && ctx->tables[i - 1]->paddr == paddr ? i - 1 : SIZE_MAX;
 }
 
 struct lxshim_table *lxshim_table_at(struct lxshim_ctx *ctx, uint64_t paddr) {
-  for (size_t i = ctx->n_tables; i-- > 0;) {
-    struct lxshim_table *t = ctx->tables[i];
-    if (paddr >= t->paddr && paddr - t->paddr < t->bytes) return t;
-  }
-  return NULL;
+  const size_t i = upper_bound(ctx, paddr);
+  if (i == 0) return NULL;
+  struct lxshim_table *t = ctx->tables[i - 1];
+  return paddr - t->paddr < t->bytes ? t : NULL;
 }
 
 static void page_span(uint64_t paddr, size_t bytes, uint64_t *start, uint64_t *len) {
@@ -147,7 +164,8 @@ void lxshim_free(const void *table) {
   lxshim_forget(ctx, t);
   free(t->shadow);
   free(t);
-  ctx->tables[i] = ctx->tables[--ctx->n_tables];
+  ctx->n_tables--;
+  memmove(&ctx->tables[i], &ctx->tables[i + 1], (ctx->n_tables - i) * sizeof(*ctx->tables));
 }
 
 struct page *alloc_pages_node(int nid, gfp_t gfp, unsigned int order) {

@@ -26,7 +26,7 @@ struct lxshim_ctx {
   /* Coherent walk: Linux never syncs, and a store reaches the device only when a barrier
    * that orders it for the device runs (coherent.c); until then it is pending. */
   bool coherent;
-  struct lxshim_table **tables; /* each allocated separately: the pointers stay valid */
+  struct lxshim_table **tables; /* sorted by paddr; each its own allocation, so pointers stay */
   size_t n_tables, cap_tables;
   /* Coherent walk: the tables that may hold pending stores (coherent.c). */
   struct lxshim_table **reached;

@@ -41,25 +41,26 @@ static size_t dart_roots(const struct io_pgtable_cfg *cfg, uint64_t *out, size_t
 
 /* Each format Linux can also walk non-coherently comes twice: as the hw format's name, with
  * Linux syncing every PTE write, and as NAME-coherent, where only barriers publish. */
-#define TWINS(hw, what, fmt, pgsizes, ias, oas, desc_bytes, roots)                                 \
-  {hw, hw, what, fmt, 0, pgsizes, ias, oas, 0, desc_bytes, 0, roots},                              \
-  {                                                                                                \
-    hw "-coherent", hw, what ", coherent walk", fmt, 0, pgsizes, ias, oas, 1, desc_bytes, 0, roots \
-  }
+#define VARIANT(name, hw, what, fmt, pgsizes, ias, oas, coherent, desc_bytes, roots) \
+  { name, hw, what, fmt, 0, pgsizes, ias, oas, coherent, desc_bytes, 0, roots }
+#define TWINS(hw, what, fmt, pgsizes, ias, oas, desc_bytes, roots)                               \
+  VARIANT(hw, hw, what, fmt, pgsizes, ias, oas, 0, desc_bytes, roots),                           \
+      VARIANT(hw "-coherent", hw, what ", coherent walk", fmt, pgsizes, ias, oas, 1, desc_bytes, \
+              roots)
 
 static const struct lxshim_variant variants[] = {
-    TWINS("arm-64-lpae-s1-4k", "64-bit LPAE stage 1, 4K granule", ARM_64_LPAE_S1, LPAE4K, 48, 48,
+    TWINS("arm-64-lpae-s1-4k", "64-bit LPAE stage 1, 4K granule", ARM_64_LPAE_S1, LPAE4K, 48, 48, 8,
+          lpae_s1_roots),
+    TWINS("arm-64-lpae-s1-16k", "64-bit LPAE stage 1, 16K granule", ARM_64_LPAE_S1, LPAE16K, 48, 48,
           8, lpae_s1_roots),
-    TWINS("arm-64-lpae-s1-16k", "64-bit LPAE stage 1, 16K granule", ARM_64_LPAE_S1, LPAE16K, 48,
-          48, 8, lpae_s1_roots),
-    TWINS("arm-64-lpae-s1-64k", "64-bit LPAE stage 1, 64K granule", ARM_64_LPAE_S1, LPAE64K, 48,
-          48, 8, lpae_s1_roots),
-    TWINS("arm-64-lpae-s2-4k", "64-bit LPAE stage 2, 4K granule", ARM_64_LPAE_S2, LPAE4K, 48, 48,
+    TWINS("arm-64-lpae-s1-64k", "64-bit LPAE stage 1, 64K granule", ARM_64_LPAE_S1, LPAE64K, 48, 48,
+          8, lpae_s1_roots),
+    TWINS("arm-64-lpae-s2-4k", "64-bit LPAE stage 2, 4K granule", ARM_64_LPAE_S2, LPAE4K, 48, 48, 8,
+          lpae_s2_roots),
+    TWINS("arm-64-lpae-s2-16k", "64-bit LPAE stage 2, 16K granule", ARM_64_LPAE_S2, LPAE16K, 48, 48,
           8, lpae_s2_roots),
-    TWINS("arm-64-lpae-s2-16k", "64-bit LPAE stage 2, 16K granule", ARM_64_LPAE_S2, LPAE16K, 48,
-          48, 8, lpae_s2_roots),
-    TWINS("arm-64-lpae-s2-64k", "64-bit LPAE stage 2, 64K granule", ARM_64_LPAE_S2, LPAE64K, 48,
-          48, 8, lpae_s2_roots),
+    TWINS("arm-64-lpae-s2-64k", "64-bit LPAE stage 2, 64K granule", ARM_64_LPAE_S2, LPAE64K, 48, 48,
+          8, lpae_s2_roots),
     TWINS("arm-32-lpae-s1", "32-bit LPAE stage 1", ARM_32_LPAE_S1, LPAE4K, 32, 40, 8,
           lpae_s1_roots),
     TWINS("arm-32-lpae-s2", "32-bit LPAE stage 2", ARM_32_LPAE_S2, LPAE4K, 40, 40, 8,

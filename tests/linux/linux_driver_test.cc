@@ -79,14 +79,13 @@ INSTANTIATE_TEST_SUITE_P(Linux, LinuxContract,
 // single root, one with a concatenated two-page root, and v7s's 4-byte descriptors in 1K
 // tables (on 7.2 only: 6.12's v7s spends its time minimizing its known findings). The other
 // -coherent variants are swept by hand (docs/LINUX.md, "Variants").
-INSTANTIATE_TEST_SUITE_P(
-    LinuxCoherent, LinuxContract,
-    testing::Values(std::tuple("6_12", "arm-64-lpae-s1-4k-coherent"),
-                    std::tuple("SID", "arm-64-lpae-s1-4k-coherent"),
-                    std::tuple("6_12", "arm-32-lpae-s2-coherent"),
-                    std::tuple("SID", "arm-32-lpae-s2-coherent"),
-                    std::tuple("SID", "arm-v7s-coherent")),
-    contract_name);
+INSTANTIATE_TEST_SUITE_P(LinuxCoherent, LinuxContract,
+                         testing::Values(std::tuple("6_12", "arm-64-lpae-s1-4k-coherent"),
+                                         std::tuple("SID", "arm-64-lpae-s1-4k-coherent"),
+                                         std::tuple("6_12", "arm-32-lpae-s2-coherent"),
+                                         std::tuple("SID", "arm-32-lpae-s2-coherent"),
+                                         std::tuple("SID", "arm-v7s-coherent")),
+                         contract_name);
 
 // The partial-unmap policy comes from the tree's behaviour: 6.12 splits, 7.2 refuses.
 TEST(LinuxProbe, PolicyFollowsTheTree) {

@@ -72,7 +72,8 @@ TEST(LinuxMutants, NoMapWmbIsCaughtByTheBarrierModelOnly) {
     const LinuxBuild build = build_linux_drivers(tree, options);
     auto plugin =
         std::make_shared<const Plugin>(build.plugins.at("arm-64-lpae-s1-4k-coherent").string());
-    const DriverSource src{plugin->info(), [plugin](DriverEnv& env) { return plugin->create(env); }};
+    const DriverSource src{plugin->info(),
+                           [plugin](DriverEnv& env) { return plugin->create(env); }};
     return replay_ops(src, ops);
   };
   const auto caught = replay(mutated, {});
