@@ -1,5 +1,6 @@
-/* The shim's runtime: table memory backed by the checker's alloc_table, DMA sync publication,
- * WARN reporting and host-side heap bookkeeping. See runtime.h and docs/LINUX.md. */
+/* The shim's runtime: table memory backed by the checker's alloc_table, DMA sync publication
+ * (a coherent walk's barrier publication is coherent.c), WARN reporting and host-side heap
+ * bookkeeping. See runtime.h and docs/LINUX.md. */
 #define _GNU_SOURCE
 #include "runtime.h"
 
@@ -34,9 +35,7 @@ struct lxshim_ctx *lxshim_enter(struct lxshim_ctx *ctx) {
 
 void lxshim_leave(struct lxshim_ctx *previous) { current_ctx = previous; }
 
-struct lxshim_ctx *lxshim_current(void) {
-  return current_ctx;
-}
+struct lxshim_ctx *lxshim_current(void) { return current_ctx; }
 
 int lxshim_ctx_init(struct lxshim_ctx *ctx, const struct iommucheck_host *host, unsigned desc_bytes,
                     bool coherent) {
