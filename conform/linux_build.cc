@@ -22,7 +22,8 @@ constexpr const char* kSources[] = {"drivers/iommu/io-pgtable.c", "drivers/iommu
                                     "drivers/iommu/io-pgtable-arm-v7s.c",
                                     "drivers/iommu/io-pgtable-dart.c"};
 constexpr const char* kTreeHeader = "include/linux/io-pgtable.h";
-constexpr const char* kShimSources[] = {"runtime.c", "glue.c", "variants.c", "probe.c", "entry.c"};
+constexpr const char* kShimSources[] = {"runtime.c", "coherent.c", "glue.c",        "variants.c",
+                                        "probe.c",   "entry.c",    "scratch_host.c"};
 
 // The kernel configuration the sources are built with: every format this shim drives.
 constexpr const char* kKernelDefines[] = {
@@ -162,6 +163,7 @@ std::string cache_key(const fs::path& tree, const Inputs& in, const LinuxBuildOp
     h.add(read_file(p));
   }
   for (const auto& f : base_flags("", options)) h.add(f);
+  for (const auto& name : linux_variant_names()) h.add(name);  // one plugin each
   for (const char* f : kKernelWarnings) h.add(f);
   for (const char* f : kLinkFlags) h.add(f);
   h.add(run_tool({"cc", "--version"}, fs::current_path()).output);
@@ -209,8 +211,7 @@ void build_into(const fs::path& tree, const Inputs& in, const fs::path& work,
     cc((shim_dir() / file).string(), obj, {"-Wall"});
     objects.push_back((work / obj).string());
   }
-  for (std::string_view format : hw::format_names()) {
-    const std::string name(format);
+  for (const std::string& name : linux_variant_names()) {
     const std::string obj = "variant-" + name + ".o";
     cc((shim_dir() / "variant.c").string(), obj, {fmt::format("-DLXSHIM_VARIANT=\"{}\"", name)});
     std::vector<std::string> link = {"cc"};
@@ -223,6 +224,15 @@ void build_into(const fs::path& tree, const Inputs& in, const fs::path& work,
 }
 
 }  // namespace
+
+std::vector<std::string> linux_variant_names() {
+  std::vector<std::string> names;
+  for (std::string_view format : hw::format_names()) {
+    names.emplace_back(format);
+    if (!format.starts_with("apple-dart")) names.push_back(std::string(format) + "-coherent");
+  }
+  return names;
+}
 
 std::vector<std::string> linux_source_files(const fs::path& kernel_dir) {
   std::error_code ec;
@@ -264,8 +274,7 @@ LinuxBuild build_linux_drivers(const fs::path& kernel_dir, const LinuxBuildOptio
     fs::rename(work, out.dir, ec);
     if (ec) fs::remove_all(work, ec);  // another process finished the same build first
   }
-  for (std::string_view format : hw::format_names()) {
-    const std::string name(format);
+  for (const std::string& name : linux_variant_names()) {
     const fs::path so = out.dir / ("linux-" + name + ".so");
     const std::string why = probe_error(so);
     if (why.empty())

@@ -28,11 +28,17 @@ struct LinuxBuildOptions {
 
 struct LinuxBuild {
   std::filesystem::path dir;  // the cache entry
-  // Per hw format: the plugin built for it, or why the tree's code cannot run it (the probe's
-  // finding: alloc_io_pgtable_ops refusing the configuration, say).
+  // Per variant (linux_variant_names): the plugin built for it, or why the tree's code cannot
+  // run it (the probe's finding: alloc_io_pgtable_ops refusing the configuration, say).
   std::map<std::string, std::filesystem::path> plugins;
   std::map<std::string, std::string> unavailable;
 };
+
+// The linux: variants a build provides (conform/linux/variants.c): one per hw format, with
+// Linux syncing every PTE write (DART's: a coherent walk), and FORMAT-coherent for each format
+// whose Linux code also walks coherently without DART's insistence, where only barriers
+// publish PTE writes to the device (docs/LINUX.md).
+std::vector<std::string> linux_variant_names();
 
 // The source files taken from a tree, relative to its root.
 std::vector<std::string> linux_source_files(const std::filesystem::path& kernel_dir);

@@ -7,7 +7,6 @@
 
 #include "conform/linux_build.h"
 #include "conform/plugin.h"
-#include "hw/format.h"
 
 namespace iommu::conform {
 namespace {
@@ -47,8 +46,8 @@ DriverSource linux_driver_source(std::string_view format, const std::string& ker
 std::vector<std::pair<std::string, std::string>> linux_drivers(const std::string& kernel_dir) {
   std::vector<std::pair<std::string, std::string>> out;
   const LinuxBuild build = build_linux_drivers(kernel_dir);
-  for (std::string_view format : hw::format_names()) {
-    auto it = build.plugins.find(std::string(format));
+  for (const std::string& name : linux_variant_names()) {
+    auto it = build.plugins.find(name);
     if (it == build.plugins.end()) continue;
     Plugin plugin(it->second.string());
     out.emplace_back("linux:" + it->first, describe(plugin.info(), kernel_dir));

@@ -17,7 +17,8 @@ flags=(-std=gnu11 -O1 -g -fno-strict-aliasing -fno-strict-overflow -Wno-all
        -DCONFIG_IOMMU_IO_PGTABLE_DART=1 -DCONFIG_PHYS_ADDR_T_64BIT=1
        -DCONFIG_IOMMU_IO_PGTABLE_ARMV7S_SELFTEST=1)
 sources=("$tree/drivers/iommu/io-pgtable.c" "$tree/drivers/iommu/io-pgtable-dart.c"
-         "$shim/selftest_v7s.c" "$shim/runtime.c" "$shim/selftest_main.c")
+         "$shim/selftest_v7s.c" "$shim/runtime.c" "$shim/coherent.c"
+         "$shim/scratch_host.c" "$shim/selftest_main.c")
 if [ -f "$tree/drivers/iommu/io-pgtable-arm-selftests.c" ]; then
   sources+=("$tree/drivers/iommu/io-pgtable-arm.c" "$shim/selftest_kunit_lpae.c")
 else

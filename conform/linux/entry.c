@@ -53,7 +53,7 @@ static void describe(void) {
       .ias = probe.ias,
       .oas = probe.oas,
       .partial_unmap = probe.partial_unmap,
-      .hw_format = variant->name,
+      .hw_format = variant->hw_format,
       .hw_granule = variant->hw_granule,
       .create = create,
       .destroy = destroy,

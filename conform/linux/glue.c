@@ -22,24 +22,27 @@ struct lxshim_pgtable {
 
 static struct lxshim_pgtable *from_cookie(void *cookie) { return cookie; }
 
+/* An IOMMU driver's flush_all and flush_walk invalidate synchronously through MMIO writes,
+ * which order every earlier store before them (writel's barrier): a coherent walk sees the
+ * stores from here on. */
 static void flush_all(void *cookie) {
   struct lxshim_pgtable *p = from_cookie(cookie);
-  if (p->ctx.mirror) lxshim_mirror(&p->ctx);
+  if (p->ctx.coherent) lxshim_publish_stores(&p->ctx);
   p->ctx.host->tlb_flush_all(p->ctx.host->ctx);
 }
 
 static void flush_walk(unsigned long iova, size_t size, size_t granule, void *cookie) {
   struct lxshim_pgtable *p = from_cookie(cookie);
-  if (p->ctx.mirror) lxshim_mirror(&p->ctx);
+  if (p->ctx.coherent) lxshim_publish_stores(&p->ctx);
   p->ctx.host->tlb_flush_walk(p->ctx.host->ctx, iova, size, granule);
 }
 
-/* A gather other than the one unmap_pages handed Linux goes to the host as it is, which
- * reports it as misuse. */
+/* tlb_add_page only queues an invalidation (no MMIO, so no barrier): the stores before it
+ * are published when unmap returns, standing for the iotlb_sync that follows. A gather other
+ * than the one unmap_pages handed Linux goes to the host as it is, which reports the misuse. */
 static void add_page(struct iommu_iotlb_gather *gather, unsigned long iova, size_t granule,
                      void *cookie) {
   struct lxshim_pgtable *p = from_cookie(cookie);
-  if (p->ctx.mirror) lxshim_mirror(&p->ctx);
   void *host_gather = gather == &p->gather ? p->host_gather : (void *)gather;
   p->ctx.host->tlb_add_page(p->ctx.host->ctx, host_gather, iova, granule);
 }
@@ -56,8 +59,8 @@ void lxshim_variant_cfg(const struct lxshim_variant *v, struct io_pgtable_cfg *c
   cfg->pgsize_bitmap = v->pgsize_bitmap;
   cfg->ias = v->ias;
   cfg->oas = v->oas;
-  /* Non-coherent, so that Linux syncs every PTE write and the device sees only what it
-   * synced; DART refuses that and is mirrored instead. */
+  /* Non-coherent: Linux syncs every PTE write and the device sees only what it synced.
+   * Coherent (DART, the -coherent variants): the device sees what barriers published. */
   cfg->coherent_walk = v->coherent_walk;
 #ifdef LXSHIM_BENCH_COHERENT_WALK
   /* Bench-only build (bench/linux_bench.cc): Linux as on a coherent IOMMU, which never syncs,
@@ -81,7 +84,7 @@ int lxshim_pgtable_create(const struct lxshim_variant *v, const struct iommuchec
   p->dev.numa_node = NUMA_NO_NODE;
   struct lxshim_ctx *prev = lxshim_enter(&p->ctx);
   p->ops = alloc_io_pgtable_ops(v->fmt, &p->cfg, p);
-  if (p->ops && p->ctx.mirror) lxshim_mirror(&p->ctx);
+  if (p->ops && p->ctx.coherent) lxshim_mark_roots(&p->ctx);
   lxshim_leave(prev);
   if (!p->ops) {
     lxshim_ctx_release(&p->ctx);
@@ -102,13 +105,23 @@ void lxshim_pgtable_destroy(struct lxshim_pgtable *p) {
   free(p);
 }
 
+/* The end of a call into Linux. */
+static void leave(struct lxshim_pgtable *p, struct lxshim_ctx *prev) {
+  if (p->ctx.coherent) lxshim_settle(&p->ctx);
+  lxshim_leave(prev);
+}
+
 int lxshim_map(struct lxshim_pgtable *p, uint64_t iova, uint64_t paddr, uint64_t pgsize,
                uint64_t pgcount, int prot, uint64_t *mapped) {
   size_t done = 0;
   struct lxshim_ctx *prev = lxshim_enter(&p->ctx);
   int ret = p->ops->map_pages(p->ops, iova, paddr, pgsize, pgcount, prot, GFP_KERNEL, &done);
-  if (p->ctx.mirror) lxshim_mirror(&p->ctx);
-  lxshim_leave(prev);
+#ifdef LXSHIM_BROKEN_PUBLISH_AT_RETURN
+  /* Test-only build (tests/linux): barriers publish nothing, the return does, as if the
+   * device saw every store once map returned; a map missing its wmb() then goes unseen. */
+  if (p->ctx.coherent) lxshim_publish_stores(&p->ctx);
+#endif
+  leave(p, prev);
   *mapped += done;
   return ret;
 }
@@ -119,15 +132,16 @@ uint64_t lxshim_unmap(struct lxshim_pgtable *p, uint64_t iova, uint64_t pgsize, 
   iommu_iotlb_gather_init(&p->gather);
   p->host_gather = host_gather;
   size_t ret = p->ops->unmap_pages(p->ops, iova, pgsize, pgcount, &p->gather);
-  if (p->ctx.mirror) lxshim_mirror(&p->ctx);
+  /* The caller's iotlb_sync, which completes every unmap, is an MMIO write: its barrier. */
+  if (p->ctx.coherent) lxshim_publish_stores(&p->ctx);
   p->host_gather = NULL;
-  lxshim_leave(prev);
+  leave(p, prev);
   return ret;
 }
 
 uint64_t lxshim_iova_to_phys(struct lxshim_pgtable *p, uint64_t iova) {
   struct lxshim_ctx *prev = lxshim_enter(&p->ctx);
   phys_addr_t pa = p->ops->iova_to_phys(p->ops, iova);
-  lxshim_leave(prev);
+  leave(p, prev);
   return pa;
 }

@@ -11,13 +11,14 @@ struct io_pgtable_cfg;
 struct lxshim_pgtable;
 
 struct lxshim_variant {
-  const char *name; /* iommucheck's hw format name; also the driver's name after linux: */
+  const char *name;      /* the driver's name after linux: */
+  const char *hw_format; /* iommucheck's name of the format its tables are written in */
   const char *description;
   int fmt; /* enum io_pgtable_fmt */
   unsigned long quirks;
   unsigned long pgsize_bitmap;
   unsigned ias, oas;
-  int coherent_walk;
+  int coherent_walk; /* 0: Linux syncs every PTE write; 1: only barriers publish them */
   unsigned desc_bytes;
   uint64_t hw_granule;
   /* The root table paddrs of a created table, from what Linux wrote into its cfg. */

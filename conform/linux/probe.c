@@ -6,38 +6,14 @@
 #include <string.h>
 
 #include "glue.h"
+#include "scratch_host.h"
 
-/* Scratch table memory: handed out upwards from 2 GiB and never reused, so nothing needs
- * tracking; the device's view is not needed, so accesses and flushes do nothing. */
+/* The probe's host: scratch table memory (scratch_host.h) and the first WARN's message. */
 struct scratch {
-  uint64_t next;
+  struct lxshim_scratch base; /* first: the host's ctx */
   char warning[128];
 };
 
-static uint64_t scratch_alloc(void *ctx, uint64_t size, uint64_t align) {
-  struct scratch *s = ctx;
-  const uint64_t a = align ? align : size;
-  s->next = (s->next + a - 1) & ~(a - 1);
-  const uint64_t paddr = s->next;
-  s->next += size;
-  return paddr;
-}
-static void scratch_free(void *ctx, uint64_t paddr) { (void)ctx, (void)paddr; }
-static uint64_t scratch_read64(void *ctx, uint64_t paddr) { return (void)ctx, (void)paddr, 0; }
-static void scratch_write64(void *ctx, uint64_t paddr, uint64_t v) {
-  (void)ctx, (void)paddr, (void)v;
-}
-static uint32_t scratch_read32(void *ctx, uint64_t paddr) { return (void)ctx, (void)paddr, 0; }
-static void scratch_write32(void *ctx, uint64_t paddr, uint32_t v) {
-  (void)ctx, (void)paddr, (void)v;
-}
-static void scratch_flush_all(void *ctx) { (void)ctx; }
-static void scratch_flush_walk(void *ctx, uint64_t iova, uint64_t size, uint64_t granule) {
-  (void)ctx, (void)iova, (void)size, (void)granule;
-}
-static void scratch_add_page(void *ctx, void *gather, uint64_t iova, uint64_t granule) {
-  (void)ctx, (void)gather, (void)iova, (void)granule;
-}
 static void scratch_warn(void *ctx, const char *message) {
   struct scratch *s = ctx;
   if (!s->warning[0]) snprintf(s->warning, sizeof(s->warning), "%s", message);
@@ -99,20 +75,8 @@ static int32_t start_level(const struct lxshim_variant *v, const struct io_pgtab
 }
 
 void lxshim_run_probe(const struct lxshim_variant *v, struct lxshim_probe *out) {
-  struct scratch s = {.next = 1ULL << 31};
-  const struct iommucheck_host host = {
-      .ctx = &s,
-      .alloc_table = scratch_alloc,
-      .free_table = scratch_free,
-      .read64 = scratch_read64,
-      .write64 = scratch_write64,
-      .read32 = scratch_read32,
-      .write32 = scratch_write32,
-      .tlb_flush_all = scratch_flush_all,
-      .tlb_flush_walk = scratch_flush_walk,
-      .tlb_add_page = scratch_add_page,
-      .warn = scratch_warn,
-  };
+  struct scratch s = {.warning = ""};
+  const struct iommucheck_host host = lxshim_scratch_host(&s.base, scratch_warn);
   memset(out, 0, sizeof(*out));
   struct lxshim_pgtable *p;
   if (lxshim_pgtable_create(v, &host, &p) != 0) {

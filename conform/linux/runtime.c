@@ -1,5 +1,6 @@
-/* The shim's runtime: table memory backed by the checker's alloc_table, DMA sync publication,
- * WARN reporting and host-side heap bookkeeping. See runtime.h and docs/LINUX.md. */
+/* The shim's runtime: table memory backed by the checker's alloc_table, DMA sync publication
+ * (a coherent walk's barrier publication is coherent.c), WARN reporting and host-side heap
+ * bookkeeping. See runtime.h and docs/LINUX.md. */
 #define _GNU_SOURCE
 #include "runtime.h"
 
@@ -34,8 +35,10 @@ struct lxshim_ctx *lxshim_enter(struct lxshim_ctx *ctx) {
 
 void lxshim_leave(struct lxshim_ctx *previous) { current_ctx = previous; }
 
+struct lxshim_ctx *lxshim_current(void) { return current_ctx; }
+
 int lxshim_ctx_init(struct lxshim_ctx *ctx, const struct iommucheck_host *host, unsigned desc_bytes,
-                    int mirror) {
+                    bool coherent) {
   memset(ctx, 0, sizeof(*ctx));
   void *region = mmap(NULL, LXSHIM_REGION_BYTES, PROT_NONE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -44,39 +47,79 @@ int lxshim_ctx_init(struct lxshim_ctx *ctx, const struct iommucheck_host *host, 
   ctx->region = region;
   ctx->region_bytes = LXSHIM_REGION_BYTES;
   ctx->desc_bytes = desc_bytes;
-  ctx->mirror = mirror;
+  ctx->coherent = coherent;
   return 0;
 }
 
 void lxshim_ctx_release(struct lxshim_ctx *ctx) {
-  for (size_t i = 0; i < ctx->n_tables; i++) free(ctx->tables[i].shadow);
+  for (size_t i = 0; i < ctx->n_tables; i++) {
+    free(ctx->tables[i]->shadow);
+    free(ctx->tables[i]);
+  }
   free(ctx->tables);
+  free(ctx->reached);
   munmap(ctx->region, ctx->region_bytes);
   ctx->region = NULL;
 }
 
 unsigned long lxshim_region_base(void) { return (unsigned long)ctx_or_die()->region; }
 
-/* ---- table pages ---- */
-
-static int track(struct lxshim_ctx *ctx, uint64_t paddr, size_t bytes) {
-  if (ctx->n_tables == ctx->cap_tables) {
-    size_t cap = ctx->cap_tables ? 2 * ctx->cap_tables : 64;
-    struct lxshim_table *t = realloc(ctx->tables, cap * sizeof(*t));
-    if (!t) return -ENOMEM;
-    ctx->tables = t;
-    ctx->cap_tables = cap;
-  }
-  uint8_t *shadow = NULL;
-  if (ctx->mirror && !(shadow = calloc(1, bytes))) return -ENOMEM;
-  ctx->tables[ctx->n_tables++] = (struct lxshim_table){paddr, bytes, shadow};
-  return 0;
+/* __va: under a coherent walk, the table Linux now has a pointer to may get stores. */
+void *lxshim_va(phys_addr_t paddr) {
+  struct lxshim_ctx *ctx = ctx_or_die();
+  if (ctx->coherent) lxshim_reach(ctx, lxshim_table_at(ctx, paddr));
+  return ctx->region + paddr;
 }
 
-static struct lxshim_table *find_table(struct lxshim_ctx *ctx, uint64_t paddr) {
-  for (size_t i = ctx->n_tables; i-- > 0;)
-    if (ctx->tables[i].paddr == paddr) return &ctx->tables[i];
-  return NULL;
+/* ---- table pages ---- */
+
+/* The tables are kept sorted by paddr (they never overlap): the first index whose table starts
+ * above `paddr`. */
+static size_t upper_bound(const struct lxshim_ctx *ctx, uint64_t paddr) {
+  size_t lo = 0, hi = ctx->n_tables;
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    if (ctx->tables[mid]->paddr <= paddr)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+static struct lxshim_table *track(struct lxshim_ctx *ctx, uint64_t paddr, size_t bytes) {
+  if (ctx->n_tables == ctx->cap_tables) {
+    size_t cap = ctx->cap_tables ? 2 * ctx->cap_tables : 64;
+    struct lxshim_table **tables = realloc(ctx->tables, cap * sizeof(*tables));
+    if (!tables) return NULL;
+    ctx->tables = tables;
+    ctx->cap_tables = cap;
+  }
+  struct lxshim_table *t = calloc(1, sizeof(*t));
+  if (!t || (ctx->coherent && !(t->shadow = calloc(1, bytes)))) {
+    free(t);
+    return NULL;
+  }
+  t->paddr = paddr;
+  t->bytes = bytes;
+  const size_t at = upper_bound(ctx, paddr);
+  memmove(&ctx->tables[at + 1], &ctx->tables[at], (ctx->n_tables - at) * sizeof(*ctx->tables));
+  ctx->tables[at] = t;
+  ctx->n_tables++;
+  return t;
+}
+
+/* The index of the table starting at `paddr`, or SIZE_MAX. */
+static size_t table_index(struct lxshim_ctx *ctx, uint64_t paddr) {
+  const size_t i = upper_bound(ctx, paddr);
+  return i > 0 && ctx->tables[i - 1]->paddr == paddr ? i - 1 : SIZE_MAX;
+}
+
+struct lxshim_table *lxshim_table_at(struct lxshim_ctx *ctx, uint64_t paddr) {
+  const size_t i = upper_bound(ctx, paddr);
+  if (i == 0) return NULL;
+  struct lxshim_table *t = ctx->tables[i - 1];
+  return paddr - t->paddr < t->bytes ? t : NULL;
 }
 
 static void page_span(uint64_t paddr, size_t bytes, uint64_t *start, uint64_t *len) {
@@ -91,13 +134,15 @@ void *lxshim_alloc(size_t bytes, size_t align) {
   if (!paddr) return NULL;
   uint64_t start, len;
   page_span(paddr, bytes, &start, &len);
+  struct lxshim_table *t = NULL;
   if (paddr + bytes > ctx->region_bytes ||
       mprotect(ctx->region + start, len, PROT_READ | PROT_WRITE) != 0 ||
-      track(ctx, paddr, bytes) != 0) {
+      !(t = track(ctx, paddr, bytes))) {
     h->free_table(h->ctx, paddr);
     return NULL;
   }
   memset(ctx->region + paddr, 0, bytes);
+  if (ctx->coherent) lxshim_reach(ctx, t);
   return ctx->region + paddr;
 }
 
@@ -107,15 +152,19 @@ void lxshim_free(const void *table) {
   if (!table) return;
   struct lxshim_ctx *ctx = ctx_or_die();
   const uint64_t paddr = (uint64_t)((const uint8_t *)table - ctx->region);
-  struct lxshim_table *t = find_table(ctx, paddr);
+  const size_t i = table_index(ctx, paddr);
   ctx->host->free_table(ctx->host->ctx, paddr); /* the host reports a bad free */
-  if (!t) return;
+  if (i == SIZE_MAX) return;
+  struct lxshim_table *t = ctx->tables[i];
   if (t->bytes >= PAGE_SIZE && IS_ALIGNED(paddr, PAGE_SIZE)) {
     madvise(ctx->region + paddr, t->bytes, MADV_DONTNEED);
     mprotect(ctx->region + paddr, t->bytes, PROT_NONE);
   }
+  lxshim_forget(ctx, t);
   free(t->shadow);
-  *t = ctx->tables[--ctx->n_tables];
+  free(t);
+  ctx->n_tables--;
+  memmove(&ctx->tables[i], &ctx->tables[i + 1], (ctx->n_tables - i) * sizeof(*ctx->tables));
 }
 
 struct page *alloc_pages_node(int nid, gfp_t gfp, unsigned int order) {
@@ -160,8 +209,9 @@ void iommu_free_pages(void *virt) { lxshim_free(virt); }
 
 int iommu_pages_start_incoherent(void *virt, struct device *dma_dev) {
   struct lxshim_ctx *ctx = ctx_or_die();
-  const struct lxshim_table *t = find_table(ctx, __pa(virt));
-  if (!t) return -EINVAL;
+  const size_t i = table_index(ctx, __pa(virt));
+  if (i == SIZE_MAX) return -EINVAL;
+  const struct lxshim_table *t = ctx->tables[i];
   dma_map_single(dma_dev, virt, t->bytes, DMA_TO_DEVICE);
   return 0;
 }
@@ -212,7 +262,7 @@ void kfree(const void *ptr) { free((void *)ptr); }
 
 /* ---- publication to the device ---- */
 
-static void publish(struct lxshim_ctx *ctx, uint64_t paddr, size_t bytes) {
+void lxshim_publish_words(struct lxshim_ctx *ctx, uint64_t paddr, size_t bytes) {
   const struct iommucheck_host *h = ctx->host;
   const uint8_t *src = ctx->region + paddr;
   if (ctx->desc_bytes == 8 && IS_ALIGNED(paddr | bytes, 8)) {
@@ -224,12 +274,15 @@ static void publish(struct lxshim_ctx *ctx, uint64_t paddr, size_t bytes) {
     h->write32(h->ctx, paddr + off, *(const uint32_t *)(src + off));
 }
 
+/* Streaming DMA: a non-coherent walker sees exactly what was cleaned to memory, so mapping a
+ * buffer and syncing it for the device publish its words. For a coherent device dma-direct
+ * does no cache maintenance: both publish nothing, and only barriers make stores visible. */
 dma_addr_t dma_map_single(struct device *dev, void *ptr, size_t size, enum dma_data_direction dir) {
   (void)dev;
   (void)dir;
   struct lxshim_ctx *ctx = ctx_or_die();
   const dma_addr_t addr = __pa(ptr);
-  publish(ctx, addr, size); /* mapping for the device cleans the CPU's view of the buffer */
+  if (!ctx->coherent) lxshim_publish_words(ctx, addr, size);
   return addr;
 }
 
@@ -251,21 +304,7 @@ void dma_sync_single_for_device(struct device *dev, dma_addr_t addr, size_t size
   /* Test-only build (tests/linux): the Nth sync is lost, as if Linux had forgotten it. */
   if (ctx->syncs == LXSHIM_BROKEN_DROP_SYNC) return;
 #endif
-  publish(ctx, addr, size);
-}
-
-void lxshim_mirror(struct lxshim_ctx *ctx) {
-  const struct iommucheck_host *h = ctx->host;
-  for (size_t i = 0; i < ctx->n_tables; i++) {
-    struct lxshim_table *t = &ctx->tables[i];
-    const uint64_t *now = (const uint64_t *)(ctx->region + t->paddr);
-    uint64_t *seen = (uint64_t *)t->shadow;
-    for (size_t w = 0; w < t->bytes / 8; w++) {
-      if (now[w] == seen[w]) continue;
-      seen[w] = now[w];
-      h->write64(h->ctx, t->paddr + 8 * w, now[w]);
-    }
-  }
+  if (!ctx->coherent) lxshim_publish_words(ctx, addr, size);
 }
 
 /* ---- WARN and BUG ---- */

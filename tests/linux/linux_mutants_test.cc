@@ -11,7 +11,15 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <memory>
+#include <optional>
 #include <string>
+#include <vector>
+
+#include "conform/campaign.h"
+#include "conform/linux_build.h"
+#include "conform/plugin.h"
+#include "conform/trace.h"
 
 namespace iommu::conform {
 namespace {
@@ -26,10 +34,10 @@ const LinuxMutantSpec& spec(std::string_view name) {
   return linux_mutant_specs().front();
 }
 
-// One of each kind: a historical bug, a missing sync, a missing flush, a missing WARN check
-// (hostile).
-constexpr const char* kChosen[] = {"concat-pgd-entries-left", "no-sync-leaf", "no-flush-walk",
-                                   "no-ias-check"};
+// One of each kind: a historical bug, a missing sync, a missing barrier (coherent walk), a
+// missing flush, a missing WARN check (hostile).
+constexpr const char* kChosen[] = {"concat-pgd-entries-left", "no-sync-leaf", "no-map-wmb",
+                                   "no-flush-walk", "no-ias-check"};
 
 class LinuxMutantsQuick : public testing::TestWithParam<const char*> {};
 
@@ -47,11 +55,69 @@ TEST_P(LinuxMutantsQuick, ChosenMutantsAreKilledAndTheTreeIsNot) {
 }
 INSTANTIATE_TEST_SUITE_P(Linux, LinuxMutantsQuick, testing::Values("6_12", "SID"));
 
+// A 4K map and a device read of it on `tree`'s arm-64-lpae-s1-4k-coherent: the violation, if any.
+std::optional<Violation> map_then_read(const fs::path& tree,
+                                       const LinuxBuildOptions& options = {}) {
+  const LinuxBuild build = build_linux_drivers(tree, options);
+  auto plugin =
+      std::make_shared<const Plugin>(build.plugins.at("arm-64-lpae-s1-4k-coherent").string());
+  const DriverSource src{plugin->info(), [plugin](DriverEnv& env) { return plugin->create(env); }};
+  return replay_ops(src, parse_trace("map iova=0x40000000 paddr=0x80000000 size=4K prot=rw\n"
+                                     "read iova=0x40000000\n")
+                             .ops);
+}
+
+// What the device sees of a map under a coherent walk (docs/LINUX.md, "The shim"): a store
+// reaches it at a barrier, not when the op returns. Map without its final wmb() (no-map-wmb)
+// leaves the new leaf pending, so the device faults where the reference says mapped; the tree
+// as it is maps visibly; and a shim built to publish at op return instead of at barriers
+// (-DLXSHIM_BROKEN_PUBLISH_AT_RETURN, test-only) lets the mutant survive.
+TEST(LinuxMutants, NoMapWmbIsCaughtByTheBarrierModelOnly) {
+  REQUIRE_KERNEL(dir);
+  const fs::path mutated = fs::path(testing::TempDir()) / "kmutant-no-map-wmb";
+  fs::remove_all(mutated);
+  apply_linux_mutant(spec("no-map-wmb"), dir, mutated);
+  const auto caught = map_then_read(mutated);
+  ASSERT_TRUE(caught.has_value());
+  EXPECT_EQ(caught->op_index, 0u) << caught->message();
+  EXPECT_EQ(caught->check, "translation") << caught->message();
+  const auto unmutated = map_then_read(dir);
+  EXPECT_FALSE(unmutated.has_value()) << unmutated->message();
+  LinuxBuildOptions broken;
+  broken.extra_cflags = {"-DLXSHIM_BROKEN_PUBLISH_AT_RETURN"};
+  broken.cache_dir = fs::path(testing::TempDir()) / "iommucheck-broken-shim";
+  const auto missed = map_then_read(mutated, broken);
+  EXPECT_FALSE(missed.has_value()) << missed->message();
+  fs::remove_all(mutated);
+}
+
 std::string read_text(const fs::path& p) {
   std::ifstream in(p);
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// Barriers that do not order stores for the device publish nothing (docs/LINUX.md, "The
+// shim"): map's wmb() replaced by smp_wmb(), smp_mb() and dma_wmb() (CPU-to-CPU ordering, and
+// ordering among coherent stores without completing them) leaves the new leaf pending.
+TEST(LinuxMutants, CpuAndDmaOrderingBarriersDoNotPublish) {
+  REQUIRE_KERNEL(dir);
+  const fs::path tree = fs::path(testing::TempDir()) / "kmutant-smp-wmb";
+  fs::remove_all(tree);
+  apply_linux_mutant(spec("no-map-wmb"), dir, tree);
+  const fs::path arm = tree / "drivers/iommu/io-pgtable-arm.c";
+  std::string text = read_text(arm);
+  const std::string end_of_comment =
+      "a chance for anything to kick off a table walk for the new iova.\n\t */";
+  ASSERT_NE(text.find(end_of_comment), std::string::npos);
+  text.insert(text.find(end_of_comment) + end_of_comment.size(),
+              "\n\tsmp_wmb();\n\tsmp_mb();\n\tdma_wmb();");
+  std::ofstream(arm, std::ios::trunc) << text;
+  const auto v = map_then_read(tree);
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->check, "translation") << v->message();
+  fs::remove_all(tree);
 }
 
 // A 6.12-only mutant on a tree without its snippet (7.2 refuses partial unmaps, so has no

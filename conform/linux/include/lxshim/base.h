@@ -102,9 +102,16 @@ static inline bool test_bit(long nr, const volatile unsigned long *addr) {
 #define READ_ONCE(x) (*(const volatile typeof(x) *)&(x))
 #define WRITE_ONCE(x, val) (*(volatile typeof(x) *)&(x) = (val))
 #define barrier() __asm__ __volatile__("" ::: "memory")
-#define wmb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+/* Barriers as a coherent walker sees CPU stores (docs/LINUX.md, "The shim"): a table store
+ * reaches the device only at a barrier that completes it for the device. wmb() and mb() do
+ * (they order stores before later MMIO, which may start a walk): under a coherent walk they
+ * publish every pending store (runtime.c). dma_wmb() only orders stores to coherent memory
+ * among themselves, completing none, and the smp_ barriers order CPU against CPU, not the
+ * device: they, the read barriers and atomics (cmpxchg_relaxed included) publish nothing. */
+void lxshim_device_barrier(void);
+#define wmb() lxshim_device_barrier()
+#define mb() lxshim_device_barrier()
 #define rmb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#define mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define dma_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
 #define dma_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define smp_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)

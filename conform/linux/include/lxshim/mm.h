@@ -38,7 +38,9 @@ struct folio;
 struct pglist_data;
 
 unsigned long lxshim_region_base(void);
-#define __va(paddr) ((void *)((unsigned long)(paddr) + lxshim_region_base()))
+/* Also marks the table at paddr as one Linux may store into (a coherent walk's bookkeeping). */
+void *lxshim_va(phys_addr_t paddr);
+#define __va(paddr) lxshim_va((phys_addr_t)(paddr))
 #define __pa(vaddr) ((phys_addr_t)((unsigned long)(vaddr)-lxshim_region_base()))
 static inline phys_addr_t virt_to_phys(const volatile void *v) { return __pa(v); }
 static inline void *phys_to_virt(phys_addr_t p) { return __va(p); }
