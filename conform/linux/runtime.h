@@ -4,6 +4,7 @@
 #ifndef LXSHIM_RUNTIME_H
 #define LXSHIM_RUNTIME_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,10 @@ struct lxshim_ctx {
   /* Coherent walk (DART): Linux never syncs, so every table page is published whole by
    * diffing against what the device last saw, before each flush callback and each return. */
   int mirror;
+  /* Concurrent map/unmap on disjoint ranges (IOMMUCHECK_DRIVER_CONCURRENT) allocate and free
+   * tables at once: `lock` guards `tables` and keeps a page's host allocation and its
+   * mprotect together. */
+  pthread_mutex_t lock;
   struct lxshim_table *tables;
   size_t n_tables, cap_tables;
   unsigned long syncs; /* dma syncs so far (the broken-shim test build drops one) */

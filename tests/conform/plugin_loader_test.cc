@@ -93,7 +93,7 @@ TEST_F(Loader, MissingSymbol) {
 TEST_F(Loader, AbiVersionMismatch) {
   const std::string path = plugin_path("bad_plugin_abi_version.so");
   EXPECT_EQ(error(path), "plugin " + path + ": ABI version 99, but this iommucheck supports "
-                         "versions 1 to 2; rebuild it against this iommucheck's "
+                         "versions 1 to 3; rebuild it against this iommucheck's "
                          "conform/iommucheck_driver.h");
 }
 
