@@ -115,6 +115,15 @@ TEST_F(Loader, Version1DescriptorsLoadWithTheDefaultStartLevel) {
   EXPECT_EQ(driver->info().format.start_level, std::nullopt);
 }
 
+TEST_F(Loader, FlagsAreReadOnlyFromAVersion3Descriptor) {
+  // Its flags (CONCURRENT) lie past a version-2 descriptor.
+  EXPECT_FALSE(load_plugin(plugin_path("example_plugin_v2.so"), env)->info().concurrent);
+  EXPECT_FALSE(load_plugin(plugin_path("example_plugin.so"), env)->info().concurrent);
+  const std::string path = plugin_path("bad_plugin_flags.so");
+  EXPECT_EQ(error(path), "plugin " + path + ": flags 0x4 has bits this iommucheck does not know "
+                         "(it knows 0x1)");
+}
+
 TEST_F(Loader, StartLevelTheHwFormatCannotHave) {
   const std::string path = plugin_path("bad_plugin_start_level.so");
   EXPECT_EQ(error(path), "plugin " + path + ": hw format 'arm-64-lpae-s1-4k' cannot express "
