@@ -298,8 +298,8 @@ void Episode::execute(Worker& w, const Op& op) {
   }
 }
 
-// iova_to_phys and a cache-less walk at the first, last and one more page of the op's range,
-// all in the thread's own stripes, against the thread's reference.
+// iova_to_phys at the first, last and one more page of the op's range, all in the thread's own
+// stripes, and a cache-less walk where they are mapped, against the thread's reference.
 std::optional<std::string> Episode::probe(Worker& w, const Op& op, size_t index) {
   uint64_t first = 0, bytes = info_.config.min_pgsize();
   if (const auto* o = std::get_if<MapPagesOp>(&op)) first = o->iova, bytes = o->pgsize * o->pgcount;
@@ -312,7 +312,9 @@ std::optional<std::string> Episode::probe(Worker& w, const Op& op, size_t index)
     const uint64_t iova = first + page * min + offset;
     const auto leaf = w.checked.shadow().leaves().leaf_at(iova);
     if (auto why = judge_iova_to_phys(leaf, iova, w.checked.iova_to_phys(iova))) return why;
-    if (fmt_) {
+    // Only through tables a live leaf of ours keeps: a table above an unmapped page may be
+    // freed by another thread's unmap while we walk (the end of the episode walks it all).
+    if (fmt_ && leaf) {
       if (auto why = judge_walk(*fmt_, leaf, iova, hw::walk(mem_, *fmt_, roots_, iova)))
         return why;
     }
