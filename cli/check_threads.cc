@@ -27,9 +27,10 @@ conform::Finding as_finding(const conform::ConcurrentFinding& f, unsigned thread
           .episode_seed = f.episode_seed,
           .original_ops = f.trace.size(),
           .minimize_tests = 0,
-          .cut_short = fmt::format("concurrent episode seed {}; {}; replay runs them serially, "
-                                   "so a race may not happen again",
-                                   f.episode_seed, who)};
+          .cut_short = fmt::format("a concurrent episode: check --threads {} --seed {} reruns "
+                                   "its op streams; {}; replay runs them serially, so a race "
+                                   "may not happen again",
+                                   threads, f.episode_seed, who)};
 }
 
 }  // namespace
