@@ -16,10 +16,10 @@ namespace {
 // A concurrent finding as `check` writes every finding: its trace is every thread's ops round
 // by round, thread 0 first, which `replay` runs serially (docs/CHECKER.md).
 conform::Finding as_finding(const conform::ConcurrentFinding& f, unsigned threads) {
-  std::string who = f.thread ? fmt::format("thread {} of {}: its ops are trace ops {}, {}, ...",
-                                           *f.thread, threads, *f.thread + 1,
-                                           *f.thread + 1 + threads)
-                             : fmt::format("the whole domain after {} threads' ops", threads);
+  std::string who = f.thread
+                        ? fmt::format("thread {} of {}: its ops are trace ops {}, {}, ...",
+                                      *f.thread, threads, *f.thread + 1, *f.thread + 1 + threads)
+                        : fmt::format("the whole domain after {} threads' ops", threads);
   return {.violation = f.violation,
           .minimized = f.violation,
           .signature = {},
@@ -37,14 +37,16 @@ conform::Finding as_finding(const conform::ConcurrentFinding& f, unsigned thread
 
 void check_threads_args(const ThreadsArgs& a, const conform::DriverSource& src) {
   if (!src.info.concurrent)
-    throw UsageError(fmt::format("--threads {}: {} does not declare concurrent calls on disjoint "
-                                 "ranges (IOMMUCHECK_DRIVER_CONCURRENT, docs/PLUGINS.md), so "
-                                 "one domain cannot be driven from several threads",
-                                 a.threads, printable(src.info.name)));
+    throw UsageError(
+        fmt::format("--threads {}: {} does not declare concurrent calls on disjoint "
+                    "ranges (IOMMUCHECK_DRIVER_CONCURRENT, docs/PLUGINS.md), so "
+                    "one domain cannot be driven from several threads",
+                    a.threads, printable(src.info.name)));
   if (a.ops && *a.ops < a.threads)
-    throw UsageError(fmt::format("--ops {} is fewer than --threads {}: each thread needs at "
-                                 "least one op",
-                                 *a.ops, a.threads));
+    throw UsageError(
+        fmt::format("--ops {} is fewer than --threads {}: each thread needs at "
+                    "least one op",
+                    *a.ops, a.threads));
 }
 
 int run_threaded_check(const ThreadsArgs& a, const conform::DriverSource& src) {
@@ -74,9 +76,10 @@ int run_threaded_check(const ThreadsArgs& a, const conform::DriverSource& src) {
   for (const conform::ConcurrentFinding& f : r.findings)
     report_finding(target, src, as_finding(f, a.threads), f.episode_seed);
   for (const auto& [sig, n] : r.occurrences) fmt::print("found {} time(s): {}\n", n, sig);
-  fmt::print("races: {} table install(s) and {} split(s) lost their race (a table freed by the "
-             "call that allocated it) in {} episode(s)\n",
-             r.races.installs_lost, r.races.splits_lost, r.episodes);
+  fmt::print(
+      "races: {} table install(s) and {} split(s) lost their race (a table freed by the "
+      "call that allocated it) in {} episode(s)\n",
+      r.races.installs_lost, r.races.splits_lost, r.episodes);
   const bool interrupted = interrupt.flag().load();
   if (interrupted) fmt::print("interrupted: the counts cover the ops run until then\n");
   fmt::print("summary: driver={} threads={} ops={} violations={} seconds={:.2f} ops_per_s={:.0f}\n",

@@ -37,8 +37,8 @@ struct RaceCounts {
 
 struct ConcurrentOptions {
   unsigned threads = 2;
-  uint64_t seed = 1;     // the episode's; thread t runs thread_seed(seed, t)
-  uint64_t rounds = 500;  // each thread runs one op per round
+  uint64_t seed = 1;             // the episode's; thread t runs thread_seed(seed, t)
+  uint64_t rounds = 500;         // each thread runs one op per round
   std::function<bool()> stop{};  // asked once per round; true ends the episode early
 };
 

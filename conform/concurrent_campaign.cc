@@ -85,12 +85,13 @@ ConcurrentReport run_concurrent_campaign(const DriverSource& source,
     return o.ops > 0 && report.ops >= o.ops;
   };
   for (uint64_t e = 0; !out_of_budget(); e++) {
-    ConcurrentOptions episode{.threads = o.threads, .seed = o.seed + e * 0x10000, .rounds = o.rounds};
-    if (o.ops > 0) episode.rounds = std::min(o.rounds, (o.ops - report.ops + o.threads - 1) / o.threads);
+    ConcurrentOptions episode{
+        .threads = o.threads, .seed = o.seed + e * 0x10000, .rounds = o.rounds};
+    if (o.ops > 0)
+      episode.rounds = std::min(o.rounds, (o.ops - report.ops + o.threads - 1) / o.threads);
     episode.stop = out_of_budget;
-    ConcurrentEpisode done =
-        o.isolate ? run_isolated_episode(source, o, episode, out_of_budget)
-                  : run_concurrent_episode(source, o.check, episode);
+    ConcurrentEpisode done = o.isolate ? run_isolated_episode(source, o, episode, out_of_budget)
+                                       : run_concurrent_episode(source, o.check, episode);
     report.ops += done.ops;
     report.episodes++;
     report.races += done.races;

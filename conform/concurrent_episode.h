@@ -12,14 +12,14 @@
 #include <utility>
 #include <vector>
 
+#include "conform/checked_pgtable.h"
 #include "conform/concurrent.h"
+#include "conform/concurrent_ops.h"
 #include "conform/memory_pool.h"
 #include "hw/format.h"
 #include "impl/mutant.h"
 
 namespace iommu::conform {
-
-class StripeLayout;
 
 // Releases all threads of a round at once: the last to arrive runs `completion` while the
 // others spin, then lets them go together, so that their driver calls overlap as much as the
@@ -90,6 +90,17 @@ class Episode {
   std::vector<Op> trace_;
   std::mutex mu_;
   std::optional<Violation> violation_;
+};
+
+struct Episode::Worker {
+  Worker(impl::FlushOps& flush, const hw::TableMemory& mem, const ref::DomainConfig& cfg,
+         const StripeLayout& layout, unsigned index, uint64_t seed)
+      : checked(flush, mem, cfg), ops(cfg, layout, index, seed), thread(index) {}
+  CheckedPgtable checked;
+  ThreadOps ops;
+  unsigned thread;
+  Op next{};
+  RaceCounts races;
 };
 
 }  // namespace iommu::conform

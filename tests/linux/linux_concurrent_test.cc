@@ -21,8 +21,8 @@ TEST(LinuxConcurrent, LpaeInstallsRaceAndTheDomainStaysCorrect) {
   const ConcurrentReport r = run_concurrent_campaign(src, o);
   for (const ConcurrentFinding& f : r.findings) ADD_FAILURE() << f.violation.message();
   EXPECT_GE(r.ops, 20000u);
-  EXPECT_GT(r.races.installs_lost, 0u) << "no install lost its cmpxchg in " << r.episodes
-                                       << " episodes";
+  EXPECT_GT(r.races.installs_lost, 0u)
+      << "no install lost its cmpxchg in " << r.episodes << " episodes";
 }
 
 TEST(LinuxConcurrent, RunsInProcess) {

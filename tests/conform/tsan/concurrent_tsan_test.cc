@@ -11,8 +11,8 @@ namespace {
 
 TEST(ConcurrentTsan, AnEpisodeOnImplIsCleanAndRaceFree) {
   for (uint64_t seed : {1, 2}) {
-    const ConcurrentEpisode e = run_concurrent_episode(impl_driver_source("arm-64-lpae-s1-4k"),
-                                                       {}, {.threads = 3, .seed = seed, .rounds = 200});
+    const ConcurrentEpisode e = run_concurrent_episode(impl_driver_source("arm-64-lpae-s1-4k"), {},
+                                                       {.threads = 3, .seed = seed, .rounds = 200});
     EXPECT_FALSE(e.violation) << e.violation->check << ": " << e.violation->detail;
     EXPECT_EQ(e.ops, 600u);
   }
