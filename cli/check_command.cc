@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/check_domain.h"
+#include "cli/check_threads.h"
 #include "cli/command.h"
 #include "cli/finding_file.h"
 #include "cli/interrupt.h"
@@ -35,6 +36,7 @@ struct CheckArgs {
   std::string caller = "contract";
   std::string out = "findings";
   unsigned jobs = 1;
+  unsigned threads = 1;  // > 1: concurrent campaigns (cli/check_threads.h)
   DomainArgs domain;
   bool keep_going = false;     // the default is on in --time campaigns
   bool stop_at_first = false;  // ... unless this says otherwise
@@ -191,9 +193,10 @@ DomainTally run_domain(const CheckArgs& all, const DomainRun& run, const DomainB
 // The storage layer has its own campaign and none of the page-table domain's options.
 int run_iopt(const CheckArgs& a) {
   if (a.domain.matrix || !a.domain.iommu.empty() || a.domain.invalidation != "strict" ||
-      a.domain.np_caching || !a.baseline_path.empty() || a.table_memory)
+      a.domain.np_caching || !a.baseline_path.empty() || a.table_memory || a.threads > 1)
     throw UsageError(fmt::format("driver '{}': --matrix, --iommu, --invalidation, --np-caching, "
-                                 "--baseline and --table-memory do not apply to iopt: drivers",
+                                 "--baseline, --table-memory and --threads do not apply to iopt: "
+                                 "drivers",
                                  a.driver));
   return run_iopt_check({.driver = a.driver,
                          .kernel = a.kernel,
@@ -203,6 +206,20 @@ int run_iopt(const CheckArgs& a) {
                          .hostile = a.caller == "hostile",
                          .out = a.out,
                          .jobs = a.jobs});
+}
+
+int run_threads(const CheckArgs& a, const conform::DriverSource& src) {
+  if (a.caller != "contract")
+    throw UsageError("--threads runs correct calls only: --caller hostile is not supported");
+  if (!a.baseline_path.empty())
+    throw UsageError("--threads does not take a --baseline: concurrent findings have their own "
+                     "signatures");
+  if (a.table_memory) check_table_memory(a.table_memory, src.info.config.oas);
+  return run_threaded_check({.driver = a.driver, .threads = a.threads, .seed = a.seed,
+                             .ops = a.ops, .seconds = a.seconds, .out = a.out,
+                             .keep_going = a.keep_going || (a.seconds && !a.stop_at_first),
+                             .call_timeout = a.call_timeout, .table_memory = a.table_memory},
+                            src);
 }
 
 int run_check(CheckArgs& a) {
@@ -220,6 +237,7 @@ int run_check(CheckArgs& a) {
   } catch (const conform::DriverError& e) {
     throw UsageError(e.what());
   }
+  if (a.threads > 1) return run_threads(a, src);
   check_args(a, src);
   InterruptGuard interrupt;
   const DomainTally total = run_domains(
@@ -260,8 +278,14 @@ void add_check_command(CLI::App& app, Action& action) {
       ->check(CLI::IsMember({"contract", "hostile"}))
       ->capture_default_str();
   cmd->add_option("--out", o->out, "Directory for minimized findings")->capture_default_str();
-  add_count_option(cmd, "--jobs", 1, 256, [o](uint64_t v) { o->jobs = static_cast<unsigned>(v); },
-                   "Parallel runs (default 1)");
+  auto* jobs = add_count_option(cmd, "--jobs", 1, 256,
+                               [o](uint64_t v) { o->jobs = static_cast<unsigned>(v); },
+                               "Parallel runs (default 1)");
+  auto* threads = add_count_option(
+      cmd, "--threads", 1, 64, [o](uint64_t v) { o->threads = static_cast<unsigned>(v); },
+      "Threads mapping and unmapping disjoint ranges of one domain at once (default 1: the "
+      "serial checker); the driver must declare concurrent calls");
+  threads->excludes(jobs);
   add_table_memory_option(cmd, o->table_memory);
   auto* iommu = cmd->add_option("--iommu", o->domain.iommu,
                                 "IOMMU model: smmuv3, smmuv3-norange, smmuv2, vtd or amd "
@@ -279,7 +303,10 @@ void add_check_command(CLI::App& app, Action& action) {
                 "that fits the driver, the budget shared between them")
       ->excludes(iommu)
       ->excludes(inv)
-      ->excludes(np);
+      ->excludes(np)
+      ->excludes(threads);
+  // Concurrent episodes model no caches (docs/CHECKER.md): the domain options do not apply.
+  threads->excludes(iommu)->excludes(inv)->excludes(np);
   auto* keep = cmd->add_flag("--keep-going", o->keep_going,
                              "After a finding, minimize it and go on, counting each distinct "
                              "finding (the default in --time campaigns)");

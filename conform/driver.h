@@ -50,13 +50,16 @@ struct DriverInfo {
   // The hw format its tables are written in (hw::make_format), with the config's ias/oas;
   // an empty name when its tables cannot be walked.
   hw::FormatConfig format;
+  // map_pages, unmap_pages and iova_to_phys may be called from several threads at once on
+  // disjoint iova ranges (a plugin declares it, docs/PLUGINS.md): `check --threads` needs it.
+  bool concurrent = false;
 
   bool walkable() const { return !format.name.empty(); }
 };
 
 // io_pgtable_ops with Linux conventions (impl/io_pgtable.h). As in Linux, the ops may be
 // called from several threads at once on disjoint iova ranges; an adapter whose driver cannot
-// take that serializes the calls. The destructor frees every table page the driver allocated,
+// take that serializes the calls (and its info says !concurrent). The destructor frees every table page the driver allocated,
 // so that memory.live_allocations() is then the leak list.
 class Driver : public impl::IoPgtableOps {
  public:

@@ -58,6 +58,7 @@ DriverSource impl_driver_source(const hw::FormatConfig& format, ref::PartialUnma
   DriverInfo info;
   info.name = fmt::format("{}:{}", impl_kind(policy), format.name);
   info.format = cfg.format;
+  info.concurrent = true;  // impl::Pgtable takes map/unmap on disjoint ranges from any thread
   const hw::Geometry& g = fmt.geo();
   info.config = {.pgsize_bitmap = g.pgsize_bitmap, .ias = g.ias, .oas = g.oas,
                  .partial_unmap = policy};

@@ -16,8 +16,10 @@
  * before anything else and refuses versions it does not know. The entry function receives
  * the host's version, so one plugin may carry descriptors for several versions. The host
  * loads every version from IOMMUCHECK_DRIVER_ABI_VERSION_MIN up: version 1 is version 2
- * without the descriptor's last member, hw_start_level, which the host reads only from a
- * version-2 descriptor (a version-1 driver walks from its format's default start level).
+ * without the descriptor's member hw_start_level, which the host reads only from a version-2
+ * or later descriptor (a version-1 driver walks from its format's default start level);
+ * version 2 is version 3 without the last member, flags, which the host reads only from a
+ * version-3 descriptor (an earlier driver declares no flags).
  *
  * Ownership. The descriptor and its strings are static: valid while the shared object is
  * loaded. The host struct is owned by the host and stays valid from create() until destroy()
@@ -25,10 +27,14 @@
  * is owned by the driver: it is freed by destroy(), which must also free every table page the
  * driver allocated (the host reports any page still allocated as a leak).
  *
- * Threading. The host calls one handle's functions from one thread at a time; different
- * handles may be used from different threads at once, so a driver must not keep unlocked
- * global mutable state. The driver calls host callbacks only from inside a call the host made
- * into it, on the calling thread, with that handle's host struct.
+ * Threading. The host calls one handle's functions from one thread at a time, unless the
+ * driver declares IOMMUCHECK_DRIVER_CONCURRENT (version 3): then map_pages, unmap_pages and
+ * iova_to_phys of one handle may run on several threads at once, on disjoint iova ranges, as
+ * the Linux IOMMU API allows (create, destroy and roots still run alone). Different handles
+ * may be used from different threads at once, so a driver must not keep unlocked global
+ * mutable state. The driver calls host callbacks only from inside a call the host made into
+ * it, on the calling thread, with that handle's host struct; the host's callbacks are then
+ * safe to call from those threads at once.
  *
  * Errors. Linux conventions, with Linux errno values (<errno.h> on Linux): map_pages returns
  * 0 or a negative errno and adds the bytes it mapped to *mapped even when it fails; unmap_pages
@@ -46,11 +52,16 @@
 extern "C" {
 #endif
 
-#define IOMMUCHECK_DRIVER_ABI_VERSION 2u
+#define IOMMUCHECK_DRIVER_ABI_VERSION 3u
 #define IOMMUCHECK_DRIVER_ABI_VERSION_MIN 1u
 
 /* hw_start_level: the start level of the hw format's default. */
 #define IOMMUCHECK_HW_START_LEVEL_DEFAULT (-1)
+
+/* flags (version 3): map_pages, unmap_pages and iova_to_phys may be called concurrently on
+ * disjoint iova ranges of one handle (`iommucheck check --threads N` needs it). */
+#define IOMMUCHECK_DRIVER_CONCURRENT (1u << 0)
+#define IOMMUCHECK_DRIVER_KNOWN_FLAGS IOMMUCHECK_DRIVER_CONCURRENT
 
 /* The one symbol a plugin exports; its type is iommucheck_driver_descriptor_fn. */
 #define IOMMUCHECK_DRIVER_SYMBOL "iommucheck_driver_descriptor"
@@ -154,6 +165,9 @@ struct iommucheck_driver {
    * so e.g. its ias-40, oas-48 stage-2 table at 4K walks from a 2-entry level 0: start level
    * 0. Set it explicitly: 0 is level 0, also when a designated initializer omits it. */
   int32_t hw_start_level;
+
+  /* Version 3. IOMMUCHECK_DRIVER_* flags; 0 declares none. */
+  uint64_t flags;
 };
 
 /* The entry point: the descriptor for `host_abi_version`, or one of another version (the

@@ -118,6 +118,15 @@ hw::FormatConfig declared_format(const std::string& path, const iommucheck_drive
   return fc;
 }
 
+// The declared flags; a version-2 or earlier descriptor ends before them.
+uint64_t declared_flags(const std::string& path, const iommucheck_driver& d) {
+  if (d.abi_version < 3) return 0;
+  if (d.flags & ~uint64_t{IOMMUCHECK_DRIVER_KNOWN_FLAGS})
+    fail(path, fmt::format("flags {:#x} has bits this iommucheck does not know (it knows {:#x})",
+                           d.flags, uint64_t{IOMMUCHECK_DRIVER_KNOWN_FLAGS}));
+  return d.flags;
+}
+
 DriverInfo declared_info(const std::string& path, const iommucheck_driver& d) {
   DriverInfo info;
   info.name = "plugin:" + path;
@@ -126,6 +135,7 @@ DriverInfo declared_info(const std::string& path, const iommucheck_driver& d) {
   info.config = declared_config(path, d);
   info.format = declared_format(path, d, info.config);
   require_operations(path, d, info.walkable());
+  info.concurrent = (declared_flags(path, d) & IOMMUCHECK_DRIVER_CONCURRENT) != 0;
   return info;
 }
 

@@ -8,6 +8,47 @@
 
 namespace iommu::conform {
 
+// One call into the plugin on this thread: the lock it holds, the gather its unmap_pages
+// received and the first host exception a callback parked.
+class PluginDriver::Call {
+ public:
+  Call(const PluginDriver& d, bool exclusive, impl::IotlbGather* gather = nullptr)
+      : driver_(&d), gather_(gather), outer_(current_) {
+    if (exclusive || !d.info_.concurrent)
+      exclusive_ = std::unique_lock(d.mu_);
+    else
+      shared_ = std::shared_lock(d.mu_);
+    current_ = this;
+  }
+  ~Call() { current_ = outer_; }
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+
+  // The call of `d` in progress on this thread, or null.
+  static Call* of(const PluginDriver& d) {
+    return current_ && current_->driver_ == &d ? current_ : nullptr;
+  }
+  impl::IotlbGather* gather() const { return gather_; }
+  void park(std::exception_ptr e) {
+    if (!parked_) parked_ = std::move(e);
+  }
+  std::exception_ptr take_parked() { return std::exchange(parked_, nullptr); }
+  void rethrow_parked() {
+    if (parked_) std::rethrow_exception(take_parked());
+  }
+
+ private:
+  static thread_local Call* current_;
+  const PluginDriver* driver_;
+  impl::IotlbGather* gather_;
+  Call* outer_;
+  std::unique_lock<std::shared_mutex> exclusive_;
+  std::shared_lock<std::shared_mutex> shared_;
+  std::exception_ptr parked_;
+};
+
+thread_local PluginDriver::Call* PluginDriver::Call::current_ = nullptr;
+
 // The host callbacks. A misuse of table memory by the plugin (a bad size, a double free, a
 // misaligned access) is a finding, reported to the WarningLog; anything else thrown on the
 // host side is parked and rethrown after the plugin returns.
@@ -74,14 +115,16 @@ struct PluginDriver::Callbacks {
   }
   static void tlb_add_page(void* ctx, void* gather, uint64_t iova, uint64_t granule) noexcept {
     PluginDriver& d = self(ctx);
-    if (gather == nullptr || gather != d.gather_) {
+    const Call* call = Call::of(d);
+    impl::IotlbGather* own = call ? call->gather() : nullptr;
+    if (gather == nullptr || gather != own) {
       d.host_error(fmt::format("tlb_add_page(iova={:#x}, granule={:#x}) with a gather that is "
                                "not the one unmap_pages received",
                                iova, granule));
       return;
     }
-    if (d.gather_->queued) return;  // iommu_iotlb_gather_queued(): the flush queue covers it
-    flush_op(ctx, [&](impl::FlushOps& f) { f.tlb_add_page(*d.gather_, iova, granule); });
+    if (own->queued) return;  // iommu_iotlb_gather_queued(): the flush queue covers it
+    flush_op(ctx, [&](impl::FlushOps& f) { f.tlb_add_page(*own, iova, granule); });
   }
 
   static void warn(void* ctx, const char* message) noexcept {
@@ -112,12 +155,16 @@ PluginDriver::PluginDriver(std::shared_ptr<void> library, const iommucheck_drive
 }
 
 PluginDriver::~PluginDriver() {
-  std::lock_guard lock(mu_);
   if (!handle_) return;
-  desc_.destroy(handle_);
-  if (!parked_) return;
+  std::exception_ptr parked;
+  {
+    Call call(*this, true);
+    desc_.destroy(handle_);
+    parked = call.take_parked();
+  }
+  if (!parked) return;
   try {
-    std::rethrow_exception(std::exchange(parked_, nullptr));
+    std::rethrow_exception(parked);
   } catch (const std::exception& e) {
     host_error(fmt::format("host error while the plugin was destroyed: {}", e.what()));
   } catch (...) {
@@ -129,26 +176,24 @@ void PluginDriver::host_error(std::string message) {
   env_.host_errors.report(fmt::format("{}: {}", info_.name, message));
 }
 
+// A callback outside any call the host made breaks the ABI's threading rule.
 void PluginDriver::park(std::exception_ptr e) {
-  if (!parked_) parked_ = std::move(e);
-}
-
-void PluginDriver::rethrow_parked() {
-  if (parked_) std::rethrow_exception(std::exchange(parked_, nullptr));
+  if (Call* call = Call::of(*this)) return call->park(std::move(e));
+  host_error("a host callback was made outside any call the host made into the plugin");
 }
 
 int PluginDriver::create(const std::string& options) {
-  std::lock_guard lock(mu_);
+  Call call(*this, true);
   void* handle = nullptr;
   const int ret = desc_.create(&host_, options.c_str(), &handle);
   if (ret == 0) handle_ = handle;
-  rethrow_parked();
+  call.rethrow_parked();
   return ret;
 }
 
 std::vector<uint64_t> PluginDriver::roots() const {
   if (!info_.walkable()) return {};
-  std::lock_guard lock(mu_);
+  Call call(*this, true);
   std::vector<uint64_t> out(4);
   size_t n = desc_.roots(handle_, out.data(), out.size());
   if (n > kMaxRoots) {
@@ -166,27 +211,26 @@ std::vector<uint64_t> PluginDriver::roots() const {
 
 int PluginDriver::map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount,
                             int prot, uint64_t* mapped) {
-  std::lock_guard lock(mu_);
+  Call call(*this, false);
   const int ret = desc_.map_pages(handle_, iova, paddr, pgsize, pgcount, prot, mapped);
-  rethrow_parked();
+  call.rethrow_parked();
   return ret;
 }
 
 uint64_t PluginDriver::unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pgcount,
                                    impl::IotlbGather* gather) {
-  std::lock_guard lock(mu_);
   impl::IotlbGather scratch;  // io-pgtable callers may pass none; a plugin always gets one
-  gather_ = gather ? gather : &scratch;
-  const uint64_t ret = desc_.unmap_pages(handle_, iova, pgsize, pgcount, gather_);
-  gather_ = nullptr;
-  rethrow_parked();
+  if (!gather) gather = &scratch;
+  Call call(*this, false, gather);
+  const uint64_t ret = desc_.unmap_pages(handle_, iova, pgsize, pgcount, gather);
+  call.rethrow_parked();
   return ret;
 }
 
 uint64_t PluginDriver::iova_to_phys(uint64_t iova) {
-  std::lock_guard lock(mu_);
+  Call call(*this, false);
   const uint64_t ret = desc_.iova_to_phys(handle_, iova);
-  rethrow_parked();
+  call.rethrow_parked();
   return ret;
 }
 

@@ -5,7 +5,7 @@
 
 #include <exception>
 #include <memory>
-#include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -14,8 +14,10 @@
 
 namespace iommu::conform {
 
-// The ABI promises a plugin one call at a time per handle, so every call takes mu_; the
-// callbacks run inside those calls.
+// The ABI promises a plugin one call at a time per handle, so every call takes mu_ exclusively;
+// a plugin that declares IOMMUCHECK_DRIVER_CONCURRENT shares it between map_pages, unmap_pages
+// and iova_to_phys. The callbacks run inside those calls, on the calling thread, so what one
+// call needs of them (its gather, an exception parked) is kept per call on that thread.
 class PluginDriver final : public Driver {
  public:
   // `library` keeps the shared object loaded; `desc` has been validated (every operation
@@ -40,25 +42,23 @@ class PluginDriver final : public Driver {
 
  private:
   struct Callbacks;
+  class Call;
 
   void host_error(std::string message);
   // Host exceptions cannot unwind through the plugin's C frames: a callback parks the first
-  // one here and it is rethrown once the plugin's function has returned.
+  // one in its call's state and it is rethrown once the plugin's function has returned.
   void park(std::exception_ptr e);
-  void rethrow_parked();
 
   // More than any hw format has (apple-dart: 4 TTBRs).
   static constexpr size_t kMaxRoots = 16;
 
-  mutable std::mutex mu_;
+  mutable std::shared_mutex mu_;
   std::shared_ptr<void> library_;
   const iommucheck_driver& desc_;
   DriverInfo info_;
   DriverEnv& env_;
   iommucheck_host host_{};
   void* handle_ = nullptr;
-  impl::IotlbGather* gather_ = nullptr;  // the one unmap_pages in progress passed in
-  std::exception_ptr parked_;
 };
 
 }  // namespace iommu::conform

@@ -167,6 +167,7 @@ void TableMemory::reset(const Config& config) {
   refused_ = 0;
   fail_at_.reset();
   failure_hook_ = nullptr;
+  observer_ = nullptr;
   failed_ = 0;
   for (auto& list : freed_) list.clear();
   freed_bytes_ = 0;
@@ -180,6 +181,11 @@ void TableMemory::reset(const Config& config) {
 void TableMemory::set_failure_hook(FailureHook hook) {
   std::lock_guard lock(mu_);
   failure_hook_ = std::move(hook);
+}
+
+void TableMemory::set_observer(Observer observer) {
+  std::lock_guard lock(mu_);
+  observer_ = std::move(observer);
 }
 
 void TableMemory::fail_nth_allocation(uint64_t n) {
@@ -233,6 +239,7 @@ std::optional<uint64_t> TableMemory::alloc(uint64_t size, uint64_t align) {
   arena_->set_state(first + 1, size / kChunk - 1, kLive);
   arena_->set_state(first, 1, start_byte(size));
   live_bytes_.fetch_add(size, std::memory_order_relaxed);
+  if (observer_) observer_(*paddr, true);
   return paddr;
 }
 
@@ -286,6 +293,7 @@ void TableMemory::free(uint64_t paddr) {
   arena_->set_state(off / kChunk, size / kChunk, kDead);
   live_bytes_.fetch_sub(size, std::memory_order_relaxed);
   retire(paddr, size);
+  if (observer_) observer_(paddr, false);
 }
 
 // Queues a freed range for reuse. Freed memory reads as poison by its state, so its bytes are

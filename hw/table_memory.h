@@ -111,6 +111,13 @@ class TableMemory {
   uint64_t allocations_refused() const;
 
   void set_failure_hook(FailureHook hook);
+
+  // Told of every allocation made (`allocated` true) and every allocation freed, on the thread
+  // that made the call, under the memory's lock: it must not call into this memory. A
+  // concurrent campaign uses it to see a table freed by the call that allocated it (a lost
+  // install race). reset() forgets it.
+  using Observer = std::function<void(uint64_t paddr, bool allocated)>;
+  void set_observer(Observer observer);
   // Makes the nth allocation request from now fail (1 = the next one), once.
   void fail_nth_allocation(uint64_t n);
   uint64_t allocations_requested() const;
@@ -240,6 +247,7 @@ class TableMemory {
   uint64_t refused_ = 0;
   std::optional<uint64_t> fail_at_;
   FailureHook failure_hook_;
+  Observer observer_;
   std::array<std::deque<Freed>, 64> freed_;  // by log2(size); reused oldest first
   uint64_t freed_bytes_ = 0;                 // waiting in freed_
   uint64_t resident_freed_ = 0;              // of which still in host memory

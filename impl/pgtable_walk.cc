@@ -2,6 +2,7 @@
 // level that still covers it.
 #include <cerrno>
 
+#include "impl/mutant.h"
 #include "impl/pgtable_parts.h"
 
 namespace iommu::impl {
@@ -44,7 +45,10 @@ int Pgtable::descend_for_map(Cursor& c, uint64_t iova, unsigned level, uint64_t&
   while (d.kind == hw::DescKind::kEmpty) {
     auto fresh = alloc_table(level + 1);
     if (!fresh) return -ENOMEM;
-    if (exchange(p, desc, fmt_.make_table(*fresh))) {
+    const uint64_t table_desc = fmt_.make_table(*fresh);
+    const bool installed = mutant(Mutant::kRacyTableInstall) ? (store(p, table_desc), true)
+                                                              : exchange(p, desc, table_desc);
+    if (installed) {
       count_add(table, 1);
       d.kind = hw::DescKind::kTable;
       d.paddr = *fresh;

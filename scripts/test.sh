@@ -35,10 +35,10 @@ for preset in default asan; do
   ctest --preset "${preset}" -j "$(nproc)"
 done
 
-echo "== preset tsan: concurrent map/unmap on disjoint ranges"
+echo "== preset tsan: concurrent map/unmap on disjoint ranges, and a concurrent checker episode"
 cmake --preset tsan
-cmake --build --preset tsan --target impl_pgtable_concurrent_test
-ctest --preset tsan -R '^ImplConcurrent\.' --no-tests=error
+cmake --build --preset tsan --target impl_pgtable_concurrent_test conform_concurrent_tsan_test
+ctest --preset tsan -R '^(ImplConcurrent|ConcurrentTsan)\.' --no-tests=error
 
 echo "== fuzz smoke (preset fuzz)"
 ./scripts/fuzz-smoke.sh 20

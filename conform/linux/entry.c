@@ -62,6 +62,9 @@ static void describe(void) {
       .iova_to_phys = iova_to_phys,
       .roots = roots,
       .hw_start_level = probe.start_level,
+      /* Linux takes map/unmap of disjoint ranges at once; a mirrored (coherent-walk) table
+       * is published by diffing whole tables, which is not. */
+      .flags = variant->coherent_walk ? 0 : IOMMUCHECK_DRIVER_CONCURRENT,
   };
 }
 

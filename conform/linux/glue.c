@@ -16,9 +16,12 @@ struct lxshim_pgtable {
   struct io_pgtable_cfg cfg;
   struct device dev;
   struct io_pgtable_ops *ops;
-  struct iommu_iotlb_gather gather; /* Linux's view of the one unmap in progress */
-  void *host_gather;                /* the checker's gather for it */
 };
+
+/* The unmap in progress on this thread: Linux's gather and the checker's for it. Per thread,
+ * since unmaps of disjoint ranges may run at once (IOMMUCHECK_DRIVER_CONCURRENT). */
+static __thread struct iommu_iotlb_gather *cur_gather;
+static __thread void *cur_host_gather;
 
 static struct lxshim_pgtable *from_cookie(void *cookie) { return cookie; }
 
@@ -43,7 +46,7 @@ static void flush_walk(unsigned long iova, size_t size, size_t granule, void *co
 static void add_page(struct iommu_iotlb_gather *gather, unsigned long iova, size_t granule,
                      void *cookie) {
   struct lxshim_pgtable *p = from_cookie(cookie);
-  void *host_gather = gather == &p->gather ? p->host_gather : (void *)gather;
+  void *host_gather = gather == cur_gather ? cur_host_gather : (void *)gather;
   p->ctx.host->tlb_add_page(p->ctx.host->ctx, host_gather, iova, granule);
 }
 
@@ -129,12 +132,15 @@ int lxshim_map(struct lxshim_pgtable *p, uint64_t iova, uint64_t paddr, uint64_t
 uint64_t lxshim_unmap(struct lxshim_pgtable *p, uint64_t iova, uint64_t pgsize, uint64_t pgcount,
                       void *host_gather) {
   struct lxshim_ctx *prev = lxshim_enter(&p->ctx);
-  iommu_iotlb_gather_init(&p->gather);
-  p->host_gather = host_gather;
-  size_t ret = p->ops->unmap_pages(p->ops, iova, pgsize, pgcount, &p->gather);
+  struct iommu_iotlb_gather gather;
+  iommu_iotlb_gather_init(&gather);
+  cur_gather = &gather;
+  cur_host_gather = host_gather;
+  size_t ret = p->ops->unmap_pages(p->ops, iova, pgsize, pgcount, &gather);
   /* The caller's iotlb_sync, which completes every unmap, is an MMIO write: its barrier. */
   if (p->ctx.coherent) lxshim_publish_stores(&p->ctx);
-  p->host_gather = NULL;
+  cur_gather = NULL;
+  cur_host_gather = NULL;
   leave(p, prev);
   return ret;
 }

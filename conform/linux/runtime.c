@@ -48,6 +48,7 @@ int lxshim_ctx_init(struct lxshim_ctx *ctx, const struct iommucheck_host *host, 
   ctx->region_bytes = LXSHIM_REGION_BYTES;
   ctx->desc_bytes = desc_bytes;
   ctx->coherent = coherent;
+  pthread_mutex_init(&ctx->lock, NULL);
   return 0;
 }
 
@@ -60,6 +61,7 @@ void lxshim_ctx_release(struct lxshim_ctx *ctx) {
   free(ctx->reached);
   munmap(ctx->region, ctx->region_bytes);
   ctx->region = NULL;
+  pthread_mutex_destroy(&ctx->lock);
 }
 
 unsigned long lxshim_region_base(void) { return (unsigned long)ctx_or_die()->region; }
@@ -127,8 +129,7 @@ static void page_span(uint64_t paddr, size_t bytes, uint64_t *start, uint64_t *l
   *len = ALIGN(paddr + bytes, PAGE_SIZE) - *start;
 }
 
-void *lxshim_alloc(size_t bytes, size_t align) {
-  struct lxshim_ctx *ctx = ctx_or_die();
+static void *alloc_locked(struct lxshim_ctx *ctx, size_t bytes, size_t align) {
   const struct iommucheck_host *h = ctx->host;
   uint64_t paddr = h->alloc_table(h->ctx, bytes, align > bytes ? align : 0);
   if (!paddr) return NULL;
@@ -146,12 +147,17 @@ void *lxshim_alloc(size_t bytes, size_t align) {
   return ctx->region + paddr;
 }
 
+void *lxshim_alloc(size_t bytes, size_t align) {
+  struct lxshim_ctx *ctx = ctx_or_die();
+  pthread_mutex_lock(&ctx->lock);
+  void *table = alloc_locked(ctx, bytes, align);
+  pthread_mutex_unlock(&ctx->lock);
+  return table;
+}
+
 /* A freed page goes back to PROT_NONE, so that Linux touching it afterwards is a crash the
  * checker reports; a smaller table (v7s level 2) shares its host page and stays readable. */
-void lxshim_free(const void *table) {
-  if (!table) return;
-  struct lxshim_ctx *ctx = ctx_or_die();
-  const uint64_t paddr = (uint64_t)((const uint8_t *)table - ctx->region);
+static void free_locked(struct lxshim_ctx *ctx, uint64_t paddr) {
   const size_t i = table_index(ctx, paddr);
   ctx->host->free_table(ctx->host->ctx, paddr); /* the host reports a bad free */
   if (i == SIZE_MAX) return;
@@ -165,6 +171,14 @@ void lxshim_free(const void *table) {
   free(t);
   ctx->n_tables--;
   memmove(&ctx->tables[i], &ctx->tables[i + 1], (ctx->n_tables - i) * sizeof(*ctx->tables));
+}
+
+void lxshim_free(const void *table) {
+  if (!table) return;
+  struct lxshim_ctx *ctx = ctx_or_die();
+  pthread_mutex_lock(&ctx->lock);
+  free_locked(ctx, (uint64_t)((const uint8_t *)table - ctx->region));
+  pthread_mutex_unlock(&ctx->lock);
 }
 
 struct page *alloc_pages_node(int nid, gfp_t gfp, unsigned int order) {
@@ -209,10 +223,12 @@ void iommu_free_pages(void *virt) { lxshim_free(virt); }
 
 int iommu_pages_start_incoherent(void *virt, struct device *dma_dev) {
   struct lxshim_ctx *ctx = ctx_or_die();
+  pthread_mutex_lock(&ctx->lock);
   const size_t i = table_index(ctx, __pa(virt));
-  if (i == SIZE_MAX) return -EINVAL;
-  const struct lxshim_table *t = ctx->tables[i];
-  dma_map_single(dma_dev, virt, t->bytes, DMA_TO_DEVICE);
+  const size_t bytes = i == SIZE_MAX ? 0 : ctx->tables[i]->bytes;
+  pthread_mutex_unlock(&ctx->lock);
+  if (!bytes) return -EINVAL;
+  dma_map_single(dma_dev, virt, bytes, DMA_TO_DEVICE);
   return 0;
 }
 
@@ -299,10 +315,11 @@ void dma_sync_single_for_device(struct device *dev, dma_addr_t addr, size_t size
   (void)dev;
   (void)dir;
   struct lxshim_ctx *ctx = ctx_or_die();
-  ctx->syncs++;
+  const unsigned long syncs = __atomic_add_fetch(&ctx->syncs, 1, __ATOMIC_RELAXED);
+  (void)syncs;
 #ifdef LXSHIM_BROKEN_DROP_SYNC
   /* Test-only build (tests/linux): the Nth sync is lost, as if Linux had forgotten it. */
-  if (ctx->syncs == LXSHIM_BROKEN_DROP_SYNC) return;
+  if (syncs == LXSHIM_BROKEN_DROP_SYNC) return;
 #endif
   if (!ctx->coherent) lxshim_publish_words(ctx, addr, size);
 }

@@ -4,6 +4,7 @@
 #ifndef LXSHIM_RUNTIME_H
 #define LXSHIM_RUNTIME_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +27,10 @@ struct lxshim_ctx {
   /* Coherent walk: Linux never syncs, and a store reaches the device only when a barrier
    * that orders it for the device runs (coherent.c); until then it is pending. */
   bool coherent;
+  /* Concurrent map/unmap on disjoint ranges (IOMMUCHECK_DRIVER_CONCURRENT) allocate and free
+   * tables at once: `lock` guards `tables` and keeps a page's host allocation and its
+   * mprotect together. */
+  pthread_mutex_t lock;
   struct lxshim_table **tables; /* sorted by paddr; each its own allocation, so pointers stay */
   size_t n_tables, cap_tables;
   /* Coherent walk: the tables that may hold pending stores (coherent.c). */

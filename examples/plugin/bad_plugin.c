@@ -15,6 +15,7 @@
  *   BAD_START_NO_FORMAT declares a start level but no hw format
  *   BAD_HOST_MISUSE  loads, then misuses the host in map_pages (see misuse())
  *   BAD_WARN_CONTROL WARNs from iova_to_phys with terminal escapes and a forged line
+ *   BAD_FLAGS        declares a flag bit no ABI version defines
  */
 #include <errno.h>
 #include <stddef.h>
@@ -141,6 +142,9 @@ static const struct iommucheck_driver bad_driver = {
     .hw_start_level = -2,
 #else
     .hw_start_level = IOMMUCHECK_HW_START_LEVEL_DEFAULT,
+#endif
+#ifdef BAD_FLAGS
+    .flags = 1u << 2,
 #endif
 };
 

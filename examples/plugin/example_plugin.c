@@ -14,7 +14,8 @@
  * has two entries. Like Linux 7.x, it walks that level rather than concatenating two level-1
  * tables as Linux 6.12 does, and declares so in hw_start_level (ABI version 2); adding
  * -DEXAMPLE_START_UNDECLARED leaves the format's default there, which walks wrong.
- * -DEXAMPLE_ABI_V1 builds the stage-1 driver with a version-1 descriptor.
+ * -DEXAMPLE_ABI_V1 builds the stage-1 driver with a version-1 descriptor, -DEXAMPLE_ABI_V2 with
+ * a version-2 one.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -311,8 +312,10 @@ static size_t example_roots(void *handle, uint64_t *roots, size_t max) {
 }
 
 static const struct iommucheck_driver example_driver = {
-#ifdef EXAMPLE_ABI_V1
+#if defined(EXAMPLE_ABI_V1)
     .abi_version = 1,
+#elif defined(EXAMPLE_ABI_V2)
+    .abi_version = 2,
 #else
     .abi_version = IOMMUCHECK_DRIVER_ABI_VERSION,
 #endif
@@ -351,6 +354,11 @@ static const struct iommucheck_driver example_driver = {
     .hw_start_level = 0,
 #else
     .hw_start_level = IOMMUCHECK_HW_START_LEVEL_DEFAULT,
+#endif
+#if defined(EXAMPLE_ABI_V2)
+    /* Not part of a version-2 descriptor: the host must not read it (this driver is not
+     * written for concurrent calls). */
+    .flags = IOMMUCHECK_DRIVER_CONCURRENT,
 #endif
 };
 

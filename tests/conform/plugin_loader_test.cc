@@ -93,7 +93,7 @@ TEST_F(Loader, MissingSymbol) {
 TEST_F(Loader, AbiVersionMismatch) {
   const std::string path = plugin_path("bad_plugin_abi_version.so");
   EXPECT_EQ(error(path), "plugin " + path + ": ABI version 99, but this iommucheck supports "
-                         "versions 1 to 2; rebuild it against this iommucheck's "
+                         "versions 1 to 3; rebuild it against this iommucheck's "
                          "conform/iommucheck_driver.h");
 }
 
@@ -113,6 +113,15 @@ TEST_F(Loader, Version1DescriptorsLoadWithTheDefaultStartLevel) {
   auto driver = load_plugin(plugin_path("example_plugin_v1.so"), env);
   EXPECT_EQ(driver->info().format.name, "arm-64-lpae-s1-4k");
   EXPECT_EQ(driver->info().format.start_level, std::nullopt);
+}
+
+TEST_F(Loader, FlagsAreReadOnlyFromAVersion3Descriptor) {
+  // Its flags (CONCURRENT) lie past a version-2 descriptor.
+  EXPECT_FALSE(load_plugin(plugin_path("example_plugin_v2.so"), env)->info().concurrent);
+  EXPECT_FALSE(load_plugin(plugin_path("example_plugin.so"), env)->info().concurrent);
+  const std::string path = plugin_path("bad_plugin_flags.so");
+  EXPECT_EQ(error(path), "plugin " + path + ": flags 0x4 has bits this iommucheck does not know "
+                         "(it knows 0x1)");
 }
 
 TEST_F(Loader, StartLevelTheHwFormatCannotHave) {
