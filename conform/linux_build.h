@@ -21,6 +21,10 @@ struct LinuxBuildOptions {
   // Extra C compiler flags, part of the cache key. For tests that build a deliberately
   // broken shim (e.g. -DLXSHIM_BROKEN_DROP_SYNC=N); the CLI never sets them.
   std::vector<std::string> extra_cflags;
+  // The kernel's files compiled with gcc --coverage (docs/LINUX.md, Coverage), a cache entry of
+  // its own: the .gcno files sit in the entry, and each plugin exports
+  // iommucheck_linux_coverage_flush, which writes the counters where GCOV_PREFIX says.
+  bool coverage = false;
   // Where builds are kept; empty: $IOMMUCHECK_CACHE_DIR, else $XDG_CACHE_HOME/iommucheck,
   // else ~/.cache/iommucheck.
   std::filesystem::path cache_dir;
@@ -28,7 +32,8 @@ struct LinuxBuildOptions {
 
 struct LinuxBuild {
   std::filesystem::path dir;  // the cache entry
-  // Per hw format: the plugin built for it, or why the tree's code cannot run it (the probe's
+  std::vector<std::string> variants;  // the shim's variants (conform/linux/variants.c), in order
+  // Per variant: the plugin built for it, or why the tree's code cannot run it (the probe's
   // finding: alloc_io_pgtable_ops refusing the configuration, say).
   std::map<std::string, std::filesystem::path> plugins;
   std::map<std::string, std::string> unavailable;

@@ -2,11 +2,18 @@
  * names it), completed from the probe, and the ABI's operations. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "glue.h"
 
 extern const char lxshim_variant_name[];
+
+#ifdef LXSHIM_COVERAGE
+/* libgcov's interface (gcc --coverage; the kernel's files are instrumented, docs/LINUX.md). */
+void __gcov_dump(void);
+void __gcov_reset(void);
+#endif
 
 static const struct lxshim_variant *variant;
 static struct lxshim_probe probe;
@@ -45,6 +52,14 @@ static void describe(void) {
     return;
   }
   lxshim_run_probe(variant, &probe);
+  if (probe.ok && variant->unwalkable) {
+    probe.ok = 0;
+    snprintf(probe.error, sizeof(probe.error), "hw/ cannot walk it: %s", variant->unwalkable);
+  }
+#ifdef LXSHIM_COVERAGE
+  /* What the probe ran is not what the campaign reached. */
+  __gcov_reset();
+#endif
   descriptor = (struct iommucheck_driver){
       .abi_version = IOMMUCHECK_DRIVER_ABI_VERSION,
       .name = variant->name,
@@ -53,7 +68,7 @@ static void describe(void) {
       .ias = probe.ias,
       .oas = probe.oas,
       .partial_unmap = probe.partial_unmap,
-      .hw_format = variant->name,
+      .hw_format = variant->hw_format ? variant->hw_format : variant->name,
       .hw_granule = variant->hw_granule,
       .create = create,
       .destroy = destroy,
@@ -77,3 +92,12 @@ IOMMUCHECK_DRIVER_EXPORT const char *iommucheck_linux_probe_error(void) {
   pthread_once(&once, describe);
   return probe.ok ? "" : probe.error;
 }
+
+#ifdef LXSHIM_COVERAGE
+/* Writes the kernel files' coverage counters (to the .gcda files GCOV_PREFIX places) and
+ * zeroes them: an isolated child ends with _exit, which would skip libgcov's own dump. */
+IOMMUCHECK_DRIVER_EXPORT void iommucheck_linux_coverage_flush(void) {
+  __gcov_dump();
+  __gcov_reset();
+}
+#endif

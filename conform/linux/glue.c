@@ -18,6 +18,10 @@ struct lxshim_pgtable {
   struct io_pgtable_ops *ops;
   struct iommu_iotlb_gather gather; /* Linux's view of the one unmap in progress */
   void *host_gather;                /* the checker's gather for it */
+  /* XORed into every iova between the checker and Linux: a TTBR1 table (QUIRK_ARM_TTBR1)
+   * translates the top of the 64-bit space, the checker's iovas count from 0. The XOR is its
+   * own inverse, so an iova past the ias stays past it (Linux's -ERANGE still shows). */
+  uint64_t iova_flip;
 };
 
 static struct lxshim_pgtable *from_cookie(void *cookie) { return cookie; }
@@ -31,7 +35,7 @@ static void flush_all(void *cookie) {
 static void flush_walk(unsigned long iova, size_t size, size_t granule, void *cookie) {
   struct lxshim_pgtable *p = from_cookie(cookie);
   if (p->ctx.mirror) lxshim_mirror(&p->ctx);
-  p->ctx.host->tlb_flush_walk(p->ctx.host->ctx, iova, size, granule);
+  p->ctx.host->tlb_flush_walk(p->ctx.host->ctx, iova ^ p->iova_flip, size, granule);
 }
 
 /* A gather other than the one unmap_pages handed Linux goes to the host as it is, which
@@ -41,7 +45,7 @@ static void add_page(struct iommu_iotlb_gather *gather, unsigned long iova, size
   struct lxshim_pgtable *p = from_cookie(cookie);
   if (p->ctx.mirror) lxshim_mirror(&p->ctx);
   void *host_gather = gather == &p->gather ? p->host_gather : (void *)gather;
-  p->ctx.host->tlb_add_page(p->ctx.host->ctx, host_gather, iova, granule);
+  p->ctx.host->tlb_add_page(p->ctx.host->ctx, host_gather, iova ^ p->iova_flip, granule);
 }
 
 static const struct iommu_flush_ops flush_ops = {
@@ -83,6 +87,7 @@ int lxshim_pgtable_create(const struct lxshim_variant *v, const struct iommuchec
     free(p);
     return -ENOMEM; /* the probe showed the configuration is accepted: only memory fails */
   }
+  if (p->cfg.quirks & IO_PGTABLE_QUIRK_ARM_TTBR1) p->iova_flip = ~0ULL << p->cfg.ias;
   *out = p;
   return 0;
 }
@@ -101,7 +106,7 @@ int lxshim_map(struct lxshim_pgtable *p, uint64_t iova, uint64_t paddr, uint64_t
                uint64_t pgcount, int prot, uint64_t *mapped) {
   size_t done = 0;
   struct lxshim_ctx *prev = lxshim_enter(&p->ctx);
-  int ret = p->ops->map_pages(p->ops, iova, paddr, pgsize, pgcount, prot, GFP_KERNEL, &done);
+  int ret = p->ops->map_pages(p->ops, iova ^ p->iova_flip, paddr, pgsize, pgcount, prot, GFP_KERNEL, &done);
   if (p->ctx.mirror) lxshim_mirror(&p->ctx);
   lxshim_leave(prev);
   *mapped += done;
@@ -113,7 +118,7 @@ uint64_t lxshim_unmap(struct lxshim_pgtable *p, uint64_t iova, uint64_t pgsize, 
   struct lxshim_ctx *prev = lxshim_enter(&p->ctx);
   iommu_iotlb_gather_init(&p->gather);
   p->host_gather = host_gather;
-  size_t ret = p->ops->unmap_pages(p->ops, iova, pgsize, pgcount, &p->gather);
+  size_t ret = p->ops->unmap_pages(p->ops, iova ^ p->iova_flip, pgsize, pgcount, &p->gather);
   if (p->ctx.mirror) lxshim_mirror(&p->ctx);
   p->host_gather = NULL;
   lxshim_leave(prev);
@@ -122,7 +127,7 @@ uint64_t lxshim_unmap(struct lxshim_pgtable *p, uint64_t iova, uint64_t pgsize, 
 
 uint64_t lxshim_iova_to_phys(struct lxshim_pgtable *p, uint64_t iova) {
   struct lxshim_ctx *prev = lxshim_enter(&p->ctx);
-  phys_addr_t pa = p->ops->iova_to_phys(p->ops, iova);
+  phys_addr_t pa = p->ops->iova_to_phys(p->ops, iova ^ p->iova_flip);
   lxshim_leave(prev);
   return pa;
 }

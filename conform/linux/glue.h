@@ -11,7 +11,7 @@ struct io_pgtable_cfg;
 struct lxshim_pgtable;
 
 struct lxshim_variant {
-  const char *name; /* iommucheck's hw format name; also the driver's name after linux: */
+  const char *name; /* the driver's name after linux: */
   const char *description;
   int fmt; /* enum io_pgtable_fmt */
   unsigned long quirks;
@@ -22,10 +22,16 @@ struct lxshim_variant {
   uint64_t hw_granule;
   /* The root table paddrs of a created table, from what Linux wrote into its cfg. */
   size_t (*roots)(const struct io_pgtable_cfg *cfg, uint64_t *out, size_t max);
+  const char *hw_format; /* iommucheck's hw format; NULL: the same as name */
+  /* Why hw/ cannot walk what this configuration writes (NULL: it can). Such a variant is
+   * probed, so its creation runs, and then named unavailable with this reason. */
+  const char *unwalkable;
 };
 
 /* The variant called `name`, or NULL. */
 const struct lxshim_variant *lxshim_find_variant(const char *name);
+/* The i-th variant, or NULL past the last (the builder lists them: list_variants.c). */
+const struct lxshim_variant *lxshim_variant_at(size_t i);
 /* The io_pgtable_cfg a variant starts from (no flush ops or device yet). */
 void lxshim_variant_cfg(const struct lxshim_variant *v, struct io_pgtable_cfg *cfg);
 
