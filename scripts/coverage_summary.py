@@ -40,18 +40,34 @@ def selftest_lines(source):
     return out
 
 
-def enclosing(functions, line):
-    """The function whose definition starts last at or before `line`."""
-    best = None
-    for f in functions:
-        if f["lineno"] <= line and (best is None or f["lineno"] > best["lineno"]):
-            best = f
-    return best["name"] if best else "(file scope)"
+FUNCTION_HEAD = re.compile(r"^(?:[A-Za-z_][^;(]*[\s*])?([A-Za-z_]\w*)\s*\(")
+
+
+def function_starts(source):
+    """(first line, name) of each function defined in `source`, kernel style: the head at
+    column 0 names it, its body opens with `{` at column 0."""
+    starts, head = [], None
+    for n, text in enumerate(source.splitlines(), 1):
+        if text.startswith("{") and head:
+            starts.append(head)
+            head = None
+        elif not text.startswith(("#", " ", "\t", "}", "/", "*")):
+            m = FUNCTION_HEAD.match(text)
+            if m and not text.rstrip().endswith(";"):
+                head = (n, m.group(1))
+    return starts
+
+
+def enclosing(starts, line):
+    """The function whose head starts last at or before `line`."""
+    names = [name for n, name in starts if n <= line]
+    return names[-1] if names else "(file scope)"
 
 
 def summarize(entry, root, unreached):
     path = Path(root) / entry["file"]
-    skip = selftest_lines(path.read_text(errors="replace")) if path.exists() else set()
+    source = path.read_text(errors="replace") if path.exists() else ""
+    skip, starts = selftest_lines(source), function_starts(source)
     lines = covered = branches = taken = 0
     missing = {}
     for ln in entry["lines"]:
@@ -65,7 +81,7 @@ def summarize(entry, root, unreached):
         taken += len(ln["branches"]) - untaken
         if unreached and (ln["count"] == 0 or untaken):
             what = "line" if ln["count"] == 0 else f"{untaken} branch(es)"
-            missing.setdefault(enclosing(entry["functions"], n), []).append(f"{n} ({what})")
+            missing.setdefault(enclosing(starts, n), []).append(f"{n} ({what})")
     pct = lambda a, b: f"{100.0 * a / b:.1f}%" if b else "-"
     print(f"{entry['file']} lines {covered}/{lines} {pct(covered, lines)} "
           f"branches {taken}/{branches} {pct(taken, branches)}")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# linux-coverage.sh CLI TREE OUT [SECONDS]: the coverage table of docs/LINUX.md ("Coverage") for
+# linux-coverage.sh CLI TREE OUT [SECONDS [FILE...]]: the coverage table of docs/LINUX.md ("Coverage") for
 # one kernel tree. For each driver file (io-pgtable-arm.c, -arm-v7s.c, -dart.c) a SECONDS-second
 # (default 60) campaign budget is split evenly over every linux: variant of that file the tree
 # provides, half contract and half hostile, each run with `check --coverage`; gcovr merges the
@@ -7,12 +7,15 @@
 # unreached, by function. Then the kernel's own tests (kernel-selftests.sh --coverage) on the
 # same tree, for comparison. Everything lands under OUT (one directory per run, a merged
 # report per file: OUT/FILE/index.html). Exit 0, or 2 when a run fails to run (a campaign's
-# findings do not stop it: the baselines document them).
+# findings do not stop it: the baselines document them). FILE... limits it to those files.
 set -u
 cli=${1:?usage: linux-coverage.sh CLI TREE OUT [SECONDS]}
 tree=${2:?usage: linux-coverage.sh CLI TREE OUT [SECONDS]}
 out=${3:?usage: linux-coverage.sh CLI TREE OUT [SECONDS]}
 seconds=${4:-60}
+shift $(($# < 4 ? $# : 4))
+files=("$@")
+[ ${#files[@]} -gt 0 ] || files=(io-pgtable-arm.c io-pgtable-arm-v7s.c io-pgtable-dart.c)
 here=$(cd "$(dirname "$0")" && pwd)
 tree=$(cd "$tree" && pwd)
 mkdir -p "$out" && out=$(cd "$out" && pwd)
@@ -28,7 +31,7 @@ file_of() {
   esac
 }
 
-for file in io-pgtable-arm.c io-pgtable-arm-v7s.c io-pgtable-dart.c; do
+for file in "${files[@]}"; do
   mine=()
   for v in $variants; do [ "$(file_of "$v")" = "$file" ] && mine+=("$v"); done
   per=$(python3 -c "print(round($seconds / (2 * ${#mine[@]}), 2))")
