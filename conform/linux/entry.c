@@ -52,10 +52,10 @@ static void describe(void) {
     return;
   }
   lxshim_run_probe(variant, &probe);
-  if (probe.ok && variant->unwalkable) {
-    probe.ok = 0;
-    snprintf(probe.error, sizeof(probe.error), "hw/ cannot walk it: %s", variant->unwalkable);
-  }
+  /* A configuration hw/ cannot walk runs against the reference alone, and says so. */
+  static char description[320];
+  snprintf(description, sizeof(description), "%s%s%s", variant->description,
+           probe.unwalkable[0] ? "; no hw walk: " : "", probe.unwalkable);
 #ifdef LXSHIM_COVERAGE
   /* What the probe ran is not what the campaign reached. */
   __gcov_reset();
@@ -63,20 +63,22 @@ static void describe(void) {
   descriptor = (struct iommucheck_driver){
       .abi_version = IOMMUCHECK_DRIVER_ABI_VERSION,
       .name = variant->name,
-      .description = variant->description,
+      .description = description,
       .pgsize_bitmap = probe.pgsize_bitmap,
       .ias = probe.ias,
       .oas = probe.oas,
       .partial_unmap = probe.partial_unmap,
-      .hw_format = variant->hw_format ? variant->hw_format : variant->name,
-      .hw_granule = variant->hw_granule,
+      .hw_format = probe.unwalkable[0] ? NULL
+                   : variant->hw_format ? variant->hw_format
+                                        : variant->name,
+      .hw_granule = probe.unwalkable[0] ? 0 : variant->hw_granule,
       .create = create,
       .destroy = destroy,
       .map_pages = map_pages,
       .unmap_pages = unmap_pages,
       .iova_to_phys = iova_to_phys,
       .roots = roots,
-      .hw_start_level = probe.start_level,
+      .hw_start_level = probe.unwalkable[0] ? IOMMUCHECK_HW_START_LEVEL_DEFAULT : probe.start_level,
   };
 }
 

@@ -23,8 +23,9 @@ struct lxshim_variant {
   /* The root table paddrs of a created table, from what Linux wrote into its cfg. */
   size_t (*roots)(const struct io_pgtable_cfg *cfg, uint64_t *out, size_t max);
   const char *hw_format; /* iommucheck's hw format; NULL: the same as name */
-  /* Why hw/ cannot walk what this configuration writes (NULL: it can). Such a variant is
-   * probed, so its creation runs, and then named unavailable with this reason. */
+  /* Why hw/ cannot walk what this configuration writes (NULL: it can). Such a variant
+   * declares no hw format: the checker holds it to the reference (return values,
+   * iova_to_phys) without a hardware walk, and its description says why. */
   const char *unwalkable;
 };
 
@@ -53,6 +54,7 @@ struct lxshim_probe {
   unsigned ias, oas;
   uint32_t partial_unmap; /* enum iommucheck_partial_unmap */
   int32_t start_level;    /* the level Linux walks from, or IOMMUCHECK_HW_START_LEVEL_DEFAULT */
+  char unwalkable[128];   /* why hw/ cannot walk the tables the tree built, or empty */
 };
 void lxshim_run_probe(const struct lxshim_variant *v, struct lxshim_probe *out);
 

@@ -101,18 +101,16 @@ static int32_t start_level(const struct lxshim_variant *v, const struct io_pgtab
 /* hw/ walks a DART table as two levels below up to four TTBRs, as 6.12 builds it; 7.x stacks
  * a third level under one TTBR where 16K pages need more than two (ias 38, say). The tree's
  * TTBR count tells which it did. */
-static int dart_walkable(const struct lxshim_variant *v, const struct io_pgtable_cfg *cfg,
-                         struct lxshim_probe *out) {
-  if (v->fmt != APPLE_DART && v->fmt != APPLE_DART2) return 1;
+static void check_dart_walk(const struct lxshim_variant *v, const struct io_pgtable_cfg *cfg,
+                            struct lxshim_probe *out) {
+  if (v->fmt != APPLE_DART && v->fmt != APPLE_DART2) return;
   const int pg_shift = __builtin_ctzl(cfg->pgsize_bitmap);
   const int tbl_bits = (int)cfg->ias - pg_shift - 2 * (pg_shift - 3);
   const unsigned ttbrs = 1u << (tbl_bits > 0 ? tbl_bits : 0);
-  if (cfg->apple_dart_cfg.n_ttbrs == ttbrs) return 1;
-  snprintf(out->error, sizeof(out->error),
-           "hw/ cannot walk it: the tree uses %u TTBR(s) and more than two table levels; hw/ "
-           "walks two levels below %u",
-           (unsigned)cfg->apple_dart_cfg.n_ttbrs, ttbrs);
-  return 0;
+  if (cfg->apple_dart_cfg.n_ttbrs != ttbrs)
+    snprintf(out->unwalkable, sizeof(out->unwalkable),
+             "the tree stacks more than two table levels under %u TTBR(s); hw/ walks two below %u",
+             (unsigned)cfg->apple_dart_cfg.n_ttbrs, ttbrs);
 }
 
 void lxshim_run_probe(const struct lxshim_variant *v, struct lxshim_probe *out) {
@@ -140,11 +138,13 @@ void lxshim_run_probe(const struct lxshim_variant *v, struct lxshim_probe *out) 
     return;
   }
   const struct io_pgtable_cfg *cfg = lxshim_pgtable_cfg(p);
-  out->ok = dart_walkable(v, cfg, out);
+  out->ok = 1;
+  if (v->unwalkable) snprintf(out->unwalkable, sizeof(out->unwalkable), "%s", v->unwalkable);
+  check_dart_walk(v, cfg, out);
   out->pgsize_bitmap = cfg->pgsize_bitmap;
   out->ias = cfg->ias;
   out->oas = cfg->oas;
   out->start_level = start_level(v, cfg);
-  if (out->ok) probe_policy(p, &s, out);
+  probe_policy(p, &s, out);
   lxshim_pgtable_destroy(p);
 }

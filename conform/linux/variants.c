@@ -80,7 +80,7 @@ static const struct lxshim_variant variants[] = {
 
 /* MediaTek's PA bits above 32 need IO_PGTABLE_QUIRK_NO_PERMS, which leaves the access bits
  * out: hw/ decodes v7s permissions from them. */
-#define MTK_UNWALKABLE "MediaTek's v7s (MTK_EXT needs NO_PERMS: no AP bits, PA[34:32] in bits 9, 4, 5)"
+#define MTK_UNWALKABLE "hw/ has no MediaTek v7s (no AP bits, PA[34:32] in bits 9, 4, 5)"
 
 static const struct lxshim_variant more_variants[] = {
     S1_4K("arm-64-lpae-s1-4k-ns", "stage 1, 4K, non-secure (QUIRK_ARM_NS)", IO_PGTABLE_QUIRK_ARM_NS,
