@@ -54,6 +54,18 @@ static const struct iommu_flush_ops flush_ops = {
     .tlb_add_page = add_page,
 };
 
+/* A driver's own table allocator (cfg->alloc): the checker's table memory all the same, so
+ * failure injection and the device's view are unchanged. At least a page, as Linux's own. */
+static void *custom_alloc(void *cookie, size_t size, gfp_t gfp) {
+  (void)cookie, (void)gfp;
+  return lxshim_alloc(size < PAGE_SIZE ? PAGE_SIZE : size, PAGE_SIZE);
+}
+
+static void custom_free(void *cookie, void *pages, size_t size) {
+  (void)cookie, (void)size;
+  lxshim_free(pages);
+}
+
 void lxshim_variant_cfg(const struct lxshim_variant *v, struct io_pgtable_cfg *cfg) {
   memset(cfg, 0, sizeof(*cfg));
   cfg->quirks = v->quirks;
@@ -63,6 +75,10 @@ void lxshim_variant_cfg(const struct lxshim_variant *v, struct io_pgtable_cfg *c
   /* Non-coherent, so that Linux syncs every PTE write and the device sees only what it
    * synced; DART refuses that and is mirrored instead. */
   cfg->coherent_walk = v->coherent_walk;
+  if (v->custom_alloc) {
+    cfg->alloc = custom_alloc;
+    cfg->free = custom_free;
+  }
 }
 
 int lxshim_pgtable_create(const struct lxshim_variant *v, const struct iommucheck_host *host,

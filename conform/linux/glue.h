@@ -27,6 +27,9 @@ struct lxshim_variant {
    * declares no hw format: the checker holds it to the reference (return values,
    * iova_to_phys) without a hardware walk, and its description says why. */
   const char *unwalkable;
+  /* Tables come from cfg->alloc / cfg->free, a driver's own allocator (as panfrost's), over
+   * the same table memory. */
+  int custom_alloc;
 };
 
 /* The variant called `name`, or NULL. */

@@ -35,7 +35,8 @@ bool tree_has(const LinuxBuild& build, const std::string& variant) {
 constexpr const char* kVariants[] = {
     "arm-64-lpae-s1-4k-ns",           "arm-64-lpae-s1-4k-ttbr1",
     "arm-64-lpae-s1-4k-wbwa",         "arm-64-lpae-s1-4k-hd",
-    "arm-64-lpae-s1-4k-nowarn",       "arm-64-lpae-s1-4k-ias39-oas36",
+    "arm-64-lpae-s1-4k-nowarn",       "arm-64-lpae-s1-4k-cfgalloc",
+    "arm-64-lpae-s1-4k-ias39-oas36",
     "arm-64-lpae-s1-4k-ias32-oas32",  "arm-64-lpae-s1-16k-ias36-oas42",
     "arm-64-lpae-s1-16k-ias47-oas44", "arm-64-lpae-s1-64k-ias52-oas52",
     "arm-64-lpae-s1-64k-ias42-oas40", "arm-64-lpae-s2-4k-ias40-oas48",
