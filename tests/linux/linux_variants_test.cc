@@ -43,6 +43,7 @@ constexpr const char* kVariants[] = {
     "arm-64-lpae-s2-4k-ias32-oas32",  "arm-64-lpae-s2-4k-fwb",
     "arm-64-lpae-s2-16k-ias36-oas36", "arm-64-lpae-s2-16k-ias42-oas42",
     "arm-64-lpae-s2-64k-ias52-oas52", "arm-64-lpae-s2-64k-ias44-oas44",
+    "arm-mali-lpae-ias39",
     "arm-v7s-ns",                     "arm-v7s-ias30",
     "arm-v7s-mtk",                    "arm-v7s-mtk-ttbr",
     "apple-dart-4k",                  "apple-dart2-ias38"};
