@@ -18,9 +18,10 @@ void add_coverage_option(CLI::App* cmd, std::string& dir) {
 void start_coverage(const std::string& dir, const std::string& driver) {
   if (dir.empty()) return;
   if (!driver.starts_with("linux:"))
-    throw UsageError(fmt::format("--coverage: driver '{}' is not a linux: driver; coverage "
-                                 "instruments the kernel's files of linux:FORMAT drivers",
-                                 driver));
+    throw UsageError(
+        fmt::format("--coverage: driver '{}' is not a linux: driver; coverage "
+                    "instruments the kernel's files of linux:FORMAT drivers",
+                    driver));
   try {
     conform::start_linux_coverage(dir);
   } catch (const conform::LinuxCoverageError& e) {

@@ -193,8 +193,6 @@ std::string probe_error(const fs::path& so) {
   return why;
 }
 
-// Compiles everything into `work`: the tree's files are copied to work/src first, so that the
-// kernel's __FILE__ is its path in the tree (what WARN reports) whatever DIR was given.
 // The shim's variant names, from variants.c itself (list_variants.c prints them), kept in the
 // entry's `variants` file: one plugin is linked per name.
 std::vector<std::string> list_variants(const fs::path& tree, const fs::path& work,
@@ -221,8 +219,10 @@ std::vector<std::string> kernel_flags(const fs::path& work, const fs::path& entr
   return f;
 }
 
-void build_into(const fs::path& tree, const Inputs& in, const fs::path& work,
-                const fs::path& entry, const LinuxBuildOptions& options) {
+// Compiles everything into `work`: the tree's files are copied to work/src first, so that the
+// kernel's __FILE__ is its path in the tree (what WARN reports) whatever DIR was given.
+void build_into(const fs::path& tree, const Inputs& in, const fs::path& work, const fs::path& entry,
+                const LinuxBuildOptions& options) {
   const fs::path src = work / "src";
   for (const auto& rel : in.tree_files) {
     fs::create_directories((src / rel).parent_path());

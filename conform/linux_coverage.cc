@@ -65,8 +65,7 @@ void make_writable_dir(const fs::path& dir) {
   fs::remove_all(gcda, ec);
   fs::create_directories(gcda, ec);
   const fs::path probe = gcda / ".writable";
-  if (ec || !std::ofstream(probe))
-    fail(fmt::format("--coverage {}: not writable", dir.string()));
+  if (ec || !std::ofstream(probe)) fail(fmt::format("--coverage {}: not writable", dir.string()));
   fs::remove(probe, ec);
 }
 
@@ -118,8 +117,9 @@ std::string percent(uint64_t part, uint64_t whole) {
 
 void start_linux_coverage(const fs::path& dir) {
   if (!on_path("gcovr"))
-    fail("--coverage needs gcovr, which is not on PATH (Debian package gcovr; "
-         "scripts/install-deps.sh installs it)");
+    fail(
+        "--coverage needs gcovr, which is not on PATH (Debian package gcovr; "
+        "scripts/install-deps.sh installs it)");
   make_writable_dir(dir);
   State& s = state();
   std::lock_guard lock(s.mu);
@@ -145,10 +145,10 @@ void add_linux_coverage_plugin(const fs::path& entry, const fs::path& so) {
   if (!s.plugins.insert(so.string()).second) return;
   // The plugin is loaded already: RTLD_NOLOAD finds it, and the reference keeps it loaded.
   void* lib = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
-  auto flush = lib ? reinterpret_cast<FlushFn>(dlsym(lib, "iommucheck_linux_coverage_flush"))
-                   : nullptr;
-  if (!flush) fail(fmt::format("{}: not a coverage build (no iommucheck_linux_coverage_flush)",
-                               so.string()));
+  auto flush =
+      lib ? reinterpret_cast<FlushFn>(dlsym(lib, "iommucheck_linux_coverage_flush")) : nullptr;
+  if (!flush)
+    fail(fmt::format("{}: not a coverage build (no iommucheck_linux_coverage_flush)", so.string()));
   s.flushes.push_back(flush);
   add_child_exit_hook(flush);
 }
@@ -162,18 +162,26 @@ std::vector<FileCoverage> write_linux_coverage_report() {
   for (const char* object : kObjects) {
     const std::string gcno = std::string(object) + ".gcno";
     fs::copy_file(s.entry / gcno, s.dir / "gcda" / gcno, fs::copy_options::overwrite_existing, ec);
-    if (ec) fail(fmt::format("--coverage: cannot copy {}: {}", (s.entry / gcno).string(),
-                             ec.message()));
+    if (ec)
+      fail(fmt::format("--coverage: cannot copy {}: {}", (s.entry / gcno).string(), ec.message()));
   }
   const fs::path src = s.entry / "src";
-  const std::vector<std::string> argv = {
-      "gcovr", "--root", src.string(), "--filter", kFilter,
-      "--html-details", (s.dir / "index.html").string(),
-      "--html-title", "iommucheck: coverage of the kernel's io-pgtable files",
-      "--json", (s.dir / "coverage.json").string(),
-      "--csv", (s.dir / "summary.csv").string(),
-      "--txt", (s.dir / "summary.txt").string(),
-      (s.dir / "gcda").string()};
+  const std::vector<std::string> argv = {"gcovr",
+                                         "--root",
+                                         src.string(),
+                                         "--filter",
+                                         kFilter,
+                                         "--html-details",
+                                         (s.dir / "index.html").string(),
+                                         "--html-title",
+                                         "iommucheck: coverage of the kernel's io-pgtable files",
+                                         "--json",
+                                         (s.dir / "coverage.json").string(),
+                                         "--csv",
+                                         (s.dir / "summary.csv").string(),
+                                         "--txt",
+                                         (s.dir / "summary.txt").string(),
+                                         (s.dir / "gcda").string()};
   const fs::path log = s.dir / "gcovr.log";
   const int status = run_logged(argv, src, log);
   if (status != 0)

@@ -32,35 +32,46 @@ bool tree_has(const LinuxBuild& build, const std::string& variant) {
 
 // Every variant beyond the twelve base formats (those run in LinuxContract). A quirk the tree
 // does not define (-hd before 6.x, -nowarn and -fwb before 7.x) is no variant of that tree.
-constexpr const char* kVariants[] = {
-    "arm-64-lpae-s1-4k-ns",           "arm-64-lpae-s1-4k-ttbr1",
-    "arm-64-lpae-s1-4k-wbwa",         "arm-64-lpae-s1-4k-hd",
-    "arm-64-lpae-s1-4k-nowarn",       "arm-64-lpae-s1-4k-cfgalloc",
-    "arm-64-lpae-s1-4k-ias39-oas36",
-    "arm-64-lpae-s1-4k-ias32-oas32",  "arm-64-lpae-s1-16k-ias36-oas42",
-    "arm-64-lpae-s1-16k-ias47-oas44", "arm-64-lpae-s1-64k-ias52-oas52",
-    "arm-64-lpae-s1-64k-ias42-oas40", "arm-64-lpae-s2-4k-ias40-oas48",
-    "arm-64-lpae-s2-4k-ias32-oas32",  "arm-64-lpae-s2-4k-fwb",
-    "arm-64-lpae-s2-16k-ias36-oas36", "arm-64-lpae-s2-16k-ias42-oas42",
-    "arm-64-lpae-s2-64k-ias52-oas52", "arm-64-lpae-s2-64k-ias44-oas44",
-    "arm-mali-lpae-ias39",
-    "arm-v7s-ns",                     "arm-v7s-ias30",
-    "arm-v7s-mtk",                    "arm-v7s-mtk-ttbr",
-    "apple-dart-4k",                  "apple-dart2-ias38"};
+constexpr const char* kVariants[] = {"arm-64-lpae-s1-4k-ns",
+                                     "arm-64-lpae-s1-4k-ttbr1",
+                                     "arm-64-lpae-s1-4k-wbwa",
+                                     "arm-64-lpae-s1-4k-hd",
+                                     "arm-64-lpae-s1-4k-nowarn",
+                                     "arm-64-lpae-s1-4k-cfgalloc",
+                                     "arm-64-lpae-s1-4k-ias39-oas36",
+                                     "arm-64-lpae-s1-4k-ias32-oas32",
+                                     "arm-64-lpae-s1-16k-ias36-oas42",
+                                     "arm-64-lpae-s1-16k-ias47-oas44",
+                                     "arm-64-lpae-s1-64k-ias52-oas52",
+                                     "arm-64-lpae-s1-64k-ias42-oas40",
+                                     "arm-64-lpae-s2-4k-ias40-oas48",
+                                     "arm-64-lpae-s2-4k-ias32-oas32",
+                                     "arm-64-lpae-s2-4k-fwb",
+                                     "arm-64-lpae-s2-16k-ias36-oas36",
+                                     "arm-64-lpae-s2-16k-ias42-oas42",
+                                     "arm-64-lpae-s2-64k-ias52-oas52",
+                                     "arm-64-lpae-s2-64k-ias44-oas44",
+                                     "arm-mali-lpae-ias39",
+                                     "arm-v7s-ns",
+                                     "arm-v7s-ias30",
+                                     "arm-v7s-mtk",
+                                     "arm-v7s-mtk-ttbr",
+                                     "apple-dart-4k",
+                                     "apple-dart2-ias38"};
 
-class LinuxVariantContract
-    : public testing::TestWithParam<std::tuple<const char*, const char*>> {};
+class LinuxVariantContract : public testing::TestWithParam<std::tuple<const char*, const char*>> {};
 
 // 3,000 correct calls each (the base formats run 20,000): enough to map, split and unmap at
 // every level; a known finding is judged by its signature, with little minimization (6.12's
-// v7s variants meet findings 2 and 3 as arm-v7s does). As in LinuxContract, 6.12's arm-64 formats run against an SMMUv3 without range
-// invalidation (its known finding 1).
+// v7s variants meet findings 2 and 3 as arm-v7s does). As in LinuxContract, 6.12's arm-64 formats
+// run against an SMMUv3 without range invalidation (its known finding 1).
 TEST_P(LinuxVariantContract, CampaignFindsNothingUnknown) {
   const std::string version = std::get<0>(GetParam());
   const std::string variant = std::get<1>(GetParam());
   REQUIRE_KERNEL_VERSION(dir, version);
   const LinuxBuild build = build_linux_drivers(dir);
-  if (!tree_has(build, variant)) GTEST_SKIP() << "the tree does not define " << variant << "'s quirk";
+  if (!tree_has(build, variant))
+    GTEST_SKIP() << "the tree does not define " << variant << "'s quirk";
   ASSERT_FALSE(build.unavailable.contains(variant)) << build.unavailable.at(variant);
   const DriverSource src = linux_driver_source(variant, dir);
   CampaignOptions o;
