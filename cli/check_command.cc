@@ -13,6 +13,7 @@
 #include "cli/check_domain.h"
 #include "cli/check_threads.h"
 #include "cli/command.h"
+#include "cli/coverage_option.h"
 #include "cli/finding_file.h"
 #include "cli/interrupt.h"
 #include "cli/iopt_check.h"
@@ -43,6 +44,7 @@ struct CheckArgs {
   double call_timeout = 5;
   uint64_t table_memory = 0;  // 0: the model's default
   std::string baseline_path;
+  std::string coverage_dir;
   conform::Baseline baseline;  // loaded by run_check
 };
 
@@ -231,6 +233,7 @@ int run_check(CheckArgs& a) {
       throw UsageError(e.what());
     }
   }
+  start_coverage(a.coverage_dir, a.driver);
   conform::DriverSource src;
   try {
     src = conform::resolve_driver(a.driver, a.kernel);
@@ -246,6 +249,7 @@ int run_check(CheckArgs& a) {
         return run_domain(a, run, b, interrupt.flag());
       });
   const bool interrupted = interrupt.flag().load();
+  finish_coverage(a.coverage_dir);
   if (total.ops == 0 && total.violations == 0 && !interrupted)
     throw UsageError("no op ran, so nothing was checked: give the campaign more --time");
   if (interrupted) fmt::print("interrupted: the counts cover the ops run until then\n");
@@ -319,6 +323,7 @@ void add_check_command(CLI::App& app, Action& action) {
                   "counts as a hang")
       ->check(CLI::Range(0.001, 3600.0))
       ->capture_default_str();
+  add_coverage_option(cmd, o->coverage_dir);
   cmd->callback([&action, o] { action = [o] { return run_check(*o); }; });
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/coverage_option.h"
 #include "cli/text.h"
 #include "cli/validate.h"
 #include "conform/campaign.h"
@@ -24,6 +25,7 @@ struct ReplayArgs {
   std::string kernel;
   double call_timeout = 5;
   uint64_t table_memory = 0;  // 0: the model's default
+  std::string coverage_dir;
 };
 
 std::string value_text(int64_t v) {
@@ -42,6 +44,7 @@ int run_replay(const ReplayArgs& a) {
   if (name.empty()) {
     throw UsageError(fmt::format("{}: the trace names no driver. pass --driver NAME", a.trace));
   }
+  start_coverage(a.coverage_dir, name);
   conform::DriverSource src;
   try {
     src = conform::configured_source(trace, name, a.kernel);
@@ -73,6 +76,7 @@ int run_replay(const ReplayArgs& a) {
   } else {
     violation = conform::replay_ops(src, trace.ops, check, show);
   }
+  finish_coverage(a.coverage_dir);
   if (violation) {
     fmt::print("VIOLATION: {}\n", printable(violation->message()));
     return kExitViolation;
@@ -114,6 +118,7 @@ void add_replay_command(CLI::App& app, Action& action) {
       ->check(CLI::Range(0.001, 3600.0))
       ->capture_default_str();
   add_table_memory_option(cmd, a->table_memory);
+  add_coverage_option(cmd, a->coverage_dir);
   cmd->callback([&action, a] { action = [a] { return run_replay(*a); }; });
 }
 

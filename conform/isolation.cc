@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -207,6 +209,16 @@ void write_all(int fd, std::string_view s) {
   }
 }
 
+// Lock-free, so that a child forked while another thread adds a hook still reads them.
+std::array<std::atomic<void (*)()>, 64> exit_hooks{};
+std::atomic<size_t> exit_hook_count{0};
+
+void run_exit_hooks() {
+  const size_t n = std::min(exit_hook_count.load(std::memory_order_acquire), exit_hooks.size());
+  for (size_t i = 0; i < n; i++)
+    if (auto hook = exit_hooks[i].load(std::memory_order_acquire)) hook();
+}
+
 // Other threads may fork their own children at any time: every fd but `keep` (and stdio) is
 // closed first, so that no child holds another run's pipe open and delays its end of file.
 // A Ctrl-C reaches the whole process group; the parent decides what stops, not the child.
@@ -226,6 +238,7 @@ void write_all(int fd, std::string_view s) {
     report = "E";
     put(report, "unknown exception");
   }
+  run_exit_hooks();
   std::fflush(stdout);
   write_all(fd, report);
   _exit(0);
@@ -321,6 +334,13 @@ std::optional<Violation> decode(std::string_view in) {
 }
 
 }  // namespace
+
+void add_child_exit_hook(void (*hook)()) {
+  // A child forked between the two stores sees an empty slot and skips it.
+  const size_t i = exit_hook_count.fetch_add(1, std::memory_order_acq_rel);
+  if (i >= exit_hooks.size()) throw std::length_error("more than 64 isolated-child exit hooks");
+  exit_hooks[i].store(hook, std::memory_order_release);
+}
 
 bool runs_isolated(const DriverInfo& info) { return !info.name.starts_with("impl:"); }
 

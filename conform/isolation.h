@@ -59,6 +59,11 @@ struct IsolatedRun {
   std::optional<Violation> violation;  // the body's, or check crash, exit or timeout
 };
 
+// Runs in every isolated child just before it exits. The child ends with _exit, which skips
+// atexit handlers and a plugin's destructors: a coverage build writes its counters here
+// (conform/linux_coverage.h). At most 64 hooks; any thread may add one at any time.
+void add_child_exit_hook(void (*hook)());
+
 // Forks, runs `body` in the child and waits for it. A child killed by a signal is a `crash`,
 // one that exits on its own (a driver calling exit) an `exit`, a driver call that takes longer
 // than call_timeout a `timeout` (the child is killed): each a Violation at the op that was

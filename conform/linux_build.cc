@@ -11,8 +11,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "hw/format.h"
-
 namespace iommu::conform {
 namespace fs = std::filesystem;
 namespace {
@@ -36,6 +34,9 @@ constexpr const char* kKernelWarnings[] = {"-Wno-all", "-Werror=implicit-functio
                                            "-Werror=implicit-int"};
 // Every symbol resolved at link time: a missing one is a build error, not a dlopen failure.
 constexpr const char* kLinkFlags[] = {"-shared", "-Wl,-z,defs"};
+// Coverage of the kernel's files: unoptimized, so that a line is a line; atomic counters, as
+// page tables may run in several threads.
+constexpr const char* kCoverageFlags[] = {"--coverage", "-O0", "-fprofile-update=atomic"};
 
 [[noreturn]] void fail(const fs::path& tree, std::string_view problem) {
   throw LinuxBuildError(fmt::format("kernel {}: {}", tree.string(), problem));
@@ -163,11 +164,20 @@ std::string cache_key(const fs::path& tree, const Inputs& in, const LinuxBuildOp
     h.add(read_file(p));
   }
   for (const auto& f : base_flags("", options)) h.add(f);
-  for (const auto& name : linux_variant_names()) h.add(name);  // one plugin each
   for (const char* f : kKernelWarnings) h.add(f);
   for (const char* f : kLinkFlags) h.add(f);
+  if (options.coverage)
+    for (const char* f : kCoverageFlags) h.add(f);
   h.add(run_tool({"cc", "--version"}, fs::current_path()).output);
   return fmt::format("{:016x}", h.h);
+}
+
+std::vector<std::string> read_variants(const fs::path& entry) {
+  std::istringstream in(read_file(entry / "variants"));
+  std::vector<std::string> names;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) names.push_back(line);
+  return names;
 }
 
 // Why a built plugin has no descriptor: its probe's own words.
@@ -184,9 +194,35 @@ std::string probe_error(const fs::path& so) {
   return why;
 }
 
+// The shim's variant names, from variants.c itself (list_variants.c prints them), kept in the
+// entry's `variants` file: one plugin is linked per name.
+std::vector<std::string> list_variants(const fs::path& tree, const fs::path& work,
+                                       const LinuxBuildOptions& options) {
+  std::vector<std::string> argv = base_flags(work / "src", options);
+  const fs::path exe = work / "list-variants";
+  argv.insert(argv.end(), {"-Wall", (shim_dir() / "variants.c").string(),
+                           (shim_dir() / "list_variants.c").string(), "-o", exe.string()});
+  compile(tree, work, argv, "the shim's variant list");
+  const ToolResult r = run_tool({exe.string()}, work);
+  if (r.status != 0) fail(tree, fmt::format("listing the shim's variants failed: {}", r.output));
+  std::ofstream(work / "variants") << r.output;
+  return read_variants(work);
+}
+
+// The kernel files' extra flags: with coverage, the .gcno files name the sources where they
+// will be once `work` is renamed to `entry`.
+std::vector<std::string> kernel_flags(const fs::path& work, const fs::path& entry,
+                                      const LinuxBuildOptions& options) {
+  std::vector<std::string> f(std::begin(kKernelWarnings), std::end(kKernelWarnings));
+  if (!options.coverage) return f;
+  f.insert(f.end(), std::begin(kCoverageFlags), std::end(kCoverageFlags));
+  f.push_back(fmt::format("-fprofile-prefix-map={}={}", work.string(), entry.string()));
+  return f;
+}
+
 // Compiles everything into `work`: the tree's files are copied to work/src first, so that the
 // kernel's __FILE__ is its path in the tree (what WARN reports) whatever DIR was given.
-void build_into(const fs::path& tree, const Inputs& in, const fs::path& work,
+void build_into(const fs::path& tree, const Inputs& in, const fs::path& work, const fs::path& entry,
                 const LinuxBuildOptions& options) {
   const fs::path src = work / "src";
   for (const auto& rel : in.tree_files) {
@@ -203,19 +239,22 @@ void build_into(const fs::path& tree, const Inputs& in, const fs::path& work,
   };
   for (const char* rel : kSources) {
     const std::string obj = fs::path(rel).stem().string() + ".o";
-    cc(rel, obj, {std::begin(kKernelWarnings), std::end(kKernelWarnings)});
+    cc(rel, obj, kernel_flags(work, entry, options));
     objects.push_back((work / obj).string());
   }
   for (const char* file : kShimSources) {
     const std::string obj = std::string("shim-") + fs::path(file).stem().string() + ".o";
-    cc((shim_dir() / file).string(), obj, {"-Wall"});
+    std::vector<std::string> shim_flags = {"-Wall"};
+    if (options.coverage) shim_flags.push_back("-DLXSHIM_COVERAGE=1");
+    cc((shim_dir() / file).string(), obj, shim_flags);
     objects.push_back((work / obj).string());
   }
-  for (const std::string& name : linux_variant_names()) {
+  for (const std::string& name : list_variants(tree, work, options)) {
     const std::string obj = "variant-" + name + ".o";
     cc((shim_dir() / "variant.c").string(), obj, {fmt::format("-DLXSHIM_VARIANT=\"{}\"", name)});
     std::vector<std::string> link = {"cc"};
     link.insert(link.end(), std::begin(kLinkFlags), std::end(kLinkFlags));
+    if (options.coverage) link.push_back("--coverage");
     link.insert(link.end(), {"-o", (work / ("linux-" + name + ".so")).string()});
     link.insert(link.end(), objects.begin(), objects.end());
     link.insert(link.end(), {(work / obj).string(), "-lpthread"});
@@ -224,15 +263,6 @@ void build_into(const fs::path& tree, const Inputs& in, const fs::path& work,
 }
 
 }  // namespace
-
-std::vector<std::string> linux_variant_names() {
-  std::vector<std::string> names;
-  for (std::string_view format : hw::format_names()) {
-    names.emplace_back(format);
-    if (!format.starts_with("apple-dart")) names.push_back(std::string(format) + "-coherent");
-  }
-  return names;
-}
 
 std::vector<std::string> linux_source_files(const fs::path& kernel_dir) {
   std::error_code ec;
@@ -265,7 +295,7 @@ LinuxBuild build_linux_drivers(const fs::path& kernel_dir, const LinuxBuildOptio
       fail(kernel_dir,
            fmt::format("cannot create the build directory {}: {}", work.string(), ec.message()));
     try {
-      build_into(kernel_dir, in, work, options);
+      build_into(kernel_dir, in, work, out.dir, options);
     } catch (...) {
       fs::remove_all(work, ec);
       throw;
@@ -274,7 +304,8 @@ LinuxBuild build_linux_drivers(const fs::path& kernel_dir, const LinuxBuildOptio
     fs::rename(work, out.dir, ec);
     if (ec) fs::remove_all(work, ec);  // another process finished the same build first
   }
-  for (const std::string& name : linux_variant_names()) {
+  out.variants = read_variants(out.dir);
+  for (const std::string& name : out.variants) {
     const fs::path so = out.dir / ("linux-" + name + ".so");
     const std::string why = probe_error(so);
     if (why.empty())

@@ -21,6 +21,10 @@ struct LinuxBuildOptions {
   // Extra C compiler flags, part of the cache key. For tests that build a deliberately
   // broken shim (e.g. -DLXSHIM_BROKEN_DROP_SYNC=N); the CLI never sets them.
   std::vector<std::string> extra_cflags;
+  // The kernel's files compiled with gcc --coverage (docs/LINUX.md, Coverage), a cache entry of
+  // its own: the .gcno files sit in the entry, and each plugin exports
+  // iommucheck_linux_coverage_flush, which writes the counters where GCOV_PREFIX says.
+  bool coverage = false;
   // Where builds are kept; empty: $IOMMUCHECK_CACHE_DIR, else $XDG_CACHE_HOME/iommucheck,
   // else ~/.cache/iommucheck.
   std::filesystem::path cache_dir;
@@ -28,17 +32,12 @@ struct LinuxBuildOptions {
 
 struct LinuxBuild {
   std::filesystem::path dir;  // the cache entry
-  // Per variant (linux_variant_names): the plugin built for it, or why the tree's code cannot
-  // run it (the probe's finding: alloc_io_pgtable_ops refusing the configuration, say).
+  std::vector<std::string> variants;  // the shim's variants (conform/linux/variants.c), in order
+  // Per variant: the plugin built for it, or why the tree's code cannot run it (the probe's
+  // finding: alloc_io_pgtable_ops refusing the configuration, say).
   std::map<std::string, std::filesystem::path> plugins;
   std::map<std::string, std::string> unavailable;
 };
-
-// The linux: variants a build provides (conform/linux/variants.c): one per hw format, with
-// Linux syncing every PTE write (DART's: a coherent walk), and FORMAT-coherent for each format
-// whose Linux code also walks coherently without DART's insistence, where only barriers
-// publish PTE writes to the device (docs/LINUX.md).
-std::vector<std::string> linux_variant_names();
 
 // The source files taken from a tree, relative to its root.
 std::vector<std::string> linux_source_files(const std::filesystem::path& kernel_dir);

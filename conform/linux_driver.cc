@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "conform/linux_build.h"
+#include "conform/linux_coverage.h"
 #include "conform/plugin.h"
 
 namespace iommu::conform {
@@ -23,7 +24,8 @@ std::string describe(const DriverInfo& plugin, const std::string& kernel_dir) {
 }  // namespace
 
 DriverSource linux_driver_source(std::string_view format, const std::string& kernel_dir) {
-  const LinuxBuild build = build_linux_drivers(kernel_dir);
+  const bool coverage = linux_coverage_on();
+  const LinuxBuild build = build_linux_drivers(kernel_dir, {.coverage = coverage});
   const std::string name(format);
   if (auto it = build.unavailable.find(name); it != build.unavailable.end())
     throw std::invalid_argument(fmt::format("the tree's code cannot run it: {}", it->second));
@@ -36,18 +38,25 @@ DriverSource linux_driver_source(std::string_view format, const std::string& ker
   try {
     auto plugin = std::make_shared<Plugin>(it->second.string());
     plugin->rename("linux:" + name, describe(plugin->info(), kernel_dir));
+    if (coverage) add_linux_coverage_plugin(build.dir, it->second);
     std::shared_ptr<const Plugin> shared = plugin;
     return {shared->info(), [shared](DriverEnv& env) { return shared->create(env); }};
   } catch (const PluginError& e) {
     throw LinuxBuildError(fmt::format("kernel {}: {}", kernel_dir, e.what()));
+  } catch (const LinuxCoverageError& e) {
+    throw LinuxBuildError(e.what());
   }
 }
 
 std::vector<std::pair<std::string, std::string>> linux_drivers(const std::string& kernel_dir) {
   std::vector<std::pair<std::string, std::string>> out;
   const LinuxBuild build = build_linux_drivers(kernel_dir);
-  for (const std::string& name : linux_variant_names()) {
-    auto it = build.plugins.find(name);
+  for (const std::string& variant : build.variants) {
+    if (auto why = build.unavailable.find(variant); why != build.unavailable.end()) {
+      out.emplace_back("linux:" + variant, "unavailable: " + why->second);
+      continue;
+    }
+    auto it = build.plugins.find(variant);
     if (it == build.plugins.end()) continue;
     Plugin plugin(it->second.string());
     out.emplace_back("linux:" + it->first, describe(plugin.info(), kernel_dir));

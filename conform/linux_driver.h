@@ -14,7 +14,8 @@ namespace iommu::conform {
 // cannot be built and std::invalid_argument when the format is not one the tree provides.
 DriverSource linux_driver_source(std::string_view format, const std::string& kernel_dir);
 
-// Every linux: driver `kernel_dir` provides: name and description.
+// Every linux: variant of `kernel_dir`: name and description, or for one the tree's code
+// refuses or hw/ cannot walk, "unavailable: " and why.
 std::vector<std::pair<std::string, std::string>> linux_drivers(const std::string& kernel_dir);
 
 }  // namespace iommu::conform

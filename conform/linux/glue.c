@@ -16,6 +16,10 @@ struct lxshim_pgtable {
   struct io_pgtable_cfg cfg;
   struct device dev;
   struct io_pgtable_ops *ops;
+  /* XORed into every iova between the checker and Linux: a TTBR1 table (QUIRK_ARM_TTBR1)
+   * translates the top of the 64-bit space, the checker's iovas count from 0. The XOR is its
+   * own inverse, so an iova past the ias stays past it (Linux's -ERANGE still shows). */
+  uint64_t iova_flip;
 };
 
 /* The unmap in progress on this thread: Linux's gather and the checker's for it. Per thread,
@@ -37,7 +41,7 @@ static void flush_all(void *cookie) {
 static void flush_walk(unsigned long iova, size_t size, size_t granule, void *cookie) {
   struct lxshim_pgtable *p = from_cookie(cookie);
   if (p->ctx.coherent) lxshim_publish_stores(&p->ctx);
-  p->ctx.host->tlb_flush_walk(p->ctx.host->ctx, iova, size, granule);
+  p->ctx.host->tlb_flush_walk(p->ctx.host->ctx, iova ^ p->iova_flip, size, granule);
 }
 
 /* tlb_add_page only queues an invalidation (no MMIO, so no barrier): the stores before it
@@ -47,7 +51,7 @@ static void add_page(struct iommu_iotlb_gather *gather, unsigned long iova, size
                      void *cookie) {
   struct lxshim_pgtable *p = from_cookie(cookie);
   void *host_gather = gather == cur_gather ? cur_host_gather : (void *)gather;
-  p->ctx.host->tlb_add_page(p->ctx.host->ctx, host_gather, iova, granule);
+  p->ctx.host->tlb_add_page(p->ctx.host->ctx, host_gather, iova ^ p->iova_flip, granule);
 }
 
 static const struct iommu_flush_ops flush_ops = {
@@ -55,6 +59,18 @@ static const struct iommu_flush_ops flush_ops = {
     .tlb_flush_walk = flush_walk,
     .tlb_add_page = add_page,
 };
+
+/* A driver's own table allocator (cfg->alloc): the checker's table memory all the same, so
+ * failure injection and the device's view are unchanged. At least a page, as Linux's own. */
+static void *custom_alloc(void *cookie, size_t size, gfp_t gfp) {
+  (void)cookie, (void)gfp;
+  return lxshim_alloc(size < PAGE_SIZE ? PAGE_SIZE : size, PAGE_SIZE);
+}
+
+static void custom_free(void *cookie, void *pages, size_t size) {
+  (void)cookie, (void)size;
+  lxshim_free(pages);
+}
 
 void lxshim_variant_cfg(const struct lxshim_variant *v, struct io_pgtable_cfg *cfg) {
   memset(cfg, 0, sizeof(*cfg));
@@ -65,6 +81,10 @@ void lxshim_variant_cfg(const struct lxshim_variant *v, struct io_pgtable_cfg *c
   /* Non-coherent: Linux syncs every PTE write and the device sees only what it synced.
    * Coherent (DART, the -coherent variants): the device sees what barriers published. */
   cfg->coherent_walk = v->coherent_walk;
+  if (v->custom_alloc) {
+    cfg->alloc = custom_alloc;
+    cfg->free = custom_free;
+  }
 #ifdef LXSHIM_BENCH_COHERENT_WALK
   /* Bench-only build (bench/linux_bench.cc): Linux as on a coherent IOMMU, which never syncs,
    * so nothing reaches the device's memory. Never checkable; the CLI never sets it. */
@@ -94,6 +114,7 @@ int lxshim_pgtable_create(const struct lxshim_variant *v, const struct iommuchec
     free(p);
     return -ENOMEM; /* the probe showed the configuration is accepted: only memory fails */
   }
+  if (p->cfg.quirks & IO_PGTABLE_QUIRK_ARM_TTBR1) p->iova_flip = ~0ULL << p->cfg.ias;
   *out = p;
   return 0;
 }
@@ -118,7 +139,8 @@ int lxshim_map(struct lxshim_pgtable *p, uint64_t iova, uint64_t paddr, uint64_t
                uint64_t pgcount, int prot, uint64_t *mapped) {
   size_t done = 0;
   struct lxshim_ctx *prev = lxshim_enter(&p->ctx);
-  int ret = p->ops->map_pages(p->ops, iova, paddr, pgsize, pgcount, prot, GFP_KERNEL, &done);
+  int ret = p->ops->map_pages(p->ops, iova ^ p->iova_flip, paddr, pgsize, pgcount, prot,
+                              GFP_KERNEL, &done);
 #ifdef LXSHIM_BROKEN_PUBLISH_AT_RETURN
   /* Test-only build (tests/linux): barriers publish nothing, the return does, as if the
    * device saw every store once map returned; a map missing its wmb() then goes unseen. */
@@ -136,7 +158,7 @@ uint64_t lxshim_unmap(struct lxshim_pgtable *p, uint64_t iova, uint64_t pgsize, 
   iommu_iotlb_gather_init(&gather);
   cur_gather = &gather;
   cur_host_gather = host_gather;
-  size_t ret = p->ops->unmap_pages(p->ops, iova, pgsize, pgcount, &gather);
+  size_t ret = p->ops->unmap_pages(p->ops, iova ^ p->iova_flip, pgsize, pgcount, &gather);
   /* The caller's iotlb_sync, which completes every unmap, is an MMIO write: its barrier. */
   if (p->ctx.coherent) lxshim_publish_stores(&p->ctx);
   cur_gather = NULL;
@@ -147,7 +169,7 @@ uint64_t lxshim_unmap(struct lxshim_pgtable *p, uint64_t iova, uint64_t pgsize, 
 
 uint64_t lxshim_iova_to_phys(struct lxshim_pgtable *p, uint64_t iova) {
   struct lxshim_ctx *prev = lxshim_enter(&p->ctx);
-  phys_addr_t pa = p->ops->iova_to_phys(p->ops, iova);
+  phys_addr_t pa = p->ops->iova_to_phys(p->ops, iova ^ p->iova_flip);
   leave(p, prev);
   return pa;
 }

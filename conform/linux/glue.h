@@ -23,10 +23,19 @@ struct lxshim_variant {
   uint64_t hw_granule;
   /* The root table paddrs of a created table, from what Linux wrote into its cfg. */
   size_t (*roots)(const struct io_pgtable_cfg *cfg, uint64_t *out, size_t max);
+  /* Why hw/ cannot walk what this configuration writes (NULL: it can). Such a variant
+   * declares no hw format: the checker holds it to the reference (return values,
+   * iova_to_phys) without a hardware walk, and its description says why. */
+  const char *unwalkable;
+  /* Tables come from cfg->alloc / cfg->free, a driver's own allocator (as panfrost's), over
+   * the same table memory. */
+  int custom_alloc;
 };
 
 /* The variant called `name`, or NULL. */
 const struct lxshim_variant *lxshim_find_variant(const char *name);
+/* The i-th variant, or NULL past the last (the builder lists them: list_variants.c). */
+const struct lxshim_variant *lxshim_variant_at(size_t i);
 /* The io_pgtable_cfg a variant starts from (no flush ops or device yet). */
 void lxshim_variant_cfg(const struct lxshim_variant *v, struct io_pgtable_cfg *cfg);
 
@@ -48,6 +57,7 @@ struct lxshim_probe {
   unsigned ias, oas;
   uint32_t partial_unmap; /* enum iommucheck_partial_unmap */
   int32_t start_level;    /* the level Linux walks from, or IOMMUCHECK_HW_START_LEVEL_DEFAULT */
+  char unwalkable[128];   /* why hw/ cannot walk the tables the tree built, or empty */
 };
 void lxshim_run_probe(const struct lxshim_variant *v, struct lxshim_probe *out);
 

@@ -74,6 +74,21 @@ static int32_t start_level(const struct lxshim_variant *v, const struct io_pgtab
   return granule == 4096 ? sl - 1 : sl;
 }
 
+/* hw/ walks a DART table as two levels below up to four TTBRs, as 6.12 builds it; 7.x stacks
+ * a third level under one TTBR where 16K pages need more than two (ias 38, say). The tree's
+ * TTBR count tells which it did. */
+static void check_dart_walk(const struct lxshim_variant *v, const struct io_pgtable_cfg *cfg,
+                            struct lxshim_probe *out) {
+  if (v->fmt != APPLE_DART && v->fmt != APPLE_DART2) return;
+  const int pg_shift = __builtin_ctzl(cfg->pgsize_bitmap);
+  const int tbl_bits = (int)cfg->ias - pg_shift - 2 * (pg_shift - 3);
+  const unsigned ttbrs = 1u << (tbl_bits > 0 ? tbl_bits : 0);
+  if (cfg->apple_dart_cfg.n_ttbrs != ttbrs)
+    snprintf(out->unwalkable, sizeof(out->unwalkable),
+             "the tree stacks more than two table levels under %u TTBR(s); hw/ walks two below %u",
+             (unsigned)cfg->apple_dart_cfg.n_ttbrs, ttbrs);
+}
+
 void lxshim_run_probe(const struct lxshim_variant *v, struct lxshim_probe *out) {
   struct scratch s = {.warning = ""};
   const struct iommucheck_host host = lxshim_scratch_host(&s.base, scratch_warn);
@@ -88,6 +103,8 @@ void lxshim_run_probe(const struct lxshim_variant *v, struct lxshim_probe *out) 
   }
   const struct io_pgtable_cfg *cfg = lxshim_pgtable_cfg(p);
   out->ok = 1;
+  if (v->unwalkable) snprintf(out->unwalkable, sizeof(out->unwalkable), "%s", v->unwalkable);
+  check_dart_walk(v, cfg, out);
   out->pgsize_bitmap = cfg->pgsize_bitmap;
   out->ias = cfg->ias;
   out->oas = cfg->oas;
