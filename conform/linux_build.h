@@ -21,6 +21,11 @@ struct LinuxBuildOptions {
   // Extra C compiler flags, part of the cache key. For tests that build a deliberately
   // broken shim (e.g. -DLXSHIM_BROKEN_DROP_SYNC=N); the CLI never sets them.
   std::vector<std::string> extra_cflags;
+  // The C compiler (from PATH) and extra flags of the plugins' link, both part of the cache key.
+  // fuzz_diff builds the kernel files with clang and libFuzzer's coverage instrumentation,
+  // whose callbacks the fuzzer's executable defines (so the link allows undefined symbols).
+  std::string compiler = "cc";
+  std::vector<std::string> extra_ldflags;
   // Where builds are kept; empty: $IOMMUCHECK_CACHE_DIR, else $XDG_CACHE_HOME/iommucheck,
   // else ~/.cache/iommucheck.
   std::filesystem::path cache_dir;

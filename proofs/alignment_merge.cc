@@ -95,11 +95,12 @@ Outcome inductive(MergeVariant v, unsigned timeout_ms) {
           z3::implies(t.open, holds(last.offset, last.paddr, last.offset + last.length, t)));
   std::vector<Step> steps;
   // The slow step last, so that a broken variant fails early.
-  for (const auto& [what, claim] : {std::pair{"start", start},
-                                    {"end", end},
-                                    {"segment closing the run", step_when(closes)},
-                                    {"segment continuing the run", step_when(!closes)}})
-    steps.push_back([&, what, claim](unsigned ms) {
+  for (const auto& named : {std::pair{"start", start},
+                            {"end", end},
+                            {"segment closing the run", step_when(closes)},
+                            {"segment continuing the run", step_when(!closes)}})
+    // Copies, not structured bindings: clang 14 (the fuzz presets) cannot capture those.
+    steps.push_back([&, what = named.first, claim = named.second](unsigned ms) {
       Outcome o = decide(ctx, ctx.bool_val(true), claim, shown, ms, Engine::kBitBlast);
       if (o.status == Status::kCounterexample)
         o.model.insert(o.model.begin(), fmt::format("failed step = {}", what));

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# fuzz_diff on a Linux tree's linux: drivers (docs/FUZZING.md, "Fuzzing kernel code").
+#   fuzz_linux.sh guided FUZZ_DIFF TREE WORK
+#     the seed corpus reaches more coverage (libFuzzer's cov:) with the kernel files
+#     instrumented than without (--kernel-coverage=0): the kernel's edges steer the campaign.
+#   fuzz_linux.sh clean FUZZ_DIFF TREE BASELINE RUNS WORK
+#     RUNS inputs from the seed corpus (-seed=1) find nothing outside the baseline.
+#   fuzz_linux.sh found FUZZ_DIFF CLI TREE BASELINE MUTANT RUNS WORK
+#     the same campaign on the tree with kernel mutant MUTANT (`iommucheck mutants --write-tree`)
+#     finds a violation, and `iommucheck fuzz-trace` + `replay` reproduce the same one.
+# Prints one result line; exits 0 when the expectation holds, 1 when not.
+set -u
+corpus="$(cd "$(dirname "$0")/../.." && pwd)/fuzz/corpus/fuzz_diff"
+mode=$1
+shift
+
+fuzz() {  # FUZZ_DIFF WORK ARGS...: a campaign from the seed corpus into WORK, log WORK/log
+  local bin=$1 work=$2
+  shift 2
+  rm -rf "${work}" && mkdir -p "${work}/corpus"
+  "${bin}" "$@" -seed=1 -timeout=10 -rss_limit_mb=2048 -artifact_prefix="${work}/" \
+    "${work}/corpus" "${corpus}" >"${work}/log" 2>&1
+}
+
+inited_cov() { sed -n 's/.*INITED cov: \([0-9]*\).*/\1/p' "$1" | head -1; }
+
+case "${mode}" in
+  guided)
+    bin=$1 tree=$2 work=$3
+    fuzz "${bin}" "${work}/plain" --kernel="${tree}" --kernel-coverage=0 -runs=0 || exit 1
+    fuzz "${bin}" "${work}/cov" --kernel="${tree}" -runs=0 || exit 1
+    plain=$(inited_cov "${work}/plain/log") cov=$(inited_cov "${work}/cov/log")
+    echo "seed corpus coverage: ${plain:-?} edges without the kernel's, ${cov:-?} with them"
+    [[ -n "${plain}" && -n "${cov}" && ${cov} -gt ${plain} ]] && echo "guided: kernel edges count"
+    [[ -n "${plain}" && -n "${cov}" && ${cov} -gt ${plain} ]]
+    ;;
+  clean)
+    bin=$1 tree=$2 baseline=$3 runs=$4 work=$5
+    if fuzz "${bin}" "${work}" --kernel="${tree}" --baseline="${baseline}" -runs="${runs}"; then
+      echo "clean: $(grep -oE '^Done [0-9]+ runs' "${work}/log")"
+    else
+      tail -30 "${work}/log"
+      exit 1
+    fi
+    ;;
+  found)
+    bin=$1 cli=$2 tree=$3 baseline=$4 mutant=$5 runs=$6 work=$7
+    rm -rf "${work}.tree"
+    "${cli}" mutants --driver-source linux --kernel "${tree}" --only "${mutant}" \
+      --write-tree "${work}.tree" || exit 1
+    if fuzz "${bin}" "${work}" --kernel="${work}.tree" --baseline="${baseline}" -runs="${runs}"; then
+      echo "not found: mutant ${mutant} survived ${runs} runs"
+      exit 1
+    fi
+    found=$(grep -m1 '^VIOLATION: ' "${work}/log")
+    crash=$(ls "${work}"/crash-* 2>/dev/null | head -1)
+    [[ -n "${found}" && -n "${crash}" ]] || { tail -30 "${work}/log"; exit 1; }
+    echo "fuzz_diff: ${found}"
+    "${cli}" fuzz-trace --kernel "${work}.tree" "${crash}" >"${work}/finding.trace" || exit 1
+    "${cli}" replay --kernel "${work}.tree" "${work}/finding.trace" >"${work}/replay.log" 2>&1
+    code=$?
+    replayed=$(grep -m1 '^VIOLATION: ' "${work}/replay.log")
+    echo "replay (exit ${code}): ${replayed}"
+    [[ ${code} -eq 1 && "${replayed}" == "${found}" ]] && echo "replayed: same finding"
+    [[ ${code} -eq 1 && "${replayed}" == "${found}" ]]
+    ;;
+  *)
+    echo "fuzz_linux.sh: unknown mode ${mode}" >&2
+    exit 2
+    ;;
+esac
