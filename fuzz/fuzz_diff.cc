@@ -8,6 +8,10 @@
 //   --driver=SPEC    IOMMUCHECK_FUZZ_DRIVER  impl (default), impl:FORMAT, linux, linux:FORMAT
 //   --kernel=DIR     IOMMUCHECK_KERNEL       the tree of linux: drivers (implies --driver=linux)
 //   --baseline=FILE  IOMMUCHECK_BASELINE     known findings (docs/LINUX.md) are not crashes
+//   --control=DIR    IOMMUCHECK_CONTROL      a finding the tree DIR has too is not a crash: with
+//                                            a mutated copy as --kernel and the tree it came
+//                                            from as --control, only what the mutant changed is
+//                                            a finding (the kernel bug zoo, docs/FUZZING.md)
 //   --kernel-coverage=0                      the kernel files without libFuzzer's coverage
 //                                            (to measure what the instrumentation adds)
 // The kernel files are compiled with the compiler and coverage flags of this build and loaded
@@ -35,6 +39,7 @@
 namespace {
 
 std::unique_ptr<iommu::conform::FuzzDrivers> drivers;
+std::unique_ptr<iommu::conform::FuzzDrivers> control;
 std::optional<iommu::conform::Baseline> baseline;
 
 iommu::impl::Mutant mutant_from_env() {
@@ -77,6 +82,17 @@ iommu::conform::LinuxBuildOptions kernel_build(bool coverage) {
   return options;
 }
 
+// Whether the --control tree gives the same finding on the same ops.
+bool same_in_control(const iommu::conform::Trace& trace, const iommu::conform::Violation& v) {
+  using namespace iommu::conform;
+  try {
+    const std::optional<Violation> c = replay_ops(control->source(trace), trace.ops);
+    return c && finding_signature(*c) == finding_signature(v);
+  } catch (const ModelLimitError&) {
+    return false;
+  }
+}
+
 [[noreturn]] void usage_error(const std::string& message) {
   std::fprintf(stderr, "fuzz_diff: %s\n", message.c_str());
   std::exit(2);
@@ -98,6 +114,11 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
     if (const std::string file = option(*argc, *argv, "baseline", "IOMMUCHECK_BASELINE");
         !file.empty())
       baseline = Baseline::load(file);
+    if (const std::string dir = option(*argc, *argv, "control", "IOMMUCHECK_CONTROL");
+        !dir.empty()) {
+      if (!drivers->choice().linux_tree) usage_error("--control=" + dir + " needs --kernel");
+      control = std::make_unique<FuzzDrivers>(spec, dir, kernel_build(false));
+    }
   } catch (const std::exception& e) {
     usage_error(e.what());
   }
@@ -116,6 +137,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (v && baseline && baseline->find(*trace.driver, finding_signature(*v)))
     return -1;  // a known finding: not a crash, and not a reason to keep the input
+  if (v && control && same_in_control(trace, *v)) return -1;
   if (v) {
     std::fprintf(stderr, "VIOLATION: %s\n%s", v->message().c_str(), format_trace(trace).c_str());
     std::abort();

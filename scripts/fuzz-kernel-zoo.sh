@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Time for fuzz_diff to find each kernel mutant (docs/FUZZING.md, "Fuzzing kernel code"): for
 # every mutant of the kernel bug zoo (`iommucheck mutants --driver-source linux`), its copy of
-# the tree is written (--write-tree), fuzz_diff --kernel=COPY runs from the seed corpus for at
-# most CAP seconds, and the time to the first finding not in the tree's baseline is reported.
-# The first row is the control: the unmutated tree, which must find nothing in CAP seconds.
+# the tree is written (--write-tree), fuzz_diff --kernel=COPY --control=TREE runs from the seed
+# corpus for at most CAP seconds, and the time to the first finding that is neither in the
+# tree's baseline nor given by the unmutated TREE on the same ops is reported. The first row is
+# the unmutated tree alone (--baseline only): what a campaign finds there beyond the baseline.
 #   scripts/fuzz-kernel-zoo.sh TREE VERSION [CAP_SECONDS] [RUNS] [MUTANT...]
 # VERSION (6.12 or 7.2) picks conform/linux/baselines/VERSION.baseline. RUNS campaigns per
 # mutant, with -seed=1..RUNS. PRESET=fuzz (default, ASan+UBSan) or fuzz-nosan. One markdown row
+# CLI=PATH uses that iommucheck for --write-tree. One markdown row
 # per mutant: name, one time per run ("not found in CAP s" when none), the check of the first
-# finding, inputs run. Prints "zoo: mutants=N found=F (in every run) control=clean|FOUND".
+# finding, inputs run. Prints "zoo: mutants=N found=F (in every run: E) unmutated=clean|FOUND".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,8 +28,11 @@ tree="$(cd "${tree}" && pwd)"
 
 build="build/${preset}"
 cmake --preset "${preset}" >/dev/null || exit 2
-cmake --build "${build}" --target fuzz_diff iommucheck -j "$(nproc)" >/dev/null || exit 2
-cli="${build}/cli/iommucheck"
+# CLI=PATH: an iommucheck built elsewhere (any preset) writes the mutated trees.
+cli="${CLI:-${build}/cli/iommucheck}"
+targets=(fuzz_diff)
+[[ -n "${CLI:-}" ]] || targets+=(iommucheck)
+cmake --build "${build}" --target "${targets[@]}" -j "$(nproc)" >/dev/null || exit 2
 fuzz="${build}/fuzz/fuzz_diff"
 
 names=("$@")
@@ -42,13 +47,15 @@ trap 'rm -rf "${work}"' EXIT
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
-# One campaign on tree $1 with seed $2: prints "SECONDS CHECK INPUTS" or "- - INPUTS".
+# One campaign on tree $1 with seed $2 (and --control=$3 unless empty): prints "SECONDS CHECK
+# INPUTS" or "- - INPUTS".
 campaign() {
-  local dir="$1" seed="$2" run="${work}/run"
+  local dir="$1" seed="$2" control="$3" run="${work}/run"
   rm -rf "${run}" && mkdir -p "${run}/corpus"
   local start end
   start=$(date +%s.%N)
-  "${fuzz}" --kernel="${dir}" --baseline="${baseline}" -seed="${seed}" \
+  "${fuzz}" --kernel="${dir}" ${control:+"--control=${control}"} --baseline="${baseline}" \
+    -seed="${seed}" \
     -max_total_time="${cap}" -timeout=10 -rss_limit_mb=2048 -dict=fuzz/fuzz_diff.dict \
     -artifact_prefix="${run}/" "${run}/corpus" fuzz/corpus/fuzz_diff >"${run}/log" 2>&1
   end=$(date +%s.%N)
@@ -67,20 +74,20 @@ campaign() {
   fi
 }
 
-# Builds (and caches) a tree's instrumented plugins, so that a campaign's time is fuzzing.
+# Builds (and caches) a tree's plugins, so that a campaign's time is fuzzing.
 prebuild() {
   : >"${work}/empty"
-  "${fuzz}" --kernel="$1" -runs=0 "${work}/empty" >"${work}/prebuild.log" 2>&1 || {
+  "${fuzz}" --kernel="$1" ${2:+"--control=$2"} -runs=0 "${work}/empty" >"${work}/prebuild.log" 2>&1 || {
     tail -20 "${work}/prebuild.log"
     return 1
   }
 }
 
-row() {  # name dir
-  local name="$1" dir="$2" times="" checks="" inputs="" found=0 result
-  prebuild "${dir}" || { echo "| ${name} | build failed | | |"; return 2; }
+row() {  # name dir control
+  local name="$1" dir="$2" control="$3" times="" checks="" inputs="" found=0
+  prebuild "${dir}" "${control}" || { echo "| ${name} | build failed | | |"; return 2; }
   for seed in $(seq 1 "${runs}"); do
-    read -r secs check n <<<"$(campaign "${dir}" "${seed}")"
+    read -r secs check n <<<"$(campaign "${dir}" "${seed}" "${control}")"
     if [[ "${secs}" == "-" ]]; then
       times+="${times:+, }not found in ${cap} s"
     else
@@ -100,9 +107,9 @@ echo "fuzz_diff on ${tree} (${version}), ${preset} preset, cap ${cap} s, ${runs}
 echo
 echo "| mutant | time to the first finding | check | inputs run |"
 echo "|---|---|---|---|"
-control=clean
-row "(control: unmutated)" "${tree}"
-[[ $? -eq 3 ]] || control=FOUND
+unmutated=clean
+row "(unmutated, baseline only)" "${tree}" ""
+[[ $? -eq 3 ]] || unmutated=FOUND
 total=0 every=0 some=0
 for name in "${names[@]}"; do
   dir="${work}/tree-${name}"
@@ -112,7 +119,7 @@ for name in "${names[@]}"; do
     continue
   fi
   total=$((total + 1))
-  row "${name}" "${dir}"
+  row "${name}" "${dir}" "${tree}"
   case $? in
     0) every=$((every + 1)); some=$((some + 1)) ;;
     1) some=$((some + 1)) ;;
@@ -120,4 +127,4 @@ for name in "${names[@]}"; do
   rm -rf "${dir}"
 done
 echo
-echo "zoo: mutants=${total} found=${some} (in every run: ${every}) control=${control}"
+echo "zoo: mutants=${total} found=${some} (in every run: ${every}) unmutated=${unmutated}"
