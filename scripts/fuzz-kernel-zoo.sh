@@ -28,12 +28,16 @@ tree="$(cd "${tree}" && pwd)"
 
 build="build/${preset}"
 cmake --preset "${preset}" >/dev/null || exit 2
-# CLI=PATH: an iommucheck built elsewhere (any preset) writes the mutated trees.
+# CLI=PATH: an iommucheck built elsewhere (any preset) writes the mutated trees; FUZZ_DIFF=PATH:
+# a fuzz_diff built elsewhere (a copy, so that a rebuild cannot replace it under a campaign).
 cli="${CLI:-${build}/cli/iommucheck}"
-targets=(fuzz_diff)
+fuzz="${FUZZ_DIFF:-${build}/fuzz/fuzz_diff}"
+targets=()
 [[ -n "${CLI:-}" ]] || targets+=(iommucheck)
-cmake --build "${build}" --target "${targets[@]}" -j "$(nproc)" >/dev/null || exit 2
-fuzz="${build}/fuzz/fuzz_diff"
+[[ -n "${FUZZ_DIFF:-}" ]] || targets+=(fuzz_diff)
+if [[ ${#targets[@]} -gt 0 ]]; then
+  cmake --build "${build}" --target "${targets[@]}" -j "$(nproc)" >/dev/null || exit 2
+fi
 
 names=("$@")
 if [[ ${#names[@]} -eq 0 ]]; then
@@ -61,13 +65,15 @@ campaign() {
   end=$(date +%s.%N)
   local inputs
   inputs=$(grep -oE '^#[0-9]+' "${run}/log" | tail -1 | tr -d '#')
-  if ls "${run}"/crash-* "${run}"/timeout-* "${run}"/oom-* "${run}"/leak-* >/dev/null 2>&1; then
+  local artifacts
+  artifacts=$(find "${run}" -maxdepth 1 -name 'crash-*' -o -maxdepth 1 -name 'timeout-*' \
+    -o -maxdepth 1 -name 'oom-*' -o -maxdepth 1 -name 'leak-*')
+  if [[ -n "${artifacts}" ]]; then
     local check
     check=$(sed -n 's/^VIOLATION: op [0-9]* `[^`]*`: \([a-z-]*\):.*/\1/p' "${run}/log" | head -1)
     [[ -n "${check}" ]] || check=$(grep -oE 'ERROR: (libFuzzer|AddressSanitizer|UndefinedBehaviorSanitizer): [a-z-]+' \
       "${run}/log" | head -1 | sed 's/ERROR: //')
     [[ -n "${check}" ]] || check=$(grep -oE 'runtime error: .*' "${run}/log" | head -1)
-    cp "${run}"/crash-* "${work}/last-finding" 2>/dev/null
     echo "$(awk -v a="${start}" -v b="${end}" 'BEGIN { printf "%.2f", b - a }') ${check// /_} ${inputs:-0}"
   else
     echo "- - ${inputs:-0}"
