@@ -2,9 +2,10 @@
 # Time for fuzz_diff to find each kernel mutant (docs/FUZZING.md, "Fuzzing kernel code"): for
 # every mutant of the kernel bug zoo (`iommucheck mutants --driver-source linux`), its copy of
 # the tree is written (--write-tree), fuzz_diff --kernel=COPY --control=TREE runs from the seed
-# corpus for at most CAP seconds, and the time to the first finding that is neither in the
-# tree's baseline nor given by the unmutated TREE on the same ops is reported. The first row is
-# the unmutated tree alone (--baseline only): what a campaign finds there beyond the baseline.
+# corpus for at most CAP seconds, and the time to the first finding that the unmutated TREE does
+# not give on the same ops is reported. (No baseline there: a baseline entry names a signature,
+# which a mutant may share; no-eexist's is finding 8's.) The first row is the unmutated tree
+# with the baseline: what a campaign finds there beyond the baseline.
 #   scripts/fuzz-kernel-zoo.sh TREE VERSION [CAP_SECONDS] [RUNS] [MUTANT...]
 # VERSION (6.12 or 7.2) picks conform/linux/baselines/VERSION.baseline. RUNS campaigns per
 # mutant, with -seed=1..RUNS. PRESET=fuzz (default, ASan+UBSan) or fuzz-nosan. One markdown row
@@ -58,8 +59,9 @@ campaign() {
   rm -rf "${run}" && mkdir -p "${run}/corpus"
   local start end
   start=$(date +%s.%N)
-  "${fuzz}" --kernel="${dir}" ${control:+"--control=${control}"} --baseline="${baseline}" \
-    -seed="${seed}" \
+  local known=(--baseline="${baseline}")
+  [[ -z "${control}" ]] || known=(--control="${control}")
+  "${fuzz}" --kernel="${dir}" "${known[@]}" -seed="${seed}" \
     -max_total_time="${cap}" -timeout=10 -rss_limit_mb=2048 -dict=fuzz/fuzz_diff.dict \
     -artifact_prefix="${run}/" "${run}/corpus" fuzz/corpus/fuzz_diff >"${run}/log" 2>&1
   end=$(date +%s.%N)
@@ -71,9 +73,10 @@ campaign() {
   if [[ -n "${artifacts}" ]]; then
     local check
     check=$(sed -n 's/^VIOLATION: op [0-9]* `[^`]*`: \([a-z-]*\):.*/\1/p' "${run}/log" | head -1)
-    [[ -n "${check}" ]] || check=$(grep -oE 'ERROR: (libFuzzer|AddressSanitizer|UndefinedBehaviorSanitizer): [a-z-]+' \
+    [[ -n "${check}" ]] || check=$(grep -oE 'ERROR: (libFuzzer|AddressSanitizer|UndefinedBehaviorSanitizer): [A-Za-z-]+' \
       "${run}/log" | head -1 | sed 's/ERROR: //')
-    [[ -n "${check}" ]] || check=$(grep -oE 'runtime error: .*' "${run}/log" | head -1)
+    [[ -n "${check}" ]] || check=$(grep -oE 'runtime error: [a-z ]+' "${run}/log" | head -1)
+    [[ -n "${check}" ]] || check=crash
     echo "$(awk -v a="${start}" -v b="${end}" 'BEGIN { printf "%.2f", b - a }') ${check// /_} ${inputs:-0}"
   else
     echo "- - ${inputs:-0}"
