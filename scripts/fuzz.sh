@@ -32,8 +32,14 @@ cmake --build "${build}" --target "${target}" decode_input iommucheck -j "$(npro
 kernel="${KERNEL:-}"
 extra=()
 if [[ -n "${kernel}" || -n "${DRIVER:-}" || -n "${BASELINE:-}" ]]; then
-  [[ "${target}" == fuzz_diff ]] || { echo "KERNEL, DRIVER and BASELINE are for fuzz_diff" >&2; exit 2; }
-  [[ -z "${kernel}" || -d "${kernel}" ]] || { echo "KERNEL=${kernel}: not a directory" >&2; exit 2; }
+  if [[ "${target}" != fuzz_diff ]]; then
+    echo "KERNEL, DRIVER and BASELINE are for fuzz_diff" >&2
+    exit 2
+  fi
+  if [[ -n "${kernel}" && ! -d "${kernel}" ]]; then
+    echo "KERNEL=${kernel}: not a directory" >&2
+    exit 2
+  fi
   [[ -z "${kernel}" ]] || kernel="$(cd "${kernel}" && pwd)"
   extra=(${kernel:+"--kernel=${kernel}"} ${DRIVER:+"--driver=${DRIVER}"}
          ${BASELINE:+"--baseline=$(realpath "${BASELINE}")"})
@@ -46,7 +52,8 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 # -ignore_crashes keeps the campaign going after a finding; each one lands in ${out}/.
 set +e
 "${build}/fuzz/${target}" -fork="${jobs}" -ignore_crashes=1 -ignore_timeouts=1 \
-  -ignore_ooms=1 ${extra[@]+"${extra[@]}"} -max_total_time="${seconds}" -timeout=10 -rss_limit_mb=2048 \
+  -ignore_ooms=1 ${extra[@]+"${extra[@]}"} -max_total_time="${seconds}" -timeout=10 \
+  -rss_limit_mb=2048 \
   -dict="fuzz/${target}.dict" -artifact_prefix="${out}/" -print_final_stats=1 \
   "${out}/corpus" "fuzz/corpus/${target}"
 status=$?
@@ -54,7 +61,8 @@ set -e
 
 shopt -s nullglob
 findings=("${out}"/crash-* "${out}"/leak-* "${out}"/timeout-* "${out}"/oom-*)
-echo "campaign: target=${target}${kernel:+ kernel=${kernel}} seconds=${seconds} jobs=${jobs} findings=${#findings[@]}" \
+echo "campaign: target=${target}${kernel:+ kernel=${kernel}} seconds=${seconds} jobs=${jobs}" \
+  "findings=${#findings[@]}" \
   "corpus=$(ls "${out}/corpus" | wc -l) libfuzzer_exit=${status}"
 for f in "${findings[@]}"; do
   echo "finding: ${f}"
