@@ -12,6 +12,7 @@
 #include "cli/text.h"
 #include "cli/validate.h"
 #include "conform/campaign.h"
+#include "conform/fuzz_driver.h"
 #include "conform/fuzz_input.h"
 #include "conform/registry.h"
 #include "conform/trace.h"
@@ -87,21 +88,39 @@ int run_replay(const ReplayArgs& a) {
 
 }  // namespace
 
-int run_fuzz_trace(const std::string& input) {
-  std::ifstream in(input, std::ios::binary);
-  if (!in) throw UsageError(fmt::format("cannot open fuzz input {}", input));
+struct FuzzTraceArgs {
+  std::string input;
+  std::string driver;  // empty: impl, or linux with --kernel
+  std::string kernel;
+};
+
+int run_fuzz_trace(const FuzzTraceArgs& a) {
+  std::ifstream in(a.input, std::ios::binary);
+  if (!in) throw UsageError(fmt::format("cannot open fuzz input {}", a.input));
   const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
-  fmt::print("{}", conform::format_trace(conform::decode_fuzz_input(bytes),
-                                         fmt::format("decoded from fuzz input {}", input)));
+  conform::FuzzDriverChoice choice;
+  try {
+    choice = conform::fuzz_driver_choice(
+        a.driver.empty() ? (a.kernel.empty() ? "impl" : "linux") : a.driver, a.kernel);
+  } catch (const conform::DriverError& e) {
+    throw UsageError(e.what());
+  }
+  fmt::print("{}", conform::format_trace(conform::decode_fuzz_input(bytes, choice),
+                                         fmt::format("decoded from fuzz input {}", a.input)));
   return kExitOk;
 }
 
 void add_fuzz_trace_command(CLI::App& app, Action& action) {
-  auto input = std::make_shared<std::string>();
+  auto a = std::make_shared<FuzzTraceArgs>();
   auto* cmd = app.add_subcommand(
       "fuzz-trace", "Print the trace a fuzz_diff input decodes to (replay it with `replay`)");
-  cmd->add_option("input", *input, "A fuzz_diff input, e.g. a crash-* file")->required();
-  cmd->callback([&action, input] { action = [input] { return run_fuzz_trace(*input); }; });
+  cmd->add_option("input", a->input, "A fuzz_diff input, e.g. a crash-* file")->required();
+  cmd->add_option("--driver", a->driver,
+                  "fuzz_diff's --driver: impl, impl:FORMAT, linux or linux:FORMAT (default: "
+                  "impl, or linux with --kernel)");
+  cmd->add_option("--kernel", a->kernel, "fuzz_diff's --kernel: the tree of linux: drivers")
+      ->check(CLI::ExistingDirectory);
+  cmd->callback([&action, a] { action = [a] { return run_fuzz_trace(*a); }; });
 }
 
 void add_replay_command(CLI::App& app, Action& action) {

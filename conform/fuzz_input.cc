@@ -4,6 +4,7 @@
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "conform/impl_driver.h"
 #include "hw/format.h"
@@ -90,16 +91,35 @@ class OpDecoder {
   uint64_t window_ = 0;
 };
 
+// The first format from `picked` on (wrapping) that the tree provides.
+const std::string& linux_format(const FuzzDriverChoice& choice, size_t picked) {
+  const auto names = hw::format_names();
+  for (size_t i = 0; i < names.size(); i++) {
+    auto it = choice.linux_configs.find(std::string(names[(picked + i) % names.size()]));
+    if (it != choice.linux_configs.end()) return it->first;
+  }
+  throw std::invalid_argument("decode_fuzz_input: the linux: choice lists no format");
+}
+
 }  // namespace
 
-Trace decode_fuzz_input(std::span<const uint8_t> data) {
+Trace decode_fuzz_input(std::span<const uint8_t> data, const FuzzDriverChoice& choice) {
   FuzzedDataProvider in(data.data(), data.size());
   const auto names = hw::format_names();
-  const std::string_view format = names[in.ConsumeIntegralInRange<size_t>(0, names.size() - 1)];
+  const size_t picked = in.ConsumeIntegralInRange<size_t>(0, names.size() - 1);
+  // Read whatever the driver: an input decodes to the same ops for impl and linux:.
   const auto policy = in.ConsumeBool() ? ref::PartialUnmap::kWhole : ref::PartialUnmap::kSplit;
   Trace t;
-  t.driver = fmt::format("impl:{}", format);
-  t.config = impl_driver_source(format, policy).info.config;
+  if (choice.linux_tree) {
+    const std::string& format = choice.format.empty() ? linux_format(choice, picked)
+                                                      : choice.format;
+    t.driver = "linux:" + format;
+    t.config = choice.linux_configs.at(format);
+  } else {
+    const std::string_view format = choice.format.empty() ? names[picked] : choice.format;
+    t.driver = fmt::format("impl:{}", format);
+    t.config = impl_driver_source(format, policy).info.config;
+  }
   t.config->invalidation = in.ConsumeBool() ? ref::Invalidation::kLazy : ref::Invalidation::kStrict;
   t.config->np_caching = in.ConsumeBool();
   OpDecoder decode(in, *t.config);

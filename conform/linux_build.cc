@@ -110,9 +110,11 @@ ToolResult run_tool(const std::vector<std::string>& argv, const fs::path& cwd) {
 void compile(const fs::path& tree, const fs::path& cwd, std::vector<std::string> argv,
              const std::string& what) {
   const ToolResult r = run_tool(argv, cwd);
-  if (r.status == 127) fail(tree, "cannot run the C compiler `cc` (is it installed?)");
+  if (r.status == 127)
+    fail(tree, fmt::format("cannot run the C compiler `{}` (is it installed?)", argv[0]));
   if (r.status != 0)
-    fail(tree, fmt::format("compiling {} failed (cc exit {}):\n{}", what, r.status, r.output));
+    fail(tree,
+         fmt::format("compiling {} failed ({} exit {}):\n{}", what, argv[0], r.status, r.output));
 }
 
 struct Inputs {
@@ -136,7 +138,7 @@ Inputs collect_inputs(const fs::path& tree) {
 
 std::vector<std::string> base_flags(const fs::path& src, const LinuxBuildOptions& options) {
   const fs::path shim = shim_dir();
-  std::vector<std::string> f = {"cc",
+  std::vector<std::string> f = {options.compiler,
                                 "-std=gnu11",
                                 "-O2",
                                 "-g",
@@ -168,7 +170,8 @@ std::string cache_key(const fs::path& tree, const Inputs& in, const LinuxBuildOp
   for (const char* f : kLinkFlags) h.add(f);
   if (options.coverage)
     for (const char* f : kCoverageFlags) h.add(f);
-  h.add(run_tool({"cc", "--version"}, fs::current_path()).output);
+  for (const auto& f : options.extra_ldflags) h.add(f);
+  h.add(run_tool({options.compiler, "--version"}, fs::current_path()).output);
   return fmt::format("{:016x}", h.h);
 }
 
@@ -252,9 +255,10 @@ void build_into(const fs::path& tree, const Inputs& in, const fs::path& work, co
   for (const std::string& name : list_variants(tree, work, options)) {
     const std::string obj = "variant-" + name + ".o";
     cc((shim_dir() / "variant.c").string(), obj, {fmt::format("-DLXSHIM_VARIANT=\"{}\"", name)});
-    std::vector<std::string> link = {"cc"};
+    std::vector<std::string> link = {options.compiler};
     link.insert(link.end(), std::begin(kLinkFlags), std::end(kLinkFlags));
     if (options.coverage) link.push_back("--coverage");
+    link.insert(link.end(), options.extra_ldflags.begin(), options.extra_ldflags.end());
     link.insert(link.end(), {"-o", (work / ("linux-" + name + ".so")).string()});
     link.insert(link.end(), objects.begin(), objects.end());
     link.insert(link.end(), {(work / obj).string(), "-lpthread"});

@@ -25,6 +25,11 @@ struct LinuxBuildOptions {
   // its own: the .gcno files sit in the entry, and each plugin exports
   // iommucheck_linux_coverage_flush, which writes the counters where GCOV_PREFIX says.
   bool coverage = false;
+  // The C compiler (from PATH) and extra flags of the plugins' link, both part of the cache key.
+  // fuzz_diff builds the kernel files with clang and libFuzzer's coverage instrumentation,
+  // whose callbacks the fuzzer's executable defines (so the link allows undefined symbols).
+  std::string compiler = "cc";
+  std::vector<std::string> extra_ldflags;
   // Where builds are kept; empty: $IOMMUCHECK_CACHE_DIR, else $XDG_CACHE_HOME/iommucheck,
   // else ~/.cache/iommucheck.
   std::filesystem::path cache_dir;
