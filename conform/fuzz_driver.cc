@@ -92,7 +92,9 @@ std::map<std::string, std::shared_ptr<const Plugin>> load(const FuzzDriverChoice
                                                            const std::string& kernel_dir) {
   std::map<std::string, std::shared_ptr<const Plugin>> out;
   for (const auto& [format, path] : paths) {
-    if (!choice.format.empty() && format != choice.format) continue;
+    // Every input picks a hw format, so plain `linux` loads the variant named after each;
+    // a coherent or quirk variant is fuzzed when named.
+    if (choice.format.empty() ? !known_format(format) : format != choice.format) continue;
     try {
       auto plugin = std::make_shared<Plugin>(path);
       plugin->rename("linux:" + format, fmt::format("Linux io-pgtable from {}", kernel_dir));
@@ -122,7 +124,8 @@ FuzzDriverChoice parse_fuzz_driver(std::string_view spec, const std::string& ker
   choice.linux_tree = kind == "linux";
   if (colon != std::string_view::npos) {
     choice.format = std::string(spec.substr(colon + 1));
-    if (!known_format(choice.format))
+    // A linux: variant is checked against what the tree provides, when it is loaded.
+    if (!choice.linux_tree && !known_format(choice.format))
       throw DriverError(fmt::format("fuzz driver '{}': no such format (`iommucheck drivers` "
                                     "lists them)",
                                     spec));

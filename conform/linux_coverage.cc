@@ -110,7 +110,7 @@ std::vector<FileCoverage> read_summary(const fs::path& csv) {
 }
 
 std::string percent(uint64_t part, uint64_t whole) {
-  return whole ? fmt::format("{:.1f}%", 100.0 * static_cast<double>(part) / whole) : "-";
+  return whole ? fmt::format("{:.1f}%", 100.0 * static_cast<double>(part) / static_cast<double>(whole)) : "-";
 }
 
 }  // namespace

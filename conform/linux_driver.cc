@@ -24,8 +24,9 @@ std::string describe(const DriverInfo& plugin, const std::string& kernel_dir) {
 }  // namespace
 
 DriverSource linux_driver_source(std::string_view format, const std::string& kernel_dir) {
-  const bool coverage = linux_coverage_on();
-  const LinuxBuild build = build_linux_drivers(kernel_dir, {.coverage = coverage});
+  LinuxBuildOptions options;
+  options.coverage = linux_coverage_on();
+  const LinuxBuild build = build_linux_drivers(kernel_dir, options);
   const std::string name(format);
   if (auto it = build.unavailable.find(name); it != build.unavailable.end())
     throw std::invalid_argument(fmt::format("the tree's code cannot run it: {}", it->second));
@@ -38,7 +39,7 @@ DriverSource linux_driver_source(std::string_view format, const std::string& ker
   try {
     auto plugin = std::make_shared<Plugin>(it->second.string());
     plugin->rename("linux:" + name, describe(plugin->info(), kernel_dir));
-    if (coverage) add_linux_coverage_plugin(build.dir, it->second);
+    if (options.coverage) add_linux_coverage_plugin(build.dir, it->second);
     std::shared_ptr<const Plugin> shared = plugin;
     return {shared->info(), [shared](DriverEnv& env) { return shared->create(env); }};
   } catch (const PluginError& e) {

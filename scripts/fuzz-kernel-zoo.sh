@@ -9,7 +9,8 @@
 #   scripts/fuzz-kernel-zoo.sh TREE VERSION [CAP_SECONDS] [RUNS] [MUTANT...]
 # VERSION (6.12 or 7.2) picks conform/linux/baselines/VERSION.baseline. RUNS campaigns per
 # mutant, with -seed=1..RUNS. PRESET=fuzz (default, ASan+UBSan) or fuzz-nosan. One markdown row
-# CLI=PATH uses that iommucheck for --write-tree. One markdown row
+# CLI=PATH uses that iommucheck for --write-tree; DRIVER=linux:VARIANT fuzzes that variant alone
+# (no-map-wmb needs a coherent walk: DRIVER=linux:arm-64-lpae-s1-4k-coherent). One markdown row
 # per mutant: name, one time per run ("not found in CAP s" when none), the check of the first
 # finding, inputs run. Prints "zoo: mutants=N found=F (in every run: E) unmutated=clean|FOUND".
 set -uo pipefail
@@ -61,7 +62,7 @@ campaign() {
   start=$(date +%s.%N)
   local known=(--baseline="${baseline}")
   [[ -z "${control}" ]] || known=(--control="${control}")
-  "${fuzz}" --kernel="${dir}" "${known[@]}" -seed="${seed}" \
+  "${fuzz}" --kernel="${dir}" ${DRIVER:+"--driver=${DRIVER}"} "${known[@]}" -seed="${seed}" \
     -max_total_time="${cap}" -timeout=10 -rss_limit_mb=2048 -dict=fuzz/fuzz_diff.dict \
     -artifact_prefix="${run}/" "${run}/corpus" fuzz/corpus/fuzz_diff >"${run}/log" 2>&1
   end=$(date +%s.%N)
@@ -86,7 +87,7 @@ campaign() {
 # Builds (and caches) a tree's plugins, so that a campaign's time is fuzzing.
 prebuild() {
   : >"${work}/empty"
-  "${fuzz}" --kernel="$1" ${2:+"--control=$2"} -runs=0 "${work}/empty" >"${work}/prebuild.log" 2>&1 || {
+  "${fuzz}" --kernel="$1" ${DRIVER:+"--driver=${DRIVER}"} ${2:+"--control=$2"} -runs=0 "${work}/empty" >"${work}/prebuild.log" 2>&1 || {
     tail -20 "${work}/prebuild.log"
     return 1
   }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds and runs the whole test suite, as CI does: the optimized build, then ASan+UBSan; the
-# concurrent map/unmap tests under ThreadSanitizer; each libFuzzer target replaying its corpus
-# and fuzzing for a short bounded time under ASan+UBSan. The linux: drivers are checked against
-# two kernel trees from Debian's archive: 6.12, and sid's newest when the archive answers.
+# Builds and runs the whole test suite, as CI does: the optimized build (gcc), then the `fuzz`
+# build (clang-14, ASan+UBSan and libFuzzer's instrumentation), whose tests run sanitized and
+# whose libFuzzer targets then replay their corpora and fuzz for a short bounded time; the
+# concurrent map/unmap tests under ThreadSanitizer. One sanitizer build serves both, which
+# keeps CI within its time. The linux: drivers are checked against two kernel trees from
+# Debian's archive: 6.12, and sid's newest when the archive answers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +30,7 @@ fi
 kernels=(-DIOMMUCHECK_KERNEL_6_12="$(cat "${paths}/6.12")"
   -DIOMMUCHECK_KERNEL_SID="$(cat "${paths}/sid")")
 
-for preset in default asan; do
+for preset in default fuzz; do
   echo "== preset ${preset}"
   cmake --preset "${preset}" "${kernels[@]}"
   cmake --build --preset "${preset}"
@@ -40,5 +42,5 @@ cmake --preset tsan
 cmake --build --preset tsan --target impl_pgtable_concurrent_test conform_concurrent_tsan_test
 ctest --preset tsan -R '^(ImplConcurrent|ConcurrentTsan)\.' --no-tests=error
 
-echo "== fuzz smoke (preset fuzz)"
+echo "== fuzz smoke (preset fuzz, built above)"
 ./scripts/fuzz-smoke.sh 20
