@@ -86,7 +86,7 @@ hw::FormatConfig format_config(const DriverInfo& info) {
 }  // namespace
 
 uint64_t thread_seed(uint64_t episode_seed, unsigned thread) {
-  return episode_seed * 0x9e3779b97f4a7c15 + 0x632be59bd9b4e019 * (thread + 1);
+  return episode_seed * 0x9e3779b97f4a7c15 + uint64_t{0x632be59bd9b4e019} * (thread + 1);
 }
 
 void SpinBarrier::arrive_and_wait() {

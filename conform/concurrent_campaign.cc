@@ -1,6 +1,7 @@
 // Concurrent episodes one after another, each in a child process for isolated drivers.
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <system_error>
@@ -92,7 +93,9 @@ ConcurrentReport run_concurrent_campaign(const DriverSource& source,
     episode.stop = out_of_budget;
     ConcurrentEpisode done = o.isolate ? run_isolated_episode(source, o, episode, out_of_budget)
                                        : run_concurrent_episode(source, o.check, episode);
-    report.ops += done.ops;
+    // An episode that dies before its first op still spends the budget, or a driver that
+    // crashes at create would keep a keep-going campaign running for ever.
+    report.ops += std::max<uint64_t>(done.ops, 1);
     report.episodes++;
     report.races += done.races;
     if (o.progress) o.progress(report.ops);

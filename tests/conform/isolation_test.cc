@@ -14,8 +14,17 @@
 namespace iommu::conform {
 namespace {
 
-// Under ASan a plugin's SIGSEGV is ASan's report and exit, not a signal.
-#ifdef __SANITIZE_ADDRESS__
+// Under ASan a plugin's SIGSEGV is ASan's report and exit, not a signal. gcc says ASan is on
+// with __SANITIZE_ADDRESS__, clang (the fuzz presets) with __has_feature.
+#if defined(__SANITIZE_ADDRESS__)
+#define IOMMUCHECK_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define IOMMUCHECK_UNDER_ASAN 1
+#endif
+#endif
+
+#ifdef IOMMUCHECK_UNDER_ASAN
 #define SKIP_UNDER_ASAN() GTEST_SKIP() << "a SIGSEGV is ASan's report under ASan"
 #else
 #define SKIP_UNDER_ASAN() (void)0
