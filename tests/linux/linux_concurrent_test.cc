@@ -21,8 +21,14 @@ TEST(LinuxConcurrent, LpaeInstallsRaceAndTheDomainStaysCorrect) {
   const ConcurrentReport r = run_concurrent_campaign(src, o);
   for (const ConcurrentFinding& f : r.findings) ADD_FAILURE() << f.violation.message();
   EXPECT_GE(r.ops, 20000u);
-  EXPECT_GT(r.races.installs_lost, 0u)
-      << "no install lost its cmpxchg in " << r.episodes << " episodes";
+  // Whether the threads overlap is the scheduler's choice: more campaigns get their chance.
+  uint64_t lost = r.races.installs_lost;
+  for (o.seed = 2; o.seed < 6 && lost == 0; o.seed++) {
+    const ConcurrentReport again = run_concurrent_campaign(src, o);
+    for (const ConcurrentFinding& f : again.findings) ADD_FAILURE() << f.violation.message();
+    lost += again.races.installs_lost;
+  }
+  EXPECT_GT(lost, 0u) << "no install lost its cmpxchg in five campaigns";
 }
 
 TEST(LinuxConcurrent, RunsInProcess) {
