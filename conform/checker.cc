@@ -20,19 +20,6 @@ class NullSink : public hw::InvalidationSink {
   void issue(const hw::Command&) override {}
 };
 
-hw::TableMemory::Config memory_config(unsigned oas, uint64_t bytes) {
-  hw::TableMemory::Config c = hw::TableMemory::window_for_oas(oas, bytes);
-  c.record_bad_frees = true;
-  return c;
-}
-
-hw::FormatConfig format_config(const DriverInfo& info) {
-  hw::FormatConfig f = info.format;
-  if (f.ias == 0) f.ias = info.config.ias;
-  if (f.oas == 0) f.oas = info.config.oas;
-  return f;
-}
-
 }  // namespace
 
 std::string Violation::message() const {
@@ -42,12 +29,12 @@ std::string Violation::message() const {
 Checker::Checker(const DriverSource& source, const CheckOptions& opts)
     : info_(source.info),
       opts_(opts),
-      lease_(memory_config(source.info.config.oas, opts.table_memory)),
+      lease_(checked_memory_config(source.info.config.oas, opts.table_memory)),
       mem_(lease_.memory()),
       ref_(source.info.config) {
   ref::validate(info_.config);
   if (info_.walkable()) {
-    fmt_ = hw::make_format(format_config(info_));
+    fmt_ = hw::make_format(info_.walk_format());
     device_ = std::make_unique<hw::Device>(
         mem_, *fmt_,
         hw::DeviceConfig{.ctx = kCtx,

@@ -70,19 +70,6 @@ class ThreadFlush final : public impl::FlushOps {
   NullFlush outside_;
 };
 
-hw::TableMemory::Config memory_config(unsigned oas, uint64_t bytes) {
-  hw::TableMemory::Config c = hw::TableMemory::window_for_oas(oas, bytes);
-  c.record_bad_frees = true;
-  return c;
-}
-
-hw::FormatConfig format_config(const DriverInfo& info) {
-  hw::FormatConfig f = info.format;
-  if (f.ias == 0) f.ias = info.config.ias;
-  if (f.oas == 0) f.oas = info.config.oas;
-  return f;
-}
-
 }  // namespace
 
 uint64_t thread_seed(uint64_t episode_seed, unsigned thread) {
@@ -108,7 +95,7 @@ Episode::Episode(const DriverSource& source, const CheckOptions& check,
       options_(options),
       record_(std::move(record)),
       mutant_(impl::active_mutant()),
-      lease_(memory_config(info_.config.oas, check.table_memory)),
+      lease_(checked_memory_config(info_.config.oas, check.table_memory)),
       mem_(lease_.memory()),
       null_flush_(std::make_unique<NullFlush>()),
       thread_flush_(std::make_unique<ThreadFlush>()),
@@ -122,7 +109,7 @@ Episode::Episode(const DriverSource& source, const CheckOptions& check,
                     info_.name));
   if (options.threads < 2) throw std::invalid_argument("a concurrent episode needs 2 threads");
   ref::validate(info_.config);
-  if (info_.walkable()) fmt_ = hw::make_format(format_config(info_));
+  if (info_.walkable()) fmt_ = hw::make_format(info_.walk_format());
   driver_ = source.create(*env_);
   if (mem_.allocations_refused() != 0)
     throw ModelLimitError("the table memory cannot hold the driver's first tables");

@@ -55,12 +55,19 @@ struct DriverInfo {
   bool concurrent = false;
 
   bool walkable() const { return !format.name.empty(); }
+  // What the hw walk reads the tables as: `format`, its unset ias and oas the config's.
+  hw::FormatConfig walk_format() const {
+    hw::FormatConfig f = format;
+    if (f.ias == 0) f.ias = config.ias;
+    if (f.oas == 0) f.oas = config.oas;
+    return f;
+  }
 };
 
 // io_pgtable_ops with Linux conventions (impl/io_pgtable.h). As in Linux, the ops may be
 // called from several threads at once on disjoint iova ranges; an adapter whose driver cannot
-// take that serializes the calls (and its info says !concurrent). The destructor frees every table page the driver allocated,
-// so that memory.live_allocations() is then the leak list.
+// take that serializes the calls (and its info says !concurrent). The destructor frees every
+// table page the driver allocated, so that memory.live_allocations() is then the leak list.
 class Driver : public impl::IoPgtableOps {
  public:
   virtual const DriverInfo& info() const = 0;

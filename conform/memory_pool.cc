@@ -36,4 +36,10 @@ MemoryLease::~MemoryLease() {
   memories.push_back(std::move(mem_));
 }
 
+hw::TableMemory::Config checked_memory_config(unsigned oas, uint64_t bytes) {
+  hw::TableMemory::Config c = hw::TableMemory::window_for_oas(oas, bytes);
+  c.record_bad_frees = true;
+  return c;
+}
+
 }  // namespace iommu::conform

@@ -25,4 +25,8 @@ class MemoryLease {
   std::unique_ptr<hw::TableMemory> mem_;
 };
 
+// The table memory a checker runs a driver in: the window for its oas (`bytes` of it, 0: the
+// default), recording bad frees so that they are findings.
+hw::TableMemory::Config checked_memory_config(unsigned oas, uint64_t bytes);
+
 }  // namespace iommu::conform
