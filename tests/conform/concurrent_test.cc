@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <memory>
 
 #include "conform/campaign.h"
@@ -137,6 +138,26 @@ TEST(Concurrent, ADriverThatDoesNotDeclareConcurrentCallsIsRefused) {
     EXPECT_NE(std::string(e.what()).find("does not declare concurrent calls"), std::string::npos)
         << e.what();
   }
+}
+
+}  // namespace
+}  // namespace iommu::conform
+
+namespace iommu::conform {
+namespace {
+
+// An isolated driver that dies while it is created runs no op: a keep-going campaign still
+// spends its budget on such episodes and ends, each one a `create` finding.
+TEST(Concurrent, EpisodesThatDieAtCreateStillEndTheCampaign) {
+  DriverSource src = impl_driver_source("arm-64-lpae-s1-4k");
+  src.create = [](DriverEnv&) -> std::unique_ptr<Driver> { std::_Exit(3); };
+  ConcurrentCampaignOptions o = campaign(2, 20);
+  o.isolate = true;
+  o.keep_going = true;
+  const ConcurrentReport r = run_concurrent_campaign(src, o);
+  EXPECT_EQ(r.episodes, 20u);
+  ASSERT_EQ(r.findings.size(), 1u);
+  EXPECT_EQ(r.findings.front().violation.op, "create");
 }
 
 }  // namespace
