@@ -28,6 +28,18 @@ std::string bytes(double b) {
 
 }  // namespace
 
+RatioReporter::RatioReporter(std::string base, RatioText text)
+    : ConsoleReporter(isatty(STDOUT_FILENO) ? OO_ColorTabular : OO_Tabular),
+      base_(std::move(base)),
+      text_(std::move(text)) {
+  if (text_.heading.empty()) {
+    text_.heading = base_ + " against each linux: driver, CPU ns per iteration: the median of the " +
+                    "repetitions [fastest .. slowest]; ratio " + base_ +
+                    "/linux: of the medians [range over the repetitions]";
+  }
+  if (text_.ratio.empty()) text_.ratio = base_ + "/linux";
+}
+
 void RatioReporter::expect(const std::string& name, const std::string& workload,
                            const std::string& column) {
   cells_[name] = {workload, column};
@@ -40,6 +52,9 @@ void RatioReporter::expect(const std::string& name, const std::string& workload,
 // Every benchmark is registered with nanoseconds as its unit, so times need no conversion.
 void RatioReporter::ReportRuns(const std::vector<Run>& runs) {
   ConsoleReporter::ReportRuns(runs);
+  auto time = [this](const Run& run) {
+    return text_.real_time ? run.GetAdjustedRealTime() : run.GetAdjustedCPUTime();
+  };
   for (const Run& run : runs) {
     errors_ += run.error_occurred;
     auto cell = cells_.find(run.run_name.function_name);
@@ -48,10 +63,10 @@ void RatioReporter::ReportRuns(const std::vector<Run>& runs) {
     if (run.error_occurred) {
       f.error = run.error_message;
     } else if (run.run_type == Run::RT_Iteration) {
-      f.ns.push_back(run.GetAdjustedCPUTime());
+      f.ns.push_back(time(run));
       for (const auto& [name, counter] : run.counters) f.counters[name] = counter.value;
     } else if (run.aggregate_name == "median") {
-      f.median_aggregate = run.GetAdjustedCPUTime();
+      f.median_aggregate = time(run);
       for (const auto& [name, counter] : run.counters) f.counters[name] = counter.value;
     }
   }
@@ -60,10 +75,7 @@ void RatioReporter::ReportRuns(const std::vector<Run>& runs) {
 void RatioReporter::Finalize() {
   ConsoleReporter::Finalize();
   std::ostream& out = GetOutputStream();
-  out << "\n"
-      << base_ << " against each linux: driver, CPU ns per iteration: the median of the "
-      << "repetitions [fastest .. slowest]; ratio " << base_ << "/linux: of the medians [range "
-      << "over the repetitions]\n";
+  out << "\n" << text_.heading << "\n";
   for (const std::string& w : workloads_) {
     auto ran = [&](const std::string& c) { return figures_.count({w, c}) > 0; };
     if (std::any_of(columns_.begin(), columns_.end(), ran)) print_workload(w);
@@ -97,7 +109,7 @@ void RatioReporter::print_workload(const std::string& workload) {
     }
     line += fmt::format("{:>9.0f} ns [{:.0f} .. {:.0f}] x{}", s.median, s.min, s.max, s.n);
     if (column != base_ && b.n > 0) {
-      line += fmt::format("   {}/linux {:.2f} [{:.2f} .. {:.2f}]", base_, b.median / s.median,
+      line += fmt::format("   {} {:.2f} [{:.2f} .. {:.2f}]", text_.ratio, b.median / s.median,
                           b.min / s.max, b.max / s.min);
     }
     if (auto peak = f->counters.find("peak_table_bytes"); peak != f->counters.end()) {
@@ -106,6 +118,9 @@ void RatioReporter::print_workload(const std::string& workload) {
         line += fmt::format(" ({:.0f}x {}'s)", peak->second / base->counters.at("peak_table_bytes"),
                             base_);
     }
+    for (const std::string& name : text_.counters)
+      if (auto c = f->counters.find(name); c != f->counters.end())
+        line += fmt::format("   {} {:.4g}", name, c->second);
     out << line << "\n";
   }
 }
