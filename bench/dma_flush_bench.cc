@@ -36,26 +36,48 @@ constexpr unsigned kCpus = 4;
 constexpr size_t kDepth = 32;  // buffers in flight per CPU
 constexpr int kRw = IOMMU_READ | IOMMU_WRITE;
 
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// How an exit's cost is paid: added to the iteration's time (the figures), or spent on the
+// spot as a busy-wait on the steady clock (a cross-check that the two agree; a spin on the
+// thread's CPU clock overshoots by its own system call, about 1.8 us an exit here).
+enum class ExitCost { kSimulated, kSpin };
+
 // The device side of the IOMMU: each completed sync (CMD_SYNC, invalidation wait,
 // COMPLETION_WAIT; one per driver call that sent anything) is a VM exit of `exit_ns`. It is
 // also the flush queue's clock: the coarse monotonic clock (tick resolution, a load like
-// Linux's jiffies rather than a clock read per poll) plus the exits so far, so the timer sees
-// the time the exits would have taken.
+// Linux's jiffies rather than a clock read per poll) plus the simulated exits so far, so the
+// timer sees the time the exits would have taken.
 class VmExits : public hw::InvalidationSink, public impl::Clock {
  public:
-  explicit VmExits(uint64_t exit_ns) : exit_ns_(exit_ns) {}
-  void issue(const hw::Command& cmd) override { syncs_ += cmd.kind == hw::CommandKind::kSync; }
+  VmExits(uint64_t exit_ns, ExitCost cost) : exit_ns_(exit_ns), cost_(cost) {}
+  void issue(const hw::Command& cmd) override {
+    if (cmd.kind != hw::CommandKind::kSync) return;
+    ++syncs_;
+    if (cost_ == ExitCost::kSpin) {
+      const auto end = std::chrono::steady_clock::now() + std::chrono::nanoseconds(exit_ns_);
+      while (std::chrono::steady_clock::now() < end) {
+      }
+    }
+  }
   std::chrono::milliseconds now() const override {
     timespec ts{};
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     const uint64_t ns = static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 +
-                        static_cast<uint64_t>(ts.tv_nsec) + syncs_ * exit_ns_;
+                        static_cast<uint64_t>(ts.tv_nsec) + simulated_ns();
     return std::chrono::milliseconds(ns / 1'000'000);
   }
   uint64_t syncs() const { return syncs_; }
+  // The exit time not already spent as CPU time.
+  uint64_t simulated_ns() const { return cost_ == ExitCost::kSimulated ? syncs_ * exit_ns_ : 0; }
 
  private:
   uint64_t exit_ns_;
+  ExitCost cost_;
   uint64_t syncs_ = 0;
 };
 
@@ -94,10 +116,10 @@ struct Stack {
   impl::Domain domain;
   impl::Dma dma;
 
-  Stack(Policy policy, Iommu iommu, uint64_t exit_ns)
-      : exits(exit_ns),
+  Stack(Policy policy, Iommu iommu, uint64_t exit_ns, ExitCost cost)
+      : exits(exit_ns, cost),
         driver(exits, {.style = iommu == Iommu::kSmmuV3 ? impl::IommuStyle::kSmmuV3
-                                                          : impl::IommuStyle::kVtd,
+                                                        : impl::IommuStyle::kVtd,
                        .ctx = 1,
                        .np_caching = iommu == Iommu::kVtdCachingMode}),
         pgtable({{"arm-64-lpae-s1-4k"}, ref::PartialUnmap::kSplit, false}, memory, driver),
@@ -107,8 +129,8 @@ struct Stack {
   static ref::DomainConfig domain_config(const impl::Pgtable& pt, Policy policy, Iommu iommu) {
     ref::DomainConfig cfg = pt.domain_config();
     cfg.np_caching = iommu == Iommu::kVtdCachingMode;
-    cfg.invalidation = policy == Policy::kStrict ? ref::Invalidation::kStrict
-                                                 : ref::Invalidation::kLazy;
+    cfg.invalidation =
+        policy == Policy::kStrict ? ref::Invalidation::kStrict : ref::Invalidation::kLazy;
     return cfg;
   }
   // A 32-bit DMA space: dma-iommu's first try for a PCI device.
@@ -162,14 +184,9 @@ class Workload {
   uint64_t n_ = 0;
 };
 
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-void run(benchmark::State& state, const Mix& mix, Iommu iommu, Policy policy, uint64_t exit_ns) {
-  Stack stack(policy, iommu, exit_ns);
+void run(benchmark::State& state, const Mix& mix, Iommu iommu, Policy policy, uint64_t exit_ns,
+         ExitCost cost) {
+  Stack stack(policy, iommu, exit_ns, cost);
   Workload w(stack, mix);
   std::string error;
   // Warm up past the first flush of the largest queue, so the timed pairs see steady state.
@@ -181,11 +198,11 @@ void run(benchmark::State& state, const Mix& mix, Iommu iommu, Policy policy, ui
       stack.dma.flush_queue() ? stack.dma.flush_queue()->stats() : impl::FlushQueueStats{};
   for (auto _ : state) {
     const double cpu0 = thread_cpu_seconds();
-    const uint64_t syncs0 = stack.exits.syncs();
+    const uint64_t simulated0 = stack.exits.simulated_ns();
     for (uint64_t i = 0; i < kPairs; ++i) {
       if (!w.step(error)) return state.SkipWithError(error.c_str());
     }
-    const double exits = static_cast<double>((stack.exits.syncs() - syncs0) * exit_ns) * 1e-9;
+    const double exits = static_cast<double>(stack.exits.simulated_ns() - simulated0) * 1e-9;
     state.SetIterationTime(thread_cpu_seconds() - cpu0 + exits);
   }
   const double pairs = static_cast<double>(state.iterations() * kPairs);
@@ -201,26 +218,30 @@ void run(benchmark::State& state, const Mix& mix, Iommu iommu, Policy policy, ui
 }
 
 void register_all(RatioReporter& reporter) {
+  auto add = [&reporter](const std::string& workload, const char* column, auto fn) {
+    const std::string name = "dma/" + workload + "/" + column;
+    benchmark::RegisterBenchmark(name.c_str(), fn)
+        ->UseManualTime()
+        ->Iterations(kIterations)
+        ->Unit(benchmark::kNanosecond);
+    reporter.expect(name, workload, column);
+  };
   for (const Mix& mix : kMixes) {
     for (Iommu iommu : {Iommu::kSmmuV3, Iommu::kVtdCachingMode}) {
       for (uint64_t exit_ns : {0, 2000, 5000}) {
-        const std::string workload =
-            fmt::format("{} x{} CPUs x{} deep, {}, exit {} us", mix.name, kCpus, kDepth,
-                        kIommuNames[static_cast<int>(iommu)], exit_ns / 1000);
+        const std::string workload = fmt::format("{}/{}/exit_ns:{}", mix.name,
+                                                 kIommuNames[static_cast<int>(iommu)], exit_ns);
         for (Policy policy : {Policy::kStrict, Policy::kPerCpu, Policy::kSingle}) {
           const char* column = kPolicyNames[static_cast<int>(policy)];
-          const std::string name =
-              fmt::format("dma/{}/{}/exit_ns:{}/{}", mix.name,
-                          kIommuNames[static_cast<int>(iommu)], exit_ns, column);
-          benchmark::RegisterBenchmark(name.c_str(),
-                                       [&mix, iommu, policy, exit_ns](benchmark::State& s) {
-                                         run(s, mix, iommu, policy, exit_ns);
-                                       })
-              ->UseManualTime()
-              ->Iterations(kIterations)
-              ->Unit(benchmark::kNanosecond);
-          reporter.expect(name, workload, column);
+          add(workload, column, [&mix, iommu, policy, exit_ns](benchmark::State& s) {
+            run(s, mix, iommu, policy, exit_ns, ExitCost::kSimulated);
+          });
         }
+        // The cross-check: strict again, its exits spent as busy-waits.
+        if (exit_ns == 0) continue;
+        add(workload, "strict-spin", [&mix, iommu, exit_ns](benchmark::State& s) {
+          run(s, mix, iommu, Policy::kStrict, exit_ns, ExitCost::kSpin);
+        });
       }
     }
   }
@@ -232,10 +253,11 @@ int run_all(int argc, char** argv) {
   RatioReporter reporter(
       "strict",
       {.heading = fmt::format(
-           "Per workload: ns per {} map+unmap pairs (CPU time plus simulated exits), the median "
+           "Per workload (buffer sizes/IOMMU/exit cost; {} CPUs round robin, {} buffers in "
+           "flight each): ns per {} map+unmap pairs (CPU time plus simulated exits), the median "
            "of the repetitions [fastest .. slowest]; throughput relative to strict = strict's "
            "median / the column's [range over the repetitions]",
-           kPairs),
+           kCpus, kDepth, kPairs),
        .ratio = "throughput x strict",
        .real_time = true,
        .counters = {"syncs/pair", "fq_flushes/Mpair", "timer_flushes"}});

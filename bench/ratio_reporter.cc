@@ -33,7 +33,8 @@ RatioReporter::RatioReporter(std::string base, RatioText text)
       base_(std::move(base)),
       text_(std::move(text)) {
   if (text_.heading.empty()) {
-    text_.heading = base_ + " against each linux: driver, CPU ns per iteration: the median of the " +
+    text_.heading = base_ +
+                    " against each linux: driver, CPU ns per iteration: the median of the " +
                     "repetitions [fastest .. slowest]; ratio " + base_ +
                     "/linux: of the medians [range over the repetitions]";
   }
