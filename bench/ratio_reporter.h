@@ -2,7 +2,8 @@
 // workload, the median time of each column over the repetitions with its spread, and the ratio
 // of the base column's median to each other column's (bench/linux_bench.cc: impl's CPU time
 // over each linux: driver's; bench/dma_flush_bench.cc: strict's time over each flush queue's,
-// i.e. the queue's throughput relative to strict).
+// i.e. the queue's throughput relative to strict; bench/iopt_attach_bench.cc: a per-page
+// fill's time over a fill in runs).
 #pragma once
 
 #include <benchmark/benchmark.h>
