@@ -5,11 +5,17 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <ostream>
 
 #include "conform/impl_driver.h"
 #include "conform/iopt_checker.h"
 #include "conform/iopt_trace.h"
 #include "conform/trace.h"
+
+namespace iommu::iopt {
+// gtest prints a Mutant parameter by its name (found by argument-dependent lookup).
+void PrintTo(Mutant m, std::ostream* os) { *os << mutant_name(m); }
+}  // namespace iommu::iopt
 
 namespace iommu::iopt::testing {
 namespace {
