@@ -68,12 +68,15 @@ constexpr double kMinimizeSeconds = 60;
 // Minimizes an episode's failing run and prints it as a trace; in the child process for
 // isolated drivers, where a driver's crash during the replays ends only the child.
 Found finding(const conform::IoptScenario& s, const conform::IoptCampaignResult& r,
-              const std::string& driver, uint64_t seed) {
+              const std::string& driver, uint64_t seed, const std::atomic<bool>& interrupted) {
   const auto start = std::chrono::steady_clock::now();
-  const conform::IoptFinding f = conform::minimize_iopt(s, r.trace, r.violations.front(), 20000, [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
-           kMinimizeSeconds;
-  });
+  auto stop = [&] {
+    return interrupted ||
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
+               kMinimizeSeconds;
+  };
+  const conform::IoptFinding f =
+      conform::minimize_iopt(s, r.trace, r.violations.front(), 20000, stop);
   conform::IoptTrace t = conform::iopt_trace_of(s, f.ops);
   t.driver = driver;
   t.seed = seed;
@@ -87,21 +90,21 @@ Found finding(const conform::IoptScenario& s, const conform::IoptCampaignResult&
 // an exit or a hang of the driver becomes the violation.
 std::optional<Found> episode(const conform::DriverSource& src, const std::string& driver,
                              uint64_t seed, uint64_t ops, conform::CallerMode mode,
-                             uint64_t* ran) {
+                             const std::atomic<bool>& interrupted, uint64_t* ran) {
   *ran = ops;
   if (!conform::runs_isolated(src.info)) {
     const conform::IoptScenario s = scenario(src, seed);
     const conform::IoptCampaignResult r = conform::iopt_campaign(seed, ops, s, mode);
     *ran = r.ops;
     if (r.violations.empty()) return std::nullopt;
-    return finding(s, r, driver, seed);
+    return finding(s, r, driver, seed, interrupted);
   }
   conform::IsolatedBody body = [&](const conform::DriverSource& watched,
                                    conform::IsolatedChild&) -> std::optional<conform::Violation> {
     const conform::IoptScenario s = scenario(watched, seed);
     const conform::IoptCampaignResult r = conform::iopt_campaign(seed, ops, s, mode);
     if (r.violations.empty()) return std::nullopt;
-    Found f = finding(s, r, driver, seed);
+    Found f = finding(s, r, driver, seed, interrupted);
     // The child's finding travels in a Violation: its message, the trace and how it was made.
     return conform::Violation{.op = f.violation, .check = "iopt",
                               .detail = f.minimization + "\n" + f.trace};
@@ -204,7 +207,7 @@ int run_iopt_check(const IoptCheckArgs& a) {
       std::optional<Found> f;
       uint64_t n_ran = 0;
       try {
-        f = episode(src, a.driver, seed, n, mode, &n_ran);
+        f = episode(src, a.driver, seed, n, mode, interrupt.flag(), &n_ran);
       } catch (const std::exception& ex) {  // the driver could not be created, in the child
         std::lock_guard lock(mu);
         if (!error) error = ex.what();
