@@ -3,9 +3,9 @@
 #include <fmt/core.h>
 #include <fmt/ostream.h>
 
-#include <cstdio>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -106,8 +106,8 @@ std::optional<Found> episode(const conform::DriverSource& src, const std::string
     if (r.violations.empty()) return std::nullopt;
     Found f = finding(s, r, driver, seed, interrupted);
     // The child's finding travels in a Violation: its message, the trace and how it was made.
-    return conform::Violation{.op = f.violation, .check = "iopt",
-                              .detail = f.minimization + "\n" + f.trace};
+    return conform::Violation{
+        .op = f.violation, .check = "iopt", .detail = f.minimization + "\n" + f.trace};
   };
   const conform::IsolatedRun run = conform::run_isolated(src, body, {});
   if (!run.violation) return std::nullopt;
@@ -115,7 +115,9 @@ std::optional<Found> episode(const conform::DriverSource& src, const std::string
     return Found{.seed = seed, .violation = run.violation->message()};
   const std::string& d = run.violation->detail;
   const size_t nl = d.find('\n');
-  return Found{.seed = seed, .violation = run.violation->op, .trace = d.substr(nl + 1),
+  return Found{.seed = seed,
+               .violation = run.violation->op,
+               .trace = d.substr(nl + 1),
                .minimization = d.substr(0, nl)};
 }
 
@@ -129,9 +131,10 @@ void report(const IoptCheckArgs& a, const Found& f) {
   fmt::print("VIOLATION: {}\n", printable(f.violation));
   const std::string caller = a.hostile ? "hostile" : "contract";
   if (f.trace.empty()) {  // a crash, exit or hang of the driver in an isolated episode
-    fmt::print("the driver ended the episode (seed {}) before a trace could be made; rerun with "
-               "--seed {} --ops {} to see it again\n",
-               f.seed, a.seed, a.ops.value_or(100000));
+    fmt::print(
+        "the driver ended the episode (seed {}) before a trace could be made; rerun with "
+        "--seed {} --ops {} to see it again\n",
+        f.seed, a.seed, a.ops.value_or(100000));
     return;
   }
   const conform::IoptTrace t = conform::parse_iopt_trace(f.trace, "the episode's trace");
@@ -145,8 +148,9 @@ void report(const IoptCheckArgs& a, const Found& f) {
   std::filesystem::create_directories(a.out, ec);
   try {
     const std::string path = conform::create_trace_file(
-        a.out, finding_stem({.out = a.out, .driver = a.driver, .caller = caller},
-                            conform::iopt_rule(f.violation), f.seed),
+        a.out,
+        finding_stem({.out = a.out, .driver = a.driver, .caller = caller},
+                     conform::iopt_rule(f.violation), f.seed),
         [&](const std::string& p) { return conform::format_iopt_trace(t, comment(p)); });
     fmt::print("trace ({} ops): {}\n", t.ops.size(), path);
   } catch (const conform::TraceError& e) {
@@ -243,8 +247,8 @@ int run_iopt_check(const IoptCheckArgs& a) {
 int run_iopt_replay(const std::string& path, const std::optional<std::string>& driver,
                     const std::string& kernel) {
   if (driver && !is_iopt_driver(*driver))
-    throw UsageError(fmt::format("{}: an iopt trace replays on an iopt: driver, not '{}'", path,
-                                 *driver));
+    throw UsageError(
+        fmt::format("{}: an iopt trace replays on an iopt: driver, not '{}'", path, *driver));
   conform::IoptTrace trace;
   try {
     trace = conform::read_iopt_trace_file(path);

@@ -262,12 +262,20 @@ void IoptOpPicker::step() {
   switch (pick(10)) {
     case 0:
     case 1:
-      h_.apply({.kind = K::kMapUser, .iova = iova(), .src = uva(), .length = len(),
-                .prot = 1 + int(pick(3)), .fail = fail});
+      h_.apply({.kind = K::kMapUser,
+                .iova = iova(),
+                .src = uva(),
+                .length = len(),
+                .prot = 1 + int(pick(3)),
+                .fail = fail});
       break;
     case 2:
-      h_.apply({.kind = K::kCopy, .iova = iova(), .src = iova(), .length = len(),
-                .prot = 1 + int(pick(3)), .fail = fail});
+      h_.apply({.kind = K::kCopy,
+                .iova = iova(),
+                .src = iova(),
+                .length = len(),
+                .prot = 1 + int(pick(3)),
+                .fail = fail});
       break;
     case 3:
       h_.apply({.kind = K::kUnmap, .iova = iova(), .length = len() * (1 + pick(3)), .fail = fail});
@@ -304,8 +312,11 @@ uint64_t IoptOpPicker::skew(uint64_t v) {
 uint64_t IoptOpPicker::uva() { return skew(pick(h_.mm.npages() + 2) * kPageSize); }
 
 void IoptOpPicker::add_access(uint64_t fail) {
-  const IoptOp op{.kind = IoptOp::Kind::kAddAccess, .iova = iova(), .length = len(),
-                  .write = pick(2) != 0, .fail = fail};
+  const IoptOp op{.kind = IoptOp::Kind::kAddAccess,
+                  .iova = iova(),
+                  .length = len(),
+                  .write = pick(2) != 0,
+                  .fail = fail};
   if (h_.apply(op) == 0) ids_.push_back(h_.ops.back().id);
 }
 
@@ -323,7 +334,8 @@ IoptCampaignResult iopt_campaign(uint64_t seed, uint64_t ops, const IoptScenario
                                  CallerMode mode) {
   IoptChecker h(scenario);
   std::mt19937_64 rng(seed);
-  IoptOpPicker picker(h, [&rng] { return rng(); }, mode);
+  IoptOpPicker picker(
+      h, [&rng] { return rng(); }, mode);
   IoptCampaignResult r;
   for (; r.ops < ops && h.violations.empty(); ++r.ops) picker.step();
   if (h.violations.empty()) h.apply({.kind = IoptOp::Kind::kTeardown});

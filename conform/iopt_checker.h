@@ -185,9 +185,9 @@ IoptReplay replay_iopt(const IoptScenario& scenario, const std::vector<IoptOp>& 
 std::string iopt_rule(const std::string& violation);
 
 struct IoptFinding {
-  std::string violation;     // the first one `ops` gives
-  std::vector<IoptOp> ops;   // shortest found that still breaks the same rule
-  bool minimized = true;     // false: `max_tests` or `stop` cut the minimization short
+  std::string violation;    // the first one `ops` gives
+  std::vector<IoptOp> ops;  // shortest found that still breaks the same rule
+  bool minimized = true;    // false: `max_tests` or `stop` cut the minimization short
 };
 // Minimizes a failing `ops` (delta debugging over the operations, then dropping allocation
 // failures) while its first violation keeps the rule of `violation`.

@@ -127,7 +127,8 @@ class Parser {
       fail(fmt::format("duplicate directive '{}'", name));
     seen_.push_back(name);
     if (name == "config") return config(args);
-    if (args.size() != 1) fail(fmt::format("{}: expected one value, got {} words", name, args.size()));
+    if (args.size() != 1)
+      fail(fmt::format("{}: expected one value, got {} words", name, args.size()));
     const std::string_view v = args[0];
     if (name == "driver") {
       if (!v.starts_with("iopt:"))
@@ -168,8 +169,7 @@ class Parser {
       const size_t comma = std::min(v.find(',', from), v.size());
       const std::string_view run = v.substr(from, comma - from);
       const size_t plus = run.find('+');
-      if (plus == std::string_view::npos)
-        fail(fmt::format("layout: '{}' is not PFN+NPAGES", run));
+      if (plus == std::string_view::npos) fail(fmt::format("layout: '{}' is not PFN+NPAGES", run));
       const uint64_t pfn = number("layout: PFN", run.substr(0, plus));
       const uint64_t n = bounded("layout: NPAGES", run.substr(plus + 1), 1, kMaxUserPages);
       if (pfn == 0) fail(fmt::format("layout: '{}': PFN 0 is never used", run));
@@ -196,9 +196,10 @@ class Parser {
     if (spec == op_specs().end()) {
       std::vector<std::string_view> names;
       for (const OpSpec& s : op_specs()) names.push_back(s.name);
-      fail(fmt::format("unknown op '{}' (ops: {}; directives, before the ops: driver domains "
-                       "layout config mutant seed)",
-                       name, fmt::join(names, " ")));
+      fail(
+          fmt::format("unknown op '{}' (ops: {}; directives, before the ops: driver domains "
+                      "layout config mutant seed)",
+                      name, fmt::join(names, " ")));
     }
     IoptOp op{.kind = spec->kind};
     std::vector<std::string_view> given;
@@ -206,8 +207,8 @@ class Parser {
       const size_t eq = w.find('=');
       if (eq == std::string_view::npos) fail(fmt::format("{}: '{}' is not key=value", name, w));
       const std::string_view key = w.substr(0, eq), value = w.substr(eq + 1);
-      const bool known = key == "fail" || std::find(spec->keys.begin(), spec->keys.end(), key) !=
-                                              spec->keys.end();
+      const bool known =
+          key == "fail" || std::find(spec->keys.begin(), spec->keys.end(), key) != spec->keys.end();
       if (!known)
         fail(fmt::format("{}: unknown key '{}' (keys: {} fail)", name, key,
                          fmt::join(spec->keys, " ")));
@@ -287,7 +288,8 @@ std::string format_iopt_trace(const IoptTrace& t, std::string_view comment) {
     out += fmt::format("layout {}\n", fmt::join(runs, ","));
   }
   out += fmt::format("config batch_runs={} pin_chunk={}\n", t.batch_runs, t.pin_chunk);
-  if (t.mutant != iopt::Mutant::kNone) out += fmt::format("mutant {}\n", iopt::mutant_name(t.mutant));
+  if (t.mutant != iopt::Mutant::kNone)
+    out += fmt::format("mutant {}\n", iopt::mutant_name(t.mutant));
   if (t.seed) out += fmt::format("seed {}\n", *t.seed);
   for (const IoptOp& op : t.ops) out += format_iopt_op(op) + "\n";
   return out;

@@ -1,6 +1,8 @@
 // The iopt trace dialect (conform/iopt_trace.h): campaigns print and parse back unchanged, a
 // mutant's minimized finding written to a file replays to the same violation, and a bad line
 // is named with its file and line number.
+#include "conform/trace.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,7 +12,6 @@
 #include "conform/impl_driver.h"
 #include "conform/iopt_checker.h"
 #include "conform/iopt_trace.h"
-#include "conform/trace.h"
 
 namespace iommu::iopt {
 // gtest prints a Mutant parameter by its name (found by argument-dependent lookup).
@@ -50,10 +51,9 @@ TEST(IoptTrace, ReplayingACampaignsTraceRunsTheSameOperations) {
   // Replays are deterministic: the same errnos on both sides every time.
   std::vector<std::pair<int, int>> first, second;
   for (auto* seen : {&first, &second}) {
-    const conform::IoptReplay replay =
-        conform::replay_iopt(s, r.trace, [&](size_t, const IoptOp&, int want, int got) {
-          seen->emplace_back(want, got);
-        });
+    const conform::IoptReplay replay = conform::replay_iopt(
+        s, r.trace,
+        [&](size_t, const IoptOp&, int want, int got) { seen->emplace_back(want, got); });
     EXPECT_TRUE(replay.violations.empty());
     EXPECT_EQ(replay.ops, r.trace.size());
   }
@@ -74,9 +74,9 @@ TEST_P(IoptFindingTrace, ReplaysToTheSameViolation) {
   t.driver = "iopt:arm-64-lpae-s1-4k";
   const std::string dir = ::testing::TempDir() + "/iopt_trace_test";
   std::filesystem::create_directories(dir);
-  const std::string path = conform::create_trace_file(
-      dir, std::string(mutant_name(GetParam())),
-      [&](const std::string&) { return conform::format_iopt_trace(t); });
+  const std::string path =
+      conform::create_trace_file(dir, std::string(mutant_name(GetParam())),
+                                 [&](const std::string&) { return conform::format_iopt_trace(t); });
   ASSERT_TRUE(conform::is_iopt_trace_file(path));
   const IoptTrace read = conform::read_iopt_trace_file(path);
   std::filesystem::remove(path);
@@ -122,17 +122,17 @@ TEST_P(IoptTraceError, NamesTheFileAndLine) {
 INSTANTIATE_TEST_SUITE_P(
     Lines, IoptTraceError,
     ::testing::Values(
-        BadLine{"map iova=0x1000", "unknown op 'map' (ops: map_user copy unmap attach detach "
-                                   "add_access remove_access read write teardown; directives, "
-                                   "before the ops: driver domains layout config mutant seed)"},
+        BadLine{"map iova=0x1000",
+                "unknown op 'map' (ops: map_user copy unmap attach detach "
+                "add_access remove_access read write teardown; directives, "
+                "before the ops: driver domains layout config mutant seed)"},
         BadLine{"attach domain=2", "attach: domain: '2' is out of range (0 to 1)"},
         BadLine{"unmap iova=0x1000", "unmap: missing key 'length'"},
         BadLine{"unmap iova=0x1000 length=4K iova=0", "unmap: duplicate key 'iova'"},
         BadLine{"detach domain=0 gather=1", "detach: unknown key 'gather' (keys: domain fail)"},
         BadLine{"read id=1 offset=0 length=2M",
                 "read: length: '2M' is out of range (0 to 1048576)"},
-        BadLine{"copy dst=0x1000 src=0x2000 length=0x1000 prot=rw",
-                "copy: prot: bad number 'rw'"},
+        BadLine{"copy dst=0x1000 src=0x2000 length=0x1000 prot=rw", "copy: prot: bad number 'rw'"},
         BadLine{"layout 0x10+4,0x12+1", "layout: the runs at PFN 0x10 and 0x12 overlap"},
         BadLine{"layout 0+4", "layout: '0+4': PFN 0 is never used"},
         BadLine{"mutant iopt-pin-thrice",
