@@ -5,16 +5,19 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/finding_file.h"
 #include "cli/interrupt.h"
 #include "cli/progress.h"
+#include "cli/text.h"
 #include "conform/iopt_checker.h"
+#include "conform/iopt_trace.h"
 #include "conform/isolation.h"
 #include "conform/registry.h"
 
@@ -52,35 +55,70 @@ conform::IoptScenario scenario(const conform::DriverSource& src, uint64_t seed) 
   return s;
 }
 
+// What an episode found: its first violation and the trace that reproduces it.
+struct Found {
+  uint64_t seed = 0;
+  std::string violation{};
+  std::string trace{};  // iopt trace text, its comment still to add; empty: the driver died
+  std::string minimization{};
+};
+
+constexpr double kMinimizeSeconds = 60;
+
+// Minimizes an episode's failing run and prints it as a trace; in the child process for
+// isolated drivers, where a driver's crash during the replays ends only the child.
+Found finding(const conform::IoptScenario& s, const conform::IoptCampaignResult& r,
+              const std::string& driver, uint64_t seed, const std::atomic<bool>& interrupted) {
+  const auto start = std::chrono::steady_clock::now();
+  auto stop = [&] {
+    return interrupted ||
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
+               kMinimizeSeconds;
+  };
+  const conform::IoptFinding f =
+      conform::minimize_iopt(s, r.trace, r.violations.front(), 20000, stop);
+  conform::IoptTrace t = conform::iopt_trace_of(s, f.ops);
+  t.driver = driver;
+  t.seed = seed;
+  return {seed, f.violation, conform::format_iopt_trace(t),
+          f.minimized ? fmt::format("minimized from {} ops", r.trace.size())
+                      : fmt::format("NOT fully minimized (time or budget ran out), {} ops of {}",
+                                    f.ops.size(), r.trace.size())};
+}
+
 // One episode: in-process for impl: drivers, in a child process for the others, where a crash,
 // an exit or a hang of the driver becomes the violation.
-conform::IoptCampaignResult episode(const conform::DriverSource& src, uint64_t seed, uint64_t ops,
-                                    conform::CallerMode mode) {
-  if (!conform::runs_isolated(src.info))
-    return conform::iopt_campaign(seed, ops, scenario(src, seed), mode);
+std::optional<Found> episode(const conform::DriverSource& src, const std::string& driver,
+                             uint64_t seed, uint64_t ops, conform::CallerMode mode,
+                             const std::atomic<bool>& interrupted, uint64_t* ran) {
+  *ran = ops;
+  if (!conform::runs_isolated(src.info)) {
+    const conform::IoptScenario s = scenario(src, seed);
+    const conform::IoptCampaignResult r = conform::iopt_campaign(seed, ops, s, mode);
+    *ran = r.ops;
+    if (r.violations.empty()) return std::nullopt;
+    return finding(s, r, driver, seed, interrupted);
+  }
   conform::IsolatedBody body = [&](const conform::DriverSource& watched,
                                    conform::IsolatedChild&) -> std::optional<conform::Violation> {
-    conform::IoptCampaignResult r =
-        conform::iopt_campaign(seed, ops, scenario(watched, seed), mode);
+    const conform::IoptScenario s = scenario(watched, seed);
+    const conform::IoptCampaignResult r = conform::iopt_campaign(seed, ops, s, mode);
     if (r.violations.empty()) return std::nullopt;
-    conform::Violation v;
-    v.op = "episode";
-    v.check = "iopt";
-    for (const std::string& l : r.violations) v.detail += l + "\n";
-    return v;
+    Found f = finding(s, r, driver, seed, interrupted);
+    // The child's finding travels in a Violation: its message, the trace and how it was made.
+    return conform::Violation{
+        .op = f.violation, .check = "iopt", .detail = f.minimization + "\n" + f.trace};
   };
   const conform::IsolatedRun run = conform::run_isolated(src, body, {});
-  conform::IoptCampaignResult r;
-  r.ops = ops;
-  if (!run.violation) return r;
-  if (run.violation->check != "iopt") {
-    r.violations = {run.violation->message()};
-    return r;
-  }
-  std::string rest = run.violation->detail;
-  for (size_t nl; (nl = rest.find('\n')) != std::string::npos; rest.erase(0, nl + 1))
-    r.violations.push_back(rest.substr(0, nl));
-  return r;
+  if (!run.violation) return std::nullopt;
+  if (run.violation->check != "iopt")  // the driver crashed, exited or hung: no trace
+    return Found{.seed = seed, .violation = run.violation->message()};
+  const std::string& d = run.violation->detail;
+  const size_t nl = d.find('\n');
+  return Found{.seed = seed,
+               .violation = run.violation->op,
+               .trace = d.substr(nl + 1),
+               .minimization = d.substr(0, nl)};
 }
 
 uint64_t episode_seed(uint64_t seed, unsigned job, uint64_t episode) {
@@ -89,29 +127,56 @@ uint64_t episode_seed(uint64_t seed, unsigned job, uint64_t episode) {
   return z ^ (z >> 31);
 }
 
-struct Found {
-  uint64_t seed = 0;
-  std::vector<std::string> lines;
-};
-
 void report(const IoptCheckArgs& a, const Found& f) {
-  fmt::print("VIOLATION: {}\n", f.lines.front());
-  std::string name = a.driver;
-  for (char& c : name)
-    if (c == ':' || c == '/') c = '_';
-  const std::filesystem::path path =
-      std::filesystem::path(a.out) /
-      fmt::format("{}-{}-seed{}.txt", name, a.hostile ? "hostile" : "contract", f.seed);
-  std::error_code ec;
-  std::filesystem::create_directories(a.out, ec);
-  std::ofstream file(path);
-  for (const std::string& l : f.lines) file << l << "\n";
-  if (!file) {
-    fmt::print("the finding could not be written to {}; here it is:\n", path.string());
-    for (const std::string& l : f.lines) fmt::print("{}\n", l);
+  fmt::print("VIOLATION: {}\n", printable(f.violation));
+  const std::string caller = a.hostile ? "hostile" : "contract";
+  if (f.trace.empty()) {  // a crash, exit or hang of the driver in an isolated episode
+    fmt::print(
+        "the driver ended the episode (seed {}) before a trace could be made; rerun with "
+        "--seed {} --ops {} to see it again\n",
+        f.seed, a.seed, a.ops.value_or(100000));
     return;
   }
-  fmt::print("finding (episode seed {}, the last operations): {}\n", f.seed, path.string());
+  const conform::IoptTrace t = conform::parse_iopt_trace(f.trace, "the episode's trace");
+  auto comment = [&](const std::string& path) {
+    return fmt::format(
+        "found by check --driver {} --caller {} --seed {} (episode seed {})\n{}\n{}\n"
+        "replay: iommucheck replay {}",
+        a.driver, caller, a.seed, f.seed, printable(f.violation), f.minimization, path);
+  };
+  std::error_code ec;
+  std::filesystem::create_directories(a.out, ec);
+  try {
+    const std::string path = conform::create_trace_file(
+        a.out,
+        finding_stem({.out = a.out, .driver = a.driver, .caller = caller},
+                     conform::iopt_rule(f.violation), f.seed),
+        [&](const std::string& p) { return conform::format_iopt_trace(t, comment(p)); });
+    fmt::print("trace ({} ops): {}\n", t.ops.size(), path);
+  } catch (const conform::TraceError& e) {
+    fmt::print("trace ({} ops) not written ({}); here it is:\n{}", t.ops.size(), e.what(),
+               conform::format_iopt_trace(t, comment("FILE")));
+  }
+}
+
+void write_mutant_trace(const std::string& out, iopt::Mutant m, const conform::IoptScenario& s,
+                        const conform::IoptFinding& f) {
+  conform::IoptTrace t = conform::iopt_trace_of(s, f.ops);
+  t.driver = "iopt:arm-64-lpae-s1-4k";
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  try {
+    const std::string path = conform::create_trace_file(
+        out, std::string(iopt::mutant_name(m)), [&](const std::string& p) {
+          return conform::format_iopt_trace(
+              t, fmt::format("{} killed by mutants --driver-source iopt\n{}\nreplay: iommucheck "
+                             "replay {}",
+                             iopt::mutant_name(m), f.violation, p));
+        });
+    fmt::print("    trace: {}\n", path);
+  } catch (const conform::TraceError& e) {
+    throw UsageError(e.what());
+  }
 }
 
 }  // namespace
@@ -119,6 +184,8 @@ void report(const IoptCheckArgs& a, const Found& f) {
 bool is_iopt_driver(const std::string& name) { return name.rfind("iopt:", 0) == 0; }
 
 int run_iopt_check(const IoptCheckArgs& a) {
+  if (const std::string why = conform::driver_name_problem(a.driver); !why.empty())
+    throw UsageError(fmt::format("--driver: {}", printable(why)));
   const conform::DriverSource src = domain_source(a);
   const uint64_t total = a.ops.value_or(a.seconds ? 0 : 100000);
   const auto mode = a.hostile ? conform::CallerMode::kHostile : conform::CallerMode::kContract;
@@ -141,21 +208,22 @@ int run_iopt_check(const IoptCheckArgs& a) {
     for (uint64_t e = 0; !stop && !interrupt.flag() && (total ? ran < mine : !out_of_time()); ++e) {
       const uint64_t seed = episode_seed(a.seed, j, e);
       const uint64_t n = total ? std::min(kEpisodeOps, mine - ran) : kEpisodeOps;
-      conform::IoptCampaignResult r;
+      std::optional<Found> f;
+      uint64_t n_ran = 0;
       try {
-        r = episode(src, seed, n, mode);
+        f = episode(src, a.driver, seed, n, mode, interrupt.flag(), &n_ran);
       } catch (const std::exception& ex) {  // the driver could not be created, in the child
         std::lock_guard lock(mu);
         if (!error) error = ex.what();
         stop = true;
         return;
       }
-      ran += r.ops;
-      done += r.ops;
+      ran += n_ran;
+      done += n_ran;
       std::lock_guard lock(mu);
       progress.update(done);
-      if (!r.violations.empty() && !found) {
-        found = Found{seed, std::move(r.violations)};
+      if (f && !found) {
+        found = std::move(f);
         stop = true;
       }
     }
@@ -176,7 +244,60 @@ int run_iopt_check(const IoptCheckArgs& a) {
   return interrupted ? kExitInterrupted : kExitOk;
 }
 
-int run_iopt_mutants(const std::string& only, double seconds_per, uint64_t seed) {
+int run_iopt_replay(const std::string& path, const std::optional<std::string>& driver,
+                    const std::string& kernel) {
+  if (driver && !is_iopt_driver(*driver))
+    throw UsageError(
+        fmt::format("{}: an iopt trace replays on an iopt: driver, not '{}'", path, *driver));
+  conform::IoptTrace trace;
+  try {
+    trace = conform::read_iopt_trace_file(path);
+  } catch (const conform::TraceError& e) {
+    throw UsageError(e.what());
+  }
+  const std::string name = driver.value_or(trace.driver.value_or(""));
+  if (name.empty())
+    throw UsageError(fmt::format("{}: the trace names no driver. pass --driver iopt:FORMAT", path));
+  IoptCheckArgs args;
+  args.driver = name;
+  args.kernel = kernel;
+  const conform::DriverSource src = domain_source(args);
+  const conform::IoptScenario s = conform::iopt_scenario_of(trace, src);
+  auto show = [](size_t i, const conform::IoptOp& op, int want, int got) {
+    fmt::print("{:>5} {}\n      ref={} storage={}\n", i + 1, conform::format_iopt_op(op), want,
+               got);
+    std::fflush(stdout);
+  };
+  std::optional<std::string> violation;
+  if (!conform::runs_isolated(src.info)) {
+    const conform::IoptReplay r = conform::replay_iopt(s, trace.ops, show);
+    if (!r.violations.empty()) violation = r.violations.front();
+  } else {
+    conform::IsolatedBody body = [&](const conform::DriverSource& watched,
+                                     conform::IsolatedChild&) -> std::optional<conform::Violation> {
+      const conform::IoptReplay r =
+          conform::replay_iopt(conform::iopt_scenario_of(trace, watched), trace.ops, show);
+      if (r.violations.empty()) return std::nullopt;
+      return conform::Violation{.op = r.violations.front(), .check = "iopt", .detail = {}};
+    };
+    try {
+      const conform::IsolatedRun run = conform::run_isolated(src, body, {});
+      if (run.violation)
+        violation = run.violation->check == "iopt" ? run.violation->op : run.violation->message();
+    } catch (const conform::IsolationError& e) {
+      throw UsageError(e.what());
+    }
+  }
+  if (violation) {
+    fmt::print("VIOLATION: {}\n", printable(*violation));
+    return kExitViolation;
+  }
+  fmt::print("no violation in {} ops\n", trace.ops.size());
+  return kExitOk;
+}
+
+int run_iopt_mutants(const std::string& only, double seconds_per, uint64_t seed,
+                     const std::string& out) {
   std::string names;
   bool known = only.empty();
   for (iopt::Mutant m : iopt::kAllMutants) {
@@ -191,13 +312,16 @@ int run_iopt_mutants(const std::string& only, double seconds_per, uint64_t seed)
   for (iopt::Mutant m : iopt::kAllMutants) {
     if (!only.empty() && iopt::mutant_name(m) != only) continue;
     fmt::print(stderr, "mutant {} on iopt:arm-64-lpae-s1-4k...\n", iopt::mutant_name(m));
-    const conform::MutantKill k = conform::iopt_mutant_kill(m, seconds_per, seed);
+    std::pair<conform::IoptScenario, conform::IoptFinding> f;
+    const conform::MutantKill k = conform::iopt_mutant_kill(m, seconds_per, seed, &f);
     ++run;
     killed += k.killed;
     fmt::print("{:<26} {:<9} {:<12} {:>9.2f} {:>8}  {}\n", iopt::mutant_name(m),
                k.killed ? "killed" : "SURVIVED", k.killed ? k.check : "-", k.seconds, k.ops,
                iopt::mutant_description(m));
-    if (k.killed) fmt::print("    {}\n", k.violation);
+    if (!k.killed) continue;
+    fmt::print("    {} (minimized to {} ops)\n", k.violation, k.trace_ops);
+    if (!out.empty()) write_mutant_trace(out, m, f.first, f.second);
   }
   fmt::print("summary: mutants={} killed={} survived={}\n", run, killed, run - killed);
   return killed == run ? kExitOk : kExitViolation;

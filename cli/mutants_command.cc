@@ -23,6 +23,7 @@ struct MutantsArgs {
   std::string only;
   bool unmutated = false;
   std::string write_tree;
+  std::string out;  // iopt: where the kills' traces go
 };
 
 std::string mutant_names() {
@@ -95,7 +96,8 @@ int run_linux_mutants(const MutantsArgs& a) {
 
 int run_mutants(const MutantsArgs& a) {
   if (a.source == "linux") return run_linux_mutants(a);
-  if (a.source == "iopt") return run_iopt_mutants(a.only, a.seconds_per, a.seed);
+  if (a.source == "iopt") return run_iopt_mutants(a.only, a.seconds_per, a.seed, a.out);
+  if (!a.out.empty()) throw UsageError("--out: only with --driver-source iopt");
   if (a.unmutated) throw UsageError("--unmutated: only with --driver-source linux");
   const auto specs = conform::mutant_specs();
   auto named = [&](const conform::MutantSpec& s) { return s.name == a.only; };
@@ -142,6 +144,8 @@ void add_mutants_command(CLI::App& app, Action& action) {
   cmd->add_option("--write-tree", a->write_tree,
                   "linux: write the --only mutant's copy of the tree's io-pgtable files to DIR "
                   "and stop (for running other tests on it: scripts/kernel-zoo-table.sh)");
+  cmd->add_option("--out", a->out,
+                  "iopt: write each kill's minimized trace to DIR (`replay` re-runs it)");
   cmd->add_flag("--unmutated", a->unmutated,
                 "linux: run each mutant's configuration on the tree as it is (exit 0 iff none "
                 "is killed)");

@@ -9,11 +9,13 @@
 
 #include "cli/command.h"
 #include "cli/coverage_option.h"
+#include "cli/iopt_check.h"
 #include "cli/text.h"
 #include "cli/validate.h"
 #include "conform/campaign.h"
 #include "conform/fuzz_driver.h"
 #include "conform/fuzz_input.h"
+#include "conform/iopt_trace.h"
 #include "conform/registry.h"
 #include "conform/trace.h"
 
@@ -34,6 +36,8 @@ std::string value_text(int64_t v) {
 }
 
 int run_replay(const ReplayArgs& a) {
+  if (conform::is_iopt_trace_file(a.trace) || (a.driver && is_iopt_driver(*a.driver)))
+    return run_iopt_replay(a.trace, a.driver, a.kernel);
   conform::Trace trace;
   try {
     trace = conform::read_trace_file(a.trace);

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "conform/impl_driver.h"
+#include "conform/minimize.h"
 
 namespace iommu::conform {
 
@@ -45,6 +46,8 @@ int IoptChecker::run(std::string what, Maps maps, Impl impl, Ref ref) {
   const int want = ref(false);
   const int got = impl();
   const bool injected = faults.failures() != failures;
+  last_want = want;
+  last_got = got;
   what += fmt::format(" = {}{}", got, injected ? " (allocation failed)" : "");
   log.push_back(what);
   if (got == want) {
@@ -187,93 +190,157 @@ void IoptChecker::teardown() {
     violations.push_back(fmt::format("leak: {} pins outlive every user", mm.total_pins()));
 }
 
-namespace {
+AccessId IoptChecker::access(uint64_t name) const {
+  auto it = names_.find(name);
+  return it == names_.end() ? name : it->second;
+}
 
-// Picks operations over a small iova space (64 pages) and user memory, so that areas overlap,
-// share pages objects through copy, and accesses cover domain-stored and hole spans alike.
-class OpPicker {
- public:
-  OpPicker(IoptChecker& h, uint64_t seed, CallerMode mode)
-      : h_(h), rng_(seed), hostile_(mode == CallerMode::kHostile) {}
-
-  void step() {
-    if (pick(6) == 0) h_.faults.fail_nth(1 + pick(12));
-    switch (pick(10)) {
-      case 0:
-      case 1:
-        h_.map_user(iova(), uva(), len(), 1 + int(pick(3)));
-        break;
-      case 2:
-        h_.copy(iova(), iova(), len(), 1 + int(pick(3)));
-        break;
-      case 3:
-        h_.unmap(iova(), len() * (1 + pick(3)));
-        break;
-      case 4:
-        h_.attach(unsigned(pick(h_.domains.size())));
-        break;
-      case 5:
-        if (pick(2)) h_.detach(unsigned(pick(h_.domains.size())));
-        break;
-      case 6:
-        add();
-        break;
-      case 7:
-        if (!ids_.empty()) h_.remove_access(ids_[pick(ids_.size())]);
-        break;
-      case 8:
-        rw(false);
-        break;
-      default:
-        rw(true);
-        break;
+int IoptChecker::apply(IoptOp op) {
+  using K = IoptOp::Kind;
+  faults.fail_nth(op.fail);
+  int rc = 0;
+  switch (op.kind) {
+    case K::kMapUser:
+      rc = map_user(op.iova, op.src, op.length, op.prot);
+      break;
+    case K::kCopy:
+      rc = copy(op.iova, op.src, op.length, op.prot);
+      break;
+    case K::kUnmap:
+      rc = unmap(op.iova, op.length);
+      break;
+    case K::kAttach:
+      rc = attach(op.domain);
+      break;
+    case K::kDetach:
+      rc = detach(op.domain);
+      break;
+    case K::kAddAccess: {
+      AccessId id = 0;
+      rc = add_access(op.iova, op.length, op.write, &id);
+      if (!op.id) op.id = rc == 0 ? id : 0;
+      if (rc == 0)
+        names_[op.id] = id;
+      else
+        names_.erase(op.id);
+      break;
     }
-    h_.faults.fail_nth(0);
+    case K::kRemoveAccess:
+      rc = remove_access(access(op.id));
+      break;
+    case K::kRead:
+      rc = read(access(op.id), op.offset, op.length);
+      break;
+    case K::kWrite:
+      rc = write(access(op.id), op.offset, iopt_fill_bytes(op.fill, op.length));
+      break;
+    case K::kTeardown:
+      teardown();
+      break;
   }
+  faults.fail_nth(0);
+  ops.push_back(op);
+  return rc;
+}
 
- private:
-  uint64_t pick(uint64_t n) { return rng_() % n; }
-  // A hostile caller sometimes passes an address off by a byte, or near the top of the space.
-  uint64_t skew(uint64_t v) {
-    if (!hostile_ || pick(8)) return v;
-    return pick(2) ? v + 1 + pick(kPageSize - 1) : (~uint64_t{0} << 12) - pick(16) * kPageSize;
+std::vector<uint8_t> iopt_fill_bytes(uint64_t fill, uint64_t length) {
+  std::vector<uint8_t> bytes(length);
+  uint64_t x = fill;
+  for (uint8_t& b : bytes) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;  // Knuth's MMIX LCG
+    b = uint8_t(x >> 56);
   }
-  uint64_t iova() { return skew(0x100000 + pick(64) * kPageSize); }
-  uint64_t uva() { return skew(pick(h_.mm.npages() + 2) * kPageSize); }
-  uint64_t len() { return skew((1 + pick(12)) * kPageSize); }
-  void add() {
-    AccessId id = 0;
-    if (h_.add_access(iova(), len(), pick(2), &id) == 0) ids_.push_back(id);
-  }
-  void rw(bool write) {
-    if (ids_.empty()) return;
-    AccessId id = hostile_ && !pick(8) ? 1000 + pick(4) : ids_[pick(ids_.size())];
-    uint64_t offset = pick(3 * kPageSize), length = 1 + pick(2 * kPageSize);
-    if (!write) {
-      h_.read(id, offset, length);
-      return;
-    }
-    std::vector<uint8_t> bytes(length);
-    for (auto& b : bytes) b = uint8_t(rng_());
-    h_.write(id, offset, bytes);
-  }
+  return bytes;
+}
 
-  IoptChecker& h_;
-  std::mt19937_64 rng_;
-  bool hostile_;
-  std::vector<AccessId> ids_;
-};
+IoptOpPicker::IoptOpPicker(IoptChecker& h, Draw draw, CallerMode mode)
+    : h_(h), draw_(std::move(draw)), hostile_(mode == CallerMode::kHostile) {}
 
-}  // namespace
+void IoptOpPicker::step() {
+  using K = IoptOp::Kind;
+  const uint64_t fail = pick(6) == 0 ? 1 + pick(12) : 0;
+  switch (pick(10)) {
+    case 0:
+    case 1:
+      h_.apply({.kind = K::kMapUser,
+                .iova = iova(),
+                .src = uva(),
+                .length = len(),
+                .prot = 1 + int(pick(3)),
+                .fail = fail});
+      break;
+    case 2:
+      h_.apply({.kind = K::kCopy,
+                .iova = iova(),
+                .src = iova(),
+                .length = len(),
+                .prot = 1 + int(pick(3)),
+                .fail = fail});
+      break;
+    case 3:
+      h_.apply({.kind = K::kUnmap, .iova = iova(), .length = len() * (1 + pick(3)), .fail = fail});
+      break;
+    case 4:
+      h_.apply({.kind = K::kAttach, .domain = unsigned(pick(h_.domains.size())), .fail = fail});
+      break;
+    case 5:
+      if (pick(2))
+        h_.apply({.kind = K::kDetach, .domain = unsigned(pick(h_.domains.size())), .fail = fail});
+      break;
+    case 6:
+      add_access(fail);
+      break;
+    case 7:
+      if (!ids_.empty())
+        h_.apply({.kind = K::kRemoveAccess, .id = ids_[pick(ids_.size())], .fail = fail});
+      break;
+    case 8:
+      rw(false, fail);
+      break;
+    default:
+      rw(true, fail);
+      break;
+  }
+}
+
+// A hostile caller sometimes passes an address off by a byte, or near the top of the space.
+uint64_t IoptOpPicker::skew(uint64_t v) {
+  if (!hostile_ || pick(8)) return v;
+  return pick(2) ? v + 1 + pick(kPageSize - 1) : (~uint64_t{0} << 12) - pick(16) * kPageSize;
+}
+
+uint64_t IoptOpPicker::uva() { return skew(pick(h_.mm.npages() + 2) * kPageSize); }
+
+void IoptOpPicker::add_access(uint64_t fail) {
+  const IoptOp op{.kind = IoptOp::Kind::kAddAccess,
+                  .iova = iova(),
+                  .length = len(),
+                  .write = pick(2) != 0,
+                  .fail = fail};
+  if (h_.apply(op) == 0) ids_.push_back(h_.ops.back().id);
+}
+
+void IoptOpPicker::rw(bool write, uint64_t fail) {
+  if (ids_.empty()) return;
+  IoptOp op{.kind = write ? IoptOp::Kind::kWrite : IoptOp::Kind::kRead, .fail = fail};
+  op.id = hostile_ && !pick(8) ? 1000 + pick(4) : ids_[pick(ids_.size())];
+  op.offset = pick(3 * kPageSize);
+  op.length = 1 + pick(2 * kPageSize);
+  if (write) op.fill = draw_();
+  h_.apply(op);
+}
 
 IoptCampaignResult iopt_campaign(uint64_t seed, uint64_t ops, const IoptScenario& scenario,
                                  CallerMode mode) {
   IoptChecker h(scenario);
-  OpPicker picker(h, seed, mode);
+  std::mt19937_64 rng(seed);
+  IoptOpPicker picker(
+      h, [&rng] { return rng(); }, mode);
   IoptCampaignResult r;
   for (; r.ops < ops && h.violations.empty(); ++r.ops) picker.step();
-  if (h.violations.empty()) h.teardown();
+  if (h.violations.empty()) h.apply({.kind = IoptOp::Kind::kTeardown});
   r.violations = h.violations;
+  r.trace = h.ops;
   if (!r.violations.empty()) {
     r.violations.push_back(fmt::format("seed {}, the last operations:", seed));
     size_t from = h.log.size() > 12 ? h.log.size() - 12 : 0;
@@ -282,7 +349,56 @@ IoptCampaignResult iopt_campaign(uint64_t seed, uint64_t ops, const IoptScenario
   return r;
 }
 
-MutantKill iopt_mutant_kill(iopt::Mutant mutant, double seconds, uint64_t seed) {
+IoptReplay replay_iopt(const IoptScenario& scenario, const std::vector<IoptOp>& ops,
+                       const IoptShow& show) {
+  IoptChecker h(scenario);
+  IoptReplay r;
+  while (r.ops < ops.size() && h.violations.empty()) {
+    const IoptOp& op = ops[r.ops];
+    const int got = h.apply(op);
+    if (show) show(r.ops, op, op.kind == IoptOp::Kind::kTeardown ? 0 : h.last_want, got);
+    ++r.ops;
+  }
+  r.violations = h.violations;
+  return r;
+}
+
+std::string iopt_rule(const std::string& violation) {
+  return violation.substr(0, violation.find(':'));
+}
+
+IoptFinding minimize_iopt(const IoptScenario& scenario, std::vector<IoptOp> ops,
+                          const std::string& violation, size_t max_tests,
+                          const std::function<bool()>& stop) {
+  const std::string rule = iopt_rule(violation);
+  auto still_fails = [&](const std::vector<IoptOp>& candidate) {
+    const IoptReplay r = replay_iopt(scenario, candidate);
+    return !r.violations.empty() && iopt_rule(r.violations.front()) == rule;
+  };
+  TestBudget budget(max_tests, stop);
+  ops = ddmin(std::move(ops), still_fails, budget);
+  // An injected failure the violation does not need only obscures it.
+  for (IoptOp& op : ops) {
+    if (!op.fail || budget.exhausted()) continue;
+    const uint64_t fail = std::exchange(op.fail, 0);
+    if (!budget.run(still_fails, ops)) op.fail = fail;
+  }
+  IoptFinding f;
+  f.minimized = !budget.exhausted();
+  const IoptReplay r = replay_iopt(scenario, ops);
+  if (r.violations.empty() || iopt_rule(r.violations.front()) != rule) {
+    f.violation = violation;  // cannot happen with a deterministic storage; keep the original
+    f.minimized = false;
+  } else {
+    f.violation = r.violations.front();
+    ops.resize(r.ops);
+  }
+  f.ops = std::move(ops);
+  return f;
+}
+
+MutantKill iopt_mutant_kill(iopt::Mutant mutant, double seconds, uint64_t seed,
+                            std::pair<IoptScenario, IoptFinding>* finding) {
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -291,14 +407,18 @@ MutantKill iopt_mutant_kill(iopt::Mutant mutant, double seconds, uint64_t seed) 
   IoptScenario s;
   s.config.mutant = mutant;
   s.config.batch_runs = 3;
+  s.domains.assign(3, impl_driver_source("arm-64-lpae-s1-4k"));  // as its trace names them
   for (uint64_t e = seed; !k.killed && elapsed() < seconds; ++e) {
     s.layout = UserMemory::scattered_layout(128, 8, e);
     IoptCampaignResult r = iopt_campaign(e, 300, s);
     k.ops += r.ops;
     if (r.violations.empty()) continue;
     k.killed = true;
-    k.violation = r.violations.front();
-    k.check = k.violation.substr(0, k.violation.find(':'));
+    IoptFinding f = minimize_iopt(s, r.trace, r.violations.front(), 1000);
+    k.violation = f.violation;
+    k.check = iopt_rule(k.violation);
+    k.trace_ops = f.ops.size();
+    if (finding) *finding = {s, std::move(f)};
   }
   k.seconds = elapsed();
   return k;

@@ -5,10 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "conform/checker.h"
@@ -47,6 +50,39 @@ struct IoptDomain {
   IoptDomain(const DriverSource& source, FaultInjector& faults);
 };
 
+// One operation of a campaign, as an iopt trace line holds it (conform/iopt_trace.h).
+struct IoptOp {
+  enum class Kind {
+    kMapUser,
+    kCopy,
+    kUnmap,
+    kAttach,
+    kDetach,
+    kAddAccess,
+    kRemoveAccess,
+    kRead,
+    kWrite,
+    kTeardown,
+  };
+  Kind kind = Kind::kTeardown;
+  uint64_t iova = 0;    // map_user, unmap, add_access; copy's destination
+  uint64_t src = 0;     // map_user's uva; copy's source iova
+  uint64_t length = 0;  // bytes of the range, or of a read or write
+  int prot = 0;         // map_user, copy
+  unsigned domain = 0;  // attach, detach
+  bool write = false;   // add_access
+  // The access's name: add_access binds it (0: recording, the id the storage returns becomes
+  // the name) and the other access ops use it; a name nothing bound is passed as the id.
+  uint64_t id = 0;
+  uint64_t offset = 0;  // read, write
+  uint64_t fill = 0;    // write: the seed of the bytes written
+  uint64_t fail = 0;    // the nth allocation request of the operation fails; 0: none
+  bool operator==(const IoptOp&) const = default;
+};
+
+// The bytes a write op writes: `length` bytes from `fill`.
+std::vector<uint8_t> iopt_fill_bytes(uint64_t fill, uint64_t length);
+
 struct IoptScenario {
   std::vector<iopt::PfnRun> layout = UserMemory::scattered_layout(128, 8, 1);
   iopt::IoptConfig config{};
@@ -70,6 +106,9 @@ class IoptChecker {
   int write(AccessId id, uint64_t offset, std::span<const uint8_t> bytes);
   // Tears everything down through the operations and checks nothing is left held.
   void teardown();
+  // Runs `op` (arming its allocation failure, resolving its access name) and appends it to
+  // `ops` as a trace records it. Returns the storage's errno (0 for teardown).
+  int apply(IoptOp op);
 
   FaultInjector faults;
   UserMemory mm;
@@ -79,18 +118,51 @@ class IoptChecker {
   std::vector<std::string> violations;
   // The operations so far, one line each, for a failure message.
   std::vector<std::string> log;
+  // The operations apply() ran, in order; and the last operation's errnos.
+  std::vector<IoptOp> ops;
+  int last_want = 0;
+  int last_got = 0;
 
  private:
   enum class Maps { kUnchecked, kChecked };
   template <class Impl, class Ref>
   int run(std::string what, Maps maps, Impl impl, Ref ref);
   void check_state(const std::string& what);
+  AccessId access(uint64_t name) const;
   std::set<AccessId> live_accesses_;
+  std::map<uint64_t, AccessId> names_;  // access names of apply()'s ops
+};
+
+// Draws a campaign's choices: operations and their arguments from `draw` (a random engine's
+// numbers in iopt_campaign, a fuzz input's bytes in fuzz/fuzz_iopt.cc) over a small iova
+// window and user memory, so that areas overlap, share pages objects through copy, and
+// accesses cover domain-stored and hole spans alike.
+class IoptOpPicker {
+ public:
+  using Draw = std::function<uint64_t()>;
+  IoptOpPicker(IoptChecker& h, Draw draw, CallerMode mode);
+  // One operation, with an allocation failure armed before about one in six.
+  void step();
+
+ private:
+  uint64_t pick(uint64_t n) { return draw_() % n; }
+  uint64_t skew(uint64_t v);
+  uint64_t iova() { return skew(0x100000 + pick(64) * iopt::kPageSize); }
+  uint64_t uva();
+  uint64_t len() { return skew((1 + pick(12)) * iopt::kPageSize); }
+  void add_access(uint64_t fail);
+  void rw(bool write, uint64_t fail);
+
+  IoptChecker& h_;
+  Draw draw_;
+  bool hostile_;
+  std::vector<uint64_t> ids_;  // access names bound so far
 };
 
 struct IoptCampaignResult {
   uint64_t ops = 0;                     // operations run
   std::vector<std::string> violations;  // the first step's, then the last operations
+  std::vector<IoptOp> trace;            // every operation run, teardown included
 };
 
 // A random campaign of `ops` operations from `seed`, an allocation failure injected before
@@ -99,9 +171,35 @@ struct IoptCampaignResult {
 IoptCampaignResult iopt_campaign(uint64_t seed, uint64_t ops, const IoptScenario& scenario = {},
                                  CallerMode mode = CallerMode::kContract);
 
+// A trace's operations on a fresh checker of `scenario`, stopped after the first operation
+// that breaks a rule. `show` sees each operation with the reference's and the storage's errno.
+struct IoptReplay {
+  size_t ops = 0;                       // operations run
+  std::vector<std::string> violations;  // of the last one run; empty: none broke a rule
+};
+using IoptShow = std::function<void(size_t index, const IoptOp& op, int want, int got)>;
+IoptReplay replay_iopt(const IoptScenario& scenario, const std::vector<IoptOp>& ops,
+                       const IoptShow& show = {});
+
+// The rule a violation names: its text before the first ':' ("pins", "translation", ...).
+std::string iopt_rule(const std::string& violation);
+
+struct IoptFinding {
+  std::string violation;    // the first one `ops` gives
+  std::vector<IoptOp> ops;  // shortest found that still breaks the same rule
+  bool minimized = true;    // false: `max_tests` or `stop` cut the minimization short
+};
+// Minimizes a failing `ops` (delta debugging over the operations, then dropping allocation
+// failures) while its first violation keeps the rule of `violation`.
+IoptFinding minimize_iopt(const IoptScenario& scenario, std::vector<IoptOp> ops,
+                          const std::string& violation, size_t max_tests = 4000,
+                          const std::function<bool()>& stop = {});
+
 // The storage's bug zoo (`iommucheck mutants --driver-source iopt`): campaigns of a few hundred
 // operations against `mutant`, from `seed` on, until one breaks a rule or `seconds` pass.
-// MutantKill::check is the rule ("pins", "translation", ...); trace_ops is 0 (no trace).
-MutantKill iopt_mutant_kill(iopt::Mutant mutant, double seconds, uint64_t seed);
+// MutantKill::check is the rule ("pins", "translation", ...); the violation is the minimized
+// trace's, `finding` (when given) gets its scenario and operations.
+MutantKill iopt_mutant_kill(iopt::Mutant mutant, double seconds, uint64_t seed,
+                            std::pair<IoptScenario, IoptFinding>* finding = nullptr);
 
 }  // namespace iommu::conform

@@ -97,6 +97,12 @@ void write_trace_file(const std::string& path, const Trace& trace, std::string_v
 
 std::string create_trace_file(const std::string& dir, const std::string& stem, const Trace& trace,
                               const std::function<std::string(const std::string&)>& comment) {
+  return create_trace_file(
+      dir, stem, [&](const std::string& path) { return format_trace(trace, comment(path)); });
+}
+
+std::string create_trace_file(const std::string& dir, const std::string& stem,
+                              const std::function<std::string(const std::string&)>& text) {
   constexpr int kMaxTries = 10000;
   for (int n = 1; n <= kMaxTries; n++) {
     const std::string path =
@@ -104,7 +110,7 @@ std::string create_trace_file(const std::string& dir, const std::string& stem, c
         ".trace";
     std::error_code ec;
     if (std::filesystem::exists(std::filesystem::symlink_status(path, ec))) continue;
-    const std::string tmp = write_temporary(path, format_trace(trace, comment(path)));
+    const std::string tmp = write_temporary(path, text(path));
     const int err = rename_noreplace(tmp, path);
     if (err == 0) return path;
     unlink(tmp.c_str());

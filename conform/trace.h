@@ -69,5 +69,8 @@ void write_trace_file(const std::string& path, const Trace& trace, std::string_v
 // name chosen (it may say how to replay the file). Returns the path; throws TraceError.
 std::string create_trace_file(const std::string& dir, const std::string& stem, const Trace& trace,
                               const std::function<std::string(const std::string&)>& comment);
+// The same for any trace dialect: `text(path)` is the whole file for the name chosen.
+std::string create_trace_file(const std::string& dir, const std::string& stem,
+                              const std::function<std::string(const std::string&)>& text);
 
 }  // namespace iommu::conform
