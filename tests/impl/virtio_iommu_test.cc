@@ -3,6 +3,7 @@
 // forced sync of a full queue, UNMAP's range rules, device refusals, and each seeded bug.
 #include <gtest/gtest.h>
 
+#include "impl/dma.h"
 #include "impl/domain.h"
 #include "impl/mutant.h"
 #include "impl/virtio_iommu.h"
@@ -17,12 +18,13 @@ constexpr int RW = IOMMU_READ | IOMMU_WRITE;
 constexpr uint64_t kBitmap = genmask(21, 12);
 
 struct Virtio {
-  explicit Virtio(VirtioRequests requests, size_t queue = 16)
+  explicit Virtio(VirtioRequests requests, size_t queue = 16,
+                  ref::Invalidation inv = ref::Invalidation::kStrict)
       : device(queue),
         iommu(device, {requests, kBitmap, 48, 48}),
         domain(iommu, iommu,
                {kBitmap, 48, 48, ref::PartialUnmap::kWhole,
-                requests == VirtioRequests::kQueued, ref::Invalidation::kStrict}) {}
+                requests == VirtioRequests::kQueued, inv}) {}
   bool visible(uint64_t iova) const { return device.lookup(iova).has_value(); }
   // The paddr a device access to iova reaches.
   uint64_t reached(uint64_t iova) const {
@@ -137,6 +139,48 @@ TEST(VirtioDevice, ARefusedRequestIsReported) {
   const auto refusals = v.iommu.take_refusals();
   ASSERT_EQ(refusals.size(), 1u);
   EXPECT_NE(refusals[0].find("S_INVAL"), std::string::npos) << refusals[0];
+}
+
+// The DMA layer over virtio: a strict dma_unmap returns with the device's translation gone, a
+// lazy one leaves it until the flush queue's flush_iotlb_all frees the IOVA.
+TEST(VirtioDma, StrictUnmapIsSyncedBeforeTheIovaIsFree) {
+  Virtio v(VirtioRequests::kQueued);
+  ManualClock clock;
+  Dma dma(v.domain, clock);
+  const DmaMapping m = dma.dma_map(0x80000000, 2 * P, RW);
+  ASSERT_TRUE(m.ok());
+  EXPECT_TRUE(v.visible(m.iova)) << "dma_map ends with iotlb_sync_map";
+  dma.dma_unmap(m.iova, 2 * P);
+  EXPECT_FALSE(v.visible(m.iova));
+  EXPECT_FALSE(dma.iovas().is_live(m.iova, 2 * P));
+}
+
+TEST(VirtioDma, LazyUnmapStaysUntilTheFlushQueueFlushes) {
+  Virtio v(VirtioRequests::kQueued, 16, ref::Invalidation::kLazy);
+  ManualClock clock;
+  Dma dma(v.domain, clock);
+  const DmaMapping m = dma.dma_map(0x80000000, P, RW);
+  dma.dma_unmap(m.iova, P);
+  EXPECT_TRUE(v.visible(m.iova)) << "the UNMAP waits in the request queue";
+  EXPECT_TRUE(dma.iovas().is_live(m.iova, P)) << "and the IOVA in the flush queue";
+  dma.flush_queue_now();
+  EXPECT_FALSE(v.visible(m.iova));
+  EXPECT_FALSE(dma.iovas().is_live(m.iova, P));
+}
+
+// The seeded bug at the DMA layer: the IOVA is free (and handed out again) while the device
+// still translates it to the old buffer.
+TEST(VirtioDma, UnmapUnsyncedFreesAnIovaTheDeviceStillUses) {
+  Virtio v(VirtioRequests::kQueued);
+  ManualClock clock;
+  Dma dma(v.domain, clock);
+  const DmaMapping m = dma.dma_map(0x80000000, P, RW);
+  {
+    ScopedMutant bug(Mutant::kVirtioUnmapUnsynced);
+    dma.dma_unmap(m.iova, P);
+  }
+  EXPECT_FALSE(dma.iovas().is_live(m.iova, P));
+  EXPECT_EQ(v.reached(m.iova), 0x80000000u);
 }
 
 // Each seeded bug, seen at the device.
