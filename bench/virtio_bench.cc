@@ -26,8 +26,8 @@ void BM_VirtioIo(benchmark::State& state) {
   hw::VirtioIommuDevice device(kQueue);
   VirtioIommu iommu(device, {requests, kBitmap, 48, 48});
   Domain domain(iommu, iommu,
-                {kBitmap, 48, 48, ref::PartialUnmap::kWhole,
-                 requests == VirtioRequests::kQueued, ref::Invalidation::kStrict});
+                {kBitmap, 48, 48, ref::PartialUnmap::kWhole, requests == VirtioRequests::kQueued,
+                 ref::Invalidation::kStrict});
   // Scattered pages: no two segments merge, so each is its own MAP.
   std::vector<ref::Segment> sg;
   for (uint64_t i = 0; i < segs; i++) sg.push_back({0x100000000 + i * 3 * K4, K4});
@@ -40,9 +40,7 @@ void BM_VirtioIo(benchmark::State& state) {
   state.counters["exits_per_io"] = static_cast<double>(iommu.stats().syncs) / ios;
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_VirtioIo)
-    ->ArgNames({"queued", "segs"})
-    ->ArgsProduct({{0, 1}, {1, 2, 8, 32}});
+BENCHMARK(BM_VirtioIo)->ArgNames({"queued", "segs"})->ArgsProduct({{0, 1}, {1, 2, 8, 32}});
 
 }  // namespace
 }  // namespace iommu::impl

@@ -99,11 +99,13 @@ DriverSource virtio_driver_source(impl::VirtioRequests requests, size_t queue_si
              : "virtio-iommu guest driver and device, every request synchronous";
   // kWhole: an UNMAP must not split a mapping, so a cut one goes whole. A queued MAP stays
   // invisible until its sync, as a non-present entry a device caches.
-  info.config = {kPgsizeBitmap, kAddressBits, kAddressBits, ref::PartialUnmap::kWhole, queued,
-                 ref::Invalidation::kStrict};
+  info.config = {kPgsizeBitmap, kAddressBits,
+                 kAddressBits,  ref::PartialUnmap::kWhole,
+                 queued,        ref::Invalidation::kStrict};
   const impl::VirtioConfig cfg{requests, kPgsizeBitmap, kAddressBits, kAddressBits};
-  return {info, [info = std::make_shared<const DriverInfo>(info), cfg,
-                 queue_size](DriverEnv& env) -> std::unique_ptr<Driver> {
+  return {info,
+          [info = std::make_shared<const DriverInfo>(info), cfg,
+           queue_size](DriverEnv& env) -> std::unique_ptr<Driver> {
             return std::make_unique<VirtioDriver>(*info, env, cfg, queue_size);
           }};
 }

@@ -70,7 +70,8 @@ std::vector<VirtioMapping> VirtioIommuDevice::mappings_in(uint64_t first, uint64
   std::vector<VirtioMapping> out;
   auto it = tree_.upper_bound(first);
   if (it != tree_.begin() && std::prev(it)->second.last >= first) --it;
-  for (; it != tree_.end() && it->first <= last && out.size() < max; ++it) out.push_back(it->second);
+  for (; it != tree_.end() && it->first <= last && out.size() < max; ++it)
+    out.push_back(it->second);
   return out;
 }
 

@@ -17,7 +17,7 @@ namespace iommu::hw {
 struct VirtioRequest {
   enum class Type { kMap, kUnmap } type = Type::kMap;
   uint64_t virt_start = 0;
-  uint64_t virt_end = 0;  // inclusive
+  uint64_t virt_end = 0;    // inclusive
   uint64_t phys_start = 0;  // MAP only
   uint32_t flags = 0;       // MAP only: VIRTIO_IOMMU_MAP_F_*
 };

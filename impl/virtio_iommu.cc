@@ -66,8 +66,7 @@ int VirtioIommu::map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint6
   return 0;
 }
 
-uint64_t VirtioIommu::unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pgcount,
-                                  IotlbGather*) {
+uint64_t VirtioIommu::unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pgcount, IotlbGather*) {
   if (!is_pow2(pgsize) || !(pgsize & cfg_.pgsize_bitmap) || pgcount == 0 ||
       !is_aligned(iova, pgsize) || pages_below(iova, pgsize, cfg_.ias) == 0)
     return 0;

@@ -75,7 +75,7 @@ class VirtioIommu : public IoPgtableOps, public IotlbOps {
 
   hw::VirtioIommuDevice& device_;
   VirtioConfig cfg_;
-  std::map<uint64_t, Mapping> mappings_;  // the guest's tree, keyed by first iova
+  std::map<uint64_t, Mapping> mappings_;      // the guest's tree, keyed by first iova
   std::vector<hw::VirtioRequest> in_flight_;  // queued since the last sync, for its statuses
   std::vector<std::string> refusals_;
   VirtioStats stats_;

@@ -72,9 +72,10 @@ TEST(VirtioCheckerRules, AFaultOnASyncedMapping) {
 // Before its sync the same mapping may fault: no finding until the sync.
 TEST(VirtioCheckerRules, AQueuedMapMayFaultBeforeItsSync) {
   ScopedMutant m(Mutant::kVirtioNoSyncMap);
-  const auto v = replay(queued(), "map_nosync iova=0x10000 paddr=0x80000 size=4K prot=rw\n"
-                                  "read iova=0x10000\n"
-                                  "iotlb_sync_map iova=0x10000 size=4K\n");
+  const auto v = replay(queued(),
+                        "map_nosync iova=0x10000 paddr=0x80000 size=4K prot=rw\n"
+                        "read iova=0x10000\n"
+                        "iotlb_sync_map iova=0x10000 size=4K\n");
   ASSERT_TRUE(v);
   EXPECT_EQ(v->op_index, 2u) << v->message();
 }
@@ -82,8 +83,9 @@ TEST(VirtioCheckerRules, AQueuedMapMayFaultBeforeItsSync) {
 // The device reaching a range a strict unmap removed: the unmap's sync settled the range.
 TEST(VirtioCheckerRules, ATranslationAfterAStrictUnmap) {
   ScopedMutant m(Mutant::kVirtioUnmapUnsynced);
-  const auto v = replay(queued(), "map iova=0x10000 paddr=0x80000 size=4K prot=rw\n"
-                                  "unmap iova=0x10000 size=4K\n");
+  const auto v = replay(queued(),
+                        "map iova=0x10000 paddr=0x80000 size=4K prot=rw\n"
+                        "unmap iova=0x10000 size=4K\n");
   ASSERT_TRUE(v);
   EXPECT_EQ(v->op_index, 1u);
   EXPECT_EQ(v->check, "stale");
@@ -92,10 +94,11 @@ TEST(VirtioCheckerRules, ATranslationAfterAStrictUnmap) {
 
 // unmap_fast leaves the range visible until iotlb_sync; after it the device must not translate.
 TEST(VirtioCheckerRules, ATranslationAfterTheSyncOfItsGather) {
-  const std::string trace = "map iova=0x10000 paddr=0x80000 size=4K prot=rw\n"
-                            "unmap_fast iova=0x10000 size=4K gather=1\n"
-                            "read iova=0x10000\n"
-                            "iotlb_sync gather=1\n";
+  const std::string trace =
+      "map iova=0x10000 paddr=0x80000 size=4K prot=rw\n"
+      "unmap_fast iova=0x10000 size=4K gather=1\n"
+      "read iova=0x10000\n"
+      "iotlb_sync gather=1\n";
   EXPECT_FALSE(replay(queued(), trace));
   ScopedMutant m(Mutant::kVirtioUnmapUnsynced);
   const auto v = replay(queued(), trace);
@@ -106,8 +109,9 @@ TEST(VirtioCheckerRules, ATranslationAfterTheSyncOfItsGather) {
 
 // A synchronous driver must show a mapping when map_nosync returns.
 TEST(VirtioCheckerRules, SynchronousRequestsMustBeVisibleAtOnce) {
-  const std::string trace = "map_nosync iova=0x10000 paddr=0x80000 size=4K prot=rw\n"
-                            "read iova=0x10000\n";
+  const std::string trace =
+      "map_nosync iova=0x10000 paddr=0x80000 size=4K prot=rw\n"
+      "read iova=0x10000\n";
   EXPECT_FALSE(replay(virtio_driver_source(VirtioRequests::kSynchronous), trace));
   // A queued driver cannot be held to the synchronous declaration: the core refuses the pair.
   DriverSource lying = queued();

@@ -1,9 +1,9 @@
 // The virtio-iommu device: requests take effect only at a sync, in queue order; MAP over a
 // mapping is S_INVAL; UNMAP removes every mapping inside its range and refuses (S_RANGE,
 // nothing removed) one that would split a mapping (virtio specification 5.13.6.5-6).
-#include <gtest/gtest.h>
-
 #include "hw/virtio_iommu.h"
+
+#include <gtest/gtest.h>
 
 namespace iommu::hw {
 namespace {
@@ -67,9 +67,9 @@ TEST(VirtioDevice, UnmapThatSplitsAMappingRemovesNothing) {
   d.add(unmap(0, 4));    // splits [0, 9] at its end
   d.add(unmap(5, 11));   // splits [0, 9] at its start
   d.add(unmap(11, 20));  // splits [10, 11]
-  EXPECT_EQ(d.sync(), (std::vector<VirtioStatus>{VirtioStatus::kOk, VirtioStatus::kOk,
-                                                 VirtioStatus::kRange, VirtioStatus::kRange,
-                                                 VirtioStatus::kRange}));
+  EXPECT_EQ(d.sync(),
+            (std::vector<VirtioStatus>{VirtioStatus::kOk, VirtioStatus::kOk, VirtioStatus::kRange,
+                                       VirtioStatus::kRange, VirtioStatus::kRange}));
   EXPECT_EQ(d.mappings().size(), 2u);
 }
 

@@ -1,12 +1,13 @@
 // The virtio-iommu guest driver under the core: the virtio window (a queued MAP invisible to
 // the device until its sync, an UNMAP visible until its sync), synchronous requests, the
 // forced sync of a full queue, UNMAP's range rules, device refusals, and each seeded bug.
+#include "impl/virtio_iommu.h"
+
 #include <gtest/gtest.h>
 
 #include "impl/dma.h"
 #include "impl/domain.h"
 #include "impl/mutant.h"
-#include "impl/virtio_iommu.h"
 #include "ref/bits.h"
 #include "ref/prot.h"
 
@@ -23,8 +24,8 @@ struct Virtio {
       : device(queue),
         iommu(device, {requests, kBitmap, 48, 48}),
         domain(iommu, iommu,
-               {kBitmap, 48, 48, ref::PartialUnmap::kWhole,
-                requests == VirtioRequests::kQueued, inv}) {}
+               {kBitmap, 48, 48, ref::PartialUnmap::kWhole, requests == VirtioRequests::kQueued,
+                inv}) {}
   bool visible(uint64_t iova) const { return device.lookup(iova).has_value(); }
   // The paddr a device access to iova reaches.
   uint64_t reached(uint64_t iova) const {
