@@ -24,6 +24,7 @@
 #include "conform/model_limit.h"
 #include "conform/registry.h"
 #include "conform/trace.h"
+#include "conform/virtio_driver.h"
 
 namespace iommu::cli {
 namespace {
@@ -240,6 +241,10 @@ int run_check(CheckArgs& a) {
   } catch (const conform::DriverError& e) {
     throw UsageError(e.what());
   }
+  if (conform::virtio_requests(a.driver) && (a.domain.matrix || !a.domain.iommu.empty()))
+    throw UsageError(fmt::format("driver '{}' is its own IOMMU (docs/VIRTIO.md): --iommu and "
+                                 "--matrix do not apply",
+                                 a.driver));
   if (a.threads > 1) return run_threads(a, src);
   check_args(a, src);
   InterruptGuard interrupt;

@@ -57,14 +57,16 @@ std::vector<DomainRun> domain_runs(const conform::DriverSource& source, const Do
   }
   const auto inv =
       args.invalidation == "lazy" ? ref::Invalidation::kLazy : ref::Invalidation::kStrict;
+  // A driver may declare non-present caching itself (virtio's queued requests).
+  const bool np_caching = args.np_caching || source.info.config.np_caching;
   conform::DriverSource configured = source;
-  configured.info.config.np_caching = args.np_caching;
+  configured.info.config.np_caching = np_caching;
   const conform::IommuKind resolved = conform::resolve_iommu(configured.info, kind);
   if (auto why = conform::iommu_misfit(resolved, configured.info)) {
     throw UsageError(fmt::format("{}--iommu {}: {}", args.np_caching ? "--np-caching with " : "",
                                  conform::iommu_name(resolved), *why));
   }
-  return {make_run(source, resolved, inv, args.np_caching)};
+  return {make_run(source, resolved, inv, np_caching)};
 }
 
 DomainTally run_domains(const std::vector<DomainRun>& runs, const DomainBudget& budget,

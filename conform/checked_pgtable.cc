@@ -62,7 +62,7 @@ uint64_t CheckedPgtable::unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pg
   std::vector<ref::LeafRun> removed;
   shadow_.apply_unmap_pages(call, n, &removed);
   choices_.push_back(ref::UnmapPagesChoice{call, n, alloc_failed});
-  if (!gather->queued) check_gathered(call, removed);
+  if (!gather->queued && gathers_) check_gathered(call, removed);
   return n;
 }
 

@@ -23,8 +23,12 @@ class CheckedPgtable : public impl::IoPgtableOps, public impl::FlushOps {
   CheckedPgtable(impl::FlushOps& flush, const hw::TableMemory& memory,
                  const ref::DomainConfig& cfg);
 
-  // The driver under test; its flush callbacks must come to this object.
-  void attach(impl::IoPgtableOps& driver) { driver_ = &driver; }
+  // The driver under test; its flush callbacks must come to this object. A driver that is its
+  // own IOMMU (`gathers` false: virtio-iommu) invalidates by its own syncs, not tlb_add_page.
+  void attach(impl::IoPgtableOps& driver, bool gathers = true) {
+    driver_ = &driver;
+    gathers_ = gathers;
+  }
 
   int map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount, int prot,
                 uint64_t* mapped) override;
@@ -53,6 +57,7 @@ class CheckedPgtable : public impl::IoPgtableOps, public impl::FlushOps {
   impl::FlushOps& flush_;
   const hw::TableMemory& memory_;
   impl::IoPgtableOps* driver_ = nullptr;
+  bool gathers_ = true;
   ref::RefPgtable shadow_;
   std::vector<std::pair<uint64_t, uint64_t>> added_;  // tlb_add_page ranges, inclusive
   std::vector<std::string> violations_;

@@ -49,11 +49,13 @@ Checker::Checker(const DriverSource& source, const CheckOptions& opts)
   env_.reset(new DriverEnv{mem_, *checked_});
   driver_ = source.create(*env_);
   check_model_limit("creating the driver");
-  checked_->attach(*driver_);
+  checked_->attach(*driver_, driver_->own_iommu() == nullptr);
   // io-pgtable roots are allocated with the table and never move.
   roots_ = driver_->roots();
   if (device_) device_->set_roots(roots_);
-  domain_ = std::make_unique<impl::Domain>(*checked_, *iommu_, info_.config);
+  own_ = driver_->own_iommu();
+  impl::IotlbOps& sync_ops = own_ ? static_cast<impl::IotlbOps&>(*own_) : *iommu_;
+  domain_ = std::make_unique<impl::Domain>(*checked_, sync_ops, info_.config);
 }
 
 Checker::~Checker() = default;
@@ -72,7 +74,7 @@ int64_t Checker::apply_driver(const Op& op) {
               return bytes(checked_->unmap_pages(o.iova, o.pgsize, o.pgcount, &gather(*o.gather)));
             impl::IotlbGather g;
             const uint64_t n = checked_->unmap_pages(o.iova, o.pgsize, o.pgcount, &g);
-            iommu_->iotlb_sync(g);
+            domain_->driver().iotlb_sync(g);
             return bytes(n);
           },
           [](const auto&) -> int64_t { return 0; },  // device accesses: probed in check_op
@@ -147,6 +149,7 @@ void Checker::check_model_limit(const std::string& when) const {
 std::optional<Violation> Checker::teardown() {
   if (!driver_) return std::nullopt;
   domain_.reset();
+  own_ = nullptr;
   driver_.reset();
   Violation v{ops_ == 0 ? 0 : ops_ - 1, "teardown", "", ""};
   if (auto why = check_memory()) {

@@ -117,6 +117,7 @@ class Checker {
   std::unique_ptr<CheckedPgtable> checked_;
   std::unique_ptr<DriverEnv> env_;
   std::unique_ptr<Driver> driver_;
+  OwnIommu* own_ = nullptr;  // the driver's own IOMMU (virtio-iommu): probed instead of device_
   std::unique_ptr<impl::Domain> domain_;
   RefSide ref_;
   std::map<GatherLabel, impl::IotlbGather> gathers_;

@@ -72,6 +72,17 @@ std::vector<uint64_t> Checker::probe_points(Range r) {
 
 std::optional<std::string> Checker::probe_access(uint64_t iova, const ref::DeviceAccess& access,
                                                  std::string* hw_log) {
+  if (own_) {
+    const auto reached = own_->device_translation(iova);
+    if (hw_log) {
+      if (!hw_log->empty()) *hw_log += "; ";
+      *hw_log += reached ? fmt::format("{} {:#x} -> {:#x} (mapping tree)",
+                                       access.write ? "write" : "read", iova, reached->paddr)
+                         : fmt::format("{} {:#x} -> fault (mapping tree)",
+                                       access.write ? "write" : "read", iova);
+    }
+    return judge_own_access(ref_.domain().device_view(iova), iova, access, reached);
+  }
   const hw::AccessResult r = device_->translate(iova, to_hw(access));
   if (hw_log) {
     if (!hw_log->empty()) *hw_log += "; ";
@@ -83,6 +94,12 @@ std::optional<std::string> Checker::probe_access(uint64_t iova, const ref::Devic
 std::optional<std::string> Checker::probe(uint64_t iova, std::string* hw_log) {
   const auto leaf = ref_.domain().pgtable().leaves().leaf_at(iova);
   if (auto why = judge_iova_to_phys(leaf, iova, driver_->iova_to_phys(iova))) return why;
+  if (own_) {
+    for (const ref::DeviceAccess& a : {kRead, kWrite}) {
+      if (auto why = probe_access(iova, a, hw_log)) return why;
+    }
+    return std::nullopt;
+  }
   if (!device_) return std::nullopt;
   if (auto why = judge_walk(*fmt_, leaf, iova, hw::walk(mem_, *fmt_, roots_, iova))) {
     return fmt::format("walk of {:#x}: {}", iova, *why);
@@ -95,8 +112,9 @@ std::optional<std::string> Checker::probe(uint64_t iova, std::string* hw_log) {
 
 std::optional<std::string> Checker::check_op(const Op& op, std::string& hw_log) {
   std::string* log = opts_.record_hw ? &hw_log : nullptr;
-  if (auto* o = std::get_if<ReadOp>(&op); o && device_) return probe_access(o->iova, o->access(), log);
-  if (auto* o = std::get_if<WriteOp>(&op); o && device_) return probe_access(o->iova, o->access(), log);
+  const bool probed = device_ || own_;
+  if (auto* o = std::get_if<ReadOp>(&op); o && probed) return probe_access(o->iova, o->access(), log);
+  if (auto* o = std::get_if<WriteOp>(&op); o && probed) return probe_access(o->iova, o->access(), log);
   const auto range = op_range(op, 0);
   if (!range) return std::nullopt;
   // The replay shows what the device saw at the first probe, the start of the range.
@@ -124,6 +142,19 @@ std::vector<uint64_t> Checker::region_starts(uint64_t first, uint64_t last) cons
 // Everything the caches hold in a range whose invalidation has completed must be something
 // ref still allows, and no cached table descriptor may point to a freed table.
 std::optional<std::string> Checker::check_invalidated(Range r) {
+  if (own_) {
+    constexpr size_t kMaxPoints = 64;
+    for (uint64_t iova : own_->device_mappings_in(r.first, r.last, kMaxPoints)) {
+      for (const ref::DeviceAccess& a : {kRead, kWrite}) {
+        if (auto why = probe_access(iova, a, nullptr)) {
+          return fmt::format("after the sync covering [{:#x}, {:#x}] completed, the device still "
+                             "translates: {}",
+                             r.first, r.last, *why);
+        }
+      }
+    }
+    return std::nullopt;
+  }
   if (!device_) return std::nullopt;
   for (const hw::IotlbEntry& e : device_->iotlb().entries_in(kCtx, r.first, r.last)) {
     hw::AccessResult cached{.source = hw::Source::kIotlb};

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "hw/table_memory.h"
 #include "impl/io_pgtable.h"
 #include "ref/config.h"
+#include "ref/device_view.h"
 
 namespace iommu::conform {
 
@@ -64,6 +66,19 @@ struct DriverInfo {
   }
 };
 
+// A driver that is a whole IOMMU, as virtio-iommu is (requests to a device of its own, no
+// tables for hw/ to walk): the core's sync calls go to it, and the checker probes device
+// accesses on what its device translates.
+class OwnIommu : public impl::IotlbOps {
+ public:
+  // The translation a device access to iova goes through now; nullopt: it faults.
+  virtual std::optional<ref::Observation> device_translation(uint64_t iova) const = 0;
+  // Where the device's translations intersecting [first, last] begin (clamped to first),
+  // at most `max` of them: what must be judged once an invalidation of that range completed.
+  virtual std::vector<uint64_t> device_mappings_in(uint64_t first, uint64_t last,
+                                                   size_t max) const = 0;
+};
+
 // io_pgtable_ops with Linux conventions (impl/io_pgtable.h). As in Linux, the ops may be
 // called from several threads at once on disjoint iova ranges; an adapter whose driver cannot
 // take that serializes the calls (and its info says !concurrent). The destructor frees every
@@ -74,6 +89,8 @@ class Driver : public impl::IoPgtableOps {
   // The root table paddrs a hardware walk starts from (one per TTBR for apple-dart); empty
   // when the driver is not walkable.
   virtual std::vector<uint64_t> roots() const = 0;
+  // Non-null for a driver that is its own IOMMU (virtio-iommu).
+  virtual OwnIommu* own_iommu() { return nullptr; }
 };
 
 }  // namespace iommu::conform

@@ -342,7 +342,10 @@ void add_child_exit_hook(void (*hook)()) {
   exit_hooks[i].store(hook, std::memory_order_release);
 }
 
-bool runs_isolated(const DriverInfo& info) { return !info.name.starts_with("impl:"); }
+// virtio and virtio-sync are this program's own code, as impl: is.
+bool runs_isolated(const DriverInfo& info) {
+  return !info.name.starts_with("impl:") && !info.name.starts_with("virtio");
+}
 
 IsolatedRun run_isolated(const DriverSource& source, const IsolatedBody& body,
                          const IsolationOptions& options) {

@@ -84,6 +84,29 @@ Verdict judge_walk(const hw::Format& fmt, const std::optional<ref::LeafInfo>& ex
   return std::nullopt;
 }
 
+Verdict judge_own_access(const ref::DeviceView& view, uint64_t iova,
+                         const ref::DeviceAccess& access,
+                         const std::optional<ref::Observation>& reached) {
+  const ref::DeviceAccess data{.write = access.write, .exec = false, .priv = true};
+  const char* kind = access.write ? "write" : "read";
+  if (reached && ref::prot_permits(reached->prot, data)) {
+    if (view.allows_translation(reached->paddr, data)) return std::nullopt;
+    std::string allowed = view.current ? fmt::format("{:#x} prot={}", view.current->paddr,
+                                                     prot_to_string(view.current->prot))
+                                       : std::string("a fault");
+    if (!view.stale.empty())
+      allowed += fmt::format(" or {} unsynced translation(s)", view.stale.size());
+    return fmt::format("device {} at {:#x} via the device's mapping tree: reached {:#x} prot={}; "
+                       "ref allows {}",
+                       kind, iova, reached->paddr, prot_to_string(reached->prot), allowed);
+  }
+  if (view.allows_fault(data)) return std::nullopt;
+  return fmt::format("device {} at {:#x} via the device's mapping tree: {}; ref: mapped to {:#x} "
+                     "prot={}, synced, must succeed",
+                     kind, iova, reached ? "no permission" : "no mapping",
+                     view.current->paddr, prot_to_string(view.current->prot));
+}
+
 Verdict judge_access(const hw::Format& fmt, const ref::DeviceView& view, uint64_t iova,
                      const ref::DeviceAccess& access, const hw::AccessResult& result) {
   auto what = [&] {

@@ -36,6 +36,13 @@ Verdict judge_walk(const hw::Format& fmt, const std::optional<ref::LeafInfo>& ex
 Verdict judge_access(const hw::Format& fmt, const ref::DeviceView& view, uint64_t iova,
                      const ref::DeviceAccess& access, const hw::AccessResult& result);
 
+// One device access behind an IOMMU of the driver's own (virtio-iommu), which translated it to
+// `reached` (nullopt: a fault). MAP flags say only read and write, so the access is judged as
+// a privileged data access: an instruction fetch as a read.
+Verdict judge_own_access(const ref::DeviceView& view, uint64_t iova,
+                         const ref::DeviceAccess& access,
+                         const std::optional<ref::Observation>& reached);
+
 // Linux's iova_to_phys: paddr | offset, 0 when unmapped.
 Verdict judge_iova_to_phys(const std::optional<ref::LeafInfo>& expected, uint64_t iova,
                            uint64_t got);

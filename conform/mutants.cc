@@ -1,6 +1,7 @@
 #include "conform/mutants.h"
 
 #include "conform/impl_driver.h"
+#include "conform/virtio_driver.h"
 
 namespace iommu::conform {
 namespace {
@@ -54,7 +55,22 @@ constexpr MutantSpec kSpecs[] = {
     {Mutant::kAmdWalkNoPde, "amd-walk-no-pde",
      "AMD-Vi: a walk flush sent with PDE=0, so the page directory cache keeps a freed table",
      "arm-32-lpae-s1", 0, kSplit, CallerMode::kContract, IommuKind::kAmd},
+    {Mutant::kVirtioNoSyncMap, "virtio-no-sync-map",
+     "virtio-iommu: iotlb_sync_map that does not push the queued MAP requests", "virtio"},
+    {Mutant::kVirtioUnmapUnsynced, "virtio-unmap-unsynced",
+     "virtio-iommu: iotlb_sync returns before the UNMAP completes, so the IOVA is free while "
+     "the device still translates it", "virtio"},
+    {Mutant::kVirtioQueueFullDrops, "virtio-queue-full-drops",
+     "virtio-iommu: a request that meets a full queue is dropped instead of forcing a sync",
+     "virtio"},
 };
+
+// The driver a spec runs on: an impl format, or virtio's queued requests.
+DriverSource spec_source(const MutantSpec& spec) {
+  if (auto requests = virtio_requests(spec.format)) return virtio_driver_source(*requests);
+  return impl_driver_source(hw::FormatConfig{.name = std::string(spec.format), .ias = spec.ias},
+                            spec.policy);
+}
 
 }  // namespace
 
@@ -71,10 +87,9 @@ MutantKill mutant_kill(const CampaignReport& r) {
 }
 
 MutantResult run_mutant(const MutantSpec& spec, double seconds, uint64_t seed) {
-  DriverSource src = impl_driver_source(
-      hw::FormatConfig{.name = std::string(spec.format), .ias = spec.ias}, spec.policy);
+  DriverSource src = spec_source(spec);
   src.info.config.invalidation = spec.invalidation;
-  src.info.config.np_caching = spec.np_caching;
+  src.info.config.np_caching = src.info.config.np_caching || spec.np_caching;
   impl::ScopedMutant active(spec.id);
   const CampaignReport r = run_campaign(src, {.seed = seed,
                                               .seconds = seconds,

@@ -17,7 +17,7 @@ struct MutantSpec {
   impl::Mutant id;
   std::string_view name;
   std::string_view models;  // the real bug or bug class it re-creates
-  std::string_view format;  // the impl format it runs on
+  std::string_view format;  // the impl format it runs on, or "virtio"
   unsigned ias = 0;         // 0: the format's default
   ref::PartialUnmap policy = ref::PartialUnmap::kSplit;
   CallerMode mode = CallerMode::kContract;

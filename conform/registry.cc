@@ -8,13 +8,15 @@
 #include "conform/linux_build.h"
 #include "conform/linux_driver.h"
 #include "conform/plugin.h"
+#include "conform/virtio_driver.h"
 #include "hw/format.h"
 
 namespace iommu::conform {
 namespace {
 
 constexpr std::string_view kForms =
-    "impl:FORMAT (or impl-refuse:FORMAT, impl-whole:FORMAT), plugin:PATH.so and linux:FORMAT";
+    "impl:FORMAT (or impl-refuse:FORMAT, impl-whole:FORMAT), plugin:PATH.so, linux:FORMAT, "
+    "virtio and virtio-sync";
 
 // The name carries the absolute path, so that a trace written with it replays from anywhere.
 DriverSource plugin_source(const std::string& given) {
@@ -54,6 +56,10 @@ std::vector<DriverListing> available_drivers(const std::string& kernel_dir) {
       out.push_back({src.info.name, src.info.description});
     }
   }
+  for (auto requests : {impl::VirtioRequests::kQueued, impl::VirtioRequests::kSynchronous}) {
+    const DriverSource src = virtio_driver_source(requests);
+    out.push_back({src.info.name, src.info.description});
+  }
   out.push_back({"plugin:PATH.so",
                  "a driver built as a shared object against conform/iommucheck_driver.h "
                  "(docs/PLUGINS.md)"});
@@ -82,6 +88,7 @@ DriverSource resolve_driver(std::string_view name, const std::string& kernel_dir
       throw DriverError(fmt::format("driver '{}': {}", name, e.what()));
     }
   }
+  if (auto requests = virtio_requests(name)) return virtio_driver_source(*requests);
   if (kind == "plugin" && !rest.empty()) return plugin_source(rest);
   if (kind == "linux" && colon != std::string_view::npos) return linux_source(name, rest, kernel_dir);
   throw DriverError(fmt::format("unknown driver '{}': driver names have the form {}", name, kForms));

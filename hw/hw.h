@@ -14,5 +14,6 @@
 #include "hw/iotlb.h"                // leaf translations, adversarial/realistic/off
 #include "hw/table_memory.h"         // simulated physical memory for table pages
 #include "hw/translation.h"          // Leaf, Fault, Perms, Access
+#include "hw/virtio_iommu.h"         // virtio-iommu: request queue + mapping tree
 #include "hw/walk_cache.h"           // intermediate table descriptors
 #include "hw/walker.h"               // iova -> leaf or fault, through real descriptors

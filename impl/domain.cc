@@ -23,7 +23,7 @@ PgsizeChoice pgsize_or_throw(uint64_t bitmap, uint64_t iova, uint64_t paddr, uin
 
 }  // namespace
 
-Domain::Domain(IoPgtableOps& ops, IommuDriver& driver, const ref::DomainConfig& cfg)
+Domain::Domain(IoPgtableOps& ops, IotlbOps& driver, const ref::DomainConfig& cfg)
     : ops_(ops), driver_(driver), cfg_(cfg) {
   ref::validate(cfg_);
   if (driver_.caches_non_present() && !cfg_.np_caching) {

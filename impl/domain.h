@@ -1,6 +1,7 @@
 // The IOMMU core (drivers/iommu/iommu.c) over any page table: the loops of iommu_map,
-// iommu_unmap, iommu_map_sg and friends, driving an IoPgtableOps and an IommuDriver exactly as
-// Linux drives io_pgtable_ops and iommu_domain_ops. Results agree with ref::RefDomain op by op.
+// iommu_unmap, iommu_map_sg and friends, driving an IoPgtableOps and the sync side of an IOMMU
+// driver (IotlbOps: an io-pgtable IommuDriver, or virtio-iommu) exactly as Linux drives
+// io_pgtable_ops and iommu_domain_ops. Results agree with ref::RefDomain op by op.
 #pragma once
 
 #include <cstdint>
@@ -19,11 +20,11 @@ class Domain {
  public:
   // Throws ref::ConfigError for an invalid configuration, std::invalid_argument when the
   // driver caches non-present entries but cfg.np_caching says the domain does not.
-  Domain(IoPgtableOps& ops, IommuDriver& driver, const ref::DomainConfig& cfg);
+  Domain(IoPgtableOps& ops, IotlbOps& driver, const ref::DomainConfig& cfg);
 
   const ref::DomainConfig& config() const { return cfg_; }
   IoPgtableOps& ops() { return ops_; }
-  IommuDriver& driver() { return driver_; }
+  IotlbOps& driver() { return driver_; }
 
   // iommu_map: 0, or -EINVAL (unaligned) or the page table's error, after unmapping (and
   // syncing) everything this call mapped. Ends with iotlb_sync_map.
@@ -55,7 +56,7 @@ class Domain {
   void unroll(uint64_t iova, uint64_t size);
 
   IoPgtableOps& ops_;
-  IommuDriver& driver_;
+  IotlbOps& driver_;
   ref::DomainConfig cfg_;
 };
 

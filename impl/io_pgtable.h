@@ -34,6 +34,19 @@ class FlushOps {
   virtual void tlb_add_page(IotlbGather& gather, uint64_t iova, uint64_t granule) = 0;
 };
 
+// The sync side of struct iommu_domain_ops, what the core (impl/domain.h) calls after its map
+// and unmap loops: an io-pgtable IOMMU driver (impl/iommu_driver.h) or virtio-iommu
+// (impl/virtio_iommu.h), whose sync pushes its queued requests to the device.
+class IotlbOps {
+ public:
+  virtual ~IotlbOps() = default;
+  virtual void iotlb_sync(IotlbGather& gather) = 0;
+  virtual void flush_iotlb_all() = 0;
+  virtual void iotlb_sync_map(uint64_t iova, uint64_t size) = 0;
+  // A new mapping may stay invisible to a device until iotlb_sync_map covers it.
+  virtual bool caches_non_present() const = 0;
+};
+
 // struct io_pgtable_ops, with Linux return conventions: 0 or a negative errno from map_pages
 // (bytes mapped are added to *mapped even on error), bytes unmapped from unmap_pages (0 when
 // nothing is mapped at iova), 0 from iova_to_phys for an unmapped iova.

@@ -66,14 +66,14 @@ std::unique_ptr<CommandEncoder> make_amd_encoder(const IommuDriverConfig& cfg);
 
 // Thread-safe: page tables may flush from several threads. Each call's commands and their
 // sync reach the sink together, never interleaved with another call's.
-class IommuDriver : public FlushOps {
+class IommuDriver : public FlushOps, public IotlbOps {
  public:
   // Throws std::invalid_argument for a context id that does not fit 16 bits, an SMMUv3 stage
   // other than 1 or 2, or non-present caching on SMMUv3.
   IommuDriver(hw::InvalidationSink& sink, const IommuDriverConfig& cfg);
 
   const IommuDriverConfig& config() const { return cfg_; }
-  bool caches_non_present() const { return cfg_.np_caching; }
+  bool caches_non_present() const override { return cfg_.np_caching; }
 
   // iommu_flush_ops. tlb_flush_all: context invalidation + sync. tlb_flush_walk: a range with
   // walk caches (Leaf=0, IH=0, PDE=1) + sync. tlb_add_page: gather with the vendor's merge rule
@@ -84,12 +84,12 @@ class IommuDriver : public FlushOps {
 
   // iommu_iotlb_sync: a leaf-only range over [start, end] with the gather's pgsize, then a
   // sync; nothing for an empty gather. The gather is reinitialized either way.
-  void iotlb_sync(IotlbGather& gather);
+  void iotlb_sync(IotlbGather& gather) override;
   // ops->flush_iotlb_all: the whole context, synchronously.
-  void flush_iotlb_all();
+  void flush_iotlb_all() override;
   // ops->iotlb_sync_map: under non-present caching, invalidate the new range and sync
   // (cache_tag_flush_range_np, domain_flush_np_cache); otherwise nothing.
-  void iotlb_sync_map(uint64_t iova, uint64_t size);
+  void iotlb_sync_map(uint64_t iova, uint64_t size) override;
 
   IommuStats stats() const;
 

@@ -24,6 +24,9 @@ enum class Mutant {
   kSyncMapNothing,         // iotlb_sync_map sends nothing under non-present caching
   kVtdWalkLeafOnly,        // VT-d: a walk flush sent with IH=1 (paging-structure caches kept)
   kAmdWalkNoPde,           // AMD-Vi: a walk flush sent with PDE=0 (page directory cache kept)
+  kVirtioNoSyncMap,        // virtio: iotlb_sync_map returns without pushing the queued MAPs
+  kVirtioUnmapUnsynced,    // virtio: iotlb_sync returns before the queued UNMAP completes
+  kVirtioQueueFullDrops,   // virtio: a request meeting a full queue dropped, no forced sync
   // A missing table installed by a plain store after the emptiness check, not a
   // compare-exchange: two mappers of neighbouring ranges both install one, and the first's
   // table (and its leaves) is lost. Only concurrent campaigns reach it, so it is not in the
