@@ -9,6 +9,7 @@
 
 #include "cli/command.h"
 #include "cli/coverage_option.h"
+#include "cli/dma_check.h"
 #include "cli/text.h"
 #include "cli/validate.h"
 #include "conform/campaign.h"
@@ -34,6 +35,10 @@ std::string value_text(int64_t v) {
 }
 
 int run_replay(const ReplayArgs& a) {
+  if (is_dma_trace_file(a.trace)) {
+    if (a.driver) throw UsageError("--driver: a dma: trace runs on the driver it names");
+    return run_dma_replay(a.trace);
+  }
   conform::Trace trace;
   try {
     trace = conform::read_trace_file(a.trace);
