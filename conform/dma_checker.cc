@@ -359,6 +359,7 @@ std::optional<DmaViolation> DmaChecker::access(uint64_t iova, bool write, std::s
   for (const hw::AccessResult& res : world_->device.possible(iova, {.write = write}))
     if (auto v = judge_access(iova, write, res)) return v;
   const hw::AccessResult res = world_->device.translate(iova, {.write = write});
+  if (res.ok() && !live_at(iova)) ++stale_hits_;
   if (show)
     out = res.ok() ? fmt::format("paddr {:#x} (from {})", res.paddr(iova), hw::source_name(res.source))
                    : fmt::format("fault (from {})", hw::source_name(res.source));

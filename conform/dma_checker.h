@@ -80,6 +80,8 @@ class DmaChecker {
   std::optional<DmaViolation> teardown();
 
   uint64_t live_mappings() const { return live_.size(); }
+  // Accesses that went through a lazily unmapped range's stale translation, as allowed.
+  uint64_t stale_hits() const { return stale_hits_; }
   const DmaScenario& scenario() const { return scenario_; }
 
  private:
@@ -135,6 +137,7 @@ class DmaChecker {
   std::map<unsigned, Label> labels_;
   std::vector<Gone> gone_;
   uint64_t now_ms_ = 0;
+  uint64_t stale_hits_ = 0;
   bool queued_since_drain_ = false;
 };
 
@@ -156,6 +159,7 @@ struct DmaRunResult {
   uint64_t ops = 0;                      // steps run
   std::optional<DmaViolation> violation;
   std::optional<size_t> failing_op;      // index of the op that broke it; none: teardown
+  uint64_t stale_hits = 0;               // DmaChecker::stale_hits
 };
 
 // Runs the trace's ops in order, stopping at the first violation, then tears down. `show`

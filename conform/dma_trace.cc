@@ -224,10 +224,12 @@ DmaRunResult run_dma_trace(const DmaTrace& t,
     if (show) show(i, out);
     if (r.violation) {
       r.failing_op = i;
+      r.stale_hits = checker.stale_hits();
       return r;
     }
   }
   r.violation = checker.teardown();
+  r.stale_hits = checker.stale_hits();
   return r;
 }
 
