@@ -126,6 +126,17 @@ TEST(DmaChecker, NoIovaIsHandedOutAgainBeforeItsFlush) {
   EXPECT_EQ(r.failed_at, 5u);
 }
 
+// The page-table zoo's writable-read-only leaf, seen from a device behind the DMA layer.
+TEST(DmaChecker, AWriteThroughAReadOnlyMappingIsCaught) {
+  constexpr const char* kWrite = "map m0 paddr 0x40000000 size 0x1000 prot r\nwrite m0 +0x8\n";
+  EXPECT_FALSE(run(trace("mode strict", kWrite)).violation);
+  ScopedMutant m(Mutant::kWritableReadOnly);
+  const Outcomes r = run(trace("mode strict", kWrite));
+  ASSERT_TRUE(r.violation);
+  EXPECT_EQ(r.violation->rule, "prot");
+  EXPECT_EQ(r.failed_at, 2u);
+}
+
 TEST(DmaChecker, HostileCallsAreRefusedAndChangeNothing) {
   const Outcomes r = run(trace("mode per-cpu\ncpus 2\ncaller hostile",
                           "map m0 paddr 0x40000000 size 0x1800 prot rw\n"
