@@ -1,14 +1,17 @@
 // libFuzzer target for the DMA layer (docs/DMA.md): the input picks a scenario (mode, CPUs,
 // queue size, timeout, DMA mask, caller) and a sequence of dma_map, dma_unmap, time, poll,
 // drain and device-access operations, run by the DMA checker. A broken rule aborts, printing the
-// trace, which `iommucheck replay` runs.
+// trace, which `iommucheck replay` runs. IOMMUCHECK_MUTANT=NAME (a name of `iommucheck mutants
+// --driver-source dma`) switches that seeded bug on, to see the fuzzer find it.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 
 #include "conform/dma_checker.h"
+#include "impl/mutant.h"
 
 using namespace iommu::conform;
 
@@ -76,6 +79,22 @@ DmaOp op(FuzzedDataProvider& in, unsigned& next_label) {
 }
 
 }  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  const char* name = std::getenv("IOMMUCHECK_MUTANT");
+  if (!name || !*name) return 0;
+  for (const DmaMutantSpec& spec : dma_mutant_specs()) {
+    if (spec.name == std::string_view(name)) {
+      iommu::impl::set_active_mutant(spec.id);  // libFuzzer runs every input on this thread
+      return 0;
+    }
+  }
+  std::fprintf(stderr, "IOMMUCHECK_MUTANT=%s: no such mutant; valid names:", name);
+  for (const DmaMutantSpec& spec : dma_mutant_specs())
+    std::fprintf(stderr, " %.*s", static_cast<int>(spec.name.size()), spec.name.data());
+  std::fprintf(stderr, "\n");
+  std::exit(2);
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
