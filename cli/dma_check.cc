@@ -26,9 +26,10 @@ constexpr uint64_t kEpisodeOps = 2000;
 std::string format_of(const std::string& driver) {
   const std::string format = driver.substr(4);
   if (format.find(':') != std::string::npos)
-    throw UsageError(fmt::format("driver '{}': the DMA layer runs over impl's page tables only: "
-                                 "dma:FORMAT with an impl format, e.g. dma:arm-64-lpae-s1-4k",
-                                 driver));
+    throw UsageError(
+        fmt::format("driver '{}': the DMA layer runs over impl's page tables only: "
+                    "dma:FORMAT with an impl format, e.g. dma:arm-64-lpae-s1-4k",
+                    driver));
   try {
     conform::resolve_driver("impl:" + format);
   } catch (const conform::DriverError& e) {
@@ -55,11 +56,11 @@ void report(const DmaCheckArgs& a, Found f) {
   const conform::DmaRunResult again = conform::run_dma_trace(small);
   if (!again.violation) small = f.trace;  // never hand out a trace that does not fail
   const conform::DmaViolation& v = again.violation ? *again.violation : f.violation;
-  small.comment = fmt::format("{}\nepisode seed {}; replay: iommucheck replay FILE", v.message(),
-                              f.seed);
-  std::string name = fmt::format("{}-{}-{}-seed{}.trace", a.driver,
-                                 conform::dma_mode_name(f.trace.scenario.mode),
-                                 a.hostile ? "hostile" : "contract", f.seed);
+  small.comment =
+      fmt::format("{}\nepisode seed {}; replay: iommucheck replay FILE", v.message(), f.seed);
+  std::string name =
+      fmt::format("{}-{}-{}-seed{}.trace", a.driver, conform::dma_mode_name(f.trace.scenario.mode),
+                  a.hostile ? "hostile" : "contract", f.seed);
   std::replace(name.begin(), name.end(), ':', '_');
   const std::filesystem::path path = std::filesystem::path(a.out) / name;
   std::error_code ec;
@@ -94,6 +95,7 @@ int run_dma_check(const DmaCheckArgs& a) {
   std::atomic<bool> stop{false};
   std::mutex mu;
   std::optional<Found> found;
+  std::optional<std::string> error;
   auto job = [&](unsigned j) {
     const uint64_t mine = total ? total / a.jobs + (j < total % a.jobs ? 1 : 0) : 0;
     uint64_t ran = 0;
@@ -101,9 +103,17 @@ int run_dma_check(const DmaCheckArgs& a) {
       const uint64_t seed = episode_seed(a.seed, j, e);
       const conform::DmaMode mode = a.modes[e % a.modes.size()];
       const uint64_t n = total ? std::min(kEpisodeOps, mine - ran) : kEpisodeOps;
-      const conform::DmaTrace t = conform::generate_dma_trace(
-          conform::dma_scenario(format, mode, caller, seed), seed, n);
-      const conform::DmaRunResult r = conform::run_dma_trace(t);
+      conform::DmaTrace t;
+      conform::DmaRunResult r;
+      try {
+        t = conform::generate_dma_trace(conform::dma_scenario(format, mode, caller, seed), seed, n);
+        r = conform::run_dma_trace(t);
+      } catch (const std::exception& ex) {  // the world could not be built (a model limit)
+        std::lock_guard lock(mu);
+        if (!error) error = ex.what();
+        stop = true;
+        return;
+      }
       ran += n;
       done += r.ops;
       std::lock_guard lock(mu);
@@ -118,6 +128,7 @@ int run_dma_check(const DmaCheckArgs& a) {
   for (unsigned j = 0; j < a.jobs; ++j) threads.emplace_back(job, j);
   for (std::thread& t : threads) t.join();
   progress.finish();
+  if (error && !found) throw UsageError(fmt::format("driver '{}': {}", a.driver, *error));
   if (found) report(a, std::move(*found));
   const bool interrupted = interrupt.flag().load() && !found;
   if (interrupted) fmt::print("interrupted: the counts cover the ops run until then\n");
@@ -152,8 +163,8 @@ int run_dma_replay(const std::string& path) {
         fmt::print("{:>5} {}\n      {}\n", i + 1, conform::format_dma_op(t.ops[i]), outcome);
       });
   if (r.violation) {
-    fmt::print("VIOLATION: {}{}\n", r.failing_op ? "" : "at teardown: ",
-               printable(r.violation->message()));
+    fmt::print("VIOLATION: {}{}\n",
+               r.failing_op ? "" : "at teardown: ", printable(r.violation->message()));
     return kExitViolation;
   }
   fmt::print("no violation in {} ops\n", t.ops.size());
@@ -170,8 +181,8 @@ int run_dma_mutants(const std::string& only, double seconds_per, uint64_t seed) 
   if (!known)
     throw UsageError(fmt::format("--only {}: no such mutant; valid names: {}", only, names));
   size_t run = 0, killed = 0;
-  fmt::print("{:<26} {:<9} {:<20} {:>9} {:>8}  {}\n", "mutant", "result", "check", "seconds",
-             "ops", "models");
+  fmt::print("{:<26} {:<9} {:<20} {:>9} {:>8}  {}\n", "mutant", "result", "check", "seconds", "ops",
+             "models");
   for (const conform::DmaMutantSpec& s : conform::dma_mutant_specs()) {
     if (!only.empty() && s.name != only) continue;
     fmt::print(stderr, "mutant {} on dma:arm-64-lpae-s1-4k ({})...\n", s.name,

@@ -14,7 +14,7 @@
 namespace iommu::cli {
 
 struct DmaCheckArgs {
-  std::string driver;  // "dma:FORMAT"
+  std::string driver;                   // "dma:FORMAT"
   std::vector<conform::DmaMode> modes;  // each runs with an equal share of the budget
   uint64_t seed = 1;
   std::optional<uint64_t> ops;

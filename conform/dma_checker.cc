@@ -20,9 +20,12 @@ namespace iommu::conform {
 
 std::string_view dma_mode_name(DmaMode m) {
   switch (m) {
-    case DmaMode::kStrict: return "strict";
-    case DmaMode::kPerCpu: return "per-cpu";
-    case DmaMode::kSingle: return "single";
+    case DmaMode::kStrict:
+      return "strict";
+    case DmaMode::kPerCpu:
+      return "per-cpu";
+    case DmaMode::kSingle:
+      return "single";
   }
   return "?";
 }
@@ -146,7 +149,8 @@ void DmaChecker::expire(bool polled) {
     if (flushes > s.flushes) {
       gone_.push_back({s.range, "stale-after-flush", "the flush that covers it completed"});
     } else if (polled && now_ms_ - s.unmapped_ms >= timeout) {
-      gone_.push_back({s.range, "stale-after-timer", "its flush-queue timer ran out and was polled"});
+      gone_.push_back(
+          {s.range, "stale-after-timer", "its flush-queue timer ran out and was polled"});
     } else {
       return false;
     }
@@ -223,7 +227,8 @@ std::optional<DmaViolation> DmaChecker::map(const DmaOp& op, std::string& out) {
   }
   const uint64_t len = (op.size + offset + (g - 1)) & ~(g - 1);
   if (!r.ok()) {
-    if (r.err != -ENOMEM) return DmaViolation{"errno", fmt::format("dma_map failed with {}", r.err)};
+    if (r.err != -ENOMEM)
+      return DmaViolation{"errno", fmt::format("dma_map failed with {}", r.err)};
     const bool nothing_held = live_.empty() && !queued_since_drain_;
     if (nothing_held && std::bit_ceil(len) <= (uint64_t{1} << (space_bits() - 1)))
       return DmaViolation{"leak", fmt::format("-ENOMEM for {:#x} bytes with no IOVA in use in a "
@@ -238,8 +243,9 @@ std::optional<DmaViolation> DmaChecker::map(const DmaOp& op, std::string& out) {
                                             r.iova, op.paddr)};
   const uint64_t top = space_bits() == 64 ? ~uint64_t{0} : (uint64_t{1} << space_bits()) - 1;
   if (base < g || base > top || top - base < len - 1)
-    return DmaViolation{"iova", fmt::format("[{:#x}, +{:#x}) is outside the DMA space [{:#x}, {:#x}]",
-                                            base, len, g, top)};
+    return DmaViolation{
+        "iova",
+        fmt::format("[{:#x}, +{:#x}) is outside the DMA space [{:#x}, {:#x}]", base, len, g, top)};
   if (auto v = fresh(base, len)) return v;
   live_[base] = Range{base, op.paddr - offset, len, op.prot};
   labels_[op.label] = Label{r.iova, op.size, true};
@@ -287,9 +293,10 @@ std::optional<DmaViolation> DmaChecker::unmap(uint64_t iova, uint64_t size, unsi
   expire(true);
   if (refused != (!live || bad_cpu)) {
     return DmaViolation{
-        "contract", refused ? fmt::format("the live mapping's unmap was refused ({})", out)
-                            : fmt::format("accepted, but {}", bad_cpu ? "the CPU does not exist"
-                                                                      : "no live mapping is there")};
+        "contract", refused
+                        ? fmt::format("the live mapping's unmap was refused ({})", out)
+                        : fmt::format("accepted, but {}", bad_cpu ? "the CPU does not exist"
+                                                                  : "no live mapping is there")};
   }
   if (world_->dma.warnings() != 0)
     return DmaViolation{"warning", "dma_unmap removed another size than was mapped"};
@@ -309,8 +316,8 @@ std::optional<DmaViolation> DmaChecker::unmap(uint64_t iova, uint64_t size, unsi
   const unsigned ring = scenario_.mode == DmaMode::kPerCpu ? cpu : 0;
   stale_.push_back({r, now_ms_, world_->sink.completed(), ring});
   queued_since_drain_ = true;
-  const auto waiting = std::count_if(stale_.begin(), stale_.end(),
-                                     [&](const Stale& s) { return s.ring == ring; });
+  const auto waiting =
+      std::count_if(stale_.begin(), stale_.end(), [&](const Stale& s) { return s.ring == ring; });
   if (static_cast<uint64_t>(waiting) > scenario_.ring_slots() - 1)
     return DmaViolation{"queue-bound",
                         fmt::format("{} unmapped ranges wait for a flush in a queue of {} "
@@ -336,10 +343,10 @@ std::optional<DmaViolation> DmaChecker::check_held(const std::string& when) cons
   for (const auto& [iova, r] : live_) bytes += r.len;
   const impl::IovaAllocator& iovas = world_->dma.iovas();
   if (iovas.live_count() != live_.size() || iovas.live_bytes() != bytes)
-    return DmaViolation{"leak", fmt::format("{}: {} IOVA ranges ({:#x} bytes) allocated, but {} "
-                                            "mappings ({:#x} bytes) are live",
-                                            when, iovas.live_count(), iovas.live_bytes(),
-                                            live_.size(), bytes)};
+    return DmaViolation{
+        "leak", fmt::format("{}: {} IOVA ranges ({:#x} bytes) allocated, but {} "
+                            "mappings ({:#x} bytes) are live",
+                            when, iovas.live_count(), iovas.live_bytes(), live_.size(), bytes)};
   if (const impl::FlushQueue* fq = world_->dma.flush_queue(); fq && fq->pending() != 0)
     return DmaViolation{"leak", fmt::format("{}: {} ranges still queued", when, fq->pending())};
   return std::nullopt;
@@ -361,8 +368,9 @@ std::optional<DmaViolation> DmaChecker::access(uint64_t iova, bool write, std::s
   const hw::AccessResult res = world_->device.translate(iova, {.write = write});
   if (res.ok() && !live_at(iova)) ++stale_hits_;
   if (show)
-    out = res.ok() ? fmt::format("paddr {:#x} (from {})", res.paddr(iova), hw::source_name(res.source))
-                   : fmt::format("fault (from {})", hw::source_name(res.source));
+    out = res.ok()
+              ? fmt::format("paddr {:#x} (from {})", res.paddr(iova), hw::source_name(res.source))
+              : fmt::format("fault (from {})", hw::source_name(res.source));
   return judge_access(iova, write, res);
 }
 
@@ -392,9 +400,9 @@ std::optional<DmaViolation> DmaChecker::judge_access(uint64_t iova, bool write,
     if (in(s.range) && got == s.range.paddr + (iova - s.range.iova)) return std::nullopt;
   for (auto g = gone_.rbegin(); g != gone_.rend(); ++g)
     if (in(g->range))
-      return DmaViolation{std::string(g->rule),
-                          fmt::format("a {} of iova {:#x} reaches paddr {:#x} after {}", kind,
-                                      iova, got, g->why)};
+      return DmaViolation{
+          std::string(g->rule),
+          fmt::format("a {} of iova {:#x} reaches paddr {:#x} after {}", kind, iova, got, g->why)};
   return DmaViolation{"unmapped-reachable", fmt::format("a {} of unmapped iova {:#x} reaches paddr "
                                                         "{:#x}",
                                                         kind, iova, got)};
@@ -407,7 +415,8 @@ std::optional<DmaViolation> DmaChecker::teardown() {
     if (l.live) live.push_back(name);
   for (unsigned name : live) {
     const Label& l = labels_.at(name);
-    if (auto v = unmap(l.iova, l.size, 0, out)) return DmaViolation{v->rule, "teardown: " + v->detail};
+    if (auto v = unmap(l.iova, l.size, 0, out))
+      return DmaViolation{v->rule, "teardown: " + v->detail};
   }
   if (auto v = drain(out)) return DmaViolation{v->rule, "teardown: " + v->detail};
   for (const Gone& g : gone_)

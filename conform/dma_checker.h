@@ -49,14 +49,14 @@ enum class DmaOpKind { kMap, kUnmap, kUnmapIova, kTick, kPoll, kDrain, kAccess, 
 // (or whose map failed) is skipped.
 struct DmaOp {
   DmaOpKind kind = DmaOpKind::kPoll;
-  unsigned label = 0;   // kMap: the new mapping's name; kUnmap, kAccess: the mapping named
-  uint64_t paddr = 0;   // kMap
-  uint64_t size = 0;    // kMap, kUnmapIova; kUnmap: 0 unmaps the size mapped
-  uint64_t iova = 0;    // kUnmapIova, kAccessIova; kAccess: the offset from the mapping's iova
-  int prot = 0;         // kMap
-  unsigned cpu = 0;     // kUnmap, kUnmapIova
-  uint64_t ms = 0;      // kTick
-  bool write = false;   // kAccess, kAccessIova
+  unsigned label = 0;  // kMap: the new mapping's name; kUnmap, kAccess: the mapping named
+  uint64_t paddr = 0;  // kMap
+  uint64_t size = 0;   // kMap, kUnmapIova; kUnmap: 0 unmaps the size mapped
+  uint64_t iova = 0;   // kUnmapIova, kAccessIova; kAccess: the offset from the mapping's iova
+  int prot = 0;        // kMap
+  unsigned cpu = 0;    // kUnmap, kUnmapIova
+  uint64_t ms = 0;     // kTick
+  bool write = false;  // kAccess, kAccessIova
 };
 
 struct DmaViolation {
@@ -117,8 +117,7 @@ class DmaChecker {
   std::optional<DmaViolation> unmap(uint64_t iova, uint64_t size, unsigned cpu, std::string& out);
   std::optional<DmaViolation> drain(std::string& out);
   // Judges every outcome the device may produce, then performs the access (filling caches).
-  std::optional<DmaViolation> access(uint64_t iova, bool write, std::string& out,
-                                     bool show = true);
+  std::optional<DmaViolation> access(uint64_t iova, bool write, std::string& out, bool show = true);
   // Moves to gone_ the stale ranges a completed context flush covers and, when the flush
   // queue was polled, those whose timer ran out (every map and unmap polls).
   void expire(bool polled);
@@ -156,10 +155,10 @@ DmaTrace parse_dma_trace(const std::string& text, const std::string& where);
 bool is_dma_trace(const std::string& text);
 
 struct DmaRunResult {
-  uint64_t ops = 0;                      // steps run
+  uint64_t ops = 0;  // steps run
   std::optional<DmaViolation> violation;
-  std::optional<size_t> failing_op;      // index of the op that broke it; none: teardown
-  uint64_t stale_hits = 0;               // DmaChecker::stale_hits
+  std::optional<size_t> failing_op;  // index of the op that broke it; none: teardown
+  uint64_t stale_hits = 0;           // DmaChecker::stale_hits
 };
 
 // Runs the trace's ops in order, stopping at the first violation, then tears down. `show`
@@ -170,8 +169,7 @@ DmaRunResult run_dma_trace(const DmaTrace& t,
 // A random trace of `ops` steps for `scenario` from `seed`.
 DmaTrace generate_dma_trace(const DmaScenario& scenario, uint64_t seed, uint64_t ops);
 // A scenario drawn from seed for a mode: queue sizes, timeouts, CPUs and DMA masks vary.
-DmaScenario dma_scenario(const std::string& format, DmaMode mode, CallerMode caller,
-                         uint64_t seed);
+DmaScenario dma_scenario(const std::string& format, DmaMode mode, CallerMode caller, uint64_t seed);
 
 // The shortest trace (by dropping ops) that still breaks the same rule.
 DmaTrace minimize_dma_trace(const DmaTrace& t, const std::string& rule);

@@ -24,9 +24,12 @@ std::string format_dma_op(const DmaOp& op) {
                          op.size ? fmt::format(" size {:#x}", op.size) : "", op.cpu);
     case DmaOpKind::kUnmapIova:
       return fmt::format("unmap-iova {:#x} size {:#x} cpu {}", op.iova, op.size, op.cpu);
-    case DmaOpKind::kTick: return fmt::format("tick {}", op.ms);
-    case DmaOpKind::kPoll: return "poll";
-    case DmaOpKind::kDrain: return "drain";
+    case DmaOpKind::kTick:
+      return fmt::format("tick {}", op.ms);
+    case DmaOpKind::kPoll:
+      return "poll";
+    case DmaOpKind::kDrain:
+      return "drain";
     case DmaOpKind::kAccess:
       return fmt::format("{} m{} +{:#x}", op.write ? "write" : "read", op.label, op.iova);
     case DmaOpKind::kAccessIova:
@@ -40,10 +43,11 @@ std::string format_dma_trace(const DmaTrace& t) {
   std::istringstream comment(t.comment);
   for (std::string line; std::getline(comment, line);) s += "# " + line + "\n";
   const DmaScenario& c = t.scenario;
-  s += fmt::format("driver dma:{}\nmode {}\ncpus {}\nfq-entries {}\nfq-timeout-ms {}\n"
-                   "dma-bits {}\ncaller {}\n",
-                   c.format, dma_mode_name(c.mode), c.cpus, c.fq_entries, c.fq_timeout_ms,
-                   c.dma_bits, c.caller == CallerMode::kHostile ? "hostile" : "contract");
+  s += fmt::format(
+      "driver dma:{}\nmode {}\ncpus {}\nfq-entries {}\nfq-timeout-ms {}\n"
+      "dma-bits {}\ncaller {}\n",
+      c.format, dma_mode_name(c.mode), c.cpus, c.fq_entries, c.fq_timeout_ms, c.dma_bits,
+      c.caller == CallerMode::kHostile ? "hostile" : "contract");
   for (const DmaOp& op : t.ops) s += format_dma_op(op) + "\n";
   return s;
 }
@@ -88,7 +92,8 @@ class Words {
   }
   unsigned label() {
     const std::string w = next("the mapping label");
-    if (w.size() < 2 || w[0] != 'm') fail(fmt::format("'{}' is not a mapping label (m0, m1, ...)", w));
+    if (w.size() < 2 || w[0] != 'm')
+      fail(fmt::format("'{}' is not a mapping label (m0, m1, ...)", w));
     return static_cast<unsigned>(number_in(w.substr(1), "the label number"));
   }
   [[noreturn]] void fail(const std::string& why) const { throw TraceError(where_, n_, why); }
@@ -116,8 +121,10 @@ DmaOp parse_op(Words& w, const std::string& name) {
     op.prot = *prot;
   } else if (name == "unmap" || name == "unmap-iova") {
     op.kind = name == "unmap" ? DmaOpKind::kUnmap : DmaOpKind::kUnmapIova;
-    if (name == "unmap") op.label = w.label();
-    else op.iova = w.number("iova");
+    if (name == "unmap")
+      op.label = w.label();
+    else
+      op.iova = w.number("iova");
     std::string k = w.next("cpu");
     if (k == "size") {
       op.size = w.number("size");
@@ -144,9 +151,10 @@ DmaOp parse_op(Words& w, const std::string& name) {
     op.write = name == "write-iova";
     op.iova = w.number("iova");
   } else {
-    w.fail(fmt::format("unknown operation '{}' (map, unmap, unmap-iova, tick, poll, drain, read, "
-                       "write, read-iova, write-iova)",
-                       name));
+    w.fail(
+        fmt::format("unknown operation '{}' (map, unmap, unmap-iova, tick, poll, drain, read, "
+                    "write, read-iova, write-iova)",
+                    name));
   }
   if (!w.done()) w.fail("unexpected words at the end of the line");
   return op;
@@ -268,7 +276,8 @@ class DmaGenerator {
     if (roll < 50 && !live_.empty()) return unmap();
     if (roll < 68 && !live_.empty()) return access(live_[pick(live_.size())]);
     if (roll < 80 && !gone_.empty()) return access(gone_[pick(gone_.size())]);
-    if (roll < 82) return {.kind = DmaOpKind::kAccessIova, .iova = pick(space_end()), .write = coin()};
+    if (roll < 82)
+      return {.kind = DmaOpKind::kAccessIova, .iova = pick(space_end()), .write = coin()};
     if (roll < 92) return tick();
     if (roll < 98) return {.kind = DmaOpKind::kPoll};
     if (roll < 99) return {.kind = DmaOpKind::kDrain};
@@ -283,7 +292,9 @@ class DmaGenerator {
 
   uint64_t pick(uint64_t n) { return n == 0 ? 0 : rng_() % n; }
   bool coin() { return rng_() & 1; }
-  uint64_t space_end() const { return space_bits_ >= 64 ? ~uint64_t{0} : uint64_t{1} << space_bits_; }
+  uint64_t space_end() const {
+    return space_bits_ >= 64 ? ~uint64_t{0} : uint64_t{1} << space_bits_;
+  }
   unsigned cpu() { return static_cast<unsigned>(pick(s_.mode == DmaMode::kPerCpu ? s_.cpus : 4)); }
 
   DmaOp map() {
@@ -296,7 +307,10 @@ class DmaGenerator {
     const int prot = std::array<int, 4>{IOMMU_READ | IOMMU_WRITE, IOMMU_READ | IOMMU_WRITE,
                                         IOMMU_READ, IOMMU_WRITE}[pick(4)];
     live_.push_back({next_label_, size});
-    return {.kind = DmaOpKind::kMap, .label = next_label_++, .paddr = paddr, .size = size,
+    return {.kind = DmaOpKind::kMap,
+            .label = next_label_++,
+            .paddr = paddr,
+            .size = size,
             .prot = prot};
   }
 
@@ -325,26 +339,37 @@ class DmaGenerator {
   DmaOp misuse() {
     switch (pick(6)) {
       case 0:
-        if (!gone_.empty()) return {.kind = DmaOpKind::kUnmap, .label = gone_[pick(gone_.size())].label, .cpu = cpu()};
+        if (!gone_.empty())
+          return {
+              .kind = DmaOpKind::kUnmap, .label = gone_[pick(gone_.size())].label, .cpu = cpu()};
         break;
       case 1:
         if (!live_.empty()) {
           const Made m = live_[pick(live_.size())];
-          return {.kind = DmaOpKind::kUnmap, .label = m.label, .size = m.size + granule_ * (1 + pick(2)), .cpu = cpu()};
+          return {.kind = DmaOpKind::kUnmap,
+                  .label = m.label,
+                  .size = m.size + granule_ * (1 + pick(2)),
+                  .cpu = cpu()};
         }
         break;
       case 2:
         if (!live_.empty() && s_.mode == DmaMode::kPerCpu)
-          return {.kind = DmaOpKind::kUnmap, .label = live_[pick(live_.size())].label,
+          return {.kind = DmaOpKind::kUnmap,
+                  .label = live_[pick(live_.size())].label,
                   .cpu = s_.cpus + static_cast<unsigned>(pick(3))};
         break;
       case 3:
-        return {.kind = DmaOpKind::kMap, .label = next_label_++, .paddr = pick(1 << 20),
-                .size = coin() ? 0 : ~uint64_t{0} - pick(granule_), .prot = IOMMU_READ};
+        return {.kind = DmaOpKind::kMap,
+                .label = next_label_++,
+                .paddr = pick(1 << 20),
+                .size = coin() ? 0 : ~uint64_t{0} - pick(granule_),
+                .prot = IOMMU_READ};
       default:
         break;
     }
-    return {.kind = DmaOpKind::kUnmapIova, .size = 1 + pick(4 * granule_), .iova = pick(space_end()),
+    return {.kind = DmaOpKind::kUnmapIova,
+            .size = 1 + pick(4 * granule_),
+            .iova = pick(space_end()),
             .cpu = cpu()};
   }
 

@@ -60,8 +60,12 @@ DmaOp op(FuzzedDataProvider& in, unsigned& next_label) {
       o.kind = DmaOpKind::kTick;
       o.ms = in.ConsumeIntegralInRange<uint64_t>(0, 1100);
       break;
-    case 5: o.kind = DmaOpKind::kPoll; break;
-    case 6: o.kind = DmaOpKind::kDrain; break;
+    case 5:
+      o.kind = DmaOpKind::kPoll;
+      break;
+    case 6:
+      o.kind = DmaOpKind::kDrain;
+      break;
     case 7:
     case 8:
       o.kind = DmaOpKind::kAccess;

@@ -1,8 +1,9 @@
 // The DMA checker (conform/dma_checker.h): the lazy window on hand-written traces, each rule
 // against the seeded bug it exists for, hostile calls, campaigns, and the trace text form.
+#include "conform/dma_checker.h"
+
 #include <gtest/gtest.h>
 
-#include "conform/dma_checker.h"
 #include "conform/trace.h"
 #include "impl/mutant.h"
 
@@ -26,9 +27,8 @@ struct Outcomes {
 
 Outcomes run(const DmaTrace& t) {
   Outcomes r;
-  const DmaRunResult res = run_dma_trace(t, [&](size_t, const std::string& o) {
-    r.outcomes.push_back(o);
-  });
+  const DmaRunResult res =
+      run_dma_trace(t, [&](size_t, const std::string& o) { r.outcomes.push_back(o); });
   r.violation = res.violation;
   r.failed_at = res.failing_op ? *res.failing_op + 1 : 0;
   r.stale_hits = res.stale_hits;
@@ -92,8 +92,8 @@ TEST(DmaChecker, AQueueThatForgetsAnEntryIsCaught) {
 
 TEST(DmaChecker, ADrainEndsTheWindow) {
   const Outcomes r = run(trace("mode single",
-                          "map m0 paddr 0x40000000 size 0x1000 prot rw\nread m0 +0x0\n"
-                          "unmap m0 cpu 3\nread m0 +0x0\ndrain\nread m0 +0x0\n"));
+                               "map m0 paddr 0x40000000 size 0x1000 prot rw\nread m0 +0x0\n"
+                               "unmap m0 cpu 3\nread m0 +0x0\ndrain\nread m0 +0x0\n"));
   ASSERT_FALSE(r.violation) << r.violation->message();
   EXPECT_EQ(r.stale_hits, 1u);
   EXPECT_TRUE(r.outcomes[5].starts_with("fault")) << r.outcomes[5];
@@ -139,14 +139,14 @@ TEST(DmaChecker, AWriteThroughAReadOnlyMappingIsCaught) {
 
 TEST(DmaChecker, HostileCallsAreRefusedAndChangeNothing) {
   const Outcomes r = run(trace("mode per-cpu\ncpus 2\ncaller hostile",
-                          "map m0 paddr 0x40000000 size 0x1800 prot rw\n"
-                          "unmap m0 size 0x3000 cpu 0\n"     // a wrong size
-                          "unmap m0 cpu 2\n"                 // a CPU that does not exist
-                          "unmap-iova 0x1000 size 0x1000 cpu 0\n"  // never mapped
-                          "read m0 +0x17ff\n"
-                          "unmap m0 size 0x1900 cpu 1\n"     // rounds to the size mapped
-                          "unmap m0 cpu 1\n"                 // twice
-                          "map m1 paddr 0x1000 size 0x0 prot r\n"));
+                               "map m0 paddr 0x40000000 size 0x1800 prot rw\n"
+                               "unmap m0 size 0x3000 cpu 0\n"           // a wrong size
+                               "unmap m0 cpu 2\n"                       // a CPU that does not exist
+                               "unmap-iova 0x1000 size 0x1000 cpu 0\n"  // never mapped
+                               "read m0 +0x17ff\n"
+                               "unmap m0 size 0x1900 cpu 1\n"  // rounds to the size mapped
+                               "unmap m0 cpu 1\n"              // twice
+                               "map m1 paddr 0x1000 size 0x0 prot r\n"));
   ASSERT_FALSE(r.violation) << r.violation->message();
   for (size_t i : {1, 2, 3, 6}) EXPECT_TRUE(r.outcomes[i].starts_with("refused")) << r.outcomes[i];
   EXPECT_EQ(r.outcomes[4], "paddr 0x400017ff (from iotlb)");
