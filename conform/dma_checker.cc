@@ -226,6 +226,18 @@ std::optional<DmaViolation> DmaChecker::map(const DmaOp& op, std::string& out) {
                                              r.ok() ? "a mapping" : std::to_string(r.err))};
   }
   const uint64_t len = (op.size + offset + (g - 1)) & ~(g - 1);
+  // The page table refuses output addresses beyond its oas (io-pgtable's -ERANGE).
+  const unsigned oas = world_->source.info.config.oas;
+  const uint64_t last_paddr = (op.paddr - offset) + (len - 1);
+  const bool beyond_oas =
+      last_paddr < op.paddr - offset || (oas < 64 && (last_paddr >> oas) != 0);
+  if (beyond_oas) {
+    if (r.err == -ERANGE || r.err == -ENOMEM) return std::nullopt;
+    return DmaViolation{"errno", fmt::format("[{:#x}, +{:#x}) is beyond the {}-bit oas: must be "
+                                             "-ERANGE, got {}",
+                                             op.paddr - offset, len, oas,
+                                             r.ok() ? "a mapping" : std::to_string(r.err))};
+  }
   if (!r.ok()) {
     if (r.err != -ENOMEM)
       return DmaViolation{"errno", fmt::format("dma_map failed with {}", r.err)};

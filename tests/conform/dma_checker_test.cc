@@ -154,6 +154,17 @@ TEST(DmaChecker, HostileCallsAreRefusedAndChangeNothing) {
   EXPECT_EQ(r.outcomes[7], "errno -22");
 }
 
+// Found by fuzz_dma: a buffer beyond the format's 32-bit oas is the page table's -ERANGE.
+TEST(DmaChecker, ABufferBeyondTheOasIsErange) {
+  const Outcomes r = run(parse_dma_trace(
+      "driver dma:arm-v7s\ndma-bits 20\ncaller hostile\n"
+      "map m0 paddr 0xffffffff size 0x3ffd5 prot r\nmap m1 paddr 0xfff00000 size 0x1000 prot r\n",
+      "test"));
+  ASSERT_FALSE(r.violation) << r.violation->message();
+  EXPECT_EQ(r.outcomes[0], "errno -34");
+  EXPECT_TRUE(r.outcomes[1].starts_with("iova")) << r.outcomes[1];
+}
+
 TEST(DmaChecker, CampaignsPassInEveryModeAndReachTheWindow) {
   for (DmaMode mode : {DmaMode::kStrict, DmaMode::kPerCpu, DmaMode::kSingle}) {
     for (CallerMode caller : {CallerMode::kContract, CallerMode::kHostile}) {
