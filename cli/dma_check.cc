@@ -72,7 +72,11 @@ void report(const DmaCheckArgs& a, Found f) {
                conform::format_dma_trace(small));
     return;
   }
-  fmt::print("finding (minimized to {} ops): {}\n", small.ops.size(), path.string());
+  if (again.violation)
+    fmt::print("finding (minimized to {} ops): {}\n", small.ops.size(), path.string());
+  else  // a violation that depends on more than the ops (it should not happen): kept whole
+    fmt::print("finding (NOT minimized: the shorter trace did not fail again): {}\n",
+               path.string());
 }
 
 }  // namespace

@@ -229,8 +229,7 @@ std::optional<DmaViolation> DmaChecker::map(const DmaOp& op, std::string& out) {
   // The page table refuses output addresses beyond its oas (io-pgtable's -ERANGE).
   const unsigned oas = world_->source.info.config.oas;
   const uint64_t last_paddr = (op.paddr - offset) + (len - 1);
-  const bool beyond_oas =
-      last_paddr < op.paddr - offset || (oas < 64 && (last_paddr >> oas) != 0);
+  const bool beyond_oas = last_paddr < op.paddr - offset || (oas < 64 && (last_paddr >> oas) != 0);
   if (beyond_oas) {
     if (r.err == -ERANGE || r.err == -ENOMEM) return std::nullopt;
     return DmaViolation{"errno", fmt::format("[{:#x}, +{:#x}) is beyond the {}-bit oas: must be "
@@ -375,14 +374,20 @@ std::optional<DmaViolation> DmaChecker::probe_range(const Range& r) const {
 
 std::optional<DmaViolation> DmaChecker::access(uint64_t iova, bool write, std::string& out,
                                                bool show) {
-  for (const hw::AccessResult& res : world_->device.possible(iova, {.write = write}))
-    if (auto v = judge_access(iova, write, res)) return v;
+  auto describe = [&](const hw::AccessResult& res) {
+    return res.ok()
+               ? fmt::format("paddr {:#x} (from {})", res.paddr(iova), hw::source_name(res.source))
+               : fmt::format("fault (from {})", hw::source_name(res.source));
+  };
+  for (const hw::AccessResult& res : world_->device.possible(iova, {.write = write})) {
+    if (auto v = judge_access(iova, write, res)) {
+      if (show) out = "may give " + describe(res);
+      return v;
+    }
+  }
   const hw::AccessResult res = world_->device.translate(iova, {.write = write});
   if (res.ok() && !live_at(iova)) ++stale_hits_;
-  if (show)
-    out = res.ok()
-              ? fmt::format("paddr {:#x} (from {})", res.paddr(iova), hw::source_name(res.source))
-              : fmt::format("fault (from {})", hw::source_name(res.source));
+  if (show) out = describe(res);
   return judge_access(iova, write, res);
 }
 
