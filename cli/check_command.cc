@@ -14,6 +14,7 @@
 #include "cli/check_threads.h"
 #include "cli/command.h"
 #include "cli/coverage_option.h"
+#include "cli/dma_check.h"
 #include "cli/finding_file.h"
 #include "cli/interrupt.h"
 #include "cli/iopt_check.h"
@@ -47,6 +48,8 @@ struct CheckArgs {
   std::string baseline_path;
   std::string coverage_dir;
   conform::Baseline baseline;  // loaded by run_check
+  std::string flush_queue;     // dma: drivers: per-cpu or single (implies lazy)
+  bool invalidation_given = false;
 };
 
 // Job j runs seed + j; the op budget is split between jobs.
@@ -211,6 +214,30 @@ int run_iopt(const CheckArgs& a) {
                          .jobs = a.jobs});
 }
 
+// The DMA layer picks its invalidation mode with --invalidation and --flush-queue, and has
+// none of the page-table domain's other options.
+int run_dma(const CheckArgs& a) {
+  if (!a.domain.iommu.empty() || a.domain.np_caching || !a.baseline_path.empty() ||
+      a.table_memory || a.threads > 1)
+    throw UsageError(fmt::format("driver '{}': --iommu, --np-caching, --baseline, --table-memory "
+                                 "and --threads do not apply to dma: drivers",
+                                 a.driver));
+  const bool strict = a.domain.invalidation == "strict";
+  if (!a.flush_queue.empty() && strict && a.invalidation_given)
+    throw UsageError("--flush-queue needs lazy invalidation: drop --invalidation strict");
+  std::vector<conform::DmaMode> modes;
+  if (a.domain.matrix) {
+    modes = {conform::DmaMode::kStrict, conform::DmaMode::kPerCpu, conform::DmaMode::kSingle};
+  } else if (!a.flush_queue.empty() || !strict) {
+    modes = {a.flush_queue == "single" ? conform::DmaMode::kSingle : conform::DmaMode::kPerCpu};
+  } else {
+    modes = {conform::DmaMode::kStrict};
+  }
+  return run_dma_check({.driver = a.driver, .modes = modes, .seed = a.seed, .ops = a.ops,
+                        .seconds = a.seconds, .hostile = a.caller == "hostile", .out = a.out,
+                        .jobs = a.jobs});
+}
+
 int run_threads(const CheckArgs& a, const conform::DriverSource& src) {
   if (a.caller != "contract")
     throw UsageError("--threads runs correct calls only: --caller hostile is not supported");
@@ -227,6 +254,8 @@ int run_threads(const CheckArgs& a, const conform::DriverSource& src) {
 
 int run_check(CheckArgs& a) {
   if (is_iopt_driver(a.driver)) return run_iopt(a);
+  if (is_dma_driver(a.driver)) return run_dma(a);
+  if (!a.flush_queue.empty()) throw UsageError("--flush-queue: only dma: drivers have one");
   if (!a.baseline_path.empty()) {
     try {
       a.baseline = conform::Baseline::load(a.baseline_path);
@@ -273,7 +302,8 @@ void add_check_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("check", "Randomized differential campaign of a driver against "
                                           "the reference model and the hardware model");
   cmd->add_option("--driver", o->driver,
-                  "impl:FORMAT, linux:FORMAT, plugin:PATH.so or iopt:FORMAT")->required();
+                  "impl:FORMAT, linux:FORMAT, plugin:PATH.so, iopt:FORMAT or dma:FORMAT")
+      ->required();
   cmd->add_option("--kernel", o->kernel, "Linux tree for linux:FORMAT drivers")
       ->check(CLI::ExistingDirectory);
   add_count_option(cmd, "--seed", 0, kMaxU64, [o](uint64_t v) { o->seed = v; },
@@ -305,6 +335,10 @@ void add_check_command(CLI::App& app, Action& action) {
                               "flush_iotlb_all")
                   ->check(CLI::IsMember({"strict", "lazy"}))
                   ->capture_default_str();
+  cmd->add_option("--flush-queue", o->flush_queue,
+                  "dma: drivers: the lazy mode's flush queue, per-cpu or single (implies "
+                  "--invalidation lazy)")
+      ->check(CLI::IsMember({"per-cpu", "single"}));
   auto* np = cmd->add_flag("--np-caching", o->domain.np_caching,
                            "The IOMMU caches non-present entries (vtd or amd only)");
   cmd->add_flag("--matrix", o->domain.matrix,
@@ -329,7 +363,10 @@ void add_check_command(CLI::App& app, Action& action) {
       ->check(CLI::Range(0.001, 3600.0))
       ->capture_default_str();
   add_coverage_option(cmd, o->coverage_dir);
-  cmd->callback([&action, o] { action = [o] { return run_check(*o); }; });
+  cmd->callback([&action, o, inv] {
+    o->invalidation_given = inv->count() > 0;
+    action = [o] { return run_check(*o); };
+  });
 }
 
 }  // namespace iommu::cli

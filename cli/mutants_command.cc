@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "cli/dma_check.h"
 #include "cli/iopt_check.h"
 #include "cli/text.h"
 #include "cli/validate.h"
@@ -98,6 +99,7 @@ int run_mutants(const MutantsArgs& a) {
   if (a.source == "linux") return run_linux_mutants(a);
   if (a.source == "iopt") return run_iopt_mutants(a.only, a.seconds_per, a.seed, a.out);
   if (!a.out.empty()) throw UsageError("--out: only with --driver-source iopt");
+  if (a.source == "dma") return run_dma_mutants(a.only, a.seconds_per, a.seed);
   if (a.unmutated) throw UsageError("--unmutated: only with --driver-source linux");
   const auto specs = conform::mutant_specs();
   auto named = [&](const conform::MutantSpec& s) { return s.name == a.only; };
@@ -129,9 +131,10 @@ void add_mutants_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand(
       "mutants", "The bug zoo: run each seeded bug until a check kills it (exit 0 iff all are)");
   cmd->add_option("--driver-source", a->source,
-                  "impl (our seeded bugs), linux (edits of --kernel's sources) or iopt (the "
+                  "impl (our seeded bugs), linux (edits of --kernel's sources), dma (the DMA "
+                  "layer's seeded bugs) or iopt (the "
                   "storage layer's seeded bugs)")
-      ->check(CLI::IsMember({"impl", "linux", "iopt"}))
+      ->check(CLI::IsMember({"impl", "linux", "iopt", "dma"}))
       ->capture_default_str();
   cmd->add_option("--kernel", a->kernel, "Linux tree for --driver-source linux")
       ->check(CLI::ExistingDirectory);

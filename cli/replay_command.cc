@@ -9,6 +9,7 @@
 
 #include "cli/command.h"
 #include "cli/coverage_option.h"
+#include "cli/dma_check.h"
 #include "cli/iopt_check.h"
 #include "cli/text.h"
 #include "cli/validate.h"
@@ -38,6 +39,10 @@ std::string value_text(int64_t v) {
 int run_replay(const ReplayArgs& a) {
   if (conform::is_iopt_trace_file(a.trace) || (a.driver && is_iopt_driver(*a.driver)))
     return run_iopt_replay(a.trace, a.driver, a.kernel);
+  if (is_dma_trace_file(a.trace)) {
+    if (a.driver) throw UsageError("--driver: a dma: trace runs on the driver it names");
+    return run_dma_replay(a.trace);
+  }
   conform::Trace trace;
   try {
     trace = conform::read_trace_file(a.trace);

@@ -32,6 +32,11 @@ enum class Mutant {
   // table (and its leaves) is lost. Only concurrent campaigns reach it, so it is not in the
   // serial zoo (conform/mutants.cc); tests/conform/concurrent_test.cc kills it.
   kRacyTableInstall,
+  // The DMA layer's zoo (conform/dma_trace.cc, `mutants --driver-source dma`):
+  kDmaFreeUnflushed,    // the flush queue frees an entry no finished flush started after
+  kDmaQueueForgets,     // a full ring drops its oldest entry instead of flushing
+  kDmaTimerNeverFires,  // the flush-queue timer never fires
+  kDmaStrictNoSync,     // a strict dma_unmap skips iotlb_sync
 };
 
 namespace detail {

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds="${1:-20}"
-targets=(fuzz_trace fuzz_decode fuzz_diff fuzz_iopt fuzz_virtio)
+targets=(fuzz_trace fuzz_decode fuzz_diff fuzz_iopt fuzz_virtio fuzz_dma)
 
 cmake --preset fuzz >/dev/null
 cmake --build build/fuzz --target "${targets[@]}" -j "$(nproc)"

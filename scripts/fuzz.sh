@@ -2,7 +2,7 @@
 # A fuzz campaign for one target: libFuzzer with -fork=JOBS on a working corpus under
 # findings/fuzz/TARGET/, progress on stderr, every crash, leak, hang or OOM kept there.
 #   scripts/fuzz.sh TARGET [SECONDS] [JOBS]     e.g. scripts/fuzz.sh fuzz_diff 3600 2
-# TARGET: fuzz_trace, fuzz_decode or fuzz_diff. SECONDS default 600, JOBS default the core
+# TARGET: fuzz_trace, fuzz_decode, fuzz_diff or fuzz_dma. SECONDS default 600, JOBS default the core
 # count. PRESET=fuzz-nosan drops the sanitizers (several times the executions per second);
 # IOMMUCHECK_MUTANT=NAME switches a seeded impl bug on in fuzz_diff.
 # fuzz_diff on Linux's code: KERNEL=DIR (the tree of the linux: drivers; its files are compiled
@@ -17,8 +17,8 @@ seconds="${2:-600}"
 jobs="${3:-$(nproc)}"
 preset="${PRESET:-fuzz}"
 case "${target}" in
-  fuzz_trace | fuzz_decode | fuzz_diff) ;;
-  *) echo "unknown target ${target} (fuzz_trace, fuzz_decode, fuzz_diff)" >&2; exit 2 ;;
+  fuzz_trace | fuzz_decode | fuzz_diff | fuzz_dma) ;;
+  *) echo "unknown target ${target} (fuzz_trace, fuzz_decode, fuzz_diff, fuzz_dma)" >&2; exit 2 ;;
 esac
 case "${preset}" in
   fuzz | fuzz-nosan) ;;
