@@ -4,24 +4,18 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <sstream>
-#include <thread>
 
 #include "cli/command.h"
-#include "cli/interrupt.h"
-#include "cli/progress.h"
+#include "cli/episodes.h"
 #include "cli/text.h"
 #include "conform/registry.h"
 #include "conform/trace.h"
 
 namespace iommu::cli {
 namespace {
-
-constexpr uint64_t kEpisodeOps = 2000;
 
 std::string format_of(const std::string& driver) {
   const std::string format = driver.substr(4);
@@ -36,12 +30,6 @@ std::string format_of(const std::string& driver) {
     throw UsageError(fmt::format("driver '{}': {}", driver, e.what()));
   }
   return format;
-}
-
-uint64_t episode_seed(uint64_t seed, unsigned job, uint64_t episode) {
-  uint64_t z = seed + job * 0x9E3779B97F4A7C15ull + episode * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 30)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
 }
 
 struct Found {
@@ -85,63 +73,25 @@ bool is_dma_driver(const std::string& name) { return name.rfind("dma:", 0) == 0;
 
 int run_dma_check(const DmaCheckArgs& a) {
   const std::string format = format_of(a.driver);
-  const uint64_t total = a.ops.value_or(a.seconds ? 0 : 100000);
   const auto caller = a.hostile ? conform::CallerMode::kHostile : conform::CallerMode::kContract;
-  InterruptGuard interrupt;
-  Progress progress("check " + a.driver, total);
-  const auto start = std::chrono::steady_clock::now();
-  auto out_of_time = [&] {
-    return a.seconds &&
-           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >=
-               *a.seconds;
-  };
-  std::atomic<uint64_t> done{0};
-  std::atomic<bool> stop{false};
-  std::mutex mu;
-  std::optional<Found> found;
-  std::optional<std::string> error;
-  auto job = [&](unsigned j) {
-    const uint64_t mine = total ? total / a.jobs + (j < total % a.jobs ? 1 : 0) : 0;
-    uint64_t ran = 0;
-    for (uint64_t e = 0; !stop && !interrupt.flag() && (total ? ran < mine : !out_of_time()); ++e) {
-      const uint64_t seed = episode_seed(a.seed, j, e);
-      const conform::DmaMode mode = a.modes[e % a.modes.size()];
-      const uint64_t n = total ? std::min(kEpisodeOps, mine - ran) : kEpisodeOps;
-      conform::DmaTrace t;
-      conform::DmaRunResult r;
-      try {
-        t = conform::generate_dma_trace(conform::dma_scenario(format, mode, caller, seed), seed, n);
-        r = conform::run_dma_trace(t);
-      } catch (const std::exception& ex) {  // the world could not be built (a model limit)
-        std::lock_guard lock(mu);
-        if (!error) error = ex.what();
-        stop = true;
-        return;
-      }
-      ran += n;
-      done += r.ops;
-      std::lock_guard lock(mu);
-      progress.update(done);
-      if (r.violation && !found) {
-        found = Found{t, *r.violation, seed};
-        stop = true;
-      }
+  const EpisodeFn<Found> run = [&](uint64_t seed, uint64_t e, uint64_t n,
+                                   const std::atomic<bool>&) {
+    const conform::DmaMode mode = a.modes[e % a.modes.size()];
+    Found f{.trace = conform::generate_dma_trace(conform::dma_scenario(format, mode, caller, seed),
+                                                 seed, n),
+            .violation = {},
+            .seed = seed};
+    const conform::DmaRunResult r = conform::run_dma_trace(f.trace);
+    Episode<Found> out{.ops = r.ops, .finding = std::nullopt};
+    if (r.violation) {
+      f.violation = *r.violation;
+      out.finding = std::move(f);
     }
+    return out;
   };
-  std::vector<std::thread> threads;
-  for (unsigned j = 0; j < a.jobs; ++j) threads.emplace_back(job, j);
-  for (std::thread& t : threads) t.join();
-  progress.finish();
-  if (error && !found) throw UsageError(fmt::format("driver '{}': {}", a.driver, *error));
-  if (found) report(a, std::move(*found));
-  const bool interrupted = interrupt.flag().load() && !found;
-  if (interrupted) fmt::print("interrupted: the counts cover the ops run until then\n");
-  const double seconds = progress.seconds();
-  fmt::print("summary: driver={} ops={} violations={} seconds={:.2f} ops_per_s={:.0f}\n", a.driver,
-             done.load(), found ? 1 : 0, seconds,
-             seconds > 0 ? static_cast<double>(done.load()) / seconds : 0.0);
-  if (found) return kExitViolation;
-  return interrupted ? kExitInterrupted : kExitOk;
+  return run_episodes<Found>(a.driver, {.seed = a.seed, .ops = a.ops, .seconds = a.seconds,
+                                        .jobs = a.jobs},
+                             run, [&](Found& f) { report(a, std::move(f)); });
 }
 
 bool is_dma_trace_file(const std::string& path) {

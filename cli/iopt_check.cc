@@ -7,14 +7,11 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/episodes.h"
 #include "cli/finding_file.h"
-#include "cli/interrupt.h"
-#include "cli/progress.h"
 #include "cli/text.h"
 #include "conform/iopt_checker.h"
 #include "conform/iopt_trace.h"
@@ -24,7 +21,6 @@
 namespace iommu::cli {
 namespace {
 
-constexpr uint64_t kEpisodeOps = 2000;
 constexpr unsigned kDomains = 3;
 
 conform::DriverSource domain_source(const IoptCheckArgs& a) {
@@ -121,11 +117,6 @@ std::optional<Found> episode(const conform::DriverSource& src, const std::string
                .minimization = d.substr(0, nl)};
 }
 
-uint64_t episode_seed(uint64_t seed, unsigned job, uint64_t episode) {
-  uint64_t z = seed + job * 0x9E3779B97F4A7C15ull + episode * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 30)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 void report(const IoptCheckArgs& a, const Found& f) {
   fmt::print("VIOLATION: {}\n", printable(f.violation));
@@ -187,61 +178,16 @@ int run_iopt_check(const IoptCheckArgs& a) {
   if (const std::string why = conform::driver_name_problem(a.driver); !why.empty())
     throw UsageError(fmt::format("--driver: {}", printable(why)));
   const conform::DriverSource src = domain_source(a);
-  const uint64_t total = a.ops.value_or(a.seconds ? 0 : 100000);
   const auto mode = a.hostile ? conform::CallerMode::kHostile : conform::CallerMode::kContract;
-  InterruptGuard interrupt;
-  Progress progress("check " + a.driver, total);
-  const auto start = std::chrono::steady_clock::now();
-  auto out_of_time = [&] {
-    return a.seconds &&
-           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >=
-               *a.seconds;
+  const EpisodeFn<Found> run = [&](uint64_t seed, uint64_t, uint64_t n,
+                                   const std::atomic<bool>& interrupted) {
+    Episode<Found> r;
+    r.finding = episode(src, a.driver, seed, n, mode, interrupted, &r.ops);
+    return r;
   };
-  std::atomic<uint64_t> done{0};
-  std::atomic<bool> stop{false};
-  std::mutex mu;
-  std::optional<Found> found;
-  std::optional<std::string> error;
-  auto job = [&](unsigned j) {
-    const uint64_t mine = total ? total / a.jobs + (j < total % a.jobs ? 1 : 0) : 0;
-    uint64_t ran = 0;
-    for (uint64_t e = 0; !stop && !interrupt.flag() && (total ? ran < mine : !out_of_time()); ++e) {
-      const uint64_t seed = episode_seed(a.seed, j, e);
-      const uint64_t n = total ? std::min(kEpisodeOps, mine - ran) : kEpisodeOps;
-      std::optional<Found> f;
-      uint64_t n_ran = 0;
-      try {
-        f = episode(src, a.driver, seed, n, mode, interrupt.flag(), &n_ran);
-      } catch (const std::exception& ex) {  // the driver could not be created, in the child
-        std::lock_guard lock(mu);
-        if (!error) error = ex.what();
-        stop = true;
-        return;
-      }
-      ran += n_ran;
-      done += n_ran;
-      std::lock_guard lock(mu);
-      progress.update(done);
-      if (f && !found) {
-        found = std::move(f);
-        stop = true;
-      }
-    }
-  };
-  std::vector<std::thread> threads;
-  for (unsigned j = 0; j < a.jobs; ++j) threads.emplace_back(job, j);
-  for (std::thread& t : threads) t.join();
-  progress.finish();
-  if (error && !found) throw UsageError(fmt::format("driver '{}': {}", a.driver, *error));
-  if (found) report(a, *found);
-  const bool interrupted = interrupt.flag().load() && !found;
-  if (interrupted) fmt::print("interrupted: the counts cover the ops run until then\n");
-  const double seconds = progress.seconds();
-  fmt::print("summary: driver={} ops={} violations={} seconds={:.2f} ops_per_s={:.0f}\n", a.driver,
-             done.load(), found ? 1 : 0, seconds,
-             seconds > 0 ? static_cast<double>(done.load()) / seconds : 0.0);
-  if (found) return kExitViolation;
-  return interrupted ? kExitInterrupted : kExitOk;
+  return run_episodes<Found>(a.driver, {.seed = a.seed, .ops = a.ops, .seconds = a.seconds,
+                                        .jobs = a.jobs},
+                             run, [&](Found& f) { report(a, f); });
 }
 
 int run_iopt_replay(const std::string& path, const std::optional<std::string>& driver,
