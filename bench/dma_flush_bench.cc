@@ -272,9 +272,7 @@ int run_all(int argc, char** argv) {
        .real_time = true,
        .counters = {"syncs/pair", "fq_flushes/Mpair", "timer_flushes"}});
   register_all(reporter);
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  benchmark::Shutdown();
-  return reporter.errors() ? 1 : 0;
+  return run_benchmarks(reporter);
 }
 
 }  // namespace

@@ -240,9 +240,7 @@ int run_all(int argc, char** argv) {
        .ratio = "per-page/runs",
        .counters = {"runs", "map_calls", "B_table_KiB"}});
   register_all(reporter);
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  benchmark::Shutdown();
-  return reporter.errors() ? 1 : 0;
+  return run_benchmarks(reporter);
 }
 
 }  // namespace

@@ -188,9 +188,7 @@ int run(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
   RatioReporter reporter("impl");
   register_all(all_columns(), reporter);
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  benchmark::Shutdown();
-  return reporter.errors() ? 1 : 0;
+  return run_benchmarks(reporter);
 }
 
 }  // namespace

@@ -126,4 +126,10 @@ void RatioReporter::print_workload(const std::string& workload) {
   }
 }
 
+int run_benchmarks(RatioReporter& reporter) {
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  return reporter.errors() ? 1 : 0;
+}
+
 }  // namespace iommu::bench

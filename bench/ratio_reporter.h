@@ -62,4 +62,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
   std::map<std::pair<std::string, std::string>, Figures> figures_;  // by (workload, column)
 };
 
+// Runs the registered benchmarks through `reporter` and ends Google Benchmark: a bench
+// program's exit code, 1 if a benchmark ended in an error.
+int run_benchmarks(RatioReporter& reporter);
+
 }  // namespace iommu::bench
