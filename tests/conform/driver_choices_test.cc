@@ -118,7 +118,7 @@ INSTANTIATE_TEST_SUITE_P(
                    "map iova=0x3ff000 paddr=0x500000 size=4K prot=rw\n"
                    "unmap_pages iova=0x200000 pgsize=2M pgcount=1\n"
                    "map iova=0x3ff000 paddr=0x500000 size=4K prot=rw\n"}),
-    [](const auto& info) { return std::string(info.param.name); });
+    [](const auto& param_info) { return std::string(param_info.param.name); });
 
 // Following is not accepting: a choice the contract does not allow is still reported, and what
 // the driver does after an allowed choice is still judged.

@@ -37,7 +37,8 @@ class TraceFile : public testing::Test {
   }
 
   fs::path dir_;
-  Trace trace_{.driver = "impl:arm-v7s", .config = {}, .seed = 7, .ops = {FlushIotlbAllOp{}}};
+  Trace trace_{
+      .driver = "impl:arm-v7s", .config = {}, .iommu = {}, .seed = 7, .ops = {FlushIotlbAllOp{}}};
 };
 
 TEST_F(TraceFile, NewFilesNeverReplaceOldOnes) {
