@@ -8,9 +8,9 @@
 #include <memory>
 #include <thread>
 
+#include "base/prot.h"
 #include "hw/table_memory.h"
 #include "impl/pgtable.h"
-#include "ref/prot.h"
 
 namespace iommu::impl {
 namespace {

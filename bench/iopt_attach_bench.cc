@@ -18,6 +18,7 @@
 #include <memory>
 #include <vector>
 
+#include "base/prot.h"
 #include "bench/ratio_reporter.h"
 #include "hw/invalidation.h"
 #include "hw/table_memory.h"
@@ -25,7 +26,6 @@
 #include "impl/iommu_driver.h"
 #include "impl/pgtable.h"
 #include "iopt/iopt.h"
-#include "ref/prot.h"
 
 namespace iommu::bench {
 namespace {

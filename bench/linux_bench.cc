@@ -18,13 +18,13 @@
 #include <optional>
 #include <regex>
 
+#include "base/prot.h"
 #include "bench/linux_bench_workloads.h"
 #include "bench/ratio_reporter.h"
 #include "conform/impl_driver.h"
 #include "conform/linux_build.h"
 #include "conform/plugin.h"
 #include "hw/table_memory.h"
-#include "ref/prot.h"
 
 namespace iommu::bench {
 namespace {

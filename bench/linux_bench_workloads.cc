@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <memory>
 
+#include "base/prot.h"
 #include "hw/invalidation.h"
 #include "hw/table_memory.h"
 #include "impl/domain.h"
 #include "impl/iommu_driver.h"
-#include "ref/prot.h"
 
 namespace iommu::bench {
 namespace {

@@ -7,11 +7,11 @@
 
 #include <vector>
 
+#include "base/bits.h"
+#include "base/prot.h"
 #include "hw/virtio_iommu.h"
 #include "impl/domain.h"
 #include "impl/virtio_iommu.h"
-#include "ref/bits.h"
-#include "ref/prot.h"
 
 namespace iommu::impl {
 namespace {

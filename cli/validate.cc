@@ -6,6 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "base/size_name.h"
 #include "cli/command.h"
 #include "cli/text.h"
 #include "hw/table_memory.h"
@@ -70,7 +71,7 @@ uint64_t parse_count(std::string_view option, std::string_view text, uint64_t mi
 uint64_t parse_size(std::string_view option, std::string_view text, uint64_t min, uint64_t max) {
   const uint64_t v =
       whole(option, text, true, "a size (write e.g. 512M or 2G, decimal bytes or 0x hex)");
-  in_range(option, text, v, min, max, ref::size_name);
+  in_range(option, text, v, min, max, size_name);
   return v;
 }
 
@@ -132,7 +133,7 @@ void check_table_memory(uint64_t bytes, unsigned oas) {
   try {
     (void)hw::TableMemory::window_for_oas(oas, bytes);
   } catch (const std::invalid_argument& e) {
-    throw UsageError(fmt::format("--table-memory {}: {}", ref::size_name(bytes), e.what()));
+    throw UsageError(fmt::format("--table-memory {}: {}", size_name(bytes), e.what()));
   }
 }
 

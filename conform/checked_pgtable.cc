@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "ref/prot.h"
+#include "base/prot.h"
 
 namespace iommu::conform {
 namespace {

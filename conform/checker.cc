@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "base/size_name.h"
 #include "conform/contract.h"
 #include "conform/core_ops.h"
 #include "conform/judge.h"
@@ -143,7 +144,7 @@ void Checker::check_model_limit(const std::string& when) const {
   throw ModelLimitError(fmt::format(
       "{}: the model's {} of table memory ({:#x}-{:#x}) ran out ({} table allocation(s) "
       "refused); the driver's answer was not judged",
-      when, ref::size_name(c.limit - c.base), c.base, c.limit - 1, refused));
+      when, size_name(c.limit - c.base), c.base, c.limit - 1, refused));
 }
 
 std::optional<Violation> Checker::teardown() {

@@ -3,10 +3,10 @@
 
 #include <algorithm>
 
+#include "base/bits.h"
 #include "conform/checker.h"
 #include "conform/judge.h"
 #include "hw/walker.h"
-#include "ref/bits.h"
 
 namespace iommu::conform {
 namespace {

@@ -4,7 +4,7 @@
 #include <bit>
 #include <iterator>
 
-#include "ref/prot.h"
+#include "base/prot.h"
 
 namespace iommu::conform {
 namespace {

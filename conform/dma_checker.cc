@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <stdexcept>
 
+#include "base/prot.h"
 #include "conform/iommu_choice.h"
 #include "conform/registry.h"
 #include "hw/device.h"
@@ -14,7 +15,6 @@
 #include "impl/dma.h"
 #include "impl/domain.h"
 #include "impl/iommu_driver.h"
-#include "ref/prot.h"
 
 namespace iommu::conform {
 

@@ -7,10 +7,10 @@
 #include <random>
 #include <sstream>
 
+#include "base/prot.h"
 #include "conform/dma_checker.h"
 #include "conform/registry.h"
 #include "conform/trace.h"
-#include "ref/prot.h"
 
 namespace iommu::conform {
 

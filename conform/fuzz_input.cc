@@ -6,10 +6,11 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "base/bits.h"
+#include "base/prot.h"
 #include "conform/impl_driver.h"
 #include "hw/format.h"
-#include "ref/bits.h"
-#include "ref/prot.h"
+#include "impl/pgtable.h"
 
 namespace iommu::conform {
 namespace {
@@ -105,7 +106,7 @@ const std::string& linux_format(const FuzzDriverChoice& choice, size_t picked) {
 
 Trace decode_fuzz_input(std::span<const uint8_t> data, const FuzzDriverChoice& choice) {
   FuzzedDataProvider in(data.data(), data.size());
-  const auto names = hw::format_names();
+  const auto names = impl::pgtable_formats();
   const size_t picked = in.ConsumeIntegralInRange<size_t>(0, names.size() - 1);
   // Read whatever the driver: an input decodes to the same ops for impl and linux:.
   const auto policy = in.ConsumeBool() ? ref::PartialUnmap::kWhole : ref::PartialUnmap::kSplit;

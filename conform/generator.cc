@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <tuple>
 
-#include "ref/bits.h"
+#include "base/bits.h"
+#include "base/prot.h"
 #include "ref/caller_contract.h"
-#include "ref/prot.h"
 
 namespace iommu::conform {
 namespace {

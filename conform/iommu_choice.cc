@@ -4,7 +4,7 @@
 
 #include <array>
 
-#include "ref/bits.h"
+#include "base/bits.h"
 
 namespace iommu::conform {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <fmt/core.h>
 
-#include "ref/bits.h"
-#include "ref/prot.h"
+#include "base/bits.h"
+#include "base/prot.h"
 
 namespace iommu::conform {
 namespace {

@@ -9,7 +9,7 @@
 #include "conform/linux_driver.h"
 #include "conform/plugin.h"
 #include "conform/virtio_driver.h"
-#include "hw/format.h"
+#include "impl/pgtable.h"
 
 namespace iommu::conform {
 namespace {
@@ -51,7 +51,7 @@ std::vector<DriverListing> available_drivers(const std::string& kernel_dir) {
   std::vector<DriverListing> out;
   for (auto policy : {ref::PartialUnmap::kSplit, ref::PartialUnmap::kRefuse,
                       ref::PartialUnmap::kWhole}) {
-    for (std::string_view f : hw::format_names()) {
+    for (std::string_view f : impl::pgtable_formats()) {
       const DriverSource src = impl_driver_source(f, policy);
       out.push_back({src.info.name, src.info.description});
     }

@@ -6,8 +6,8 @@
 #include <array>
 #include <optional>
 
+#include "base/bits.h"
 #include "conform/trace_text.h"
-#include "ref/bits.h"
 
 namespace iommu::conform {
 namespace {

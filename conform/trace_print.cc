@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "base/prot.h"
 #include "conform/trace.h"
 #include "conform/trace_text.h"
-#include "ref/prot.h"
 
 namespace iommu::conform {
 namespace {

@@ -5,7 +5,7 @@
 #include <charconv>
 #include <limits>
 
-#include "ref/prot.h"
+#include "base/prot.h"
 
 namespace iommu::conform::text {
 namespace {

@@ -10,10 +10,10 @@
 #include <iterator>
 #include <string>
 
+#include "base/bits.h"
+#include "base/prot.h"
 #include "fuzz/decode_input.h"
 #include "hw/format.h"
-#include "ref/bits.h"
-#include "ref/prot.h"
 
 namespace iommu::fuzz {
 namespace {

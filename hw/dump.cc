@@ -13,10 +13,10 @@
 #include <optional>
 #include <unordered_map>
 
+#include "base/bits.h"
+#include "base/prot.h"
+#include "base/size_name.h"
 #include "hw/walker.h"
-#include "ref/bits.h"
-#include "ref/config.h"
-#include "ref/prot.h"
 
 namespace iommu::hw {
 namespace {
@@ -200,7 +200,7 @@ TableDump dump_image(const Format& fmt, std::span<const uint8_t> image, uint64_t
 
 std::string format_mapping(const Mapping& m) {
   return fmt::format("{:#x}-{:#x} -> {:#x} {} {} L{}", m.iova, m.iova + m.size - 1, m.paddr,
-                     prot_to_string(m.prot), ref::size_name(m.leaf_size), m.level);
+                     prot_to_string(m.prot), size_name(m.leaf_size), m.level);
 }
 
 std::string format_malformed(const Malformed& m) {

@@ -4,8 +4,8 @@
 
 #include <stdexcept>
 
+#include "base/bits.h"
 #include "hw/format_family.h"
-#include "ref/bits.h"
 
 namespace iommu::hw {
 namespace {

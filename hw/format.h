@@ -14,6 +14,9 @@
 
 namespace iommu::hw {
 
+// The deepest walk any format has (AMD v1: six levels).
+inline constexpr unsigned kMaxLevels = 6;
+
 enum class Family { kLpae, kV7s, kDart };
 
 enum class FormatId {
@@ -59,7 +62,7 @@ struct Geometry {
   unsigned oas = 0;
   unsigned start_level = 0;
   unsigned last_level = 0;
-  std::array<LevelGeometry, 4> levels{};  // indexed by level number
+  std::array<LevelGeometry, kMaxLevels> levels{};  // indexed by level number
   uint64_t pgd_bytes = 0;
   unsigned pgd_concat = 1;   // stage-2 tables concatenated at the start level
   uint64_t pgsize_bitmap = 0;

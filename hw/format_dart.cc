@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "base/bits.h"
+#include "base/prot.h"
 #include "hw/format_family.h"
-#include "ref/bits.h"
-#include "ref/prot.h"
 
 namespace iommu::hw {
 namespace {

@@ -7,14 +7,14 @@
 #include <stdexcept>
 #include <string>
 
+#include "base/bits.h"
+#include "base/prot.h"
 #include "hw/format_family.h"
-#include "ref/bits.h"
-#include "ref/prot.h"
 
 namespace iommu::hw {
 namespace {
 
-constexpr unsigned kMaxLevels = 4;
+constexpr unsigned kLpaeLevels = 4;
 constexpr unsigned kConcatMax = 16;  // ARM_LPAE_S2_MAX_CONCAT_PAGES
 
 constexpr uint64_t kTypeMask = 3;
@@ -131,24 +131,24 @@ Geometry lpae_geometry(FormatId id, unsigned ias, unsigned oas,
   unsigned bpl = pg_shift - 3;
   unsigned va_bits = ias - pg_shift;
   unsigned levels = (va_bits + bpl - 1) / bpl;
-  Start natural{kMaxLevels - levels, va_bits - bpl * (levels - 1)};
+  Start natural{kLpaeLevels - levels, va_bits - bpl * (levels - 1)};
   // Mali needs a full 4-level walk whatever the ias: a one-entry level-0 table.
   if (id == FormatId::kArmMaliLpae) natural = {0, natural.level > 0 ? 0 : natural.pgd_bits};
   // A stage-2 walk may start at the next level instead, from up to 16 concatenated tables, as
   // long as those still hold tables.
-  const bool can_concat = stage2(id) && natural.level + 1 < kMaxLevels - 1 &&
+  const bool can_concat = stage2(id) && natural.level + 1 < kLpaeLevels - 1 &&
                           (uint64_t{1} << natural.pgd_bits) <= kConcatMax;
   const Start start = pick_start(natural, bpl, can_concat, start_level, ias);
   g.pgd_concat = start.level == natural.level ? 1 : 1u << natural.pgd_bits;
   g.start_level = start.level;
-  g.last_level = kMaxLevels - 1;
-  for (unsigned l = start.level; l < kMaxLevels; l++) {
+  g.last_level = kLpaeLevels - 1;
+  for (unsigned l = start.level; l < kLpaeLevels; l++) {
     LevelGeometry& lg = g.levels[l];
-    lg.shift = (kMaxLevels - l) * bpl + 3;
+    lg.shift = (kLpaeLevels - l) * bpl + 3;
     lg.index_bits = l == start.level ? start.pgd_bits : bpl;
     lg.table_bytes = uint64_t{8} << lg.index_bits;
     lg.leaf_size = (g.pgsize_bitmap & bit(lg.shift)) ? bit(lg.shift) : 0;
-    lg.has_tables = l + 1 < kMaxLevels;
+    lg.has_tables = l + 1 < kLpaeLevels;
   }
   g.pgd_bytes = g.levels[start.level].table_bytes;
   return g;

@@ -6,7 +6,7 @@
 #include <bit>
 #include <stdexcept>
 
-#include "ref/bits.h"
+#include "base/bits.h"
 
 namespace iommu::hw {
 namespace {

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "ref/bits.h"
+#include "base/bits.h"
 
 namespace iommu::hw {
 

@@ -13,8 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/bits.h"
 #include "hw/invalidation.h"
-#include "ref/bits.h"
 
 namespace iommu::hw {
 

@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-#include "ref/bits.h"
+#include "base/bits.h"
 
 namespace iommu::hw {
 

@@ -27,7 +27,7 @@ struct TableStep {
 };
 
 struct WalkPath {
-  std::array<TableStep, 4> steps{};
+  std::array<TableStep, kMaxLevels> steps{};
   unsigned count = 0;
 
   std::span<const TableStep> used() const { return {steps.data(), count}; }

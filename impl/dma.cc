@@ -6,8 +6,8 @@
 #include <cerrno>
 #include <stdexcept>
 
+#include "base/bits.h"
 #include "impl/mutant.h"
-#include "ref/bits.h"
 
 namespace iommu::impl {
 namespace {

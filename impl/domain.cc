@@ -5,7 +5,7 @@
 #include <cerrno>
 #include <stdexcept>
 
-#include "ref/bits.h"
+#include "base/bits.h"
 #include "ref/pgsize.h"
 
 namespace iommu::impl {

@@ -4,8 +4,8 @@
 
 #include <stdexcept>
 
+#include "base/bits.h"
 #include "impl/mutant.h"
-#include "ref/bits.h"
 
 namespace iommu::impl {
 namespace {

@@ -4,11 +4,11 @@
 // (amd_iommu_domain_flush_all), COMPLETION_WAIT as the sync.
 #include <algorithm>
 
+#include "base/bits.h"
 #include "hw/invalidation_amd.h"
 #include "hw/invalidation_encode.h"
 #include "impl/iommu_driver.h"
 #include "impl/mutant.h"
-#include "ref/bits.h"
 
 namespace iommu::impl {
 namespace {

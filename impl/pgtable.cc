@@ -4,9 +4,9 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "impl/pgtable_parts.h"
+#include "base/bits.h"
 #include "impl/mutant.h"
-#include "ref/bits.h"
+#include "impl/pgtable_parts.h"
 
 namespace iommu::impl {
 
@@ -22,6 +22,20 @@ LeafEncoder::LeafEncoder(const hw::Format& fmt, uint64_t paddr, uint64_t pgsize,
   step_ = fmt.make_leaf(paddr + pgsize, pgsize, prot) - first_;
   const uint64_t last = count - 1;
   linear_ = fmt.make_leaf(paddr + last * pgsize, pgsize, prot) == first_ + last * step_;
+}
+
+std::span<const std::string_view> pgtable_formats() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> out;
+    for (std::string_view name : hw::format_names()) {
+      const hw::Family family = hw::make_format({std::string(name)}).family();
+      if (family == hw::Family::kLpae || family == hw::Family::kV7s ||
+          family == hw::Family::kDart)
+        out.push_back(name);
+    }
+    return out;
+  }();
+  return names;
 }
 
 Pgtable::Pgtable(PgtableConfig config, hw::TableMemory& mem, FlushOps& flush)

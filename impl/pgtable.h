@@ -26,6 +26,9 @@ struct PgtableConfig {
   bool free_empty_tables = true;
 };
 
+// The hw formats the engine serves (a subset of hw::format_names() while new formats land).
+std::span<const std::string_view> pgtable_formats();
+
 class Pgtable : public IoPgtableOps {
  public:
   // Allocates the root table(s) from `mem`; throws std::invalid_argument for a bad format
@@ -121,7 +124,7 @@ class Pgtable : public IoPgtableOps {
   // level empties (its span's base + 1; 0 for none). A page mapped and unmapped again and
   // again in one region then costs no table allocation, walk flush or free each time, and the
   // memory held beyond the live mappings stays at one table per level.
-  std::array<std::atomic<uint64_t>, 4> kept_{};
+  std::array<std::atomic<uint64_t>, hw::kMaxLevels> kept_{};
 };
 
 }  // namespace iommu::impl

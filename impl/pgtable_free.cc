@@ -6,9 +6,9 @@
 #include <mutex>
 #include <span>
 
-#include "impl/pgtable_parts.h"
+#include "base/bits.h"
 #include "impl/mutant.h"
-#include "ref/bits.h"
+#include "impl/pgtable_parts.h"
 
 namespace iommu::impl {
 namespace {
@@ -60,8 +60,8 @@ uint64_t Pgtable::kept_tag(uint64_t iova, unsigned level) const {
 // empty, never the root.
 void Pgtable::free_if_empty(uint64_t iova, unsigned level, bool cascade) {
   const hw::Geometry& g = fmt_.geo();
-  std::array<uint64_t, 4> table{};
-  std::array<uint64_t, 4> link{};  // the entry pointing at table[l]
+  std::array<uint64_t, hw::kMaxLevels> table{};
+  std::array<uint64_t, hw::kMaxLevels> link{};  // the entry pointing at table[l]
   table[g.start_level] = root_for(iova);
   for (unsigned l = g.start_level; l < level; l++) {
     link[l + 1] = ptep(table[l], l, iova);

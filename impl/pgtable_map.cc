@@ -3,10 +3,10 @@
 #include <cerrno>
 #include <mutex>
 
-#include "impl/pgtable_parts.h"
+#include "base/bits.h"
+#include "base/prot.h"
 #include "impl/mutant.h"
-#include "ref/bits.h"
-#include "ref/prot.h"
+#include "impl/pgtable_parts.h"
 
 namespace iommu::impl {
 

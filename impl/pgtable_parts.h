@@ -27,8 +27,8 @@ inline uint64_t request_last(uint64_t iova, uint64_t pgsize, uint64_t pgcount) {
 // the levels above instead of walking from the root. A level is valid for an iova when its
 // tag (the iova bits above the table's span) matches.
 struct Pgtable::Cursor {
-  std::array<uint64_t, 4> table{};
-  std::array<uint64_t, 4> tag{};
+  std::array<uint64_t, hw::kMaxLevels> table{};
+  std::array<uint64_t, hw::kMaxLevels> tag{};
   uint8_t valid = 0;  // levels whose table is known
   uint8_t ours = 0;   // levels whose table this call allocated (freed again on -ENOMEM)
 };

@@ -10,8 +10,8 @@
 #include <cerrno>
 #include <stdexcept>
 
+#include "base/bits.h"
 #include "impl/pgtable_parts.h"
-#include "ref/bits.h"
 
 namespace iommu::impl {
 namespace {

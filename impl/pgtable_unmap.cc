@@ -4,9 +4,9 @@
 #include <cerrno>
 #include <mutex>
 
-#include "impl/pgtable_parts.h"
+#include "base/bits.h"
 #include "impl/mutant.h"
-#include "ref/bits.h"
+#include "impl/pgtable_parts.h"
 
 namespace iommu::impl {
 

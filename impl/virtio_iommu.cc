@@ -5,9 +5,9 @@
 #include <cerrno>
 #include <utility>
 
+#include "base/bits.h"
+#include "base/prot.h"
 #include "impl/mutant.h"
-#include "ref/bits.h"
-#include "ref/prot.h"
 
 namespace iommu::impl {
 namespace {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "ref/prot.h"
+#include "base/prot.h"
 
 namespace iommu::iopt {
 

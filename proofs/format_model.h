@@ -4,9 +4,9 @@
 // hw::Format's encoders and decoders.
 #pragma once
 
+#include "base/bits.h"
 #include "hw/format.h"
 #include "proofs/word.h"
-#include "ref/bits.h"
 
 namespace iommu::proofs {
 

@@ -2,8 +2,9 @@
 
 #include <fmt/core.h>
 
-#include "ref/bits.h"
-#include "ref/prot.h"
+#include "base/bits.h"
+#include "base/prot.h"
+#include "base/size_name.h"
 
 namespace iommu::ref {
 namespace {

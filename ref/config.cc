@@ -4,7 +4,8 @@
 
 #include <algorithm>
 
-#include "ref/bits.h"
+#include "base/bits.h"
+#include "base/size_name.h"
 
 namespace iommu::ref {
 
@@ -31,17 +32,6 @@ std::string_view partial_unmap_name(PartialUnmap p) {
     case PartialUnmap::kWhole: return "whole";
   }
   return "?";
-}
-
-std::string size_name(uint64_t bytes) {
-  static constexpr const char* kUnits[] = {"", "K", "M", "G", "T", "P", "E"};
-  unsigned unit = 0;
-  while (unit < 6 && bytes != 0 && (bytes & 1023) == 0) {
-    bytes >>= 10;
-    ++unit;
-  }
-  if (unit == 0) return fmt::format("{:#x}", bytes);
-  return fmt::format("{}{}", bytes, kUnits[unit]);
 }
 
 std::string pgsize_bitmap_name(uint64_t bitmap) {

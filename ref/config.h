@@ -46,9 +46,6 @@ std::string describe(const DomainConfig& cfg);
 
 std::string_view partial_unmap_name(PartialUnmap p);
 
-// "4K", "2M", "1G", or hex for sizes that are not a whole unit.
-std::string size_name(uint64_t bytes);
-
 // "4K|2M|1G".
 std::string pgsize_bitmap_name(uint64_t bitmap);
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "ref/prot.h"
+#include "base/prot.h"
 
 namespace iommu::ref {
 

@@ -2,7 +2,7 @@
 
 #include <cerrno>
 
-#include "ref/bits.h"
+#include "base/bits.h"
 #include "ref/pgsize.h"
 
 namespace iommu::ref {

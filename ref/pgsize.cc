@@ -1,6 +1,6 @@
 #include "ref/pgsize.h"
 
-#include "ref/bits.h"
+#include "base/bits.h"
 
 namespace iommu {
 

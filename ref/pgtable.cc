@@ -6,8 +6,8 @@
 #include <cerrno>
 #include <limits>
 
-#include "ref/bits.h"
-#include "ref/prot.h"
+#include "base/bits.h"
+#include "base/prot.h"
 
 namespace iommu::ref {
 namespace {

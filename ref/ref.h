@@ -2,7 +2,8 @@
 // Everything else in iommucheck is judged against it. See docs/SEMANTICS.md.
 #pragma once
 
-#include "ref/bits.h"            // kernel bit helpers: fls64_idx, ffs64_idx, genmask
+#include "base/bits.h"            // kernel bit helpers: fls64_idx, ffs64_idx, genmask
+#include "base/prot.h"            // IOMMU_READ ... and their text form
 #include "ref/caller_contract.h" // which calls a correct caller makes
 #include "ref/config.h"          // DomainConfig: page sizes, ias/oas, policies
 #include "ref/device_view.h"     // what a device may still observe
@@ -10,4 +11,3 @@
 #include "ref/leaf_map.h"        // interval storage of leaves
 #include "ref/pgsize.h"          // iommu_pgsize
 #include "ref/pgtable.h"         // RefPgtable: map_pages/unmap_pages and their allowed outcomes
-#include "ref/prot.h"            // IOMMU_READ ... and their text form

@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <random>
 
-#include "ref/bits.h"
+#include "base/bits.h"
+#include "base/prot.h"
 #include "ref/domain.h"
 #include "ref/page_oracle.h"
-#include "ref/prot.h"
 
 namespace iommu::ref {
 namespace {

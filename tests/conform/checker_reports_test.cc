@@ -5,9 +5,9 @@
 
 #include <stdexcept>
 
+#include "base/prot.h"
 #include "conform/checker.h"
 #include "conform/impl_driver.h"
-#include "ref/prot.h"
 
 namespace iommu::conform {
 namespace {

@@ -4,10 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include "base/prot.h"
 #include "conform/campaign.h"
 #include "conform/impl_driver.h"
-#include "hw/format.h"
-#include "ref/prot.h"
+#include "impl/pgtable.h"
 
 namespace iommu::conform {
 namespace {
@@ -24,7 +24,7 @@ void expect_clean(const DriverSource& src, const CampaignOptions& opts) {
 }
 
 TEST(Checker, EveryImplFormatPassesContractAndHostileCampaigns) {
-  for (std::string_view f : hw::format_names()) {
+  for (std::string_view f : impl::pgtable_formats()) {
     SCOPED_TRACE(f);
     expect_clean(impl_driver_source(f), short_campaign(1));
     expect_clean(impl_driver_source(f, ref::PartialUnmap::kWhole),

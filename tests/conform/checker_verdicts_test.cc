@@ -6,7 +6,7 @@
 #include "conform/campaign.h"
 #include "conform/impl_driver.h"
 #include "conform/trace.h"
-#include "hw/format.h"
+#include "impl/pgtable.h"
 
 namespace iommu::conform {
 namespace {
@@ -18,7 +18,7 @@ std::optional<Violation> replay(const DriverSource& src, const std::string& text
 // Every op that names an iova at 2^ias: ref and driver both refuse it (-ERANGE, 0), and the
 // hardware's address size fault there is the right answer, not a broken walk.
 TEST(CheckerVerdicts, AnIovaBeyondTheIasIsNoFinding) {
-  for (std::string_view f : hw::format_names()) {
+  for (std::string_view f : impl::pgtable_formats()) {
     const DriverSource src = impl_driver_source(f);
     const unsigned ias = src.info.config.ias;
     if (ias >= 64) continue;

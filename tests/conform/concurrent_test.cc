@@ -9,10 +9,10 @@
 #include <cstdlib>
 #include <memory>
 
+#include "base/prot.h"
 #include "conform/campaign.h"
 #include "conform/impl_driver.h"
 #include "impl/mutant.h"
-#include "ref/prot.h"
 
 namespace iommu::conform {
 namespace {

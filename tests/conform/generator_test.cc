@@ -4,9 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include "base/bits.h"
 #include "conform/contract.h"
 #include "conform/ref_side.h"
-#include "ref/bits.h"
 #include "ref/caller_contract.h"
 #include "ref/pgsize.h"
 #include "ref/selfcheck.h"

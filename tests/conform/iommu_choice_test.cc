@@ -12,7 +12,7 @@
 #include "conform/impl_driver.h"
 #include "conform/mutants.h"
 #include "conform/trace.h"
-#include "hw/format.h"
+#include "impl/pgtable.h"
 
 namespace iommu::conform {
 namespace {
@@ -34,7 +34,7 @@ TEST(IommuChoice, DefaultIsTheModelThatFitsTheFormat) {
   EXPECT_EQ(default_iommu(info_of("arm-v7s")), IommuKind::kSmmuV2);
   EXPECT_EQ(default_iommu(info_of("apple-dart")), IommuKind::kSmmuV2);
   EXPECT_EQ(default_iommu(info_of("arm-64-lpae-s1-4k", true)), IommuKind::kVtd);
-  for (std::string_view f : hw::format_names()) {
+  for (std::string_view f : impl::pgtable_formats()) {
     for (bool np : {false, true})
       EXPECT_FALSE(iommu_misfit(default_iommu(info_of(f, np)), info_of(f, np)));
   }
@@ -75,7 +75,7 @@ TEST(IommuChoice, EachKindSendsItsOwnEncoding) {
 // model has it, on every format and each partial-unmap policy's natural caller.
 TEST(IommuChoice, EveryFittingCombinationPassesCampaigns) {
   uint64_t seed = 1;
-  for (std::string_view f : hw::format_names()) {
+  for (std::string_view f : impl::pgtable_formats()) {
     for (IommuKind kind : iommu_kinds()) {
       for (auto inv : {ref::Invalidation::kStrict, ref::Invalidation::kLazy}) {
         for (bool np : {false, true}) {

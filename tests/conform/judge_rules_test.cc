@@ -2,8 +2,8 @@
 // address-size fault, and the words a report uses for privileged accesses and mappings.
 #include <gtest/gtest.h>
 
+#include "base/prot.h"
 #include "conform/judge.h"
-#include "ref/prot.h"
 
 namespace iommu::conform {
 namespace {

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "ref/prot.h"
+#include "base/prot.h"
 
 namespace iommu::conform {
 namespace {

@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <set>
 
+#include "base/prot.h"
 #include "conform/minimize.h"
-#include "ref/prot.h"
 
 namespace iommu::conform {
 namespace {

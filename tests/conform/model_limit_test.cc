@@ -6,10 +6,10 @@
 
 #include <string>
 
+#include "base/prot.h"
 #include "conform/campaign.h"
 #include "conform/checker.h"
 #include "conform/impl_driver.h"
-#include "ref/prot.h"
 
 namespace iommu::conform {
 namespace {

@@ -14,11 +14,12 @@
 #include <map>
 #include <ostream>
 
+#include "base/prot.h"
+#include "base/size_name.h"
 #include "conform/plugin.h"
 #include "hw/dump.h"
 #include "hw/walker.h"
 #include "ref/pgtable.h"
-#include "ref/prot.h"
 
 namespace iommu::conform {
 namespace {
@@ -252,7 +253,7 @@ class Harness {
                           d.perms};
     if (w.leaf() && *w.leaf() == expect) return std::nullopt;
     return fmt::format("a walk of iova {:#x} does not find the {} leaf at {:#x} -> {:#x} ({})",
-                       iova, ref::size_name(leaf->pgsize), leaf->iova, leaf->paddr,
+                       iova, size_name(leaf->pgsize), leaf->iova, leaf->paddr,
                        w.leaf() ? "another leaf" : hw::fault_reason_name(w.fault()->reason));
   }
 

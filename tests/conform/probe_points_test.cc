@@ -3,9 +3,9 @@
 // address, or spills a leaf into a neighbouring page, is caught at the op that did it.
 #include <gtest/gtest.h>
 
+#include "base/prot.h"
 #include "conform/checker.h"
 #include "conform/impl_driver.h"
-#include "ref/prot.h"
 
 namespace iommu::conform {
 namespace {

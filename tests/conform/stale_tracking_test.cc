@@ -5,9 +5,9 @@
 // the op that completes that range's invalidation, never earlier and never later.
 #include <gtest/gtest.h>
 
+#include "base/prot.h"
 #include "conform/checker.h"
 #include "conform/impl_driver.h"
-#include "ref/prot.h"
 
 namespace iommu::conform {
 namespace {

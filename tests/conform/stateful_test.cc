@@ -7,15 +7,15 @@
 
 #include <algorithm>
 
+#include "base/bits.h"
+#include "base/prot.h"
 #include "conform/checker.h"
 #include "conform/contract.h"
 #include "conform/generator.h"
 #include "conform/impl_driver.h"
 #include "conform/ref_side.h"
 #include "conform/trace.h"
-#include "hw/format.h"
-#include "ref/bits.h"
-#include "ref/prot.h"
+#include "impl/pgtable.h"
 
 namespace iommu::conform {
 namespace {
@@ -137,11 +137,11 @@ void check_format(std::string_view format, ref::Invalidation inv) {
 }
 
 TEST(ImplStateful, EveryFormatStrict) {
-  for (std::string_view f : hw::format_names()) check_format(f, ref::Invalidation::kStrict);
+  for (std::string_view f : impl::pgtable_formats()) check_format(f, ref::Invalidation::kStrict);
 }
 
 TEST(ImplStateful, EveryFormatLazy) {
-  for (std::string_view f : hw::format_names()) check_format(f, ref::Invalidation::kLazy);
+  for (std::string_view f : impl::pgtable_formats()) check_format(f, ref::Invalidation::kLazy);
 }
 
 }  // namespace

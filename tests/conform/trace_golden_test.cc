@@ -4,8 +4,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "base/prot.h"
 #include "conform/trace.h"
-#include "ref/prot.h"
 
 namespace iommu::conform {
 namespace {

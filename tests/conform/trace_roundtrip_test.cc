@@ -5,9 +5,9 @@
 
 #include <string>
 
+#include "base/bits.h"
+#include "base/prot.h"
 #include "conform/trace.h"
-#include "ref/bits.h"
-#include "ref/prot.h"
 
 namespace iommu::conform {
 namespace {

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "base/prot.h"
 #include "hw/dump.h"
-#include "ref/prot.h"
 
 namespace iommu::hw {
 namespace {

@@ -6,8 +6,8 @@
 
 #include <memory>
 
+#include "base/prot.h"
 #include "hw/invalidation_encode.h"
-#include "ref/prot.h"
 
 namespace iommu::hw {
 namespace {

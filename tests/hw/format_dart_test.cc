@@ -2,8 +2,8 @@
 // (HARDWARE.md), never from our encoder.
 #include <gtest/gtest.h>
 
+#include "base/prot.h"
 #include "hw/format.h"
-#include "ref/prot.h"
 
 namespace iommu::hw {
 namespace {

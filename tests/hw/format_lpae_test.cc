@@ -2,8 +2,8 @@
 // Linux 6.12's arm_lpae_prot_to_pte, never from our encoder.
 #include <gtest/gtest.h>
 
+#include "base/prot.h"
 #include "hw/format.h"
-#include "ref/prot.h"
 
 namespace iommu::hw {
 namespace {

@@ -2,8 +2,8 @@
 // Linux 6.12's arm_v7s_prot_to_pte / arm_v7s_pte_to_cont, never from our encoder.
 #include <gtest/gtest.h>
 
+#include "base/prot.h"
 #include "hw/format.h"
-#include "ref/prot.h"
 
 namespace iommu::hw {
 namespace {

@@ -11,11 +11,11 @@
 #include <stdexcept>
 #include <vector>
 
+#include "base/bits.h"
 #include "hw/invalidation_amd.h"
 #include "hw/invalidation_encode.h"
 #include "hw/invalidation_smmu.h"
 #include "hw/invalidation_vtd.h"
-#include "ref/bits.h"
 
 namespace iommu::hw {
 namespace {

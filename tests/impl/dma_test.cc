@@ -9,8 +9,8 @@
 
 #include <cerrno>
 
+#include "base/prot.h"
 #include "iommu_driver_recorder.h"
-#include "ref/prot.h"
 #include "ref_pgtable_ops.h"
 
 namespace iommu::impl {

@@ -7,9 +7,9 @@
 
 #include <algorithm>
 
+#include "base/prot.h"
 #include "impl/domain.h"
 #include "iommu_driver_recorder.h"
-#include "ref/prot.h"
 #include "ref/ref.h"
 #include "ref/selfcheck.h"
 #include "ref_pgtable_ops.h"

@@ -4,9 +4,9 @@
 
 #include <cerrno>
 
+#include "base/prot.h"
 #include "impl/domain.h"
 #include "iommu_driver_recorder.h"
-#include "ref/prot.h"
 #include "ref_pgtable_ops.h"
 
 namespace iommu::impl {

@@ -6,9 +6,9 @@
 
 #include <memory>
 
+#include "base/prot.h"
 #include "hw/device.h"
 #include "impl/domain.h"
-#include "ref/prot.h"
 #include "ref_pgtable_ops.h"
 #include "ref_pgtable_ops_hw.h"
 

@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <memory>
 
-#include "ref/bits.h"
+#include "base/bits.h"
 #include "tests/impl/pgtable_fixture.h"
 
 namespace iommu::impl::testing {

@@ -6,7 +6,7 @@
 
 #include <cerrno>
 
-#include "ref/bits.h"
+#include "base/bits.h"
 #include "tests/impl/pgtable_fixture.h"
 
 namespace iommu::impl::testing {

@@ -46,7 +46,7 @@ inline std::string case_name(const ::testing::TestParamInfo<Case>& info) {
 // a 32-bit-LPAE-sized tiny PGD, and a narrow v7s.
 inline std::vector<Case> all_cases() {
   std::vector<Case> out;
-  for (std::string_view name : hw::format_names())
+  for (std::string_view name : impl::pgtable_formats())
     out.push_back({std::string(name), {std::string(name)}, {}});
   out.push_back({"apple-dart-4k-4ttbr", {"apple-dart", 32, 36, 4096}, {}});
   out.push_back({"arm-64-lpae-s2-4k-ias40-concat", {"arm-64-lpae-s2-4k", 40, 40}, {}});

@@ -9,10 +9,10 @@
 #include <cstdint>
 #include <stdexcept>
 
+#include "base/prot.h"
 #include "hw/format.h"
 #include "hw/table_memory.h"
 #include "impl/io_pgtable.h"
-#include "ref/prot.h"
 #include "ref_pgtable_ops.h"
 
 namespace iommu::impl::testing {

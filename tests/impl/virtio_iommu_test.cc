@@ -5,11 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include "base/bits.h"
+#include "base/prot.h"
 #include "impl/dma.h"
 #include "impl/domain.h"
 #include "impl/mutant.h"
-#include "ref/bits.h"
-#include "ref/prot.h"
 
 namespace iommu::impl {
 namespace {

@@ -6,9 +6,9 @@
 #include <random>
 #include <set>
 
+#include "base/bits.h"
+#include "base/prot.h"
 #include "proofs/format.h"
-#include "ref/bits.h"
-#include "ref/prot.h"
 
 namespace iommu::proofs {
 namespace {

@@ -5,8 +5,8 @@
 
 #include <random>
 
+#include "base/bits.h"
 #include "proofs/pgsize_model.h"
-#include "ref/bits.h"
 #include "ref/pgsize.h"
 
 namespace iommu::proofs {

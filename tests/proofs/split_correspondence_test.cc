@@ -7,9 +7,9 @@
 #include <random>
 #include <vector>
 
+#include "base/bits.h"
 #include "impl/domain.h"
 #include "proofs/split_model.h"
-#include "ref/bits.h"
 
 namespace iommu::proofs {
 namespace {

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
-#include "ref/bits.h"
+#include "base/bits.h"
 #include "ref/pgsize.h"
 
 namespace iommu {

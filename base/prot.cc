@@ -1,4 +1,4 @@
-#include "ref/prot.h"
+#include "base/prot.h"
 
 #include <array>
 
