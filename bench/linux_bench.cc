@@ -1,6 +1,9 @@
 // impl:arm-64-lpae-s1-4k against linux:arm-64-lpae-s1-4k of the 6.12 and sid trees
 // (docs/PERFORMANCE.md): the same workloads on each driver alone, in-process, with no-op
-// flushes. Each Linux tree runs twice: as the checker runs it (coherent_walk = false, every
+// flushes. The base column "impl" is the production engine (impl::HostPgtable: tables in
+// ordinary memory); "impl-checked" is the same engine over the hw model's checked memory, as
+// `check` runs it, and "impl-nofree" the production engine keeping empty tables, as Linux
+// 6.12 does. Each Linux tree runs twice: as the checker runs it (coherent_walk = false, every
 // PTE write's dma sync published to the hw model's memory through the host's write64) and
 // as on a coherent IOMMU (a shim built with LXSHIM_BENCH_COHERENT_WALK: no syncs at all).
 // The trees come from $IOMMUCHECK_KERNEL_6_12 / $IOMMUCHECK_KERNEL_SID, else the CMake cache
@@ -25,6 +28,7 @@
 #include "conform/linux_build.h"
 #include "conform/plugin.h"
 #include "hw/table_memory.h"
+#include "impl/pgtable.h"
 
 namespace iommu::bench {
 namespace {
@@ -63,6 +67,38 @@ struct Column {
 conform::DriverSource plugin_source(const std::filesystem::path& path) {
   auto plugin = std::make_shared<const conform::Plugin>(path.string());
   return {plugin->info(), [plugin](conform::DriverEnv& env) { return plugin->create(env); }};
+}
+
+// impl::HostPgtable as a checker driver: nothing for a hw walk (its tables are host memory).
+class HostDriver final : public conform::Driver, public OwnTableMemory {
+ public:
+  HostDriver(conform::DriverInfo info, const impl::PgtableConfig& cfg, impl::FlushOps& flush)
+      : info_(std::move(info)), pt_(cfg, flush) {}
+  int map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount, int prot,
+                uint64_t* mapped) override {
+    return pt_.map_pages(iova, paddr, pgsize, pgcount, prot, mapped);
+  }
+  uint64_t unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pgcount,
+                       impl::IotlbGather* gather) override {
+    return pt_.unmap_pages(iova, pgsize, pgcount, gather);
+  }
+  uint64_t iova_to_phys(uint64_t iova) override { return pt_.iova_to_phys(iova); }
+  const conform::DriverInfo& info() const override { return info_; }
+  std::vector<uint64_t> roots() const override { return {}; }
+  uint64_t table_bytes() const override { return pt_.table_bytes(); }
+
+ private:
+  conform::DriverInfo info_;
+  impl::HostPgtable pt_;
+};
+
+conform::DriverSource host_source(bool free_empty_tables) {
+  conform::DriverInfo info = conform::impl_driver_source(kFormat).info;
+  info.format = {};  // not walkable
+  const impl::PgtableConfig cfg{.format = {kFormat}, .free_empty_tables = free_empty_tables};
+  return {info, [info, cfg](conform::DriverEnv& env) -> std::unique_ptr<conform::Driver> {
+            return std::make_unique<HostDriver>(info, cfg, env.flush);
+          }};
 }
 
 // The column's name is a claim: the device's memory (the hw model's) sees a mapped page's
@@ -137,7 +173,10 @@ std::vector<Column> linux_columns(const std::string& key, const std::string& con
 
 std::vector<Column> all_columns() {
   std::vector<Column> columns{
-      {"impl", std::make_shared<LazySource>([] { return conform::impl_driver_source(kFormat); })}};
+      {"impl", std::make_shared<LazySource>([] { return host_source(true); })},
+      {"impl-nofree", std::make_shared<LazySource>([] { return host_source(false); })},
+      {"impl-checked",
+       std::make_shared<LazySource>([] { return conform::impl_driver_source(kFormat); })}};
   for (Column& c : linux_columns("6_12", IOMMUCHECK_KERNEL_6_12, "6.12"))
     columns.push_back(std::move(c));
   for (Column& c : linux_columns("SID", IOMMUCHECK_KERNEL_SID, "sid"))

@@ -21,6 +21,14 @@ class NoFlush final : public impl::FlushOps {
   void tlb_add_page(impl::IotlbGather&, uint64_t, uint64_t) override {}
 };
 
+// A driver that keeps its tables outside the hw model's memory (impl::HostPgtable) reports
+// their size itself.
+class OwnTableMemory {
+ public:
+  virtual ~OwnTableMemory() = default;
+  virtual uint64_t table_bytes() const = 0;
+};
+
 struct Workload {
   std::string name;  // "map_unmap/4K", "map_sg/64x16K", "iova_stress/inflight:64"
   std::function<void(benchmark::State&, const conform::DriverSource&)> run;

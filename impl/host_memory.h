@@ -37,6 +37,8 @@ class HostMemory {
   bool compare_exchange32(uint64_t paddr, uint32_t& expected, uint32_t desired) {
     return ref<uint32_t>(paddr).compare_exchange_strong(expected, desired);
   }
+  // Where the table at `paddr` lives in this process.
+  uint8_t* host(uint64_t paddr) const { return arena_ + (paddr - base_); }
   // The owner's word per allocation (the engine's live-entry count).
   std::atomic_ref<uint32_t> meta(uint64_t paddr) { return std::atomic_ref(meta_[chunk(paddr)]); }
   std::span<const uint8_t> allocation_bytes(uint64_t paddr) const;
@@ -51,7 +53,7 @@ class HostMemory {
 
   template <class T>
   std::atomic_ref<T> ref(uint64_t paddr) const {
-    return std::atomic_ref(*reinterpret_cast<T*>(arena_ + (paddr - base_)));
+    return std::atomic_ref(*reinterpret_cast<T*>(host(paddr)));
   }
   uint64_t chunk(uint64_t paddr) const { return (paddr - base_) >> kChunkShift; }
 

@@ -8,7 +8,6 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <shared_mutex>
 #include <optional>
 #include <span>
 #include <vector>
@@ -17,6 +16,8 @@
 #include "impl/mutant.h"
 #include "impl/pgtable.h"
 #include "impl/pt_format.h"
+#include "impl/pt_lock.h"
+#include "impl/pt_table.h"
 
 namespace iommu::impl {
 
@@ -39,6 +40,9 @@ struct PtRange {
   uint64_t index;
   uint64_t end;  // one past the last entry visited
 
+  // The one entry translating iova.
+  PtRange(const PtFormat& fmt, uint64_t table_paddr, unsigned lvl, uint64_t iova)
+      : f(&fmt), table(table_paddr), level(lvl), index(fmt.index(iova, lvl)), end(index + 1) {}
   PtRange(const PtFormat& fmt, uint64_t table_paddr, unsigned lvl, uint64_t iova, uint64_t last)
       : f(&fmt), table(table_paddr), level(lvl), index(fmt.index(iova, lvl)) {
     const unsigned top = fmt.table_shift(lvl);
@@ -66,6 +70,8 @@ struct PtPending {
     unsigned level;
     bool cascade;  // an unmap emptied it (else a failed map's own table)
   };
+  // Only the first n items are set: a call that frees nothing never writes the array.
+  PtPending() {}  // NOLINT: leaves items uninitialized on purpose
   std::array<Item, 32> items;
   unsigned n = 0;
 
@@ -100,10 +106,17 @@ class PtEngine final : public PtEngineBase {
   struct Unmap;
 
   // Entries and tables.
-  uint64_t load(uint64_t ptep) const;
-  void store(uint64_t ptep, uint64_t desc);
+  uint64_t load(uint64_t ptep) const { return narrow_ ? mem_.read32(ptep) : mem_.read64(ptep); }
+  void store(uint64_t ptep, uint64_t desc) {
+    if (narrow_)
+      mem_.write32(ptep, static_cast<uint32_t>(desc));
+    else
+      mem_.write64(ptep, desc);
+  }
   bool exchange(uint64_t ptep, uint64_t& expected, uint64_t desired);
-  PtKind kind(uint64_t desc, unsigned level) const { return kind_of(f_, desc, level); }
+  using Table = typename PtTableOf<Mem>::type;
+  Table table_at(uint64_t paddr) const { return Table(mem_, paddr, narrow_); }
+  PtKind kind(uint64_t desc, unsigned level) const { return kind_of(f_.at(level), desc); }
   uint64_t root_for(uint64_t iova) const { return roots_[f_.ttbr(iova)]; }
   std::optional<uint64_t> alloc_table(unsigned level) {
     return mem_.alloc(f_.at(level).table_bytes);
@@ -118,7 +131,7 @@ class PtEngine final : public PtEngineBase {
   int map_level(uint64_t table, unsigned level, Map& m);
   int child_for_map(const PtRange& r, uint64_t& child, bool& ours);
   int fill_leaves(PtRange& r, Map& m);
-  int claim_slot(const PtRange& r, uint64_t iova, unsigned replicas);
+  int claim_slot(const PtRange& r, uint64_t ptep, uint64_t iova, unsigned replicas);
 
   // Unmap and split (pt_unmap.h).
   void unmap_level(uint64_t table, unsigned level, Unmap& u);
@@ -139,7 +152,10 @@ class PtEngine final : public PtEngineBase {
   void free_entries(std::span<const uint64_t> entries, unsigned level);
 
   // Freeing tables (pt_free.h).
-  void free_pending(PtPending& pending);
+  void free_pending(PtPending& pending) {
+    if (pending.n) free_pending_slow(pending);
+  }
+  void free_pending_slow(PtPending& pending);
   uint64_t kept_tag(uint64_t iova, unsigned level) const;
   void free_if_empty(uint64_t iova, unsigned level, bool cascade);
   void free_subtree(uint64_t table, unsigned level);
@@ -153,7 +169,7 @@ class PtEngine final : public PtEngineBase {
   [[no_unique_address]] Bug bug_;
   bool narrow_;  // 32-bit descriptors (v7s)
   // Shared by map/unmap/iova_to_phys; exclusive only to re-check and free empty tables.
-  mutable std::shared_mutex lock_;
+  mutable PtLock lock_;
   // Per level, the table an unmap emptied last, kept linked until another table of that level
   // empties (its span's base + 1; 0 for none), so that a page mapped and unmapped again and
   // again costs no table allocation, walk flush or free.

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <mutex>
+#include <shared_mutex>
 #include <stdexcept>
 
 #include "base/bits.h"
@@ -37,19 +38,6 @@ PtEngine<Mem, Bug>::PtEngine(const PgtableConfig& cfg, const hw::Format& fmt, Me
 template <class Mem, class Bug>
 PtEngine<Mem, Bug>::~PtEngine() {
   for (uint64_t r : roots_) free_subtree(r, f_.start_level);
-}
-
-template <class Mem, class Bug>
-uint64_t PtEngine<Mem, Bug>::load(uint64_t ptep) const {
-  return narrow_ ? mem_.read32(ptep) : mem_.read64(ptep);
-}
-
-template <class Mem, class Bug>
-void PtEngine<Mem, Bug>::store(uint64_t ptep, uint64_t desc) {
-  if (narrow_)
-    mem_.write32(ptep, static_cast<uint32_t>(desc));
-  else
-    mem_.write64(ptep, desc);
 }
 
 template <class Mem, class Bug>
@@ -101,7 +89,7 @@ uint64_t PtEngine<Mem, Bug>::iova_to_phys(uint64_t iova) {
   std::shared_lock hold(lock_);
   uint64_t table = root_for(iova);
   for (unsigned level = f_.start_level;; level++) {
-    const uint64_t desc = load(PtRange(f_, table, level, iova, iova).ptep());
+    const uint64_t desc = load(PtRange(f_, table, level, iova).ptep());
     switch (kind(desc, level)) {
       case PtKind::kEmpty:
         return 0;

@@ -66,10 +66,4 @@ PtFormat make_pt_format(const hw::Format& fmt) {
   return f;
 }
 
-unsigned PtFormat::leaf_level(uint64_t pgsize) const { return leaf_level_of[ffs64_idx(pgsize)]; }
-
-unsigned PtFormat::replicas(uint64_t pgsize) const {
-  return static_cast<unsigned>(pgsize / at(leaf_level(pgsize)).leaf_size);
-}
-
 }  // namespace iommu::impl

@@ -48,33 +48,43 @@ struct PtLevel {
   uint64_t table_attrs = 0;  // a table descriptor's bits besides the next table's address
 
   uint64_t entries() const { return uint64_t{1} << index_bits; }
+  bool is_contig(uint64_t desc) const { return contig && (desc & contig) == contig_value; }
   uint64_t span() const { return uint64_t{1} << shift; }  // what one entry translates
+};
+
+// The output-address field of a descriptor: two bit fields holding pa shifted right (LPAE's
+// PA[51:48] move to [15:12]; DART2 and RISC-V store pa shifted right).
+struct PtOa {
+  uint64_t lo_mask = 0, hi_mask = 0;
+  unsigned lo_shift = 0, hi_shift = 0;
+
+  uint64_t encode(uint64_t pa) const {
+    return ((pa >> lo_shift) & lo_mask) | ((pa >> hi_shift) & hi_mask);
+  }
+  uint64_t decode(uint64_t desc) const {
+    return ((desc & lo_mask) << lo_shift) | ((desc & hi_mask) << hi_shift);
+  }
+  uint64_t mask() const { return lo_mask | hi_mask; }
 };
 
 struct PtFormat {
   const hw::Format* hw = nullptr;  // name, ias, oas, page sizes
   const PtCodec* codec = nullptr;
+  unsigned variant = 0;  // what the family's hooks tell its formats apart by
   unsigned desc_bytes = 8;
   unsigned start_level = 0;
   unsigned last_level = 0;
   uint64_t granule = 0;
   unsigned ttbr_shift = 0;  // DART: tables selected by the iova bits above the walk
   unsigned n_ttbrs = 1;
-  // The output-address field: oa(pa) = (pa >> lo_shift & lo_mask) | (pa >> hi_shift & hi_mask)
-  // (LPAE's PA[51:48] move to [15:12]; DART2 and RISC-V store pa shifted right).
-  uint64_t lo_mask = 0, hi_mask = 0;
-  unsigned lo_shift = 0, hi_shift = 0;
+  PtOa oa_field;
   std::array<PtLevel, hw::kMaxLevels> levels{};
   // The level of a leaf of 1 << n bytes, for every page size the format has.
   std::array<uint8_t, 64> leaf_level_of{};
 
   const PtLevel& at(unsigned level) const { return levels[level]; }
-  uint64_t oa(uint64_t pa) const {
-    return ((pa >> lo_shift) & lo_mask) | ((pa >> hi_shift) & hi_mask);
-  }
-  uint64_t oa_of(uint64_t desc) const {
-    return ((desc & lo_mask) << lo_shift) | ((desc & hi_mask) << hi_shift);
-  }
+  uint64_t oa(uint64_t pa) const { return oa_field.encode(pa); }
+  uint64_t oa_of(uint64_t desc) const { return oa_field.decode(desc); }
   uint64_t index(uint64_t iova, unsigned level) const {
     const PtLevel& l = levels[level];
     return (iova >> l.shift) & (l.entries() - 1);
@@ -84,24 +94,26 @@ struct PtFormat {
   unsigned ttbr(uint64_t iova) const {
     return n_ttbrs == 1 ? 0 : static_cast<unsigned>((iova >> ttbr_shift) & (n_ttbrs - 1));
   }
-  unsigned leaf_level(uint64_t pgsize) const;
+  unsigned leaf_level(uint64_t pgsize) const {
+    return leaf_level_of[static_cast<unsigned>(__builtin_ctzll(pgsize))];
+  }
   // Entries one leaf of `pgsize` occupies.
-  unsigned replicas(uint64_t pgsize) const;
+  unsigned replicas(uint64_t pgsize) const {
+    return static_cast<unsigned>(pgsize >> at(leaf_level(pgsize)).shift);
+  }
   uint64_t table_desc(uint64_t table, unsigned level) const {
     return at(level).table_attrs | oa(table);
   }
   // The size of the leaf `desc` at `level`.
   uint64_t leaf_size(uint64_t desc, unsigned level) const {
     const PtLevel& l = at(level);
-    if (l.contig && (desc & l.contig) == l.contig_value) return codec->contig_size(*this, desc, level);
-    return l.leaf_size;
+    return l.is_contig(desc) ? codec->contig_size(*this, desc, level) : l.leaf_size;
   }
 };
 
 enum class PtKind { kEmpty, kTable, kLeaf };
 
-inline PtKind kind_of(const PtFormat& f, uint64_t desc, unsigned level) {
-  const PtLevel& l = f.at(level);
+inline PtKind kind_of(const PtLevel& l, uint64_t desc) {
   if (!(desc & l.present)) return PtKind::kEmpty;
   return (desc & l.type) == l.table ? PtKind::kTable : PtKind::kLeaf;
 }

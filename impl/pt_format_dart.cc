@@ -18,7 +18,7 @@ constexpr uint64_t APPLE_DART2_PTE_PROT_NO_WRITE = bit(2);
 constexpr uint64_t APPLE_DART2_PTE_PROT_NO_READ = bit(3);
 constexpr uint64_t APPLE_DART2_PTE_PROT_NO_CACHE = bit(1);
 
-bool dart2(const PtFormat& f) { return f.hw->id() == hw::FormatId::kAppleDart2; }
+bool dart2(const PtFormat& f) { return f.variant != 0; }
 
 // The subpage window covers the whole page (start 0, end 0xfff). Linux sets SP_DIS (bit 1)
 // for DART2 as well, where that bit means NO_CACHE: written as Linux writes it.
@@ -47,11 +47,12 @@ constexpr PtCodec kDart{leaf_attrs, split_attrs, no_contig};
 
 void dart_pt_format(PtFormat& f) {
   f.codec = &kDart;
+  f.variant = f.hw->id() == hw::FormatId::kAppleDart2;
   if (dart2(f)) {
-    f.lo_mask = genmask(37, 10);
-    f.lo_shift = 4;
+    f.oa_field.lo_mask = genmask(37, 10);
+    f.oa_field.lo_shift = 4;
   } else {
-    f.lo_mask = genmask(35, 12);
+    f.oa_field.lo_mask = genmask(35, 12);
   }
   for (unsigned l = f.start_level; l <= f.last_level; l++) {
     PtLevel& pl = f.levels[l];

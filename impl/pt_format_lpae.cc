@@ -27,14 +27,17 @@ constexpr unsigned ARM_LPAE_PTE_ATTRINDX_SHIFT = 2;
 constexpr uint64_t ARM_LPAE_MAIR_ATTR_IDX_CACHE = 1;
 constexpr uint64_t ARM_LPAE_MAIR_ATTR_IDX_DEV = 2;
 
-bool mali(const PtFormat& f) { return f.hw->is_mali(); }
+constexpr unsigned kStage2 = 1, kMali = 2;  // PtFormat::variant bits
+
+bool mali(const PtFormat& f) { return f.variant & kMali; }
+bool stage2(const PtFormat& f) { return f.variant & kStage2; }
 
 uint64_t leaf_type(const PtFormat& f, unsigned level) {
   return level == f.last_level && !mali(f) ? ARM_LPAE_PTE_TYPE_PAGE : ARM_LPAE_PTE_TYPE_BLOCK;
 }
 
 uint64_t access_bits(const PtFormat& f, int prot) {
-  if (f.hw->is_stage2() || mali(f))
+  if (stage2(f) || mali(f))
     return ((prot & IOMMU_READ) ? ARM_LPAE_PTE_HAP_READ : 0) |
            ((prot & IOMMU_WRITE) ? ARM_LPAE_PTE_HAP_WRITE : 0);
   const bool read_only = (prot & IOMMU_READ) && !(prot & IOMMU_WRITE);
@@ -43,7 +46,7 @@ uint64_t access_bits(const PtFormat& f, int prot) {
 }
 
 uint64_t memory_type(const PtFormat& f, int prot) {
-  if (f.hw->is_stage2())
+  if (stage2(f))
     return (prot & IOMMU_MMIO)    ? ARM_LPAE_PTE_MEMATTR_DEV
            : (prot & IOMMU_CACHE) ? ARM_LPAE_PTE_MEMATTR_OIWB
                                   : ARM_LPAE_PTE_MEMATTR_NC;
@@ -63,7 +66,7 @@ uint64_t leaf_attrs(const PtFormat& f, int prot, unsigned level, uint64_t) {
 
 // Every attribute lies outside the address and type fields and means the same at every level.
 uint64_t split_attrs(const PtFormat& f, uint64_t desc, unsigned, unsigned to_level, uint64_t) {
-  return (desc & ~(f.lo_mask | f.hi_mask | ARM_LPAE_PTE_TYPE_MASK)) | leaf_type(f, to_level);
+  return (desc & ~(f.oa_field.mask() | ARM_LPAE_PTE_TYPE_MASK)) | leaf_type(f, to_level);
 }
 
 uint64_t no_contig(const PtFormat&, uint64_t, unsigned) { return 0; }
@@ -74,10 +77,11 @@ constexpr PtCodec kLpae{leaf_attrs, split_attrs, no_contig};
 
 void lpae_pt_format(PtFormat& f) {
   f.codec = &kLpae;
+  f.variant = (f.hw->is_stage2() ? kStage2 : 0) | (f.hw->is_mali() ? kMali : 0);
   const bool wide = f.granule == (uint64_t{1} << 16);
-  f.lo_mask = genmask(47, wide ? 16 : 12);
-  f.hi_mask = wide ? genmask(15, 12) : 0;
-  f.hi_shift = 48 - 12;
+  f.oa_field.lo_mask = genmask(47, wide ? 16 : 12);
+  f.oa_field.hi_mask = wide ? genmask(15, 12) : 0;
+  f.oa_field.hi_shift = 48 - 12;
   for (unsigned l = f.start_level; l <= f.last_level; l++) {
     PtLevel& pl = f.levels[l];
     pl.present = 1;

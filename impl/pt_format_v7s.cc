@@ -97,7 +97,7 @@ constexpr PtCodec kV7s{leaf_attrs, split_attrs, contig_size};
 
 void v7s_pt_format(PtFormat& f) {
   f.codec = &kV7s;
-  f.lo_mask = genmask(31, 10);
+  f.oa_field.lo_mask = genmask(31, 10);
   PtLevel& l1 = f.levels[1];
   l1.present = ARM_V7S_PTE_TYPE_MASK;
   l1.type = ARM_V7S_PTE_TYPE_MASK;

@@ -17,7 +17,7 @@ namespace iommu::impl {
 // unmap emptied becomes the kept one at its level and the previously kept one goes, if it is
 // still empty; the kept one emptying again needs no lock at all.
 template <class Mem, class Bug>
-void PtEngine<Mem, Bug>::free_pending(PtPending& pending) {
+void PtEngine<Mem, Bug>::free_pending_slow(PtPending& pending) {
   unsigned n = 0;
   for (unsigned i = 0; i < pending.n; i++) {
     const PtPending::Item& it = pending.items[i];
@@ -53,7 +53,7 @@ void PtEngine<Mem, Bug>::free_if_empty(uint64_t iova, unsigned level, bool casca
   std::array<uint64_t, hw::kMaxLevels> link{};  // the entry pointing at table[l]
   table[f_.start_level] = root_for(iova);
   for (unsigned l = f_.start_level; l < level; l++) {
-    link[l + 1] = PtRange(f_, table[l], l, iova, iova).ptep();
+    link[l + 1] = PtRange(f_, table[l], l, iova).ptep();
     const uint64_t desc = load(link[l + 1]);
     if (kind(desc, l) != PtKind::kTable) return;
     table[l + 1] = f_.oa_of(desc);

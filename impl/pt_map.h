@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <mutex>
+#include <shared_mutex>
 
 #include "base/bits.h"
 #include "base/prot.h"
@@ -30,7 +31,7 @@ struct PtEngine<Mem, Bug>::Map {
   unsigned replicas;
   uint64_t attrs;
   uint64_t done = 0;  // pages mapped
-  PtPending pending = {};
+  PtPending& pending;
 
   uint64_t cur() const { return iova + done * pgsize; }
 };
@@ -51,6 +52,7 @@ int PtEngine<Mem, Bug>::map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize
 
   const uint64_t pages = std::min(pgcount, room);
   const unsigned level = f_.leaf_level(pgsize);
+  PtPending pending;
   Map m{.iova = iova,
         .paddr = paddr,
         .pgsize = pgsize,
@@ -58,13 +60,14 @@ int PtEngine<Mem, Bug>::map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize
         .last = iova + (pages - 1) * pgsize + (pgsize - 1),
         .level = level,
         .replicas = f_.replicas(pgsize),
-        .attrs = f_.codec->leaf_attrs(f_, prot, level, pgsize)};
+        .attrs = f_.codec->leaf_attrs(f_, prot, level, pgsize),
+        .pending = pending};
   int ret = 0;
   {
     std::shared_lock hold(lock_);
     while (m.done < m.pages && !ret) ret = map_level(root_for(m.cur()), f_.start_level, m);
   }
-  free_pending(m.pending);
+  free_pending(pending);
   if (mapped) *mapped += m.done * pgsize;
   if (ret) return ret;
   return pages < pgcount ? -ERANGE : 0;
@@ -119,11 +122,10 @@ int PtEngine<Mem, Bug>::child_for_map(const PtRange& r, uint64_t& child, bool& o
 template <class Mem, class Bug>
 int PtEngine<Mem, Bug>::fill_leaves(PtRange& r, Map& m) {
   const unsigned replicas = m.replicas;
-  const unsigned db = f_.desc_bytes;
   if (bug_(Mutant::kConcatPgdEntriesLeft) && r.level == f_.start_level) {
     // One table's worth of entries, as if the PGD were not concatenated: past the first
     // table "entries left" goes negative and so does the count mapped.
-    const uint64_t per_table = f_.granule / db;
+    const uint64_t per_table = f_.granule / f_.desc_bytes;
     if (r.index >= per_table) {
       m.done -= r.index - per_table + 1;
       return 0;
@@ -131,31 +133,36 @@ int PtEngine<Mem, Bug>::fill_leaves(PtRange& r, Map& m) {
     r.end = std::min(r.end, per_table);
   }
   const unsigned copies = bug_(Mutant::kV7sSingleReplica) ? 1 : replicas;
-  uint32_t written = 0;
+  // Locals, not members: the stores below could alias them and force reloads.
+  const Table t = table_at(r.table);
+  const PtOa oa = f_.oa_field;
+  const uint64_t attrs = m.attrs, pgsize = m.pgsize, end = r.end;
+  uint64_t pa = m.paddr + m.done * pgsize;
+  uint64_t written = 0;
   int ret = 0;
-  for (; r.index < r.end; r.index += replicas) {
-    const uint64_t p = r.ptep();
-    if (load(p) != 0 || replicas > 1) {
-      if ((ret = claim_slot(r, m.cur(), replicas))) break;
-    }
-    const uint64_t desc = m.attrs | f_.oa(m.paddr + m.done * m.pgsize);
-    for (unsigned k = 0; k < copies; k++) store(p + k * db, desc);
+  for (uint64_t i = r.index; i < end; i += replicas, pa += pgsize) {
+    if ((t.load(i) != 0 || replicas > 1) &&
+        (ret = claim_slot(r, r.ptep(i), m.iova + m.done * pgsize, replicas)))
+      break;
+    const uint64_t desc = attrs | oa.encode(pa);
+    for (unsigned k = 0; k < copies; k++) t.store(i + k, desc);
     written += replicas;
     m.done++;
   }
-  count_add(r.table, written);
+  count_add(r.table, static_cast<uint32_t>(written));
   return ret;
 }
 
 // Whether the entries of one leaf may take it: empty, or holding only tables with no leaf
 // below, which are unlinked and freed first (as Linux LPAE does before a block).
 template <class Mem, class Bug>
-int PtEngine<Mem, Bug>::claim_slot(const PtRange& r, uint64_t iova, unsigned replicas) {
+int PtEngine<Mem, Bug>::claim_slot(const PtRange& r, uint64_t p, uint64_t iova,
+                                   unsigned replicas) {
   if (bug_(Mutant::kNoEexist)) return 0;
   const unsigned db = f_.desc_bytes;
   bool empty = true;
   for (unsigned k = 0; k < replicas; k++) {
-    const uint64_t desc = load(r.ptep() + k * db);
+    const uint64_t desc = load(p + k * db);
     const PtKind what = kind(desc, r.level);
     if (what == PtKind::kLeaf) return -EEXIST;
     if (what == PtKind::kTable && subtree_has_leaf(f_.oa_of(desc), r.level + 1)) return -EEXIST;
@@ -164,7 +171,7 @@ int PtEngine<Mem, Bug>::claim_slot(const PtRange& r, uint64_t iova, unsigned rep
   if (empty) return 0;
   const uint64_t span = f_.at(r.level).span();
   for (unsigned k = 0; k < replicas; k++)
-    if (!drop_empty_table(r, r.ptep() + k * db, iova + k * span)) return -EEXIST;
+    if (!drop_empty_table(r, p + k * db, iova + k * span)) return -EEXIST;
   return 0;
 }
 

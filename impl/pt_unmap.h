@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <mutex>
+#include <shared_mutex>
 #include <vector>
 
 #include "base/bits.h"
@@ -19,7 +20,7 @@ struct PtEngine<Mem, Bug>::Unmap {
   IotlbGather* gather;
   uint64_t bytes = 0;
   bool done = false;
-  PtPending pending = {};
+  PtPending& pending;
 };
 
 // What a split keeps: the leaf being cut (for its attributes) and the part that goes.
@@ -44,14 +45,15 @@ uint64_t PtEngine<Mem, Bug>::unmap_pages(uint64_t iova, uint64_t pgsize, uint64_
   const u128 end = u128{iova} + u128{pgcount} * pgsize;  // may pass 2^64
   const uint64_t ias_top = low_mask(g.ias);
   const uint64_t last = end - 1 > ias_top ? ias_top : static_cast<uint64_t>(end - 1);
-  Unmap u{.cur = iova, .last = last, .gather = gather};
+  PtPending pending;
+  Unmap u{.cur = iova, .last = last, .gather = gather, .pending = pending};
   // Empty tables are freed under the exclusive lock between rounds of shared work.
   while (!u.done) {
     {
       std::shared_lock hold(lock_);
       while (!u.done && !u.pending.full()) unmap_level(root_for(u.cur), f_.start_level, u);
     }
-    free_pending(u.pending);
+    free_pending(pending);
   }
   return u.bytes;
 }
@@ -62,7 +64,7 @@ void PtEngine<Mem, Bug>::unmap_level(uint64_t table, unsigned level, Unmap& u) {
   const unsigned top = f_.table_shift(level);
   const uint64_t tag = top >= 64 ? 0 : u.cur >> top;
   while (!u.done && !u.pending.full() && (top >= 64 || u.cur >> top == tag)) {
-    PtRange r(f_, table, level, u.cur, u.last);
+    PtRange r(f_, table, level, u.cur);
     const uint64_t desc = load(r.ptep());
     switch (kind(desc, level)) {
       case PtKind::kEmpty:
@@ -87,32 +89,34 @@ void PtEngine<Mem, Bug>::unmap_level(uint64_t table, unsigned level, Unmap& u) {
 // Clears whole leaves from r on in its table while they lie inside the request.
 template <class Mem, class Bug>
 void PtEngine<Mem, Bug>::clear_leaves(PtRange& r, Unmap& u) {
-  const uint64_t entries = f_.at(r.level).entries();
-  const uint64_t span = f_.at(r.level).span();
+  // Locals, not members: the stores below could alias them and force reloads.
+  const PtLevel lvl = f_.at(r.level);
+  const uint64_t entries = lvl.entries();
+  const Table t = table_at(r.table);
   const uint64_t first = u.cur;
-  uint32_t cleared = 0;
+  uint64_t cleared = 0;
   for (uint64_t i = r.index;;) {
-    const uint64_t desc = load(r.ptep(i));
-    const PtKind what = kind(desc, r.level);
+    const uint64_t desc = t.load(i);
+    const PtKind what = kind_of(lvl, desc);
     if (what == PtKind::kEmpty) {
       u.done = true;  // a hole
       break;
     }
     if (what != PtKind::kLeaf) break;
-    const uint64_t size = f_.leaf_size(desc, r.level);
+    const uint64_t size = lvl.is_contig(desc) ? f_.leaf_size(desc, r.level) : lvl.leaf_size;
     if (u.last - u.cur < size - 1 || (u.cur & (size - 1))) break;  // partly covered
-    const uint64_t replicas = size / span;
+    const uint64_t replicas = size >> lvl.shift;
     const bool last_of_run = u.last - u.cur <= size - 1;
     if (!(bug_(Mutant::kBoundaryOffByOne) && i + replicas == entries && !last_of_run)) {
-      for (uint64_t k = 0; k < replicas; k++) store(r.ptep(i + k), 0);
-      cleared += static_cast<uint32_t>(replicas);
+      for (uint64_t k = 0; k < replicas; k++) t.store(i + k, 0);
+      cleared += replicas;
     }
     if (!(bug_(Mutant::kSkipLastAddPage) && last_of_run && u.cur != first)) tlb_add(u, u.cur, size);
     advance(u, size);
     i += replicas;
     if (u.done || i == entries) break;
   }
-  drop_count(r.table, r.level, first, cleared, u);
+  drop_count(r.table, r.level, first, static_cast<uint32_t>(cleared), u);
 }
 
 // Counts `size` bytes as unmapped and moves on; done at the end of the request.
@@ -159,7 +163,7 @@ template <class Mem, class Bug>
 void PtEngine<Mem, Bug>::take_whole(const PtRange& r, uint64_t leaf_iova, uint64_t size,
                                     Unmap& u) {
   const uint64_t first = f_.index(leaf_iova, r.level);
-  const uint64_t replicas = size / f_.at(r.level).span();
+  const uint64_t replicas = size >> f_.at(r.level).shift;
   for (uint64_t k = 0; k < replicas; k++) store(r.ptep(first + k), 0);
   if (bug_(Mutant::kWholeGathersRequest))
     tlb_add(u, u.cur, f_.granule);
@@ -237,7 +241,7 @@ std::optional<uint64_t> PtEngine<Mem, Bug>::split_table(unsigned level, uint64_t
     mem_.free(*table);
     return std::nullopt;
   }
-  const PtRange r(f_, *table, level, iova, iova);
+  const PtRange r(f_, *table, level, iova);
   uint32_t live = 0;
   for (uint64_t k = 0; k < out.size(); k++) {
     if (!out[k]) continue;
