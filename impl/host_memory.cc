@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <new>
 #include <stdexcept>
@@ -34,9 +35,9 @@ HostMemory::~HostMemory() {
   munmap(meta_, (size_ >> kChunkShift) * sizeof(uint32_t));
 }
 
-std::optional<uint64_t> HostMemory::alloc(uint64_t size) {
-  if (!is_pow2(size) || size < bit(kChunkShift))
-    throw std::invalid_argument("HostMemory::alloc: size must be a power of two >= 1 KiB");
+std::optional<uint64_t> HostMemory::alloc(uint64_t bytes) {
+  if (bytes == 0 || bytes > size_) throw std::invalid_argument("HostMemory::alloc: bad size");
+  const uint64_t size = std::max(std::bit_ceil(bytes), bit(kChunkShift));
   const unsigned lg = fls64_idx(size);
   std::lock_guard hold(lock_);
   uint64_t paddr = 0;
@@ -59,7 +60,8 @@ std::optional<uint64_t> HostMemory::alloc(uint64_t size) {
 void HostMemory::free(uint64_t paddr) {
   std::lock_guard hold(lock_);
   const unsigned lg = size_log2_[chunk(paddr)];
-  if (lg == 0) throw std::logic_error("HostMemory::free: not a live allocation");
+  if (lg == 0 || (paddr & (bit(lg) - 1)))
+    throw std::logic_error("HostMemory::free: not the start of a live allocation");
   size_log2_[chunk(paddr)] = 0;
   free_[lg].push_back(paddr);
   live_bytes_.fetch_sub(bit(lg), std::memory_order_relaxed);

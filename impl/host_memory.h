@@ -22,9 +22,9 @@ class HostMemory {
   HostMemory(const HostMemory&) = delete;
   HostMemory& operator=(const HostMemory&) = delete;
 
-  // Zeroed memory of `size` bytes (a power of two, at least 1 KiB) aligned to its size;
-  // nullopt when the arena is full.
-  std::optional<uint64_t> alloc(uint64_t size);
+  // Zeroed memory of at least `bytes`, rounded up to a power of two of at least 1 KiB and
+  // aligned to that size; nullopt when the arena is full.
+  std::optional<uint64_t> alloc(uint64_t bytes);
   void free(uint64_t paddr);
 
   uint64_t read64(uint64_t paddr) const { return ref<uint64_t>(paddr).load(kRead); }
