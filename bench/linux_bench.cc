@@ -70,24 +70,16 @@ conform::DriverSource plugin_source(const std::filesystem::path& path) {
 }
 
 // impl::HostPgtable as a checker driver: nothing for a hw walk (its tables are host memory).
-class HostDriver final : public conform::Driver, public OwnTableMemory {
+class HostDriver final : public conform::OpsDriver, public OwnTableMemory {
  public:
   HostDriver(conform::DriverInfo info, const impl::PgtableConfig& cfg, impl::FlushOps& flush)
       : info_(std::move(info)), pt_(cfg, flush) {}
-  int map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount, int prot,
-                uint64_t* mapped) override {
-    return pt_.map_pages(iova, paddr, pgsize, pgcount, prot, mapped);
-  }
-  uint64_t unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pgcount,
-                       impl::IotlbGather* gather) override {
-    return pt_.unmap_pages(iova, pgsize, pgcount, gather);
-  }
-  uint64_t iova_to_phys(uint64_t iova) override { return pt_.iova_to_phys(iova); }
   const conform::DriverInfo& info() const override { return info_; }
   std::vector<uint64_t> roots() const override { return {}; }
   uint64_t table_bytes() const override { return pt_.table_bytes(); }
 
  private:
+  impl::IoPgtableOps& ops() override { return pt_; }
   conform::DriverInfo info_;
   impl::HostPgtable pt_;
 };

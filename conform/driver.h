@@ -93,4 +93,21 @@ class Driver : public impl::IoPgtableOps {
   virtual OwnIommu* own_iommu() { return nullptr; }
 };
 
+// A driver that is one io_pgtable_ops object of ours: the calls go straight to it.
+class OpsDriver : public Driver {
+ public:
+  int map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount, int prot,
+                uint64_t* mapped) override {
+    return ops().map_pages(iova, paddr, pgsize, pgcount, prot, mapped);
+  }
+  uint64_t unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pgcount,
+                       impl::IotlbGather* gather) override {
+    return ops().unmap_pages(iova, pgsize, pgcount, gather);
+  }
+  uint64_t iova_to_phys(uint64_t iova) override { return ops().iova_to_phys(iova); }
+
+ protected:
+  virtual impl::IoPgtableOps& ops() = 0;
+};
+
 }  // namespace iommu::conform

@@ -8,7 +8,7 @@
 namespace iommu::conform {
 namespace {
 
-class ImplDriver final : public Driver {
+class ImplDriver final : public OpsDriver {
  public:
   ImplDriver(const DriverInfo& info, const impl::PgtableConfig& cfg, DriverEnv& env)
       : info_(info), pgtable_(cfg, env.memory, env.flush) {}
@@ -17,17 +17,10 @@ class ImplDriver final : public Driver {
   std::vector<uint64_t> roots() const override {
     return {pgtable_.roots().begin(), pgtable_.roots().end()};
   }
-  int map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount, int prot,
-                uint64_t* mapped) override {
-    return pgtable_.map_pages(iova, paddr, pgsize, pgcount, prot, mapped);
-  }
-  uint64_t unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pgcount,
-                       impl::IotlbGather* gather) override {
-    return pgtable_.unmap_pages(iova, pgsize, pgcount, gather);
-  }
-  uint64_t iova_to_phys(uint64_t iova) override { return pgtable_.iova_to_phys(iova); }
 
  private:
+  impl::IoPgtableOps& ops() override { return pgtable_; }
+
   DriverInfo info_;
   impl::Pgtable pgtable_;
 };

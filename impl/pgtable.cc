@@ -26,26 +26,30 @@ std::span<const std::string_view> pgtable_formats() {
   return names;
 }
 
+PgtableFace::PgtableFace(const hw::FormatConfig& format)
+    : fmt_(std::make_unique<const hw::Format>(hw::make_format(format))) {}
+
+PgtableFace::~PgtableFace() = default;
+
+int PgtableFace::map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount,
+                           int prot, uint64_t* mapped) {
+  return engine_->map_pages(iova, paddr, pgsize, pgcount, prot, mapped);
+}
+
+uint64_t PgtableFace::unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pgcount,
+                                  IotlbGather* gather) {
+  return engine_->unmap_pages(iova, pgsize, pgcount, gather);
+}
+
+uint64_t PgtableFace::iova_to_phys(uint64_t iova) { return engine_->iova_to_phys(iova); }
+
 Pgtable::Pgtable(PgtableConfig config, hw::TableMemory& mem, FlushOps& flush)
-    : cfg_(std::move(config)),
-      fmt_(std::make_unique<const hw::Format>(hw::make_format(cfg_.format))) {
+    : PgtableFace(config.format), cfg_(std::move(config)) {
   if (cfg_.bug == Mutant::kNone) cfg_.bug = active_mutant();  // BRIDGE until helper-zoo merges
   engine_ = make_checked_engine(cfg_, *fmt_, mem, flush);
 }
 
 Pgtable::~Pgtable() = default;
-
-int Pgtable::map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount, int prot,
-                       uint64_t* mapped) {
-  return engine_->map_pages(iova, paddr, pgsize, pgcount, prot, mapped);
-}
-
-uint64_t Pgtable::unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pgcount,
-                              IotlbGather* gather) {
-  return engine_->unmap_pages(iova, pgsize, pgcount, gather);
-}
-
-uint64_t Pgtable::iova_to_phys(uint64_t iova) { return engine_->iova_to_phys(iova); }
 
 std::span<const uint64_t> Pgtable::roots() const { return engine_->roots(); }
 
@@ -59,27 +63,15 @@ ref::DomainConfig Pgtable::domain_config() const {
   return d;
 }
 
-HostPgtable::HostPgtable(PgtableConfig config, FlushOps& flush)
-    : fmt_(std::make_unique<const hw::Format>(hw::make_format(config.format))),
-      mem_(std::make_unique<HostMemory>(fmt_->geo().oas)) {
+HostPgtable::HostPgtable(const PgtableConfig& config, FlushOps& flush)
+    : PgtableFace(config.format), mem_(std::make_unique<HostMemory>(fmt_->geo().oas)) {
   if (config.bug != Mutant::kNone)
     throw std::invalid_argument("HostPgtable: the production engine takes no seeded bug");
   engine_ = make_host_engine(config, *fmt_, *mem_, flush);
 }
 
-HostPgtable::~HostPgtable() = default;
-
-int HostPgtable::map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount,
-                           int prot, uint64_t* mapped) {
-  return engine_->map_pages(iova, paddr, pgsize, pgcount, prot, mapped);
-}
-
-uint64_t HostPgtable::unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pgcount,
-                                  IotlbGather* gather) {
-  return engine_->unmap_pages(iova, pgsize, pgcount, gather);
-}
-
-uint64_t HostPgtable::iova_to_phys(uint64_t iova) { return engine_->iova_to_phys(iova); }
+// The engine goes before the memory its destructor frees tables into.
+HostPgtable::~HostPgtable() { engine_.reset(); }
 
 uint64_t HostPgtable::table_bytes() const { return engine_->table_bytes_live(); }
 

@@ -36,7 +36,24 @@ std::span<const std::string_view> pgtable_formats();
 class PtEngineBase;
 class HostMemory;
 
-class Pgtable : public IoPgtableOps {
+// What Pgtable and HostPgtable share: the format and the engine behind io_pgtable_ops.
+class PgtableFace : public IoPgtableOps {
+ public:
+  ~PgtableFace() override;
+  int map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount, int prot,
+                uint64_t* mapped) override;
+  uint64_t unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pgcount,
+                       IotlbGather* gather) override;
+  uint64_t iova_to_phys(uint64_t iova) override;
+  const hw::Format& format() const { return *fmt_; }
+
+ protected:
+  explicit PgtableFace(const hw::FormatConfig& format);
+  std::unique_ptr<const hw::Format> fmt_;
+  std::unique_ptr<PtEngineBase> engine_;
+};
+
+class Pgtable : public PgtableFace {
  public:
   // Allocates the root table(s) from `mem`; throws std::invalid_argument for a bad format
   // and std::runtime_error when table memory cannot hold the roots.
@@ -46,13 +63,6 @@ class Pgtable : public IoPgtableOps {
   Pgtable(const Pgtable&) = delete;
   Pgtable& operator=(const Pgtable&) = delete;
 
-  int map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount, int prot,
-                uint64_t* mapped) override;
-  uint64_t unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pgcount,
-                       IotlbGather* gather) override;
-  uint64_t iova_to_phys(uint64_t iova) override;
-
-  const hw::Format& format() const { return *fmt_; }
   const PgtableConfig& config() const { return cfg_; }
   // The table paddrs a hardware walker starts from: one, or one per DART TTBR.
   std::span<const uint64_t> roots() const;
@@ -61,32 +71,22 @@ class Pgtable : public IoPgtableOps {
 
  private:
   PgtableConfig cfg_;
-  std::unique_ptr<const hw::Format> fmt_;
-  std::unique_ptr<PtEngineBase> engine_;
 };
 
 // The production path: tables in ordinary host memory, no per-access checks, no seeded bug.
-class HostPgtable : public IoPgtableOps {
+class HostPgtable : public PgtableFace {
  public:
   // std::invalid_argument for a bad format or a config with a seeded bug.
-  HostPgtable(PgtableConfig config, FlushOps& flush);
+  HostPgtable(const PgtableConfig& config, FlushOps& flush);
   ~HostPgtable() override;
   HostPgtable(const HostPgtable&) = delete;
   HostPgtable& operator=(const HostPgtable&) = delete;
-
-  int map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount, int prot,
-                uint64_t* mapped) override;
-  uint64_t unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pgcount,
-                       IotlbGather* gather) override;
-  uint64_t iova_to_phys(uint64_t iova) override;
 
   // Bytes of table memory in use.
   uint64_t table_bytes() const;
 
  private:
-  std::unique_ptr<const hw::Format> fmt_;
   std::unique_ptr<HostMemory> mem_;
-  std::unique_ptr<PtEngineBase> engine_;
 };
 
 }  // namespace iommu::impl
