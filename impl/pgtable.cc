@@ -129,7 +129,7 @@ uint64_t Pgtable::iova_to_phys(uint64_t iova) {
   Cursor c;
   const Slot s = find(c, iova);
   if (s.d.kind != hw::DescKind::kLeaf) return 0;
-  if (mutant(Mutant::kIovaToPhysGranuleMask)) return s.d.paddr + (iova & (fmt_.geo().granule - 1));
+  if (bug(Mutant::kIovaToPhysGranuleMask)) return s.d.paddr + (iova & (fmt_.geo().granule - 1));
   return s.d.paddr + (iova - s.leaf_iova(iova));
 }
 

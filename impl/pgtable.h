@@ -16,6 +16,7 @@
 #include "hw/format.h"
 #include "hw/table_memory.h"
 #include "impl/io_pgtable.h"
+#include "impl/mutant.h"
 #include "ref/config.h"
 
 namespace iommu::impl {
@@ -24,6 +25,7 @@ struct PgtableConfig {
   hw::FormatConfig format;
   ref::PartialUnmap partial_unmap = ref::PartialUnmap::kSplit;
   bool free_empty_tables = true;
+  Mutant bug = Mutant::kNone;  // the bug zoo's seeded bug in this table (impl/mutant.h)
 };
 
 // The hw formats the engine serves (a subset of hw::format_names() while new formats land).
@@ -59,6 +61,8 @@ class Pgtable : public IoPgtableOps {
   struct MapRun;
   struct UnmapRun;
   struct Attrs;
+
+  bool bug(Mutant m) const { return cfg_.bug == m; }
 
   // Descriptors and tables (pgtable.cc).
   uint64_t load(uint64_t ptep) const;

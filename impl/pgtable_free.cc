@@ -71,13 +71,13 @@ void Pgtable::free_if_empty(uint64_t iova, unsigned level, bool cascade) {
   }
   for (unsigned l = level; l > g.start_level; l--) {
     if (mem_.meta(table[l]).load(std::memory_order_relaxed) != 0) return;
-    if (!mutant(Mutant::kFreeWithoutUnlink)) {
+    if (!bug(Mutant::kFreeWithoutUnlink)) {
       store(link[l], 0);
       count_sub(table[l - 1], 1);
     }
     const uint64_t span = bit(table_shift(l));
-    if (!mutant(Mutant::kNoFlushWalk)) flush_.tlb_flush_walk(iova & ~(span - 1), span, g.granule);
-    if (!mutant(Mutant::kLeakEmptyTable)) mem_.free(table[l]);
+    if (!bug(Mutant::kNoFlushWalk)) flush_.tlb_flush_walk(iova & ~(span - 1), span, g.granule);
+    if (!bug(Mutant::kLeakEmptyTable)) mem_.free(table[l]);
     if (!cascade) return;
   }
 }

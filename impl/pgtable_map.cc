@@ -28,7 +28,7 @@ int Pgtable::map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t 
              .level = fmt_.leaf_level(pgsize),
              .replicas = fmt_.replicas(pgsize),
              .leaf = LeafEncoder(fmt_, paddr, pgsize, want,
-                                 mutant(Mutant::kWritableReadOnly) ? prot | IOMMU_WRITE : prot)};
+                                 bug(Mutant::kWritableReadOnly) ? prot | IOMMU_WRITE : prot)};
   Pending pending;
   int ret = 0;
   {
@@ -56,7 +56,7 @@ int Pgtable::map_run(Cursor& c, MapRun& run) {
 int Pgtable::fill_leaves(uint64_t table, MapRun& run) {
   const unsigned db = fmt_.geo().desc_bytes;
   uint64_t idx = fmt_.geo().index(run.cur(), run.level);
-  if (mutant(Mutant::kConcatPgdEntriesLeft) && run.level == fmt_.geo().start_level) {
+  if (bug(Mutant::kConcatPgdEntriesLeft) && run.level == fmt_.geo().start_level) {
     // One table's worth of entries, as if the PGD were not concatenated: past the first
     // table "entries left" goes negative and so does the count mapped.
     const uint64_t per_table = fmt_.geo().granule / db;
@@ -79,7 +79,7 @@ int Pgtable::fill_leaves(uint64_t table, MapRun& run) {
     const uint64_t p = table + idx * db;
     if ((ret = claim_slot(table, run.level, p, run.replicas, run.cur()))) break;
     const uint64_t desc = run.leaf.at(run.done);
-    const unsigned copies = mutant(Mutant::kV7sSingleReplica) ? 1 : run.replicas;
+    const unsigned copies = bug(Mutant::kV7sSingleReplica) ? 1 : run.replicas;
     for (unsigned r = 0; r < copies; r++) store(p + r * db, desc);
     written += run.replicas;
     run.done++;
@@ -95,7 +95,7 @@ int Pgtable::claim_slot(uint64_t table, unsigned level, uint64_t p, unsigned rep
   const unsigned db = fmt_.geo().desc_bytes;
   bool empty = true;
   for (unsigned r = 0; r < replicas; r++) empty = empty && load(p + r * db) == 0;
-  if (empty || mutant(Mutant::kNoEexist)) return 0;
+  if (empty || bug(Mutant::kNoEexist)) return 0;
   for (unsigned r = 0; r < replicas; r++) {
     const hw::Decoded d = decode(load(p + r * db), level);
     if (d.kind == hw::DescKind::kLeaf ||

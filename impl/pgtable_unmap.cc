@@ -35,7 +35,7 @@ void Pgtable::unmap_run(Cursor& c, UnmapRun& run, Pending& pending) {
   while (!run.done && !pending.full()) {
     const Slot s = find(c, run.cur);
     if (s.d.kind != hw::DescKind::kLeaf) {
-      if (mutant(Mutant::kUnmapEmptyErrno) && run.bytes == 0) run.bytes = static_cast<uint64_t>(-EINVAL);
+      if (bug(Mutant::kUnmapEmptyErrno) && run.bytes == 0) run.bytes = static_cast<uint64_t>(-EINVAL);
       run.done = true;  // a hole
     } else if (s.leaf_iova(run.cur) == run.cur && run.end - run.cur >= s.d.size - 1) {
       clear_leaves(s, run, pending);
@@ -71,12 +71,12 @@ void Pgtable::clear_leaves(const Slot& s, UnmapRun& run, Pending& pending) {
   uint32_t cleared = 0;
   for (;;) {
     const bool last_of_table = p + d.replicas * db == table_end && run.end - run.cur > d.size - 1;
-    if (!(mutant(Mutant::kBoundaryOffByOne) && last_of_table)) {
+    if (!(bug(Mutant::kBoundaryOffByOne) && last_of_table)) {
       for (unsigned r = 0; r < d.replicas; r++) store(p + r * db, 0);
       cleared += d.replicas;
     }
     const bool last_of_run = run.end - run.cur <= d.size - 1;
-    if (!(mutant(Mutant::kSkipLastAddPage) && last_of_run && run.cur != first)) {
+    if (!(bug(Mutant::kSkipLastAddPage) && last_of_run && run.cur != first)) {
       tlb_add(run, run.cur, d.size);
     }
     advance(run, d.size);
@@ -130,7 +130,7 @@ void Pgtable::take_whole(const Slot& s, UnmapRun& run, Pending& pending) {
   const uint64_t leaf = s.leaf_iova(run.cur);
   const uint64_t first = ptep(s.table, s.level, leaf);
   for (unsigned r = 0; r < s.d.replicas; r++) store(first + r * db, 0);
-  if (mutant(Mutant::kWholeGathersRequest)) {
+  if (bug(Mutant::kWholeGathersRequest)) {
     tlb_add(run, run.cur, fmt_.geo().granule);
   } else {
     tlb_add(run, leaf, s.d.size);
@@ -150,13 +150,13 @@ void Pgtable::take_whole(const Slot& s, UnmapRun& run, Pending& pending) {
 void Pgtable::split_off(const Slot& s, UnmapRun& run) {
   const uint64_t lo = run.cur;
   const uint64_t hi = std::min(s.leaf_iova(lo) + (s.d.size - 1), run.end);
-  const int err = mutant(Mutant::kSplitLost) ? 0 : split(s, lo, hi);
+  const int err = bug(Mutant::kSplitLost) ? 0 : split(s, lo, hi);
   if (err == -EAGAIN) return;  // the leaf changed under us: look again
   if (err) {
     run.done = true;
     return;
   }
-  if (!mutant(Mutant::kSplitLost)) {
+  if (!bug(Mutant::kSplitLost)) {
     flush_.tlb_flush_walk(s.leaf_iova(lo), s.d.size, fmt_.geo().granule);
   }
   advance(run, hi - lo + 1);

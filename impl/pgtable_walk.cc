@@ -46,7 +46,7 @@ int Pgtable::descend_for_map(Cursor& c, uint64_t iova, unsigned level, uint64_t&
     auto fresh = alloc_table(level + 1);
     if (!fresh) return -ENOMEM;
     const uint64_t table_desc = fmt_.make_table(*fresh);
-    const bool installed = mutant(Mutant::kRacyTableInstall) ? (store(p, table_desc), true)
+    const bool installed = bug(Mutant::kRacyTableInstall) ? (store(p, table_desc), true)
                                                               : exchange(p, desc, table_desc);
     if (installed) {
       count_add(table, 1);
