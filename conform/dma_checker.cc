@@ -94,7 +94,7 @@ impl::DmaConfig dma_config(const DmaScenario& s) {
 
 constexpr hw::ContextId kCtx = 1;
 
-impl::IommuDriverConfig seeded(impl::IommuDriverConfig c, impl::Mutant bug) {
+impl::IommuDriverConfig with_bug(impl::IommuDriverConfig c, impl::Mutant bug) {
   c.bug = bug;
   return c;
 }
@@ -109,7 +109,7 @@ class DmaWorld {
         memory(hw::TableMemory::window_for_oas(source.info.config.oas)),
         device(memory, hw::make_format(source.info.walk_format()), {.ctx = kCtx}),
         sink(device.invalidation(), kCtx),
-        iommu(sink, seeded(iommu_config(source.info, std::nullopt, kCtx), s.bug)),
+        iommu(sink, with_bug(iommu_config(source.info, std::nullopt, kCtx), s.bug)),
         env{memory, iommu, {}, {}, s.bug},
         pgtable(source.create(env)),
         domain(*pgtable, iommu, source.info.config),
