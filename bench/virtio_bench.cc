@@ -9,6 +9,7 @@
 
 #include "base/bits.h"
 #include "base/prot.h"
+#include "base/segment.h"
 #include "hw/virtio_iommu.h"
 #include "impl/domain.h"
 #include "impl/virtio_iommu.h"
@@ -29,7 +30,7 @@ void BM_VirtioIo(benchmark::State& state) {
                 {kBitmap, 48, 48, ref::PartialUnmap::kWhole, requests == VirtioRequests::kQueued,
                  ref::Invalidation::kStrict});
   // Scattered pages: no two segments merge, so each is its own MAP.
-  std::vector<ref::Segment> sg;
+  std::vector<Segment> sg;
   for (uint64_t i = 0; i < segs; i++) sg.push_back({0x100000000 + i * 3 * K4, K4});
   const uint64_t iova = 0x40000000;
   for (auto _ : state) {

@@ -44,10 +44,13 @@ Checker::Checker(const DriverSource& source, const CheckOptions& opts)
   } else {
     null_sink_ = std::make_unique<NullSink>();
   }
+  impl::IommuDriverConfig iommu = iommu_config(info_, opts.iommu, kCtx);
+  iommu.bug = opts.bug;
   iommu_ = std::make_unique<impl::IommuDriver>(device_ ? device_->invalidation() : *null_sink_,
-                                               iommu_config(info_, opts.iommu, kCtx));
+                                               iommu);
   checked_ = std::make_unique<CheckedPgtable>(*iommu_, mem_, info_.config);
   env_.reset(new DriverEnv{mem_, *checked_});
+  env_->bug = opts.bug;
   driver_ = source.create(*env_);
   check_model_limit("creating the driver");
   checked_->attach(*driver_, driver_->own_iommu() == nullptr);

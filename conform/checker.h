@@ -41,6 +41,10 @@ struct CheckOptions {
   std::optional<IommuKind> iommu{};
   // Bytes of simulated table memory (hw::TableMemory::window_for_oas); 0: the default window.
   uint64_t table_memory = 0;
+  // The bug zoo's seeded bug (impl/mutant.h, conform/mutants.h) in this checker's instances:
+  // its IOMMU driver model, and an impl or virtio driver under test (DriverEnv::bug). Each
+  // takes only its own bugs; nothing outside this checker is affected.
+  impl::Mutant bug = impl::Mutant::kNone;
 };
 
 struct Violation {

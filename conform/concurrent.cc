@@ -13,7 +13,6 @@
 #include "conform/concurrent_ops.h"
 #include "conform/memory_pool.h"
 #include "conform/trace.h"
-#include "impl/mutant.h"
 
 namespace iommu::conform {
 namespace {
@@ -94,7 +93,6 @@ Episode::Episode(const DriverSource& source, const CheckOptions& check,
     : info_(source.info),
       options_(options),
       record_(std::move(record)),
-      mutant_(impl::active_mutant()),
       lease_(checked_memory_config(info_.config.oas, check.table_memory)),
       mem_(lease_.memory()),
       null_flush_(std::make_unique<NullFlush>()),
@@ -110,6 +108,7 @@ Episode::Episode(const DriverSource& source, const CheckOptions& check,
   if (options.threads < 2) throw std::invalid_argument("a concurrent episode needs 2 threads");
   ref::validate(info_.config);
   if (info_.walkable()) fmt_ = hw::make_format(info_.walk_format());
+  env_->bug = check.bug;
   driver_ = source.create(*env_);
   if (mem_.allocations_refused() != 0)
     throw ModelLimitError("the table memory cannot hold the driver's first tables");
@@ -150,7 +149,6 @@ ConcurrentEpisode Episode::run() {
 }
 
 void Episode::work(unsigned t) {
-  impl::ScopedMutant mutant(mutant_);
   Worker& w = *workers_[t];
   t_checked = &w.checked;
   for (;;) {

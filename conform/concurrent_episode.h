@@ -17,7 +17,6 @@
 #include "conform/concurrent_ops.h"
 #include "conform/memory_pool.h"
 #include "hw/format.h"
-#include "impl/mutant.h"
 
 namespace iommu::conform {
 
@@ -68,8 +67,7 @@ class Episode {
   DriverInfo info_;
   ConcurrentOptions options_;
   Recorder record_;
-  impl::Mutant mutant_;  // the starting thread's, for every worker (impl/mutant.h)
-  MemoryLease lease_;    // before everything that uses the memory, so it returns last
+  MemoryLease lease_;  // before everything that uses the memory, so it returns last
   hw::TableMemory& mem_;
   std::unique_ptr<impl::FlushOps> null_flush_;
   std::unique_ptr<impl::FlushOps> thread_flush_;

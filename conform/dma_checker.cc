@@ -87,10 +87,17 @@ impl::DmaConfig dma_config(const DmaScenario& s) {
   c.flush_queue.cpus = s.mode == DmaMode::kPerCpu ? s.cpus : 1;
   c.flush_queue.entries = s.fq_entries;
   c.flush_queue.timeout = std::chrono::milliseconds(s.fq_timeout_ms);
+  c.flush_queue.bug = s.bug;
+  c.bug = s.bug;
   return c;
 }
 
 constexpr hw::ContextId kCtx = 1;
+
+impl::IommuDriverConfig with_bug(impl::IommuDriverConfig c, impl::Mutant bug) {
+  c.bug = bug;
+  return c;
+}
 
 }  // namespace
 
@@ -102,8 +109,8 @@ class DmaWorld {
         memory(hw::TableMemory::window_for_oas(source.info.config.oas)),
         device(memory, hw::make_format(source.info.walk_format()), {.ctx = kCtx}),
         sink(device.invalidation(), kCtx),
-        iommu(sink, iommu_config(source.info, std::nullopt, kCtx)),
-        env{memory, iommu},
+        iommu(sink, with_bug(iommu_config(source.info, std::nullopt, kCtx), s.bug)),
+        env{memory, iommu, {}, {}, s.bug},
         pgtable(source.create(env)),
         domain(*pgtable, iommu, source.info.config),
         dma(domain, clock, dma_config(s)) {

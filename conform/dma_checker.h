@@ -37,6 +37,9 @@ struct DmaScenario {
   uint64_t fq_timeout_ms = 0;  // 0: Linux's (10 ms per-CPU, 1000 ms single)
   unsigned dma_bits = 32;      // the device's DMA mask; a small one makes IOVAs come back soon
   CallerMode caller = CallerMode::kContract;
+  // The bug zoo's seeded bug (impl/mutant.h) in this world's page table, IOMMU driver, DMA
+  // layer and flush queue; not part of the trace text.
+  impl::Mutant bug = impl::Mutant::kNone;
 
   uint64_t timeout_ms() const;  // what the timer waits, defaults resolved
   uint64_t ring_slots() const;

@@ -436,15 +436,14 @@ std::span<const DmaMutantSpec> dma_mutant_specs() {
 }
 
 MutantKill dma_mutant_kill(const DmaMutantSpec& spec, double seconds, uint64_t seed) {
-  impl::ScopedMutant active(spec.id);
   MutantKill k;
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
   for (uint64_t e = 0; elapsed() < seconds; ++e) {
-    const DmaScenario s =
-        dma_scenario("arm-64-lpae-s1-4k", spec.mode, CallerMode::kContract, seed + e);
+    DmaScenario s = dma_scenario("arm-64-lpae-s1-4k", spec.mode, CallerMode::kContract, seed + e);
+    s.bug = spec.id;
     const DmaTrace t = generate_dma_trace(s, seed * 1000003 + e, 500);
     const DmaRunResult r = run_dma_trace(t);
     k.ops += r.ops;

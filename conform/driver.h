@@ -13,6 +13,7 @@
 #include "hw/format.h"
 #include "hw/table_memory.h"
 #include "impl/io_pgtable.h"
+#include "impl/mutant.h"
 #include "ref/config.h"
 #include "ref/device_view.h"
 
@@ -34,7 +35,8 @@ class WarningLog {
 };
 
 // What a driver is created against: the memory its table pages come from, where its flush
-// callbacks go, and where its warnings are reported. Must outlive every driver created with it.
+// callbacks go, where its warnings are reported, and the bug zoo's seeded bug. Must outlive
+// every driver created with it.
 struct DriverEnv {
   hw::TableMemory& memory;
   impl::FlushOps& flush;
@@ -43,6 +45,9 @@ struct DriverEnv {
   WarningLog warnings{};
   // Misuse of table memory or of the host's callbacks: always a finding.
   WarningLog host_errors{};
+  // The seeded bug (impl/mutant.h) an impl or virtio driver created here switches on, from
+  // CheckOptions::bug; other drivers ignore it.
+  impl::Mutant bug = impl::Mutant::kNone;
 };
 
 struct DriverInfo {

@@ -58,7 +58,9 @@ DriverSource impl_driver_source(const hw::FormatConfig& format, ref::PartialUnma
   info.description = fmt::format("iommucheck's engine writing {} descriptors ({})", format.name,
                                  ref::describe(info.config));
   return {info, [info, cfg](DriverEnv& env) -> std::unique_ptr<Driver> {
-            return std::make_unique<ImplDriver>(info, cfg, env);
+            impl::PgtableConfig seeded = cfg;
+            seeded.bug = env.bug;
+            return std::make_unique<ImplDriver>(info, seeded, env);
           }};
 }
 

@@ -1,6 +1,7 @@
 #include "conform/memory_pool.h"
 
 #include <algorithm>
+#include <iterator>
 #include <vector>
 
 namespace iommu::conform {
@@ -18,15 +19,17 @@ std::vector<std::unique_ptr<hw::TableMemory>>& pool() {
 
 MemoryLease::MemoryLease(const hw::TableMemory::Config& config) {
   auto& memories = pool();
-  auto it = std::find_if(memories.begin(), memories.end(), [&](const auto& m) {
+  // The most recently returned first: a checker built right after another gets its memory,
+  // whatever other leases of the window the thread held at once before.
+  auto it = std::find_if(memories.rbegin(), memories.rend(), [&](const auto& m) {
     return m->config().base == config.base && m->config().limit == config.limit;
   });
-  if (it == memories.end()) {
+  if (it == memories.rend()) {
     mem_ = std::make_unique<hw::TableMemory>(config);
     return;
   }
   mem_ = std::move(*it);
-  memories.erase(it);
+  memories.erase(std::next(it).base());
   mem_->reset(config);
 }
 

@@ -90,11 +90,10 @@ MutantResult run_mutant(const MutantSpec& spec, double seconds, uint64_t seed) {
   DriverSource src = spec_source(spec);
   src.info.config.invalidation = spec.invalidation;
   src.info.config.np_caching = src.info.config.np_caching || spec.np_caching;
-  impl::ScopedMutant active(spec.id);
   const CampaignReport r = run_campaign(src, {.seed = seed,
                                               .seconds = seconds,
                                               .mode = spec.mode,
-                                              .check = {.iommu = spec.iommu},
+                                              .check = {.iommu = spec.iommu, .bug = spec.id},
                                               .minimize_tests = 300});
   MutantResult out;
   static_cast<MutantKill&>(out) = mutant_kill(r);

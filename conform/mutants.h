@@ -1,6 +1,7 @@
 // The bug zoo (`iommucheck mutants --driver-source impl`): every seeded bug of impl/mutant.h,
-// with the driver configuration, domain and caller mode that exercise it, run as a campaign until the
-// checker kills it or its time runs out.
+// with the driver configuration, domain and caller mode that exercise it, run as a campaign until
+// the checker kills it or its time runs out. The bug reaches only that campaign's instances
+// (CheckOptions::bug: its IOMMU driver model and the driver under test).
 #pragma once
 
 #include <optional>

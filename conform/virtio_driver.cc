@@ -106,7 +106,9 @@ DriverSource virtio_driver_source(impl::VirtioRequests requests, size_t queue_si
   return {info,
           [info = std::make_shared<const DriverInfo>(info), cfg,
            queue_size](DriverEnv& env) -> std::unique_ptr<Driver> {
-            return std::make_unique<VirtioDriver>(*info, env, cfg, queue_size);
+            impl::VirtioConfig seeded = cfg;
+            seeded.bug = env.bug;
+            return std::make_unique<VirtioDriver>(*info, env, seeded, queue_size);
           }};
 }
 

@@ -18,7 +18,8 @@
 // into this process, so libFuzzer is guided by the kernel's own edges (docs/FUZZING.md).
 //
 // IOMMUCHECK_MUTANT=NAME (a name in the first column of `iommucheck mutants`) fuzzes impl with
-// that seeded bug switched on, to see the campaign find it.
+// that seeded bug switched on in every checker it runs (CheckOptions::bug), to see the campaign
+// find it.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -41,6 +42,7 @@ namespace {
 std::unique_ptr<iommu::conform::FuzzDrivers> drivers;
 std::unique_ptr<iommu::conform::FuzzDrivers> control;
 std::optional<iommu::conform::Baseline> baseline;
+iommu::conform::CheckOptions check;  // with IOMMUCHECK_MUTANT's bug
 
 iommu::impl::Mutant mutant_from_env() {
   const char* name = std::getenv("IOMMUCHECK_MUTANT");
@@ -102,7 +104,7 @@ bool same_in_control(const iommu::conform::Trace& trace, const iommu::conform::V
 
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   using namespace iommu::conform;
-  iommu::impl::set_active_mutant(mutant_from_env());
+  check.bug = mutant_from_env();
   const std::string kernel = option(*argc, *argv, "kernel", "IOMMUCHECK_KERNEL");
   std::string spec = option(*argc, *argv, "driver", "IOMMUCHECK_FUZZ_DRIVER");
   if (spec.empty()) spec = kernel.empty() ? "impl" : "linux";
@@ -131,7 +133,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const DriverSource src = drivers->source(trace);
   std::optional<Violation> v;
   try {
-    v = replay_ops(src, trace.ops);
+    v = replay_ops(src, trace.ops, check);
   } catch (const ModelLimitError&) {
     return -1;  // more table memory than the model holds: not judged, keep it out of the corpus
   }

@@ -2,7 +2,7 @@
 // queue size, timeout, DMA mask, caller) and a sequence of dma_map, dma_unmap, time, poll,
 // drain and device-access operations, run by the DMA checker. A broken rule aborts, printing the
 // trace, which `iommucheck replay` runs. IOMMUCHECK_MUTANT=NAME (a name of `iommucheck mutants
-// --driver-source dma`) switches that seeded bug on, to see the fuzzer find it.
+// --driver-source dma`) switches that seeded bug on in every scenario, to see the fuzzer find it.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <array>
@@ -18,6 +18,8 @@ using namespace iommu::conform;
 namespace {
 
 constexpr size_t kMaxOps = 400;
+
+iommu::impl::Mutant bug = iommu::impl::Mutant::kNone;  // IOMMUCHECK_MUTANT's, for every input
 
 DmaScenario scenario(FuzzedDataProvider& in) {
   DmaScenario s;
@@ -89,7 +91,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   if (!name || !*name) return 0;
   for (const DmaMutantSpec& spec : dma_mutant_specs()) {
     if (spec.name == std::string_view(name)) {
-      iommu::impl::set_active_mutant(spec.id);  // libFuzzer runs every input on this thread
+      bug = spec.id;
       return 0;
     }
   }
@@ -104,6 +106,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
   DmaTrace t;
   t.scenario = scenario(in);
+  t.scenario.bug = bug;
   unsigned next_label = 0;
   while (in.remaining_bytes() > 0 && t.ops.size() < kMaxOps) t.ops.push_back(op(in, next_label));
   const DmaRunResult r = run_dma_trace(t);

@@ -7,7 +7,6 @@
 #include <stdexcept>
 
 #include "base/bits.h"
-#include "impl/mutant.h"
 
 namespace iommu::impl {
 namespace {
@@ -23,7 +22,7 @@ IovaAllocConfig iova_space(const ref::DomainConfig& domain, unsigned dma_bits) {
 }  // namespace
 
 Dma::Dma(Domain& domain, const Clock& clock, const DmaConfig& cfg)
-    : domain_(domain), iovas_(iova_space(domain.config(), cfg.dma_bits)) {
+    : domain_(domain), iovas_(iova_space(domain.config(), cfg.dma_bits)), bug_(cfg.bug) {
   if (domain.config().invalidation == ref::Invalidation::kLazy) {
     fq_ = std::make_unique<FlushQueue>(
         cfg.flush_queue, clock, [this] { domain_.flush_iotlb_all(); },
@@ -62,7 +61,7 @@ void Dma::dma_unmap(uint64_t iova, uint64_t size, unsigned cpu) {
   gather.queued = lazy();
   if (domain_.unmap_fast(base, len, gather) != len) ++warnings_;
   if (!lazy()) {
-    if (!mutant(Mutant::kDmaStrictNoSync)) domain_.iotlb_sync(gather);
+    if (bug_ != Mutant::kDmaStrictNoSync) domain_.iotlb_sync(gather);
     iovas_.free(base, len);
     return;
   }

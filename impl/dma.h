@@ -13,12 +13,16 @@
 #include "impl/domain.h"
 #include "impl/flush_queue.h"
 #include "impl/iova_alloc.h"
+#include "impl/mutant.h"
 
 namespace iommu::impl {
 
 struct DmaConfig {
   FlushQueueConfig flush_queue{};  // used by lazy domains
   unsigned dma_bits = 0;           // the device's DMA mask in bits; 0: the domain's ias
+  // The bug zoo's seeded bug in this layer (impl/mutant.h): kDmaStrictNoSync. The flush
+  // queue's own are FlushQueueConfig::bug.
+  Mutant bug = Mutant::kNone;
 };
 
 struct DmaMapping {
@@ -61,6 +65,7 @@ class Dma {
 
   Domain& domain_;
   IovaAllocator iovas_;
+  Mutant bug_;
   std::unique_ptr<FlushQueue> fq_;
   std::mutex queued_mu_;
   std::unordered_set<uint64_t> queued_;  // unmapped, waiting in the flush queue

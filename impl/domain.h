@@ -7,12 +7,20 @@
 #include <cstdint>
 #include <span>
 
+#include "base/segment.h"
 #include "impl/io_pgtable.h"
 #include "impl/iommu_driver.h"
 #include "ref/config.h"
-#include "ref/domain.h"
 
 namespace iommu::impl {
+
+// iommu_pgsize: the page size the next map_pages or unmap_pages call of the core loops uses
+// for [iova, iova + size) at paddr (the largest of the bitmap that fits size and that both
+// addresses are aligned to), and in *count how many pages of it: all of size, or up to where
+// the next larger size of the bitmap could take over. Throws std::logic_error where Linux
+// would BUG_ON: size is 0, or no size fits (an address or size below the smallest page).
+uint64_t iommu_pgsize(uint64_t pgsize_bitmap, uint64_t iova, uint64_t paddr, uint64_t size,
+                      uint64_t* count);
 
 // Stateless beyond its configuration: safe to call from several threads on disjoint ranges
 // when the page table and driver are.
@@ -33,10 +41,11 @@ class Domain {
   int map_nosync(uint64_t iova, uint64_t paddr, uint64_t size, int prot);
   void iotlb_sync_map(uint64_t iova, uint64_t size) { driver_.iotlb_sync_map(iova, size); }
 
-  // iommu_map_sg: physically contiguous segments merged into runs, each mapped at the next
+  // iommu_map_sg: physically contiguous entries merged into runs, each mapped at the next
   // iova, one iotlb_sync_map at the end; bytes mapped, or an errno after unmapping everything.
-  // A zero-length segment is -EINVAL, as in ref::RefDomain.
-  int64_t map_sg(uint64_t iova, std::span<const ref::Segment> segments, int prot);
+  // A zero-length entry is -EINVAL once the run before it is mapped (the contract's choice:
+  // Linux would drop it, or lose the run it ends when it is the last).
+  int64_t map_sg(uint64_t iova, std::span<const Segment> sgl, int prot);
 
   // iommu_unmap: bytes unmapped, 0 for unaligned input; stops at the first hole; may exceed
   // size when a larger leaf goes whole. Strict: gather + iotlb_sync. Lazy: a queued gather

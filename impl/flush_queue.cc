@@ -5,7 +5,6 @@
 #include <stdexcept>
 
 #include "base/bits.h"
-#include "impl/mutant.h"
 
 namespace iommu::impl {
 namespace {
@@ -55,7 +54,8 @@ FlushQueue::Ring& FlushQueue::ring_for(unsigned cpu) {
 // fq_ring_free_locked: entries are in queue order, so their counters never decrease.
 void FlushQueue::free_flushed_locked(Ring& ring) {
   // The mutant also frees entries tagged with the latest finished flush's own start count.
-  const uint64_t finished = flush_finish_cnt_.load() + (mutant(Mutant::kDmaFreeUnflushed) ? 1 : 0);
+  const uint64_t finished =
+      flush_finish_cnt_.load() + (cfg_.bug == Mutant::kDmaFreeUnflushed ? 1 : 0);
   const size_t mask = ring.entries.size() - 1;
   while (ring.head != ring.tail) {
     const Entry& e = ring.entries[ring.head];
@@ -81,7 +81,7 @@ void FlushQueue::queue(unsigned cpu, uint64_t iova, uint64_t size) {
     // Make room with what other CPUs' flushes already cover before flushing again.
     free_flushed_locked(ring);
     const size_t mask = ring.entries.size() - 1;
-    if (((ring.tail + 1) & mask) == ring.head && mutant(Mutant::kDmaQueueForgets)) {
+    if (((ring.tail + 1) & mask) == ring.head && cfg_.bug == Mutant::kDmaQueueForgets) {
       ring.head = (ring.head + 1) & mask;
     } else if (((ring.tail + 1) & mask) == ring.head) {
       flush_iotlb();
@@ -105,7 +105,8 @@ void FlushQueue::arm_timer() {
 bool FlushQueue::poll() {
   {
     std::lock_guard lock(timer_mu_);
-    if (!timer_on_ || clock_.now() < deadline_ || mutant(Mutant::kDmaTimerNeverFires)) return false;
+    if (!timer_on_ || clock_.now() < deadline_ || cfg_.bug == Mutant::kDmaTimerNeverFires)
+      return false;
     timer_on_ = false;
   }
   flush_iotlb();

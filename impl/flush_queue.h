@@ -13,6 +13,8 @@
 #include <mutex>
 #include <vector>
 
+#include "impl/mutant.h"
+
 namespace iommu::impl {
 
 // Milliseconds, like jiffies: injectable so that timeouts are deterministic in tests.
@@ -46,6 +48,9 @@ struct FlushQueueConfig {
   unsigned cpus = 1;                      // per-CPU: how many queues; single: ignored
   size_t entries = 0;                     // ring size, a power of two; 0: the style's default
   std::chrono::milliseconds timeout{0};   // 0: the style's default
+  // The bug zoo's seeded bug in this queue (impl/mutant.h): kDmaFreeUnflushed,
+  // kDmaQueueForgets, kDmaTimerNeverFires.
+  Mutant bug = Mutant::kNone;
 };
 
 struct FlushQueueStats {

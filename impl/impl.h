@@ -9,5 +9,5 @@
 #include "impl/io_pgtable.h"    // the driver boundary: io_pgtable_ops, iommu_flush_ops
 #include "impl/iommu_driver.h"  // the IOMMU driver's flush side: SMMUv3, VT-d, AMD commands
 #include "impl/iova_alloc.h"    // IOVA allocator
-#include "impl/mutant.h"        // seeded bugs for the bug zoo, off unless a campaign sets one
+#include "impl/mutant.h"        // the bug zoo's seeded bugs, chosen per instance by config
 #include "impl/pgtable.h"       // the page-table engine for every hw format

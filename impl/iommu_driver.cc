@@ -5,7 +5,6 @@
 #include <stdexcept>
 
 #include "impl/gather.h"
-#include "impl/mutant.h"
 
 namespace iommu::impl {
 namespace {
@@ -73,7 +72,7 @@ void IommuDriver::tlb_add_page(IotlbGather& gather, uint64_t iova, uint64_t gran
   if (cfg_.style == IommuStyle::kAmd) {
     amd_iotlb_gather_add_page(gather, iova, granule, cfg_.np_caching, sync);
   } else {
-    iotlb_gather_add_page(gather, iova, granule, sync);
+    iotlb_gather_add_page(gather, iova, granule, sync, cfg_.bug);
   }
 }
 
@@ -83,7 +82,7 @@ void IommuDriver::iotlb_sync(IotlbGather& gather) {
 }
 
 void IommuDriver::iotlb_sync_map(uint64_t iova, uint64_t size) {
-  if (!cfg_.np_caching || size == 0 || mutant(Mutant::kSyncMapNothing)) return;
+  if (!cfg_.np_caching || size == 0 || cfg_.bug == Mutant::kSyncMapNothing) return;
   std::lock_guard lock(mu_);
   // Linux sends IH=0 (VT-d) and PDE=1 (AMD) here: a cached non-present entry may be at any level.
   encoder_->range(iova, iova + (size - 1), 0, /*leaf_only=*/false, batch_);

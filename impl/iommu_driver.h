@@ -12,6 +12,7 @@
 
 #include "hw/invalidation.h"
 #include "impl/io_pgtable.h"
+#include "impl/mutant.h"
 
 namespace iommu::impl {
 
@@ -30,6 +31,10 @@ struct IommuDriverConfig {
   bool smmu_range_inv = true;      // ARM_SMMU_FEAT_RANGE_INV
   unsigned smmu_page_shift = 12;   // __ffs(pgsize_bitmap): the TG of range commands
   unsigned vtd_mamv = 18;          // cap_max_amask_val (QEMU's intel-iommu reports 18)
+
+  // The bug zoo's seeded bug in this driver (impl/mutant.h): kGatherDropsDisjoint,
+  // kSyncMapNothing, kVtdWalkLeafOnly, kAmdWalkNoPde; the others are not the driver's.
+  Mutant bug = Mutant::kNone;
 };
 
 // What the driver sent. `commands` counts wire commands, syncs included; the rest count calls

@@ -8,7 +8,6 @@
 #include "hw/invalidation_amd.h"
 #include "hw/invalidation_encode.h"
 #include "impl/iommu_driver.h"
-#include "impl/mutant.h"
 
 namespace iommu::impl {
 namespace {
@@ -19,7 +18,9 @@ constexpr uint64_t kAmdChunkLimit = uint64_t{1} << 52;
 class AmdEncoder final : public CommandEncoder {
  public:
   explicit AmdEncoder(const IommuDriverConfig& cfg)
-      : domid_(static_cast<uint16_t>(cfg.ctx)), np_cache_(cfg.np_caching) {}
+      : domid_(static_cast<uint16_t>(cfg.ctx)),
+        np_cache_(cfg.np_caching),
+        walk_no_pde_(cfg.bug == Mutant::kAmdWalkNoPde) {}
 
   void context(std::vector<hw::Command>& out) const override {
     emit(hw::amd_encode_range(domid_, 0, ~uint64_t{0}, /*pde=*/true), out);
@@ -27,7 +28,7 @@ class AmdEncoder final : public CommandEncoder {
 
   void range(uint64_t first, uint64_t last, uint64_t /*granule*/, bool leaf_only,
              std::vector<hw::Command>& out) const override {
-    leaf_only = leaf_only || mutant(Mutant::kAmdWalkNoPde);
+    leaf_only = leaf_only || walk_no_pde_;
     if (!np_cache_ || last - first >= kAmdChunkLimit - 1) {
       emit(hw::amd_encode_range(domid_, first, last, !leaf_only), out);
       return;
@@ -56,6 +57,7 @@ class AmdEncoder final : public CommandEncoder {
 
   uint16_t domid_;
   bool np_cache_;
+  bool walk_no_pde_;  // the seeded bug: a walk flush keeps the page directory cache
 };
 
 }  // namespace

@@ -4,7 +4,6 @@
 #include "hw/invalidation_encode.h"
 #include "hw/invalidation_vtd.h"
 #include "impl/iommu_driver.h"
-#include "impl/mutant.h"
 
 namespace iommu::impl {
 namespace {
@@ -12,7 +11,9 @@ namespace {
 class VtdEncoder final : public CommandEncoder {
  public:
   explicit VtdEncoder(const IommuDriverConfig& cfg)
-      : did_(static_cast<uint16_t>(cfg.ctx)), mamv_(cfg.vtd_mamv) {}
+      : did_(static_cast<uint16_t>(cfg.ctx)),
+        mamv_(cfg.vtd_mamv),
+        walk_leaf_only_(cfg.bug == Mutant::kVtdWalkLeafOnly) {}
 
   void context(std::vector<hw::Command>& out) const override {
     emit({.gran = hw::VtdGran::kDomain, .did = did_}, out);
@@ -20,7 +21,7 @@ class VtdEncoder final : public CommandEncoder {
 
   void range(uint64_t first, uint64_t last, uint64_t /*granule*/, bool leaf_only,
              std::vector<hw::Command>& out) const override {
-    const bool ih = leaf_only || mutant(Mutant::kVtdWalkLeafOnly);
+    const bool ih = leaf_only || walk_leaf_only_;
     emit(hw::vtd_encode_range(did_, first, last, ih, mamv_), out);
   }
 
@@ -34,6 +35,7 @@ class VtdEncoder final : public CommandEncoder {
 
   uint16_t did_;
   unsigned mamv_;
+  bool walk_leaf_only_;  // the seeded bug: a walk flush keeps the paging-structure caches
 };
 
 }  // namespace

@@ -1,6 +1,9 @@
-// Seeded bugs for the bug zoo (`iommucheck mutants`, conform/mutants.h): each switch turns one
+// Seeded bugs for the bug zoo (`iommucheck mutants`, conform/mutants.h): each value turns one
 // real Linux bug (../shared/design/BUGS.md) or bug class back on inside impl/, at run time, so
-// one build serves every mutant. No switch is ever on outside a mutant campaign.
+// one build serves every mutant. The bug is chosen per instance: each component reads it from
+// its own configuration (PgtableConfig, IommuDriverConfig, VirtioConfig, DmaConfig,
+// FlushQueueConfig: a `bug` field, kNone unless a campaign of the zoo sets it) and ignores
+// the bugs that are not its own, so a campaign can hand one bug to everything it builds.
 #pragma once
 
 namespace iommu::impl {
@@ -37,29 +40,6 @@ enum class Mutant {
   kDmaQueueForgets,     // a full ring drops its oldest entry instead of flushing
   kDmaTimerNeverFires,  // the flush-queue timer never fires
   kDmaStrictNoSync,     // a strict dma_unmap skips iotlb_sync
-};
-
-namespace detail {
-// Inline, since the engine asks at every leaf it writes or clears.
-inline thread_local Mutant active_mutant = Mutant::kNone;
-}  // namespace detail
-
-// The mutant active in this thread (campaigns run one mutant per thread).
-inline Mutant active_mutant() { return detail::active_mutant; }
-inline void set_active_mutant(Mutant m) { detail::active_mutant = m; }
-
-inline bool mutant(Mutant m) { return active_mutant() == m; }
-
-// Holds a mutant active for a scope.
-class ScopedMutant {
- public:
-  explicit ScopedMutant(Mutant m) : previous_(active_mutant()) { set_active_mutant(m); }
-  ~ScopedMutant() { set_active_mutant(previous_); }
-  ScopedMutant(const ScopedMutant&) = delete;
-  ScopedMutant& operator=(const ScopedMutant&) = delete;
-
- private:
-  Mutant previous_;
 };
 
 }  // namespace iommu::impl

@@ -45,7 +45,6 @@ uint64_t PgtableFace::iova_to_phys(uint64_t iova) { return engine_->iova_to_phys
 
 Pgtable::Pgtable(PgtableConfig config, hw::TableMemory& mem, FlushOps& flush)
     : PgtableFace(config.format), cfg_(std::move(config)) {
-  if (cfg_.bug == Mutant::kNone) cfg_.bug = active_mutant();  // BRIDGE until helper-zoo merges
   engine_ = make_checked_engine(cfg_, *fmt_, mem, flush);
 }
 

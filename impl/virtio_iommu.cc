@@ -7,7 +7,6 @@
 
 #include "base/bits.h"
 #include "base/prot.h"
-#include "impl/mutant.h"
 
 namespace iommu::impl {
 namespace {
@@ -112,7 +111,7 @@ void VirtioIommu::send(const VirtioRequest& req) {
     in_flight_.push_back(req);
     return;
   }
-  if (mutant(Mutant::kVirtioQueueFullDrops)) return;
+  if (cfg_.bug == Mutant::kVirtioQueueFullDrops) return;
   stats_.forced_syncs++;
   sync();
   device_.add(req);
@@ -133,14 +132,14 @@ void VirtioIommu::sync() {
 
 void VirtioIommu::iotlb_sync(IotlbGather& gather) {
   gather = IotlbGather{};
-  if (mutant(Mutant::kVirtioUnmapUnsynced)) return;
+  if (cfg_.bug == Mutant::kVirtioUnmapUnsynced) return;
   sync();
 }
 
 void VirtioIommu::flush_iotlb_all() { sync(); }
 
 void VirtioIommu::iotlb_sync_map(uint64_t, uint64_t) {
-  if (mutant(Mutant::kVirtioNoSyncMap)) return;
+  if (cfg_.bug == Mutant::kVirtioNoSyncMap) return;
   sync();
 }
 

@@ -12,6 +12,7 @@
 
 #include "hw/virtio_iommu.h"
 #include "impl/io_pgtable.h"
+#include "impl/mutant.h"
 
 namespace iommu::impl {
 
@@ -25,6 +26,8 @@ struct VirtioConfig {
   uint64_t pgsize_bitmap = 0;  // the device's page_size_mask
   unsigned ias = 48;           // the device's input range: [0, 2^ias)
   unsigned oas = 48;           // physical addresses the guest may map: [0, 2^oas)
+  // The bug zoo's seeded bug in this driver (impl/mutant.h): the kVirtio* ones.
+  Mutant bug = Mutant::kNone;
 };
 
 struct VirtioStats {

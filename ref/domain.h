@@ -8,17 +8,15 @@
 #include <span>
 #include <vector>
 
+#include "base/segment.h"
 #include "ref/config.h"
 #include "ref/device_view.h"
 #include "ref/pgtable.h"
 
 namespace iommu::ref {
 
-// One scatterlist entry: physically contiguous bytes.
-struct Segment {
-  uint64_t paddr = 0;
-  uint64_t length = 0;
-};
+// One scatterlist entry: physically contiguous bytes (base/segment.h).
+using iommu::Segment;
 
 class RefDomain {
  public:

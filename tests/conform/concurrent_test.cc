@@ -43,8 +43,10 @@ TEST(Concurrent, ImplFormatsPassWithSeveralThreadsAndTheirInstallsRace) {
 
 TEST(Concurrent, ATableInstallThatIsNotAtomicIsCaughtOnlyWithThreads) {
   const DriverSource src = impl_driver_source("arm-64-lpae-s1-4k");
-  impl::ScopedMutant racy(impl::Mutant::kRacyTableInstall);
-  const ConcurrentReport threaded = run_concurrent_campaign(src, campaign(2, 200000));
+  const CheckOptions racy{.bug = impl::Mutant::kRacyTableInstall};
+  ConcurrentCampaignOptions threads = campaign(2, 200000);
+  threads.check = racy;
+  const ConcurrentReport threaded = run_concurrent_campaign(src, threads);
   ASSERT_FALSE(threaded.findings.empty());
   const ConcurrentFinding& f = threaded.findings.front();
   EXPECT_TRUE(f.violation.check == "translation" || f.violation.check == "leak" ||
@@ -52,7 +54,7 @@ TEST(Concurrent, ATableInstallThatIsNotAtomicIsCaughtOnlyWithThreads) {
       << f.violation.message();
   EXPECT_FALSE(f.trace.empty());
   // One thread: the same stream of ops in the serial checker finds nothing.
-  const CampaignReport serial = run_campaign(src, {.seed = 1, .ops = 20000, .check = {}});
+  const CampaignReport serial = run_campaign(src, {.seed = 1, .ops = 20000, .check = racy});
   EXPECT_FALSE(serial.finding) << serial.finding->violation.message();
 }
 

@@ -11,10 +11,11 @@ namespace iommu::conform {
 namespace {
 
 using impl::Mutant;
-using impl::ScopedMutant;
 
-DmaTrace trace(const std::string& settings, const std::string& ops) {
-  return parse_dma_trace("driver dma:arm-64-lpae-s1-4k\n" + settings + "\n" + ops, "test");
+DmaTrace trace(const std::string& settings, const std::string& ops, Mutant bug = Mutant::kNone) {
+  DmaTrace t = parse_dma_trace("driver dma:arm-64-lpae-s1-4k\n" + settings + "\n" + ops, "test");
+  t.scenario.bug = bug;
+  return t;
 }
 
 // Runs every op, returning the outcome lines; the first violation stops it.
@@ -59,8 +60,7 @@ TEST(DmaChecker, TheLazyWindowAllowsAStaleAccessUntilTheFlush) {
 }
 
 TEST(DmaChecker, TheLazyWindowRefusesTheAccessAfterTheTimer) {
-  ScopedMutant m(Mutant::kDmaTimerNeverFires);
-  const Outcomes r = run(trace(kPerCpu, kWindow));
+  const Outcomes r = run(trace(kPerCpu, kWindow, Mutant::kDmaTimerNeverFires));
   ASSERT_TRUE(r.violation);
   EXPECT_EQ(r.violation->rule, "stale-after-timer");
   EXPECT_EQ(r.failed_at, 10u);
@@ -83,8 +83,7 @@ TEST(DmaChecker, AFullQueueFlushEndsTheWindow) {
 }
 
 TEST(DmaChecker, AQueueThatForgetsAnEntryIsCaught) {
-  ScopedMutant m(Mutant::kDmaQueueForgets);
-  const Outcomes r = run(trace("mode per-cpu\nfq-entries 4", kFullQueue));
+  const Outcomes r = run(trace("mode per-cpu\nfq-entries 4", kFullQueue, Mutant::kDmaQueueForgets));
   ASSERT_TRUE(r.violation);
   EXPECT_EQ(r.violation->rule, "queue-bound");
   EXPECT_EQ(r.failed_at, 9u);
@@ -104,8 +103,7 @@ constexpr const char* kStrict =
 
 TEST(DmaChecker, AStrictUnmapEndsTheTranslationWhenItReturns) {
   EXPECT_FALSE(run(trace("mode strict", kStrict)).violation);
-  ScopedMutant m(Mutant::kDmaStrictNoSync);
-  const Outcomes r = run(trace("mode strict", kStrict));
+  const Outcomes r = run(trace("mode strict", kStrict, Mutant::kDmaStrictNoSync));
   ASSERT_TRUE(r.violation);
   EXPECT_EQ(r.violation->rule, "strict-unmap");
   EXPECT_EQ(r.failed_at, 3u);
@@ -119,8 +117,7 @@ constexpr const char* kReuse =
 
 TEST(DmaChecker, NoIovaIsHandedOutAgainBeforeItsFlush) {
   EXPECT_FALSE(run(trace(kPerCpu, kReuse)).violation);
-  ScopedMutant m(Mutant::kDmaFreeUnflushed);
-  const Outcomes r = run(trace(kPerCpu, kReuse));
+  const Outcomes r = run(trace(kPerCpu, kReuse, Mutant::kDmaFreeUnflushed));
   ASSERT_TRUE(r.violation);
   EXPECT_EQ(r.violation->rule, "reuse-before-flush");
   EXPECT_EQ(r.failed_at, 5u);
@@ -130,8 +127,7 @@ TEST(DmaChecker, NoIovaIsHandedOutAgainBeforeItsFlush) {
 TEST(DmaChecker, AWriteThroughAReadOnlyMappingIsCaught) {
   constexpr const char* kWrite = "map m0 paddr 0x40000000 size 0x1000 prot r\nwrite m0 +0x8\n";
   EXPECT_FALSE(run(trace("mode strict", kWrite)).violation);
-  ScopedMutant m(Mutant::kWritableReadOnly);
-  const Outcomes r = run(trace("mode strict", kWrite));
+  const Outcomes r = run(trace("mode strict", kWrite, Mutant::kWritableReadOnly));
   ASSERT_TRUE(r.violation);
   EXPECT_EQ(r.violation->rule, "prot");
   EXPECT_EQ(r.failed_at, 2u);

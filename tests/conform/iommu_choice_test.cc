@@ -145,10 +145,13 @@ TEST(IommuChoice, TheSameBugsHideInTheDefaultDomain) {
 // A finding's trace records the IOMMU model, and replaying it in that model reproduces the
 // finding, which the default model (SMMUv3 here) would not.
 TEST(IommuChoice, AFindingReplaysInTheModelItsTraceRecords) {
-  impl::ScopedMutant active(impl::Mutant::kVtdWalkLeafOnly);
+  constexpr impl::Mutant kBug = impl::Mutant::kVtdWalkLeafOnly;
   const DriverSource src = impl_driver_source("arm-64-lpae-s1-4k");
-  const CampaignReport r = run_campaign(
-      src, {.seed = 1, .ops = 20000, .check = {.iommu = IommuKind::kVtd}, .minimize_tests = 300});
+  const CampaignReport r =
+      run_campaign(src, {.seed = 1,
+                         .ops = 20000,
+                         .check = {.iommu = IommuKind::kVtd, .bug = kBug},
+                         .minimize_tests = 300});
   ASSERT_TRUE(r.finding);
   const Trace written{.driver = src.info.name,
                       .config = src.info.config,
@@ -157,8 +160,8 @@ TEST(IommuChoice, AFindingReplaysInTheModelItsTraceRecords) {
                       .ops = r.finding->ops};
   const Trace read = parse_trace(format_trace(written));
   ASSERT_EQ(read.iommu, IommuKind::kVtd);
-  EXPECT_TRUE(replay_ops(src, read.ops, {.iommu = read.iommu}));
-  EXPECT_FALSE(replay_ops(src, read.ops, {}));
+  EXPECT_TRUE(replay_ops(src, read.ops, {.iommu = read.iommu, .bug = kBug}));
+  EXPECT_FALSE(replay_ops(src, read.ops, {.bug = kBug}));
 }
 
 }  // namespace

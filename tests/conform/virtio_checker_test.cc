@@ -14,7 +14,6 @@ namespace iommu::conform {
 namespace {
 
 using impl::Mutant;
-using impl::ScopedMutant;
 using impl::VirtioRequests;
 
 const DriverSource& queued() {
@@ -22,8 +21,9 @@ const DriverSource& queued() {
   return src;
 }
 
-std::optional<Violation> replay(const DriverSource& src, const std::string& text) {
-  return replay_ops(src, parse_trace(text).ops);
+std::optional<Violation> replay(const DriverSource& src, const std::string& text,
+                                Mutant bug = Mutant::kNone) {
+  return replay_ops(src, parse_trace(text).ops, {.bug = bug});
 }
 
 TEST(VirtioChecker, ResolvesBothBehaviours) {
@@ -62,8 +62,8 @@ TEST(VirtioChecker, EveryVirtioMutantIsKilled) {
 
 // A synced mapping the device does not translate: "must succeed".
 TEST(VirtioCheckerRules, AFaultOnASyncedMapping) {
-  ScopedMutant m(Mutant::kVirtioNoSyncMap);
-  const auto v = replay(queued(), "map iova=0x10000 paddr=0x80000 size=4K prot=rw\n");
+  const auto v = replay(queued(), "map iova=0x10000 paddr=0x80000 size=4K prot=rw\n",
+                        Mutant::kVirtioNoSyncMap);
   ASSERT_TRUE(v);
   EXPECT_EQ(v->check, "translation");
   EXPECT_NE(v->detail.find("must succeed"), std::string::npos) << v->detail;
@@ -71,21 +71,21 @@ TEST(VirtioCheckerRules, AFaultOnASyncedMapping) {
 
 // Before its sync the same mapping may fault: no finding until the sync.
 TEST(VirtioCheckerRules, AQueuedMapMayFaultBeforeItsSync) {
-  ScopedMutant m(Mutant::kVirtioNoSyncMap);
   const auto v = replay(queued(),
                         "map_nosync iova=0x10000 paddr=0x80000 size=4K prot=rw\n"
                         "read iova=0x10000\n"
-                        "iotlb_sync_map iova=0x10000 size=4K\n");
+                        "iotlb_sync_map iova=0x10000 size=4K\n",
+                        Mutant::kVirtioNoSyncMap);
   ASSERT_TRUE(v);
   EXPECT_EQ(v->op_index, 2u) << v->message();
 }
 
 // The device reaching a range a strict unmap removed: the unmap's sync settled the range.
 TEST(VirtioCheckerRules, ATranslationAfterAStrictUnmap) {
-  ScopedMutant m(Mutant::kVirtioUnmapUnsynced);
   const auto v = replay(queued(),
                         "map iova=0x10000 paddr=0x80000 size=4K prot=rw\n"
-                        "unmap iova=0x10000 size=4K\n");
+                        "unmap iova=0x10000 size=4K\n",
+                        Mutant::kVirtioUnmapUnsynced);
   ASSERT_TRUE(v);
   EXPECT_EQ(v->op_index, 1u);
   EXPECT_EQ(v->check, "stale");
@@ -100,8 +100,7 @@ TEST(VirtioCheckerRules, ATranslationAfterTheSyncOfItsGather) {
       "read iova=0x10000\n"
       "iotlb_sync gather=1\n";
   EXPECT_FALSE(replay(queued(), trace));
-  ScopedMutant m(Mutant::kVirtioUnmapUnsynced);
-  const auto v = replay(queued(), trace);
+  const auto v = replay(queued(), trace, Mutant::kVirtioUnmapUnsynced);
   ASSERT_TRUE(v);
   EXPECT_EQ(v->op_index, 3u);
   EXPECT_EQ(v->check, "stale");
@@ -120,15 +119,16 @@ TEST(VirtioCheckerRules, SynchronousRequestsMustBeVisibleAtOnce) {
 }
 
 TEST(VirtioCheckerRules, AFindingReplaysFromItsTraceText) {
-  ScopedMutant m(Mutant::kVirtioQueueFullDrops);
-  const CampaignReport r = run_campaign(queued(), {.seed = 3, .ops = 20000, .minimize_tests = 300});
+  const CheckOptions buggy{.bug = Mutant::kVirtioQueueFullDrops};
+  const CampaignReport r =
+      run_campaign(queued(), {.seed = 3, .ops = 20000, .check = buggy, .minimize_tests = 300});
   ASSERT_TRUE(r.finding);
   Trace t;
   t.driver = "virtio";
   t.config = queued().info.config;
   t.ops = r.finding->ops;
   const Trace back = parse_trace(format_trace(t));
-  const auto v = replay_ops(configured_source(back, *back.driver), back.ops);
+  const auto v = replay_ops(configured_source(back, *back.driver), back.ops, buggy);
   ASSERT_TRUE(v);
   EXPECT_EQ(v->check, r.finding->minimized.check);
 }

@@ -199,7 +199,7 @@ TEST_P(NonPresentCaching, MapAndMapSgPublishWhatTheyMap) {
   for (uint64_t iova = 0x500000; iova < 0x508000; iova += k4K)
     EXPECT_FALSE(w.device->translate(iova, kRead).ok());
   ASSERT_EQ(w.domain->map(0x500000, 0x90000000, 2 * k4K, kRw), 0);
-  const ref::Segment segs[] = {{0x91000000, k4K}, {0x91001000, k4K}, {0x92000000, 4 * k4K}};
+  const Segment segs[] = {{0x91000000, k4K}, {0x91001000, k4K}, {0x92000000, 4 * k4K}};
   ASSERT_EQ(w.domain->map_sg(0x502000, segs, kRw), 6 * static_cast<int64_t>(k4K));
   EXPECT_TRUE(w.reaches(0x500000, 0x90000000));
   EXPECT_TRUE(w.reaches(0x503000, 0x91001000));

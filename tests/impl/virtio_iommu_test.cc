@@ -20,9 +20,9 @@ constexpr uint64_t kBitmap = genmask(21, 12);
 
 struct Virtio {
   explicit Virtio(VirtioRequests requests, size_t queue = 16,
-                  ref::Invalidation inv = ref::Invalidation::kStrict)
+                  ref::Invalidation inv = ref::Invalidation::kStrict, Mutant bug = Mutant::kNone)
       : device(queue),
-        iommu(device, {requests, kBitmap, 48, 48}),
+        iommu(device, {requests, kBitmap, 48, 48, bug}),
         domain(iommu, iommu,
                {kBitmap, 48, 48, ref::PartialUnmap::kWhole, requests == VirtioRequests::kQueued,
                 inv}) {}
@@ -172,37 +172,31 @@ TEST(VirtioDma, LazyUnmapStaysUntilTheFlushQueueFlushes) {
 // The seeded bug at the DMA layer: the IOVA is free (and handed out again) while the device
 // still translates it to the old buffer.
 TEST(VirtioDma, UnmapUnsyncedFreesAnIovaTheDeviceStillUses) {
-  Virtio v(VirtioRequests::kQueued);
+  Virtio v(VirtioRequests::kQueued, 16, ref::Invalidation::kStrict, Mutant::kVirtioUnmapUnsynced);
   ManualClock clock;
   Dma dma(v.domain, clock);
   const DmaMapping m = dma.dma_map(0x80000000, P, RW);
-  {
-    ScopedMutant bug(Mutant::kVirtioUnmapUnsynced);
-    dma.dma_unmap(m.iova, P);
-  }
+  dma.dma_unmap(m.iova, P);
   EXPECT_FALSE(dma.iovas().is_live(m.iova, P));
   EXPECT_EQ(v.reached(m.iova), 0x80000000u);
 }
 
 // Each seeded bug, seen at the device.
 TEST(VirtioMutants, NoSyncMapLeavesTheMappingInvisible) {
-  Virtio v(VirtioRequests::kQueued);
-  ScopedMutant m(Mutant::kVirtioNoSyncMap);
+  Virtio v(VirtioRequests::kQueued, 16, ref::Invalidation::kStrict, Mutant::kVirtioNoSyncMap);
   ASSERT_EQ(v.domain.map(0x10000, 0x80000, P, RW), 0);
   EXPECT_FALSE(v.visible(0x10000));
 }
 
 TEST(VirtioMutants, UnmapUnsyncedLeavesTheTranslationAfterAStrictUnmap) {
-  Virtio v(VirtioRequests::kQueued);
+  Virtio v(VirtioRequests::kQueued, 16, ref::Invalidation::kStrict, Mutant::kVirtioUnmapUnsynced);
   ASSERT_EQ(v.domain.map(0x10000, 0x80000, P, RW), 0);
-  ScopedMutant m(Mutant::kVirtioUnmapUnsynced);
   EXPECT_EQ(v.domain.unmap(0x10000, P), P);
   EXPECT_TRUE(v.visible(0x10000));
 }
 
 TEST(VirtioMutants, QueueFullDropsLosesMappings) {
-  Virtio v(VirtioRequests::kQueued, 4);
-  ScopedMutant m(Mutant::kVirtioQueueFullDrops);
+  Virtio v(VirtioRequests::kQueued, 4, ref::Invalidation::kStrict, Mutant::kVirtioQueueFullDrops);
   ASSERT_EQ(v.domain.map(0x1000, 0x82000, 6 * P, RW), 0);
   EXPECT_EQ(v.iommu.stats().forced_syncs, 0u);
   EXPECT_FALSE(v.visible(0x5000));

@@ -21,21 +21,24 @@ struct Observed {
   impl::IotlbGather next;
 };
 
-Observed run_impl(const impl::IotlbGather& g, uint64_t iova, uint64_t size, int amd_np) {
+Observed run_impl(const impl::IotlbGather& g, uint64_t iova, uint64_t size, int amd_np,
+                  impl::Mutant bug) {
   Observed o{std::nullopt, g};
   auto sync = [&](impl::IotlbGather& s) { o.synced = s; };
   if (amd_np < 0) {
-    impl::iotlb_gather_add_page(o.next, iova, size, sync);
+    impl::iotlb_gather_add_page(o.next, iova, size, sync, bug);
   } else {
     impl::amd_iotlb_gather_add_page(o.next, iova, size, amd_np != 0, sync);
   }
   return o;
 }
 
-// amd_np: -1 for Linux's rule, else AMD's with NpCache off (0) or on (1).
+// amd_np: -1 for Linux's rule, else AMD's with NpCache off (0) or on (1). `bug`: impl's
+// seeded bug for the flaw.
 ::testing::AssertionResult agree(const impl::IotlbGather& g, uint64_t iova, uint64_t size,
-                                 int amd_np, GatherFlaw flaw = GatherFlaw::kNone) {
-  const Observed o = run_impl(g, iova, size, amd_np);
+                                 int amd_np, GatherFlaw flaw = GatherFlaw::kNone,
+                                 impl::Mutant bug = impl::Mutant::kNone) {
+  const Observed o = run_impl(g, iova, size, amd_np, bug);
   const Gather<uint64_t> mine{g.start, g.end, g.pgsize};
   const AddPage<uint64_t> m = amd_np < 0 ? linux_add_page(mine, iova, size, flaw)
                                          : amd_add_page(mine, iova, size, amd_np != 0, flaw);
@@ -82,10 +85,10 @@ TEST(FlushGatherCorrespondence, Random64Bit) {
 }
 
 TEST(FlushGatherCorrespondence, DropsDisjointFlawIsImplsMutant) {
-  impl::ScopedMutant mutant(impl::Mutant::kGatherDropsDisjoint);
   for (const impl::IotlbGather& g : small_gathers())
     for (uint64_t iova : testing::small_width_values(6))
-      ASSERT_TRUE(agree(g, iova, 0x1000, -1, GatherFlaw::kDropsDisjoint));
+      ASSERT_TRUE(agree(g, iova, 0x1000, -1, GatherFlaw::kDropsDisjoint,
+                        impl::Mutant::kGatherDropsDisjoint));
 }
 
 TEST(FlushGatherCorrespondence, FlawsDifferFromImpl) {

@@ -140,7 +140,7 @@ TEST(SplitCorrespondence, MapSgMapsTheModelsRuns) {
   for (int i = 0; i < 2000; i++) {
     const Bitmaps st = random_setup(rng);
     const uint64_t min = st.bitmap & -st.bitmap;
-    std::vector<ref::Segment> segs;
+    std::vector<::iommu::Segment> segs;
     std::vector<Segment<uint64_t>> model_segs;
     uint64_t paddr = aligned_random(rng, min, 40);
     for (size_t n = 1 + rng() % 6; n > 0; n--) {
