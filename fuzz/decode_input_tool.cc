@@ -37,7 +37,7 @@ class ImageBuilder {
       hw::Decoded d = fmt_.decode(get(desc_paddr), level);
       if (d.kind != hw::DescKind::kTable) {
         d.paddr = alloc(g.at(level + 1).table_bytes);
-        put(desc_paddr, fmt_.make_table(d.paddr));
+        put(desc_paddr, fmt_.make_table(d.paddr, level));
       }
       table = d.paddr;
     }
