@@ -11,7 +11,7 @@ namespace iommu::fuzz {
 namespace {
 
 constexpr uint64_t kGranules[] = {0, 4096, 16384};
-constexpr unsigned kMaxRoots = 4, kMaxIovas = 8;
+constexpr unsigned kMaxRoots = 4, kMaxIovas = kMaxDecodeIovas;
 
 enum BaseMode : unsigned { kBaseZero, kBaseTables, kBaseAligned, kBaseRaw, kBaseModes };
 constexpr uint64_t kTablesBase = 0x8000'0000;  // where TableMemory puts tables by default

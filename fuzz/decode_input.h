@@ -17,9 +17,11 @@ struct DecodeInput {
   uint64_t granule = 0;   // 0, 4K or 16K (apple-dart only)
   uint64_t base = 0;      // physical address of image[0]
   std::vector<uint64_t> roots;
-  std::vector<uint64_t> iovas;  // walked and compared with the dump
+  std::vector<uint64_t> iovas;  // walked and compared with the dump, at most kMaxDecodeIovas
   std::vector<uint8_t> image;
 };
+
+inline constexpr unsigned kMaxDecodeIovas = 8;
 
 // Never fails: every byte string is some input (FuzzedDataProvider semantics).
 DecodeInput read_decode_input(const uint8_t* data, size_t size);

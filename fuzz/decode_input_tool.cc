@@ -37,7 +37,7 @@ class ImageBuilder {
       hw::Decoded d = fmt_.decode(get(desc_paddr), level);
       if (d.kind != hw::DescKind::kTable) {
         d.paddr = alloc(g.at(level + 1).table_bytes);
-        put(desc_paddr, fmt_.make_table(d.paddr));
+        put(desc_paddr, fmt_.make_table(d.paddr, level));
       }
       table = d.paddr;
     }
@@ -74,7 +74,8 @@ class ImageBuilder {
   std::vector<uint8_t> bytes_;
 };
 
-// One leaf of every page size (and one per extra TTBR), with varied prot.
+// One leaf of every page size (and one per extra TTBR), with varied prot; the first few are
+// walked (amd-v1 has dozens of sizes, an input at most kMaxDecodeIovas iovas).
 DecodeInput seed_for(const std::string& name, uint64_t granule, bool corrupt) {
   hw::Format fmt = hw::make_format({.name = name, .granule = granule});
   const hw::Geometry& g = fmt.geo();
@@ -88,12 +89,12 @@ DecodeInput seed_for(const std::string& name, uint64_t granule, bool corrupt) {
     uint64_t iova = 2 * pgsize, paddr = 3 * pgsize;
     if (!fits_bits(iova, pgsize, g.ias) || !fits_bits(paddr, pgsize, g.oas)) continue;
     b.map(iova, paddr, pgsize, prots[k % 4]);
-    in.iovas.push_back(iova + pgsize / 2);
+    if (in.iovas.size() + 1 < kMaxDecodeIovas) in.iovas.push_back(iova + pgsize / 2);
   }
   for (unsigned t = 1; t < g.n_ttbrs; t++) {
     uint64_t iova = (uint64_t{t} << g.ttbr_shift) + g.granule;
     b.map(iova, 5 * g.granule, g.granule, IOMMU_READ);
-    in.iovas.push_back(iova);
+    if (in.iovas.size() + 1 < kMaxDecodeIovas) in.iovas.push_back(iova);
   }
   if (corrupt) b.corrupt_root(1);
   in.iovas.push_back(g.granule);  // a hole

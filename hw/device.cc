@@ -50,8 +50,12 @@ AccessResult Device::finish(Source source, const WalkResult& w, const Access& ac
 // cache non-present entries) a translation fault. A walk into freed memory caches nothing.
 void Device::fill(uint64_t iova, const WalkResult& w) {
   for (const TableStep& step : w.path.used()) {
-    walk_cache_.insert(cfg_.ctx, step.level, iova, uint64_t{1} << fmt_.geo().at(step.level).shift,
-                       step.table_paddr);
+    walk_cache_.insert(cfg_.ctx, iova,
+                       {.level = step.level,
+                        .table_paddr = step.table_paddr,
+                        .span = fmt_.geo().table_span(step.next_level),
+                        .next_level = step.next_level,
+                        .limit = step.limit});
   }
   if (const Leaf* leaf = w.leaf()) {
     iotlb_.insert(cfg_.ctx, *leaf);
@@ -66,7 +70,7 @@ AccessResult Device::translate(uint64_t iova, const Access& access) {
   WalkResult w;
   if (auto hit = walk_cache_.lookup_deepest(cfg_.ctx, iova)) {
     source = Source::kWalkCache;
-    w = walk_from(mem_, fmt_, {hit->level + 1, hit->table_paddr}, iova);
+    w = walk_from(mem_, fmt_, {hit->next_level, hit->table_paddr, hit->limit}, iova);
   } else {
     w = walk_root(iova);
   }
@@ -81,7 +85,8 @@ std::vector<AccessResult> Device::possible(uint64_t iova, const Access& access) 
   }
   for (const WalkHit& hit : walk_cache_.lookup_all(cfg_.ctx, iova)) {
     out.push_back(finish(Source::kWalkCache,
-                         walk_from(mem_, fmt_, {hit.level + 1, hit.table_paddr}, iova), access));
+                         walk_from(mem_, fmt_, {hit.next_level, hit.table_paddr, hit.limit}, iova),
+                         access));
   }
   out.push_back(finish(Source::kWalk, walk_root(iova), access));
   return out;

@@ -26,7 +26,8 @@ class Dumper {
   Dumper(const TableMemory& mem, const Format& fmt, std::string_view unallocated)
       : mem_(mem), fmt_(fmt), unallocated_(unallocated) {}
 
-  void table(uint64_t table_paddr, unsigned level, uint64_t iova_base) {
+  // `limit`: what the table descriptors above leave the leaves of this table to grant.
+  void table(uint64_t table_paddr, unsigned level, uint64_t iova_base, const Perms& limit) {
     const LevelGeometry& lg = fmt_.geo().at(level);
     uint64_t entries = uint64_t{1} << lg.index_bits;
     path_.push_back(table_paddr);
@@ -52,12 +53,15 @@ class Dumper {
         i |= e.decoded.replicas - 1;
         continue;
       }
+      // A table that skips levels (AMD) translates the iovas whose skipped bits are zero: its
+      // entries start at this entry's iova as well.
       if (e.decoded.kind == DescKind::kTable && enter(e, level, iova))
-        table(e.decoded.paddr, level + 1, iova);
+        table(e.decoded.paddr, level + 1 + e.decoded.skip, iova,
+              restrict_perms(limit, e.decoded.limit));
       if (e.decoded.kind != DescKind::kLeaf) continue;
       // Replicas translate the same leaf: record it once, at the group's first entry.
       i |= e.decoded.replicas - 1;
-      leaf(e.decoded, level, iova & ~(e.decoded.size - 1));
+      leaf(e.decoded, level, iova & ~(e.decoded.size - 1), limit);
     }
     path_.pop_back();
   }
@@ -82,7 +86,7 @@ class Dumper {
       return refuse(e, level, iova, kSharedTable,
                     fmt::format("points to the table at {:#x}, listed already {}", t,
                                 first->second));
-    const uint64_t last = t + fmt_.geo().at(level + 1).table_bytes - 1;
+    const uint64_t last = t + fmt_.geo().at(level + 1 + e.decoded.skip).table_bytes - 1;
     for (uint64_t p : {t, last}) {
       const PageState s = mem_.state(p);
       if (s == PageState::kAllocated) continue;
@@ -95,17 +99,19 @@ class Dumper {
 
   bool refuse(const Entry& e, unsigned level, uint64_t iova, std::string_view reason,
               std::string why) {
-    out_.malformed.push_back({e.desc_paddr, level, iova, std::string(reason), std::move(why)});
+    out_.malformed.push_back({e.desc_paddr, level, fmt_.level_name(level), iova,
+                              std::string(reason), std::move(why)});
     return false;
   }
 
   void report(const Entry& e, unsigned level, uint64_t iova) {
-    out_.malformed.push_back({e.desc_paddr, level, iova, std::string(fault_reason_name(*e.fault)),
-                              std::string(e.why)});
+    out_.malformed.push_back({e.desc_paddr, level, fmt_.level_name(level), iova,
+                              std::string(fault_reason_name(*e.fault)), std::string(e.why)});
   }
 
-  void leaf(const Decoded& d, unsigned level, uint64_t iova) {
-    Mapping m{iova, d.paddr, d.size, d.prot, d.size, level};
+  void leaf(const Decoded& d, unsigned level, uint64_t iova, const Perms& limit) {
+    Mapping m{iova, d.paddr, d.size, restrict_prot(d.prot, limit), d.size, level,
+              fmt_.level_name(level)};
     if (!out_.mappings.empty()) {
       Mapping& last = out_.mappings.back();
       if (last.iova + last.size == m.iova && last.paddr + last.size == m.paddr &&
@@ -131,7 +137,7 @@ TableDump dump(const TableMemory& mem, const Format& fmt, std::span<const uint64
   const Geometry& g = fmt.geo();
   for (size_t t = 0; t < ttbrs.size() && t < g.n_ttbrs; t++) d.add_root(ttbrs[t], t);
   for (size_t t = 0; t < ttbrs.size() && t < g.n_ttbrs; t++)
-    d.table(ttbrs[t], g.start_level, g.n_ttbrs > 1 ? uint64_t{t} << g.ttbr_shift : 0);
+    d.table(ttbrs[t], g.start_level, g.n_ttbrs > 1 ? uint64_t{t} << g.ttbr_shift : 0, kNoLimit);
   return d.take();
 }
 
@@ -198,14 +204,23 @@ TableDump dump_image(const Format& fmt, std::span<const uint8_t> image, uint64_t
   return dump(mem, fmt, ttbrs, "outside the image");
 }
 
+namespace {
+
+std::string spec_name(std::string_view name) {
+  return name.empty() ? std::string() : fmt::format(" ({})", name);
+}
+
+}  // namespace
+
 std::string format_mapping(const Mapping& m) {
-  return fmt::format("{:#x}-{:#x} -> {:#x} {} {} L{}", m.iova, m.iova + m.size - 1, m.paddr,
-                     prot_to_string(m.prot), size_name(m.leaf_size), m.level);
+  return fmt::format("{:#x}-{:#x} -> {:#x} {} {} L{}{}", m.iova, m.iova + m.size - 1, m.paddr,
+                     prot_to_string(m.prot), size_name(m.leaf_size), m.level,
+                     spec_name(m.level_name));
 }
 
 std::string format_malformed(const Malformed& m) {
-  return fmt::format("malformed: desc {:#x} level {} iova {:#x}: {} ({})", m.desc_paddr, m.level,
-                     m.iova, m.reason, m.why);
+  return fmt::format("malformed: desc {:#x} level {}{} iova {:#x}: {} ({})", m.desc_paddr,
+                     m.level, spec_name(m.level_name), m.iova, m.reason, m.why);
 }
 
 }  // namespace iommu::hw

@@ -23,6 +23,7 @@ struct Mapping {
   int prot = 0;  // Linux IOMMU_* flags the descriptors express
   uint64_t leaf_size = 0;
   unsigned level = 0;
+  std::string_view level_name = {};  // the spec's level name (Format::level_name), or empty
   bool operator==(const Mapping&) const = default;
 };
 
@@ -31,6 +32,7 @@ struct Mapping {
 struct Malformed {
   uint64_t desc_paddr = 0;
   unsigned level = 0;
+  std::string_view level_name = {};  // as in Mapping
   uint64_t iova = 0;  // first iova the descriptor translates
   // fault_reason_name() of the walker's fault, or kSharedTable / kTableLoop.
   std::string reason;
@@ -80,7 +82,8 @@ TableDump dump_image(const Format& fmt, std::span<const uint8_t> image, uint64_t
                      std::span<const uint64_t> ttbrs);
 
 // One line each: "IOVA_START-IOVA_END -> PADDR PROT LEAF_SIZE LLEVEL" and
-// "malformed: desc PADDR level N iova IOVA: REASON (WHY)".
+// "malformed: desc PADDR level N iova IOVA: REASON (WHY)", the level followed by its spec name
+// in parentheses where the format has one ("L4 (PT)", "level 2 (level 4)").
 std::string format_mapping(const Mapping& m);
 std::string format_malformed(const Malformed& m);
 

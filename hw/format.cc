@@ -18,7 +18,7 @@ struct FormatEntry {
   unsigned oas;
 };
 
-constexpr std::array<FormatEntry, 12> kFormats{{
+constexpr std::array<FormatEntry, 15> kFormats{{
     {"arm-64-lpae-s1-4k", FormatId::kArm64LpaeS1_4k, Family::kLpae, 48, 48},
     {"arm-64-lpae-s1-16k", FormatId::kArm64LpaeS1_16k, Family::kLpae, 48, 48},
     {"arm-64-lpae-s1-64k", FormatId::kArm64LpaeS1_64k, Family::kLpae, 48, 48},
@@ -31,6 +31,9 @@ constexpr std::array<FormatEntry, 12> kFormats{{
     {"arm-v7s", FormatId::kArmV7s, Family::kV7s, 32, 32},
     {"apple-dart", FormatId::kAppleDart, Family::kDart, 32, 36},
     {"apple-dart2", FormatId::kAppleDart2, Family::kDart, 32, 42},
+    {"amd-v1", FormatId::kAmdV1, Family::kAmdV1, 48, 52},
+    {"vtd-ss", FormatId::kVtdSs, Family::kVtdSs, 48, 52},
+    {"x86-64", FormatId::kX86_64, Family::kX86_64, 48, 52},
 }};
 
 constexpr std::array<std::string_view, kFormats.size()> kNames = [] {
@@ -46,7 +49,8 @@ const FormatEntry& find_entry(std::string_view name) {
       fmt::format("unknown format '{}'; valid formats: {}", name, fmt::join(kNames, ", ")));
 }
 
-// v7s and DART walk from one level whatever their configuration.
+// Only stage-2 LPAE offers a start level of its own: the others walk from the one their ias
+// gives.
 Geometry fixed_start(const Geometry& g, std::optional<unsigned> start_level) {
   if (start_level && *start_level != g.start_level)
     throw std::invalid_argument(fmt::format(
@@ -65,6 +69,9 @@ Geometry geometry_for(const FormatEntry& e, const FormatConfig& c) {
     case Family::kLpae: return lpae_geometry(e.id, ias, oas, c.start_level);
     case Family::kV7s: return fixed_start(v7s_geometry(ias, oas), c.start_level);
     case Family::kDart: return fixed_start(dart_geometry(e.id, ias, oas, c.granule), c.start_level);
+    case Family::kAmdV1: return fixed_start(amd_v1_geometry(ias, oas), c.start_level);
+    case Family::kVtdSs:
+    case Family::kX86_64: return fixed_start(x86_geometry(e.id, ias, oas), c.start_level);
   }
   throw std::logic_error("unhandled format family");
 }
@@ -74,6 +81,9 @@ const Codec& codec_for(Family f) {
     case Family::kLpae: return kLpaeCodec;
     case Family::kV7s: return kV7sCodec;
     case Family::kDart: return kDartCodec;
+    case Family::kAmdV1: return kAmdV1Codec;
+    case Family::kVtdSs: return kVtdSsCodec;
+    case Family::kX86_64: return kX86_64Codec;
   }
   throw std::logic_error("unhandled format family");
 }
@@ -106,6 +116,10 @@ uint64_t Geometry::prefix(uint64_t iova, unsigned level) const {
   return iova & ~low_mask(at(level).shift) & low_mask(ias);
 }
 
+uint64_t Geometry::table_span(unsigned level) const {
+  return bit(at(level).shift + at(level).index_bits);
+}
+
 bool Format::is_stage2() const {
   return id_ == FormatId::kArm64LpaeS2_4k || id_ == FormatId::kArm64LpaeS2_16k ||
          id_ == FormatId::kArm64LpaeS2_64k || id_ == FormatId::kArm32LpaeS2;
@@ -125,6 +139,12 @@ unsigned Format::leaf_level(uint64_t pgsize) const {
     throw std::invalid_argument(fmt::format("{} has no {:#x}-byte leaf (page sizes {:#x})",
                                             name_, pgsize, geo_.pgsize_bitmap));
   return leaf_levels_[ffs64_idx(pgsize)];
+}
+
+uint64_t Format::make_table(uint64_t paddr) const {
+  if (family_ == Family::kAmdV1)
+    throw std::logic_error("amd-v1 table descriptors name the next level: give the level");
+  return codec_->make_table(*this, paddr, geo_.start_level);
 }
 
 unsigned Format::replicas(uint64_t pgsize) const {

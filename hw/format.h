@@ -17,7 +17,7 @@ namespace iommu::hw {
 // The deepest walk any format has (AMD v1: six levels).
 inline constexpr unsigned kMaxLevels = 6;
 
-enum class Family { kLpae, kV7s, kDart };
+enum class Family { kLpae, kV7s, kDart, kAmdV1, kVtdSs, kX86_64 };
 
 enum class FormatId {
   kArm64LpaeS1_4k,
@@ -32,6 +32,9 @@ enum class FormatId {
   kArmV7s,
   kAppleDart,
   kAppleDart2,
+  kAmdV1,
+  kVtdSs,
+  kX86_64,
 };
 
 // What a format is asked to be; 0 picks the format's default (Linux's usual configuration).
@@ -40,9 +43,10 @@ struct FormatConfig {
   unsigned ias = 0;
   unsigned oas = 0;
   uint64_t granule = 0;  // only apple-dart/apple-dart2 offer a choice (4K or 16K)
-  // The level the walk starts at; empty: the format's default, Linux 6.12's choice. Only the
-  // stage-2 LPAE formats have a choice: the level the ias gives, or the next one with the
-  // start level's tables concatenated (at most 16), which is how pgd_concat is derived.
+  // The level the walk starts at; empty: the format's default, Linux 6.12's choice (amd-v1,
+  // vtd-ss and x86-64 derive it from the ias). Only the stage-2 LPAE formats have a choice:
+  // the level the ias gives, or the next one with the start level's tables concatenated (at
+  // most 16), which is how pgd_concat is derived.
   std::optional<unsigned> start_level = std::nullopt;
 };
 
@@ -74,6 +78,8 @@ struct Geometry {
   unsigned ttbr_index(uint64_t iova) const;
   // The iova bits a table descriptor at `level` is selected by (what a walk cache keys on).
   uint64_t prefix(uint64_t iova, unsigned level) const;
+  // Bytes of iova a table at `level` (not the root) translates.
+  uint64_t table_span(unsigned level) const;
 };
 
 enum class DescKind { kEmpty, kTable, kLeaf, kReserved };
@@ -86,8 +92,12 @@ struct Decoded {
   Perms perms;
   int prot = 0;           // the Linux IOMMU_* flags the leaf expresses (for display and checks)
   bool af = true;         // access flag; a leaf without it faults on first use
-  unsigned replicas = 1;  // v7s large pages and supersections: 16 identical entries
+  unsigned replicas = 1;  // v7s large pages and supersections: 16, AMD NextLevel-7 pages: 2..256
   std::string_view why;   // for kReserved: what is wrong with the encoding
+  // kTable: levels the pointer skips (AMD NextLevel below level - 1): the table it points to is
+  // at level + 1 + skip, and the iova bits of the skipped levels must be zero.
+  unsigned skip = 0;
+  Perms limit = kNoLimit;  // kTable: what the leaves below may grant at most
 };
 
 class Format;
@@ -95,9 +105,16 @@ class Format;
 // The per-family descriptor functions; one instance per family, shared by all its formats.
 struct Codec {
   Decoded (*decode)(const Format& fmt, uint64_t desc, unsigned level);
-  uint64_t (*make_table)(const Format& fmt, uint64_t paddr);
+  // `level` is the level of the descriptor written (AMD's PDEs name the next level).
+  uint64_t (*make_table)(const Format& fmt, uint64_t paddr, unsigned level);
   uint64_t (*make_leaf)(const Format& fmt, uint64_t paddr, unsigned level, uint64_t pgsize,
                         int prot);
+  // Bits hardware sets in one entry of a replicated leaf (AMD accessed/dirty): the replicas
+  // still agree when only these differ.
+  uint64_t hw_updated = 0;
+  // The specification's name of a level ("PML4", "level 3"); null where our numbers are the
+  // spec's.
+  std::string_view (*level_name)(unsigned level) = nullptr;
 };
 
 class Format {
@@ -113,7 +130,13 @@ class Format {
   bool is_mali() const { return id_ == FormatId::kArmMaliLpae; }
 
   Decoded decode(uint64_t desc, unsigned level) const { return codec_->decode(*this, desc, level); }
-  uint64_t make_table(uint64_t paddr) const { return codec_->make_table(*this, paddr); }
+  // A table descriptor at `level` pointing to a table at the next level, as Linux 6.12 writes it.
+  uint64_t make_table(uint64_t paddr, unsigned level) const {
+    return codec_->make_table(*this, paddr, level);
+  }
+  // The same for the formats whose table descriptors do not depend on the level (all but
+  // amd-v1, for which this throws std::logic_error).
+  uint64_t make_table(uint64_t paddr) const;
   // A leaf of `pgsize` (one of pgsize_bitmap) as Linux 6.12 writes it for `prot`; for v7s 64K
   // and 16M leaves this is the value of each of the 16 replicas.
   uint64_t make_leaf(uint64_t paddr, uint64_t pgsize, int prot) const;
@@ -121,6 +144,11 @@ class Format {
   unsigned leaf_level(uint64_t pgsize) const;
   // Entries written for one leaf of `pgsize`.
   unsigned replicas(uint64_t pgsize) const;
+  uint64_t hw_updated_bits() const { return codec_->hw_updated; }
+  // The specification's name of `level`, empty for the formats numbered as their spec is.
+  std::string_view level_name(unsigned level) const {
+    return codec_->level_name ? codec_->level_name(level) : std::string_view{};
+  }
 
  private:
   FormatId id_;

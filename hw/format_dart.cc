@@ -86,7 +86,7 @@ uint64_t pte_to_paddr(const Format& fmt, uint64_t pte) {
   return pte & kDart1PaddrMask;
 }
 
-uint64_t dart_make_table(const Format& fmt, uint64_t paddr) {
+uint64_t dart_make_table(const Format& fmt, uint64_t paddr, unsigned) {
   return paddr_to_pte(fmt, paddr) | kValid;
 }
 

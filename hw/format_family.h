@@ -13,9 +13,15 @@ Geometry lpae_geometry(FormatId id, unsigned ias, unsigned oas,
                        std::optional<unsigned> start_level);
 Geometry v7s_geometry(unsigned ias, unsigned oas);
 Geometry dart_geometry(FormatId id, unsigned ias, unsigned oas, uint64_t granule);
+Geometry amd_v1_geometry(unsigned ias, unsigned oas);
+// vtd-ss and x86-64 share the x86 4/5-level geometry.
+Geometry x86_geometry(FormatId id, unsigned ias, unsigned oas);
 
 extern const Codec kLpaeCodec;
 extern const Codec kV7sCodec;
 extern const Codec kDartCodec;
+extern const Codec kAmdV1Codec;
+extern const Codec kVtdSsCodec;
+extern const Codec kX86_64Codec;
 
 }  // namespace iommu::hw

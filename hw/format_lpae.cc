@@ -167,7 +167,9 @@ uint64_t unpack_paddr(const Format& fmt, uint64_t desc) {
 
 bool is_stage1(const Format& fmt) { return !fmt.is_stage2() && !fmt.is_mali(); }
 
-uint64_t lpae_make_table(const Format&, uint64_t paddr) { return pack_paddr(paddr) | kTypeTable; }
+uint64_t lpae_make_table(const Format&, uint64_t paddr, unsigned) {
+  return pack_paddr(paddr) | kTypeTable;
+}
 
 uint64_t prot_bits(const Format& fmt, int prot) {
   uint64_t pte = 0;

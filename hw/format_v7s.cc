@@ -59,7 +59,7 @@ Geometry v7s_geometry(unsigned ias, unsigned oas) {
 
 namespace {
 
-uint64_t v7s_make_table(const Format&, uint64_t paddr) { return paddr | kTypeTable; }
+uint64_t v7s_make_table(const Format&, uint64_t paddr, unsigned) { return paddr | kTypeTable; }
 
 uint64_t prot_to_pte(int prot, unsigned level) {
   uint64_t attr = kAttrNg | kAttrS | kAttrAf;

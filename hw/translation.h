@@ -16,6 +16,14 @@ struct Perms {
   bool operator==(const Perms&) const = default;
 };
 
+// What a table descriptor leaves the leaves below it: everything, unless the format's tables
+// carry permissions of their own (AMD IR/IW, VT-d R/W, x86 RW/US/XD), which hardware ANDs
+// along the walk.
+inline constexpr Perms kNoLimit{.read = true, .write = true, .exec = true, .priv_only = false};
+Perms restrict_perms(const Perms& perms, const Perms& limit);
+// The Linux IOMMU_* flags `prot` less what `limit` takes away.
+int restrict_prot(int prot, const Perms& limit);
+
 // A leaf translation: [iova_base, iova_base + size) -> [paddr_base, paddr_base + size).
 struct Leaf {
   uint64_t iova_base = 0;

@@ -11,6 +11,7 @@
 
 #include "hw/invalidation.h"
 #include "hw/tlb_store.h"
+#include "hw/translation.h"
 
 namespace iommu::hw {
 
@@ -18,6 +19,8 @@ struct WalkHit {
   unsigned level = 0;        // level of the cached table descriptor, the format's numbering
   uint64_t table_paddr = 0;  // the next-level table it points to
   uint64_t span = 0;         // bytes of iova space that descriptor translates
+  unsigned next_level = 0;   // the level of that table: level + 1 unless AMD skips levels
+  Perms limit = kNoLimit;    // what the descriptors down to it leave a leaf to grant
   bool operator==(const WalkHit&) const = default;
 };
 
@@ -25,9 +28,8 @@ class WalkCache {
  public:
   explicit WalkCache(const CacheConfig& cfg = {});
 
-  // The descriptor at `level` for the span-sized, span-aligned block holding iova points to
-  // table_paddr.
-  void insert(ContextId ctx, unsigned level, uint64_t iova, uint64_t span, uint64_t table_paddr);
+  // The descriptor `hit` for the hit.span-sized, span-aligned block holding iova.
+  void insert(ContextId ctx, uint64_t iova, const WalkHit& hit);
 
   // The cached descriptor closest to the leaves for iova: the walk resumes in its table.
   std::optional<WalkHit> lookup_deepest(ContextId ctx, uint64_t iova) const;
@@ -47,6 +49,8 @@ class WalkCache {
   struct Entry {
     unsigned level;
     uint64_t table_paddr;
+    unsigned next_level;
+    Perms limit;
   };
   SpanStore<Entry> store_;
 };

@@ -18,13 +18,14 @@ Entry failed(Entry e, FaultReason reason, std::string_view why) {
   return e;
 }
 
-// Replicated leaves (v7s 64K, 16M) are only well formed when all their entries are identical.
+// Replicated leaves (v7s 64K, 16M; AMD NextLevel-7 pages) are only well formed when all their
+// entries are identical, but for the bits hardware itself sets in one of them.
 bool replicas_agree(const TableMemory& mem, const Format& fmt, uint64_t table_paddr,
                     uint64_t index, const Entry& e) {
   uint64_t first = index & ~uint64_t{e.decoded.replicas - 1};
   for (uint64_t i = first; i < first + e.decoded.replicas; i++) {
     auto desc = read_desc(mem, fmt, table_paddr + i * fmt.geo().desc_bytes);
-    if (!desc || *desc != e.desc) return false;
+    if (!desc || ((*desc ^ e.desc) & ~fmt.hw_updated_bits()) != 0) return false;
   }
   return true;
 }
@@ -33,7 +34,7 @@ Entry check_leaf(const TableMemory& mem, const Format& fmt, uint64_t table_paddr
                  uint64_t index, Entry e) {
   const Decoded& d = e.decoded;
   if (d.replicas > 1 && !replicas_agree(mem, fmt, table_paddr, index, e))
-    return failed(e, FaultReason::kInconsistent, "the 16 replicas of a large leaf differ");
+    return failed(e, FaultReason::kInconsistent, "the replicas of a large leaf differ");
   if (!fits_bits(d.paddr, d.size, fmt.geo().oas))
     return failed(e, FaultReason::kAddressSize, "output address beyond the oas");
   if (!d.af) return failed(e, FaultReason::kPermission, "access flag clear");
@@ -41,13 +42,22 @@ Entry check_leaf(const TableMemory& mem, const Format& fmt, uint64_t table_paddr
 }
 
 Entry check_table(const Format& fmt, unsigned level, Entry e) {
-  if (!fits_bits(e.decoded.paddr, fmt.geo().at(level + 1).table_bytes, fmt.geo().oas))
+  const unsigned next = level + 1 + e.decoded.skip;
+  if (next > fmt.geo().last_level)
+    throw std::logic_error("a table descriptor pointing below the last level");
+  if (!fits_bits(e.decoded.paddr, fmt.geo().at(next).table_bytes, fmt.geo().oas))
     return failed(e, FaultReason::kAddressSize, "next-level table beyond the oas");
   return e;
 }
 
 Fault fault_at(FaultReason reason, unsigned level, uint64_t desc_paddr) {
   return Fault{.reason = reason, .level = level, .desc_paddr = desc_paddr};
+}
+
+// A descriptor that skips levels translates only the iovas whose bits for those levels are
+// zero (AMD: the skipped levels' address bits must be zero, or the walk faults).
+bool skipped_bits_clear(const Geometry& g, uint64_t iova, unsigned level, unsigned next) {
+  return (iova & low_mask(g.at(level).shift) & ~(g.table_span(next) - 1)) == 0;
 }
 
 }  // namespace
@@ -80,7 +90,8 @@ WalkResult walk_from(const TableMemory& mem, const Format& fmt, WalkStart start,
     return r;
   }
   uint64_t table = start.table_paddr;
-  for (unsigned level = start.level; level <= g.last_level; level++) {
+  Perms limit = start.limit;
+  for (unsigned level = start.level; level <= g.last_level;) {
     Entry e = read_entry(mem, fmt, table, level, g.index(iova, level));
     if (e.fault) {
       r.outcome = fault_at(*e.fault, level, e.desc_paddr);
@@ -96,11 +107,19 @@ WalkResult walk_from(const TableMemory& mem, const Format& fmt, WalkStart start,
                        .paddr_base = d.paddr,
                        .size = d.size,
                        .level = level,
-                       .perms = d.perms};
+                       .perms = restrict_perms(d.perms, limit)};
       return r;
     }
-    r.path.steps[r.path.count++] = {level, g.prefix(iova, level), e.desc_paddr, d.paddr};
+    const unsigned next = level + 1 + d.skip;
+    if (!skipped_bits_clear(g, iova, level, next)) {
+      r.outcome = fault_at(FaultReason::kAddressSize, level, e.desc_paddr);
+      return r;
+    }
+    limit = restrict_perms(limit, d.limit);
+    const uint64_t prefix = iova & ~(g.table_span(next) - 1) & low_mask(g.ias);
+    r.path.steps[r.path.count++] = {level, prefix, e.desc_paddr, d.paddr, next, limit};
     table = d.paddr;
+    level = next;
   }
   throw std::logic_error("a table descriptor at the last level decoded as a table");
 }

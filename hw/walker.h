@@ -15,14 +15,18 @@
 
 namespace iommu::hw {
 
-// A table descriptor the walk went through: at `level`, the entry at `desc_paddr` selected by
-// the iova bits `iova_prefix` points to the level + 1 table at `table_paddr`. This is what a
-// walk cache records and later resumes from.
+// A table descriptor the walk went through: at `level`, the entry at `desc_paddr` points to the
+// table at `table_paddr`, at `next_level` (level + 1, or further down where AMD skips levels),
+// which translates the iovas starting with the bits `iova_prefix`. `limit` is what the
+// descriptors down to this one leave a leaf to grant. This is what a walk cache records and
+// later resumes from.
 struct TableStep {
   unsigned level = 0;
   uint64_t iova_prefix = 0;
   uint64_t desc_paddr = 0;
   uint64_t table_paddr = 0;
+  unsigned next_level = 0;
+  Perms limit = kNoLimit;
   bool operator==(const TableStep&) const = default;
 };
 
@@ -41,10 +45,12 @@ struct WalkResult {
   const Fault* fault() const { return std::get_if<Fault>(&outcome); }
 };
 
-// Where a walk begins: the root (start level, PGD) or a table a walk cache remembered.
+// Where a walk begins: the root (start level, PGD) or a table a walk cache remembered, with
+// what the descriptors above it leave a leaf to grant.
 struct WalkStart {
   unsigned level = 0;
   uint64_t table_paddr = 0;
+  Perms limit = kNoLimit;
 };
 
 WalkResult walk(const TableMemory& mem, const Format& fmt, uint64_t root, uint64_t iova);

@@ -7,11 +7,18 @@
 #include "proofs/solve.h"
 
 namespace iommu::proofs {
+
+bool modelled_family(hw::Family family) {
+  return family == hw::Family::kLpae || family == hw::Family::kV7s ||
+         family == hw::Family::kDart;
+}
+
 namespace {
 
 std::vector<FormatCase> enumerate() {
   std::vector<FormatCase> cases;
   for (std::string_view name : hw::format_names()) {
+    if (!modelled_family(hw::make_format({std::string(name)}).family())) continue;
     const bool dart = name.starts_with("apple-dart");
     for (uint64_t granule : dart ? std::vector<uint64_t>{0x1000, 0x4000} : std::vector<uint64_t>{0})
       for (unsigned ias = 12; ias <= 64; ias++)

@@ -193,7 +193,7 @@ TEST(InvalidationQueue, CommandsTakeEffectAtSync) {
   WalkCache walk;
   InvalidationQueue queue(tlb, walk);
   tlb.insert(1, leaf(0, 0, k4K));
-  walk.insert(1, 2, 0, k2M, 0x5000);
+  walk.insert(1, 0, {2, 0x5000, k2M, 3});
   queue.issue(Command::by_range(1, {0, k2M - 1}, false));
   EXPECT_EQ(queue.pending(), 1u);
   EXPECT_TRUE(tlb.lookup(1, 0).has_value()) << "not complete before the sync";

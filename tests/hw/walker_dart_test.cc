@@ -25,7 +25,7 @@ TEST(WalkerDart, FourTtbrsWith4kGranule) {
                              .size = 4096,
                              .level = 2,
                              .perms = {.read = true, .write = false, .exec = true}}));
-  EXPECT_EQ(r.path.steps[0], (TableStep{1, 0xc0200000, ttbrs[3] + 8, l2}));
+  EXPECT_EQ(r.path.steps[0], (TableStep{1, 0xc0200000, ttbrs[3] + 8, l2, 2}));
   // the same index under TTBR 0 is empty
   EXPECT_EQ(walk(mem, fmt, ttbrs, 0x00201abc).fault()->reason, FaultReason::kTranslation);
   // with only one root programmed, TTBR 3 does not exist

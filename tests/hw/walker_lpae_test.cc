@@ -36,9 +36,9 @@ TEST_F(S1Tables, WalksToAPage) {
                              .level = 3,
                              .perms = {.read = true, .write = true, .exec = true}}));
   ASSERT_EQ(r.path.count, 3u);
-  EXPECT_EQ(r.path.steps[0], (TableStep{0, 0x8000000000, 0x80000008, 0x80001000}));
-  EXPECT_EQ(r.path.steps[1], (TableStep{1, 0x8080000000, 0x80001010, 0x80002000}));
-  EXPECT_EQ(r.path.steps[2], (TableStep{2, 0x8080600000, 0x80002018, 0x80003000}));
+  EXPECT_EQ(r.path.steps[0], (TableStep{0, 0x8000000000, 0x80000008, 0x80001000, 1}));
+  EXPECT_EQ(r.path.steps[1], (TableStep{1, 0x8080000000, 0x80001010, 0x80002000, 2}));
+  EXPECT_EQ(r.path.steps[2], (TableStep{2, 0x8080600000, 0x80002018, 0x80003000, 3}));
 }
 
 TEST_F(S1Tables, ResumesFromARememberedTable) {
@@ -118,7 +118,7 @@ TEST(WalkerLpae, Stage2ConcatenatedPgd) {
   ASSERT_TRUE(r.leaf());
   EXPECT_EQ(r.leaf()->paddr_base, 0x40000000u);
   EXPECT_EQ(r.leaf()->perms, (Perms{.write = true, .exec = true}));
-  EXPECT_EQ(r.path.steps[0], (TableStep{1, 0x8040000000, 0x80001008, 0x80002000}));
+  EXPECT_EQ(r.path.steps[0], (TableStep{1, 0x8040000000, 0x80001008, 0x80002000, 2}));
 }
 
 TEST(WalkerLpae, Stage2TwoEntryLevel0) {
@@ -140,7 +140,7 @@ TEST(WalkerLpae, Stage2TwoEntryLevel0) {
   ASSERT_TRUE(r.leaf()) << fault_reason_name(r.fault()->reason);
   EXPECT_EQ(r.leaf()->paddr_base, 0x40000000u);
   ASSERT_EQ(r.path.count, 3u);
-  EXPECT_EQ(r.path.steps[0], (TableStep{0, 1ull << 39, pgd + 8, l1}));
+  EXPECT_EQ(r.path.steps[0], (TableStep{0, 1ull << 39, pgd + 8, l1, 1}));
   // The default geometry walks the same root as two concatenated level-1 tables: the 16-byte
   // table is too small for it.
   Format concat = make_format({.name = "arm-64-lpae-s2-4k", .ias = 40, .oas = 48});

@@ -32,7 +32,7 @@ TEST_F(V7sTables, SmallPage) {
                              .level = 2,
                              .perms = {.read = true, .write = true, .exec = true}}));
   ASSERT_EQ(r.path.count, 1u);
-  EXPECT_EQ(r.path.steps[0], (TableStep{1, 0x12300000, 0x8000048c, 0x80004000}));
+  EXPECT_EQ(r.path.steps[0], (TableStep{1, 0x12300000, 0x8000048c, 0x80004000, 2}));
 }
 
 TEST_F(V7sTables, LargePageAndSupersectionSpanTheirReplicas) {
