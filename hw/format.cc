@@ -18,7 +18,7 @@ struct FormatEntry {
   unsigned oas;
 };
 
-constexpr std::array<FormatEntry, 12> kFormats{{
+constexpr std::array<FormatEntry, 15> kFormats{{
     {"arm-64-lpae-s1-4k", FormatId::kArm64LpaeS1_4k, Family::kLpae, 48, 48},
     {"arm-64-lpae-s1-16k", FormatId::kArm64LpaeS1_16k, Family::kLpae, 48, 48},
     {"arm-64-lpae-s1-64k", FormatId::kArm64LpaeS1_64k, Family::kLpae, 48, 48},
@@ -31,6 +31,9 @@ constexpr std::array<FormatEntry, 12> kFormats{{
     {"arm-v7s", FormatId::kArmV7s, Family::kV7s, 32, 32},
     {"apple-dart", FormatId::kAppleDart, Family::kDart, 32, 36},
     {"apple-dart2", FormatId::kAppleDart2, Family::kDart, 32, 42},
+    {"riscv-sv39", FormatId::kRiscvSv39, Family::kRiscv, 39, 56},
+    {"riscv-sv48", FormatId::kRiscvSv48, Family::kRiscv, 48, 56},
+    {"riscv-sv57", FormatId::kRiscvSv57, Family::kRiscv, 57, 56},
 }};
 
 constexpr std::array<std::string_view, kFormats.size()> kNames = [] {
@@ -46,7 +49,7 @@ const FormatEntry& find_entry(std::string_view name) {
       fmt::format("unknown format '{}'; valid formats: {}", name, fmt::join(kNames, ", ")));
 }
 
-// v7s and DART walk from one level whatever their configuration.
+// v7s, DART and RISC-V walk from one level whatever their configuration.
 Geometry fixed_start(const Geometry& g, std::optional<unsigned> start_level) {
   if (start_level && *start_level != g.start_level)
     throw std::invalid_argument(fmt::format(
@@ -65,6 +68,7 @@ Geometry geometry_for(const FormatEntry& e, const FormatConfig& c) {
     case Family::kLpae: return lpae_geometry(e.id, ias, oas, c.start_level);
     case Family::kV7s: return fixed_start(v7s_geometry(ias, oas), c.start_level);
     case Family::kDart: return fixed_start(dart_geometry(e.id, ias, oas, c.granule), c.start_level);
+    case Family::kRiscv: return fixed_start(riscv_geometry(e.id, ias, oas), c.start_level);
   }
   throw std::logic_error("unhandled format family");
 }
@@ -74,6 +78,7 @@ const Codec& codec_for(Family f) {
     case Family::kLpae: return kLpaeCodec;
     case Family::kV7s: return kV7sCodec;
     case Family::kDart: return kDartCodec;
+    case Family::kRiscv: return kRiscvCodec;
   }
   throw std::logic_error("unhandled format family");
 }

@@ -17,7 +17,7 @@ namespace iommu::hw {
 // The deepest walk any format has (AMD v1: six levels).
 inline constexpr unsigned kMaxLevels = 6;
 
-enum class Family { kLpae, kV7s, kDart };
+enum class Family { kLpae, kV7s, kDart, kRiscv };
 
 enum class FormatId {
   kArm64LpaeS1_4k,
@@ -32,6 +32,9 @@ enum class FormatId {
   kArmV7s,
   kAppleDart,
   kAppleDart2,
+  kRiscvSv39,
+  kRiscvSv48,
+  kRiscvSv57,
 };
 
 // What a format is asked to be; 0 picks the format's default (Linux's usual configuration).
@@ -86,7 +89,7 @@ struct Decoded {
   Perms perms;
   int prot = 0;           // the Linux IOMMU_* flags the leaf expresses (for display and checks)
   bool af = true;         // access flag; a leaf without it faults on first use
-  unsigned replicas = 1;  // v7s large pages and supersections: 16 identical entries
+  unsigned replicas = 1;  // v7s large pages, supersections, RISC-V NAPOT: 16 identical entries
   std::string_view why;   // for kReserved: what is wrong with the encoding
 };
 

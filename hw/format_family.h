@@ -13,9 +13,12 @@ Geometry lpae_geometry(FormatId id, unsigned ias, unsigned oas,
                        std::optional<unsigned> start_level);
 Geometry v7s_geometry(unsigned ias, unsigned oas);
 Geometry dart_geometry(FormatId id, unsigned ias, unsigned oas, uint64_t granule);
+// Sv39/Sv48/Sv57: the ias is the mode's; oas 32..56.
+Geometry riscv_geometry(FormatId id, unsigned ias, unsigned oas);
 
 extern const Codec kLpaeCodec;
 extern const Codec kV7sCodec;
 extern const Codec kDartCodec;
+extern const Codec kRiscvCodec;
 
 }  // namespace iommu::hw

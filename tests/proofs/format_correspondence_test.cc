@@ -24,7 +24,10 @@ std::vector<uint64_t> inputs(unsigned bits) {
 TEST(FormatCorrespondence, CasesCoverEveryFormat) {
   std::set<std::string_view> seen;
   for (const FormatCase& c : format_cases()) seen.insert(c.format.name());
-  EXPECT_EQ(seen.size(), hw::format_names().size());
+  size_t modelled = 0;
+  for (std::string_view name : hw::format_names())
+    modelled += hw::make_format({std::string(name)}).family() != hw::Family::kRiscv;
+  EXPECT_EQ(seen.size(), modelled);
 }
 
 TEST(FormatCorrespondence, LevelIndexAndEntriesLeftAreTheGeometrys) {
