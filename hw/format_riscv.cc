@@ -45,10 +45,14 @@ constexpr uint64_t kTableReserved = kD | kA | kU | kPbmtMask | kN;
 
 unsigned mode_ias(FormatId id) {
   switch (id) {
-    case FormatId::kRiscvSv39: return 39;
-    case FormatId::kRiscvSv48: return 48;
-    case FormatId::kRiscvSv57: return 57;
-    default: throw std::logic_error("not a RISC-V format");
+    case FormatId::kRiscvSv39:
+      return 39;
+    case FormatId::kRiscvSv48:
+      return 48;
+    case FormatId::kRiscvSv57:
+      return 57;
+    default:
+      throw std::logic_error("not a RISC-V format");
   }
 }
 
@@ -77,8 +81,8 @@ Geometry riscv_geometry(FormatId id, unsigned ias, unsigned oas) {
   // gives, none of them as large as the sign-extended half of the iova space.
   g.pgsize_bitmap = bit(16);
   for (unsigned l = g.start_level; l <= kLastLevel; l++) {
-    g.levels[l] = {level_shift(l), kBitsPerLevel, uint64_t{8} << kBitsPerLevel,
-                   bit(level_shift(l)), l < kLastLevel};
+    g.levels[l] = {level_shift(l), kBitsPerLevel, uint64_t{8} << kBitsPerLevel, bit(level_shift(l)),
+                   l < kLastLevel};
     g.pgsize_bitmap |= bit(level_shift(l));
   }
   g.pgd_bytes = g.levels[g.start_level].table_bytes;

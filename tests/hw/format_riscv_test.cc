@@ -11,8 +11,7 @@
 namespace iommu::hw {
 namespace {
 
-constexpr int R = IOMMU_READ, W = IOMMU_WRITE, C = IOMMU_CACHE, N = IOMMU_NOEXEC,
-              M = IOMMU_MMIO;
+constexpr int R = IOMMU_READ, W = IOMMU_WRITE, C = IOMMU_CACHE, N = IOMMU_NOEXEC, M = IOMMU_MMIO;
 constexpr uint64_t k4K = 1 << 12, k64K = 1 << 16, k2M = 1 << 21, k1G = 1 << 30;
 
 Format sv(unsigned bits) { return make_format({.name = "riscv-sv" + std::to_string(bits)}); }
@@ -63,8 +62,8 @@ TEST(FormatRiscv, Decode) {
   ASSERT_EQ(table.kind, DescKind::kTable);
   EXPECT_EQ(table.paddr, 0x80001000u);
   EXPECT_EQ(f.decode(0x20000400, 2).kind, DescKind::kEmpty);  // V clear
-  EXPECT_FALSE(f.decode(0x1000009f, 4).af);                    // A clear
-  Decoded clean = f.decode(0x1000005f, 4);                     // W without D
+  EXPECT_FALSE(f.decode(0x1000009f, 4).af);                   // A clear
+  Decoded clean = f.decode(0x1000005f, 4);                    // W without D
   EXPECT_FALSE(clean.perms.write);
   EXPECT_EQ(clean.prot & W, W);
 }
@@ -72,18 +71,18 @@ TEST(FormatRiscv, Decode) {
 TEST(FormatRiscv, ReservedEncodings) {
   Format f = sv(39);
   auto kind = [&](uint64_t desc, unsigned level) { return f.decode(desc, level).kind; };
-  EXPECT_EQ(kind(0x100000dd, 4), DescKind::kReserved);            // W without R
-  EXPECT_EQ(kind(0x80000000100050df, 4), DescKind::kReserved);    // N, ppn[3:0] = 0b0100
-  EXPECT_EQ(kind(0x80000000100040df, 4), DescKind::kReserved);    // N, ppn[3:0] = 0
-  EXPECT_EQ(kind(0x80000000100820df, 3), DescKind::kReserved);    // N above the 4K level
-  EXPECT_EQ(kind(0x100804df, 3), DescKind::kReserved);            // misaligned 2M superpage
-  EXPECT_EQ(kind(0x200400df, 2), DescKind::kReserved);            // misaligned 1G superpage
-  EXPECT_EQ(kind(0x60000000100000df, 4), DescKind::kReserved);    // PBMT 3
-  EXPECT_EQ(kind(0x00400000100000df, 4), DescKind::kReserved);    // bit 54
-  EXPECT_EQ(kind(0x20000441, 2), DescKind::kReserved);            // table with A
-  EXPECT_EQ(kind(0x8000000020000401, 2), DescKind::kReserved);    // table with N
-  EXPECT_EQ(kind(0x2000000020000401, 2), DescKind::kReserved);    // table with PBMT
-  EXPECT_EQ(kind(0x20000401, 4), DescKind::kReserved);            // table at the last level
+  EXPECT_EQ(kind(0x100000dd, 4), DescKind::kReserved);          // W without R
+  EXPECT_EQ(kind(0x80000000100050df, 4), DescKind::kReserved);  // N, ppn[3:0] = 0b0100
+  EXPECT_EQ(kind(0x80000000100040df, 4), DescKind::kReserved);  // N, ppn[3:0] = 0
+  EXPECT_EQ(kind(0x80000000100820df, 3), DescKind::kReserved);  // N above the 4K level
+  EXPECT_EQ(kind(0x100804df, 3), DescKind::kReserved);          // misaligned 2M superpage
+  EXPECT_EQ(kind(0x200400df, 2), DescKind::kReserved);          // misaligned 1G superpage
+  EXPECT_EQ(kind(0x60000000100000df, 4), DescKind::kReserved);  // PBMT 3
+  EXPECT_EQ(kind(0x00400000100000df, 4), DescKind::kReserved);  // bit 54
+  EXPECT_EQ(kind(0x20000441, 2), DescKind::kReserved);          // table with A
+  EXPECT_EQ(kind(0x8000000020000401, 2), DescKind::kReserved);  // table with N
+  EXPECT_EQ(kind(0x2000000020000401, 2), DescKind::kReserved);  // table with PBMT
+  EXPECT_EQ(kind(0x20000401, 4), DescKind::kReserved);          // table at the last level
 }
 
 TEST(FormatRiscv, Geometry) {
