@@ -113,6 +113,7 @@ std::vector<Kind> kinds_for(const FormatCase& c, FormatVariant v) {
     case hw::Family::kLpae: return lpae_kinds(c.format.geo(), v);
     case hw::Family::kV7s: return v7s_kinds(c.format.geo(), v);
     case hw::Family::kDart: return dart_kinds(c.format, v);
+    case hw::Family::kRiscv: break;  // not enumerated (format_configs.cc)
   }
   throw std::logic_error("unhandled format family");
 }

@@ -142,6 +142,8 @@ TEST(FormatCorrespondence, PackingIsTheEncodersAndDecoders) {
         case hw::Family::kDart:
           expect_packing(*c, paddr & ~(g.granule - 1), dart_field, dart_pack_of, dart_unpack_of);
           break;
+        case hw::Family::kRiscv:
+          FAIL() << c->label << ": the proofs enumerate no RISC-V format";
       }
     }
   }
