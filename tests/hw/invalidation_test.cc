@@ -440,10 +440,65 @@ TEST(RiscvDecode, AddressFormHitsOnlyLeavesHoldingThePage) {
   EXPECT_THROW(riscv_decode({.op = RiscvOp::kIotinvalVma, .av = true}), std::invalid_argument);
 }
 
-std::vector<IovaRange> riscv_covered(uint64_t start, uint64_t last, uint64_t granule) {
+// The extensions: NL (bit 34) and S (dword1 bit 9), legal only when the IOMMU has them. S=1
+// makes ADDR a NAPOT range: riscv_iommu_cmd_inval_set_napot(0x40000000, 21) sets pfn bits 7:0.
+TEST(RiscvWire, NonLeafAndRangeExtensions) {
+  const RiscvCmd ranged{.op = RiscvOp::kIotinvalVma, .av = true, .pscv = true, .pscid = 7,
+                        .addr = 0x400ff000, .nl = true, .s = true};
+  const RiscvWords w = riscv_pack(ranged);
+  EXPECT_EQ(w, (RiscvWords{0x500007401, 0x1003fe00}));
+  EXPECT_THROW(riscv_unpack(w), std::invalid_argument);
+  EXPECT_THROW(riscv_unpack(w, {.nl = true}), std::invalid_argument);
+  EXPECT_EQ(riscv_unpack(w, {.nl = true, .s = true}), ranged);
+  const Command c = riscv_decode(ranged);
+  EXPECT_EQ(c.range, (IovaRange{0x40000000, 0x401fffff}));
+  EXPECT_FALSE(c.leaf_only);
+  EXPECT_TRUE(c.hits_table(7, 0x40000000, 0x200000));  // NL: every level for the range
+  EXPECT_FALSE(c.hits_leaf(7, 0x40200000, 0x1000));
+  auto napot = [](uint64_t addr) {
+    return riscv_decode(
+               {.op = RiscvOp::kIotinvalVma, .av = true, .pscv = true, .addr = addr, .s = true})
+        .range;
+  };
+  EXPECT_EQ(napot(0x2000), (IovaRange{0x2000, 0x3fff}));  // first 0 at X = 0: 8K
+  EXPECT_EQ(napot(0x1000), (IovaRange{0, 0x3fff}));       // X = 1: 16K
+  EXPECT_EQ(riscv_decode({.op = RiscvOp::kIotinvalVma, .av = true, .pscv = true,
+                          .addr = 0x7ffffffffffff000, .s = true})
+                .range,
+            IovaRange::everything());
+  EXPECT_THROW(riscv_decode({.op = RiscvOp::kIotinvalVma, .av = true, .pscv = true,
+                             .addr = ~uint64_t{0} << 12, .s = true}),
+               std::invalid_argument);  // all ones: UNSPECIFIED
+  // AV=0 ignores both.
+  EXPECT_EQ(riscv_decode({.op = RiscvOp::kIotinvalVma, .pscv = true, .nl = true, .s = true}).kind,
+            CommandKind::kContext);
+}
+
+TEST(RiscvEncode, ExtensionsAsLinuxUsesThem) {
+  using Cmds = std::vector<RiscvCmd>;
+  const RiscvCaps nl{.nl = true}, s{.s = true}, both{.nl = true, .s = true};
+  const auto walk = riscv_encode_range(3, 0x40200000, 0x40202fff, 0x1000, true, nl);
+  ASSERT_EQ(walk.size(), 3u);
+  EXPECT_TRUE(walk[2].av && walk[2].nl && !walk[2].s);
+  EXPECT_EQ(walk[2].addr, 0x40202000u);
+  const auto ranged = riscv_encode_range(3, 0x40000000, 0x401fffff, 0x1000, true, both);
+  ASSERT_EQ(ranged.size(), 1u);
+  EXPECT_EQ(riscv_pack(ranged[0])[1], 0x1003fe00u);
+  EXPECT_TRUE(ranged[0].nl);
+  // 513 pages: one ranged command where the plain IOMMU takes the whole PSCID.
+  EXPECT_EQ(riscv_encode_range(3, 0, 513 * 0x1000 - 1, 0x1000, false, s).size(), 1u);
+  // One page is below S's 8K minimum: an address command.
+  EXPECT_FALSE(riscv_encode_range(3, 0x5000, 0x5fff, 0x1000, false, s)[0].s);
+  const RiscvCmd whole{.op = RiscvOp::kIotinvalVma, .pscv = true, .pscid = 3};
+  EXPECT_EQ(riscv_encode_range(3, 0x5000, 0x5fff, 0x1000, true, s), Cmds{whole});  // no NL
+  EXPECT_EQ(riscv_encode_range(3, 0, ~uint64_t{0}, 0x1000, false, both), Cmds{whole});
+}
+
+std::vector<IovaRange> riscv_covered(uint64_t start, uint64_t last, uint64_t granule,
+                                     const RiscvCaps& caps = {}) {
   std::vector<IovaRange> out;
-  for (const RiscvCmd& c : riscv_encode_range(3, start, last, granule, false)) {
-    Command d = riscv_decode(riscv_unpack(riscv_pack(c)));
+  for (const RiscvCmd& c : riscv_encode_range(3, start, last, granule, false, caps)) {
+    Command d = riscv_decode(riscv_unpack(riscv_pack(c), caps));
     out.push_back(d.kind == CommandKind::kContext ? IovaRange::everything() : d.range);
   }
   return out;
@@ -476,6 +531,8 @@ TEST(RiscvEncode, ExhaustiveCoverage) {
       IovaRange want{s << 12, ((e + 1) << 12) - 1};
       ASSERT_TRUE(union_covers(riscv_covered(want.start, want.last, 0x1000), want))
           << "pages " << s << ".." << e;
+      ASSERT_TRUE(union_covers(riscv_covered(want.start, want.last, 0x1000, {.s = true}), want))
+          << "S: pages " << s << ".." << e;
     }
   for (uint64_t s : {0, 1, 7})
     for (uint64_t e : {s + 510, s + 511, s + 512, s + 513}) {
