@@ -30,6 +30,8 @@ struct IommuDriverConfig {
   bool smmu_range_inv = true;      // ARM_SMMU_FEAT_RANGE_INV
   unsigned smmu_page_shift = 12;   // __ffs(pgsize_bitmap): the TG of range commands
   unsigned vtd_mamv = 18;          // cap_max_amask_val (QEMU's intel-iommu reports 18)
+  bool riscv_nl = false;           // RISC-V capabilities.NL: non-leaf invalidation by address
+  bool riscv_s = false;            // RISC-V capabilities.S: address-range invalidation
 };
 
 // What the driver sent. `commands` counts wire commands, syncs included; the rest count calls

@@ -1,8 +1,10 @@
-// RISC-V IOMMU (riscv/iommu.c, Linux 7.2: riscv_iommu_iotlb_inval) on an IOMMU without the NL
-// (non-leaf invalidation) and S (address-range invalidation) capabilities: one IOTINVAL.VMA with
-// AV=1 per leaf-table stride of the range, up to 512 of them; the whole PSCID (AV=0) for larger
-// ranges, for walk flushes (non-leaf entries changed) and for flush_iotlb_all; IOFENCE.C as the
-// sync. The hardware caches no non-present entries, so iotlb_sync_map sends nothing.
+// RISC-V IOMMU (riscv/iommu.c, Linux 7.2: riscv_iommu_iotlb_inval). Without the NL (non-leaf
+// invalidation) and S (address-range invalidation) capabilities: one IOTINVAL.VMA with AV=1 per
+// leaf-table stride of the range, up to 512 of them; the whole PSCID (AV=0) for larger ranges,
+// for walk flushes (non-leaf entries changed) and for flush_iotlb_all. With NL, walk flushes
+// take the per-stride commands with NL=1; with S, a range of 8K or more is one NAPOT command.
+// IOFENCE.C is the sync. The hardware caches no non-present entries: iotlb_sync_map sends
+// nothing.
 #include <stdexcept>
 
 #include "hw/invalidation_encode.h"
@@ -14,7 +16,8 @@ namespace {
 
 class RiscvEncoder final : public CommandEncoder {
  public:
-  explicit RiscvEncoder(const IommuDriverConfig& cfg) : pscid_(cfg.ctx) {}
+  explicit RiscvEncoder(const IommuDriverConfig& cfg)
+      : pscid_(cfg.ctx), caps_{.nl = cfg.riscv_nl, .s = cfg.riscv_s} {}
 
   void context(std::vector<hw::Command>& out) const override {
     emit({.op = hw::RiscvOp::kIotinvalVma, .pscv = true, .pscid = pscid_}, out);
@@ -22,7 +25,8 @@ class RiscvEncoder final : public CommandEncoder {
 
   void range(uint64_t first, uint64_t last, uint64_t granule, bool leaf_only,
              std::vector<hw::Command>& out) const override {
-    for (const hw::RiscvCmd& cmd : hw::riscv_encode_range(pscid_, first, last, granule, !leaf_only))
+    for (const hw::RiscvCmd& cmd :
+         hw::riscv_encode_range(pscid_, first, last, granule, !leaf_only, caps_))
       emit(cmd, out);
   }
 
@@ -32,11 +36,12 @@ class RiscvEncoder final : public CommandEncoder {
   }
 
  private:
-  static void emit(const hw::RiscvCmd& cmd, std::vector<hw::Command>& out) {
-    out.push_back(hw::riscv_decode(hw::riscv_unpack(hw::riscv_pack(cmd))));
+  void emit(const hw::RiscvCmd& cmd, std::vector<hw::Command>& out) const {
+    out.push_back(hw::riscv_decode(hw::riscv_unpack(hw::riscv_pack(cmd), caps_)));
   }
 
   uint32_t pscid_;
+  hw::RiscvCaps caps_;
 };
 
 }  // namespace

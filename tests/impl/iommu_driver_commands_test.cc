@@ -35,7 +35,11 @@ std::vector<StyleCase> all_styles(bool np_caching = false) {
   }
   out.push_back({"vtd", {.style = IommuStyle::kVtd, .ctx = kCtx, .np_caching = np_caching}});
   out.push_back({"amd", {.style = IommuStyle::kAmd, .ctx = kCtx, .np_caching = np_caching}});
-  if (!np_caching) out.push_back({"riscv", {.style = IommuStyle::kRiscv, .ctx = kCtx}});
+  if (!np_caching) {
+    out.push_back({"riscv", {.style = IommuStyle::kRiscv, .ctx = kCtx}});
+    out.push_back({"riscv-nl-s",
+                   {.style = IommuStyle::kRiscv, .ctx = kCtx, .riscv_nl = true, .riscv_s = true}});
+  }
   return out;
 }
 
@@ -243,6 +247,27 @@ TEST(IommuDriverCommands, RiscvOneAddressCommandPerPageUpToItsThreshold) {
   ASSERT_EQ(sink.log().size(), 2u);
   EXPECT_EQ(sink.log()[0].kind, hw::CommandKind::kContext);
   EXPECT_EQ(sink.log()[0].ctx, kCtx);
+}
+
+// With capabilities NL and S, as Linux 7.2 uses them: a walk flush by address with NL=1 (the
+// walk cache for those addresses goes too), a long leaf range as one NAPOT command.
+TEST(IommuDriverCommands, RiscvExtensionsNarrowWalkFlushesAndLongRanges) {
+  RecordingSink sink(kCtx);
+  IommuDriver nl(sink, {.style = IommuStyle::kRiscv, .ctx = kCtx, .riscv_nl = true});
+  nl.tlb_flush_walk(0x40200000, 4 * k4K, k4K);
+  ASSERT_EQ(sink.log().size(), 5u);
+  EXPECT_EQ(sink.log()[0].kind, hw::CommandKind::kRange);
+  EXPECT_FALSE(sink.log()[0].leaf_only);
+  EXPECT_TRUE(sink.log()[3].hits_table(kCtx, 0x40200000, k2M));
+  EXPECT_FALSE(any_hits_leaf(sink.log(), 0x40204000, k4K)) << "only the flushed range goes";
+  sink.clear_log();
+  IommuDriver s(sink, {.style = IommuStyle::kRiscv, .ctx = kCtx, .riscv_s = true});
+  IotlbGather g;
+  for (uint64_t iova = 0; iova < 600 * k4K; iova += k4K) s.tlb_add_page(g, iova, k4K);
+  s.iotlb_sync(g);
+  ASSERT_EQ(sink.log().size(), 2u);
+  EXPECT_EQ(sink.log()[0].range, (hw::IovaRange{0, 1024 * k4K - 1}));
+  EXPECT_TRUE(sink.log()[0].leaf_only);
 }
 
 TEST(IommuDriverCommands, ConfigErrorsAreExplained) {

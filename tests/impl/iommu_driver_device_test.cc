@@ -188,7 +188,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Style{"vtd_cm", {.style = IommuStyle::kVtd, .np_caching = true}},
                       Style{"amd", {.style = IommuStyle::kAmd}},
                       Style{"amd_npcache", {.style = IommuStyle::kAmd, .np_caching = true}},
-                      Style{"riscv", {.style = IommuStyle::kRiscv}}),
+                      Style{"riscv", {.style = IommuStyle::kRiscv}},
+                      Style{"riscv_nl_s",
+                            {.style = IommuStyle::kRiscv, .riscv_nl = true, .riscv_s = true}}),
     style_name);
 
 // A finding about Linux 6.12's split (arm_lpae_split_blk_unmap): it calls tlb_add_page for the
@@ -231,48 +233,54 @@ TEST(RiscvBrokenDriver, SkippedFenceOrFirstPageOnlyLeavesAStaleTranslation) {
 
 // The RISC-V driver against a device walking real Sv39 tables (written with the format's
 // codec): AV=1 commands remove 4K and 64K NAPOT leaves, but leave the walk cache's pointer to a
-// table that a 2M leaf replaced, as the spec allows; only the walk flush's AV=0 removes it.
-TEST(RiscvDevice, Sv39LeavesGoWithAddressCommandsTablesOnlyWithTheWholePscid) {
-  hw::TableMemory mem;
-  const hw::Format fmt = hw::make_format({.name = "riscv-sv39"});
-  const uint64_t root = *mem.alloc(4096), l3 = *mem.alloc(4096), l4 = *mem.alloc(4096);
-  mem.write64(root + 1 * 8, fmt.make_table(l3));
-  mem.write64(l3 + 2 * 8, fmt.make_table(l4));
-  mem.write64(l4 + 3 * 8, fmt.make_leaf(0x90000000, k4K, kRw));
-  for (uint64_t i = 0x10; i < 0x20; i++) mem.write64(l4 + i * 8, fmt.make_leaf(0x90010000, 0x10000, kRw));
-  hw::Device dev(mem, fmt, {.ctx = kCtx});
-  dev.set_roots(std::span<const uint64_t>(&root, 1));
-  IommuDriver drv(dev.invalidation(), {.style = IommuStyle::kRiscv, .ctx = kCtx});
-  auto gone = [&](uint64_t iova) {
-    for (const hw::AccessResult& r : dev.possible(iova, kRead))
-      if (r.ok()) return false;
-    return true;
-  };
-  ASSERT_TRUE(dev.translate(0x40403000, kRead).ok());
-  ASSERT_TRUE(dev.translate(0x40415000, kRead).ok());
-  mem.write64(l4 + 3 * 8, 0);
-  for (uint64_t i = 0x10; i < 0x20; i++) mem.write64(l4 + i * 8, 0);
-  IotlbGather g;
-  drv.tlb_add_page(g, 0x40403000, k4K);
-  drv.iotlb_sync(g);
-  drv.tlb_add_page(g, 0x40410000, 0x10000);
-  drv.iotlb_sync(g);
-  EXPECT_TRUE(gone(0x40403000));
-  EXPECT_TRUE(gone(0x40415000));
+// table that a 2M leaf replaced, as the spec allows; only the walk flush removes it (AV=0, or
+// AV=1 with NL=1 where the IOMMU has NL).
+TEST(RiscvDevice, Sv39LeavesGoWithAddressCommandsTablesOnlyWithTheWalkFlush) {
+  for (bool nl : {false, true}) {
+    SCOPED_TRACE(nl ? "NL" : "base");
+    const IommuDriverConfig cfg{.style = IommuStyle::kRiscv, .ctx = kCtx, .riscv_nl = nl};
+    hw::TableMemory mem;
+    const hw::Format fmt = hw::make_format({.name = "riscv-sv39"});
+    const uint64_t root = *mem.alloc(4096), l3 = *mem.alloc(4096), l4 = *mem.alloc(4096);
+    mem.write64(root + 1 * 8, fmt.make_table(l3));
+    mem.write64(l3 + 2 * 8, fmt.make_table(l4));
+    mem.write64(l4 + 3 * 8, fmt.make_leaf(0x90000000, k4K, kRw));
+    for (uint64_t i = 0x10; i < 0x20; i++)
+      mem.write64(l4 + i * 8, fmt.make_leaf(0x90010000, 0x10000, kRw));
+    hw::Device dev(mem, fmt, {.ctx = kCtx});
+    dev.set_roots(std::span<const uint64_t>(&root, 1));
+    IommuDriver drv(dev.invalidation(), cfg);
+    auto gone = [&](uint64_t iova) {
+      for (const hw::AccessResult& r : dev.possible(iova, kRead))
+        if (r.ok()) return false;
+      return true;
+    };
+    ASSERT_TRUE(dev.translate(0x40403000, kRead).ok());
+    ASSERT_TRUE(dev.translate(0x40415000, kRead).ok());
+    mem.write64(l4 + 3 * 8, 0);
+    for (uint64_t i = 0x10; i < 0x20; i++) mem.write64(l4 + i * 8, 0);
+    IotlbGather g;
+    drv.tlb_add_page(g, 0x40403000, k4K);
+    drv.iotlb_sync(g);
+    drv.tlb_add_page(g, 0x40410000, 0x10000);
+    drv.iotlb_sync(g);
+    EXPECT_TRUE(gone(0x40403000));
+    EXPECT_TRUE(gone(0x40415000));
 
-  mem.write64(l3 + 2 * 8, fmt.make_leaf(0xa0000000, k2M, kRw));  // the table becomes a 2M leaf
-  mem.free(l4);
-  drv.tlb_add_page(g, 0x40400000, k2M);
-  drv.iotlb_sync(g);
-  auto walks_freed = [&](uint64_t iova) {
-    for (const hw::AccessResult& r : dev.possible(iova, kRead))
-      if (r.fault && r.fault->reason == hw::FaultReason::kBadTable) return true;
-    return false;
-  };
-  EXPECT_TRUE(walks_freed(0x40405000)) << "AV=1 keeps non-leaf entries";
-  drv.tlb_flush_walk(0x40400000, k2M, k4K);
-  EXPECT_FALSE(walks_freed(0x40405000));
-  EXPECT_EQ(dev.translate(0x40405000, kRead).paddr(0x40405000), 0xa0005000u);
+    mem.write64(l3 + 2 * 8, fmt.make_leaf(0xa0000000, k2M, kRw));  // the table becomes a 2M leaf
+    mem.free(l4);
+    drv.tlb_add_page(g, 0x40400000, k2M);
+    drv.iotlb_sync(g);
+    auto walks_freed = [&](uint64_t iova) {
+      for (const hw::AccessResult& r : dev.possible(iova, kRead))
+        if (r.fault && r.fault->reason == hw::FaultReason::kBadTable) return true;
+      return false;
+    };
+    EXPECT_TRUE(walks_freed(0x40405000)) << "AV=1 keeps non-leaf entries";
+    drv.tlb_flush_walk(0x40400000, k2M, k4K);
+    EXPECT_FALSE(walks_freed(0x40405000));
+    EXPECT_EQ(dev.translate(0x40405000, kRead).paddr(0x40405000), 0xa0005000u);
+  }
 }
 
 class NonPresentCaching : public ::testing::TestWithParam<Style> {};
