@@ -327,9 +327,9 @@ void add_check_command(CLI::App& app, Action& action) {
   threads->excludes(jobs);
   add_table_memory_option(cmd, o->table_memory);
   auto* iommu = cmd->add_option("--iommu", o->domain.iommu,
-                                "IOMMU model: smmuv3, smmuv3-norange, smmuv2, vtd or amd "
-                                "(default: SMMUv3 for arm-64-lpae formats, SMMUv2 otherwise, "
-                                "VT-d with --np-caching)");
+                                "IOMMU model: smmuv3, smmuv3-norange, smmuv2, vtd, amd or riscv "
+                                "(default: riscv for riscv-sv* formats, SMMUv3 for arm-64-lpae "
+                                "formats, SMMUv2 otherwise, VT-d with --np-caching)");
   auto* inv = cmd->add_option("--invalidation", o->domain.invalidation,
                               "strict: unmap invalidates; lazy: a flush queue, stale until "
                               "flush_iotlb_all")

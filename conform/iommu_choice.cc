@@ -14,12 +14,13 @@ struct KindEntry {
   std::string_view name;
 };
 
-constexpr std::array<KindEntry, 5> kKinds = {{
+constexpr std::array<KindEntry, 6> kKinds = {{
     {IommuKind::kSmmuV3, "smmuv3"},
     {IommuKind::kSmmuV3NoRange, "smmuv3-norange"},
     {IommuKind::kSmmuV2, "smmuv2"},
     {IommuKind::kVtd, "vtd"},
     {IommuKind::kAmd, "amd"},
+    {IommuKind::kRiscv, "riscv"},
 }};
 
 constexpr std::array<IommuKind, kKinds.size()> kOrder = [] {
@@ -31,6 +32,9 @@ constexpr std::array<IommuKind, kKinds.size()> kOrder = [] {
 // SMMUv3 walks only the 64-bit LPAE formats; its TTL hints assume their levels (a v7s 64K
 // leaf survives a range command whose TTL says 4K).
 bool smmuv3_walks(const DriverInfo& info) { return info.format.name.starts_with("arm-64-lpae"); }
+
+// Only the RISC-V IOMMU walks the RISC-V tables, and it walks nothing else.
+bool riscv_format(const DriverInfo& info) { return info.format.name.starts_with("riscv-sv"); }
 
 bool is_smmuv3(IommuKind kind) {
   return kind == IommuKind::kSmmuV3 || kind == IommuKind::kSmmuV3NoRange;
@@ -52,9 +56,10 @@ std::optional<IommuKind> parse_iommu(std::string_view name) {
   return std::nullopt;
 }
 
-std::string iommu_name_list() { return "smmuv3, smmuv3-norange, smmuv2, vtd or amd"; }
+std::string iommu_name_list() { return "smmuv3, smmuv3-norange, smmuv2, vtd, amd or riscv"; }
 
 IommuKind default_iommu(const DriverInfo& info) {
+  if (riscv_format(info)) return IommuKind::kRiscv;
   if (info.config.np_caching) return IommuKind::kVtd;
   return smmuv3_walks(info) ? IommuKind::kSmmuV3 : IommuKind::kSmmuV2;
 }
@@ -70,6 +75,16 @@ std::optional<std::string> iommu_misfit(IommuKind kind, const DriverInfo& info) 
         "non-present caching needs the vtd or amd IOMMU: {} never caches "
         "non-present entries",
         iommu_name(kind));
+  }
+  if (kind == IommuKind::kRiscv && !riscv_format(info)) {
+    return fmt::format("riscv cannot serve {}: the RISC-V IOMMU walks only the riscv-sv* formats{}",
+                       info.name,
+                       info.walkable() ? fmt::format(", not {}", info.format.name) : "");
+  }
+  if (kind != IommuKind::kRiscv && riscv_format(info)) {
+    return fmt::format("{} cannot serve {}: only the RISC-V IOMMU (riscv) walks the riscv-sv* "
+                       "formats",
+                       iommu_name(kind), info.name);
   }
   if (is_smmuv3(kind) && !smmuv3_walks(info)) {
     return fmt::format(
@@ -95,6 +110,9 @@ impl::IommuDriverConfig iommu_config(const DriverInfo& info, std::optional<Iommu
       break;
     case IommuKind::kAmd:
       c.style = impl::IommuStyle::kAmd;
+      break;
+    case IommuKind::kRiscv:
+      c.style = impl::IommuStyle::kRiscv;
       break;
     default:
       c.style = impl::IommuStyle::kSmmuV3;

@@ -18,7 +18,7 @@ struct FormatEntry {
   unsigned oas;
 };
 
-constexpr std::array<FormatEntry, 15> kFormats{{
+constexpr std::array<FormatEntry, 18> kFormats{{
     {"arm-64-lpae-s1-4k", FormatId::kArm64LpaeS1_4k, Family::kLpae, 48, 48},
     {"arm-64-lpae-s1-16k", FormatId::kArm64LpaeS1_16k, Family::kLpae, 48, 48},
     {"arm-64-lpae-s1-64k", FormatId::kArm64LpaeS1_64k, Family::kLpae, 48, 48},
@@ -34,6 +34,9 @@ constexpr std::array<FormatEntry, 15> kFormats{{
     {"amd-v1", FormatId::kAmdV1, Family::kAmdV1, 48, 52},
     {"vtd-ss", FormatId::kVtdSs, Family::kVtdSs, 48, 52},
     {"x86-64", FormatId::kX86_64, Family::kX86_64, 48, 52},
+    {"riscv-sv39", FormatId::kRiscvSv39, Family::kRiscv, 39, 56},
+    {"riscv-sv48", FormatId::kRiscvSv48, Family::kRiscv, 48, 56},
+    {"riscv-sv57", FormatId::kRiscvSv57, Family::kRiscv, 57, 56},
 }};
 
 constexpr std::array<std::string_view, kFormats.size()> kNames = [] {
@@ -72,6 +75,7 @@ Geometry geometry_for(const FormatEntry& e, const FormatConfig& c) {
     case Family::kAmdV1: return fixed_start(amd_v1_geometry(ias, oas), c.start_level);
     case Family::kVtdSs:
     case Family::kX86_64: return fixed_start(x86_geometry(e.id, ias, oas), c.start_level);
+    case Family::kRiscv: return fixed_start(riscv_geometry(e.id, ias, oas), c.start_level);
   }
   throw std::logic_error("unhandled format family");
 }
@@ -84,6 +88,7 @@ const Codec& codec_for(Family f) {
     case Family::kAmdV1: return kAmdV1Codec;
     case Family::kVtdSs: return kVtdSsCodec;
     case Family::kX86_64: return kX86_64Codec;
+    case Family::kRiscv: return kRiscvCodec;
   }
   throw std::logic_error("unhandled format family");
 }

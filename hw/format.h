@@ -17,7 +17,7 @@ namespace iommu::hw {
 // The deepest walk any format has (AMD v1: six levels).
 inline constexpr unsigned kMaxLevels = 6;
 
-enum class Family { kLpae, kV7s, kDart, kAmdV1, kVtdSs, kX86_64 };
+enum class Family { kLpae, kV7s, kDart, kAmdV1, kVtdSs, kX86_64, kRiscv };
 
 enum class FormatId {
   kArm64LpaeS1_4k,
@@ -35,6 +35,9 @@ enum class FormatId {
   kAmdV1,
   kVtdSs,
   kX86_64,
+  kRiscvSv39,
+  kRiscvSv48,
+  kRiscvSv57,
 };
 
 // What a format is asked to be; 0 picks the format's default (Linux's usual configuration).
@@ -92,7 +95,7 @@ struct Decoded {
   Perms perms;
   int prot = 0;           // the Linux IOMMU_* flags the leaf expresses (for display and checks)
   bool af = true;         // access flag; a leaf without it faults on first use
-  unsigned replicas = 1;  // v7s large pages and supersections: 16, AMD NextLevel-7 pages: 2..256
+  unsigned replicas = 1;  // v7s large pages, supersections, RISC-V NAPOT: 16; AMD NextLevel-7: 2..256
   std::string_view why;   // for kReserved: what is wrong with the encoding
   // kTable: levels the pointer skips (AMD NextLevel below level - 1): the table it points to is
   // at level + 1 + skip, and the iova bits of the skipped levels must be zero.

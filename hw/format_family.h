@@ -16,6 +16,8 @@ Geometry dart_geometry(FormatId id, unsigned ias, unsigned oas, uint64_t granule
 Geometry amd_v1_geometry(unsigned ias, unsigned oas);
 // vtd-ss and x86-64 share the x86 4/5-level geometry.
 Geometry x86_geometry(FormatId id, unsigned ias, unsigned oas);
+// Sv39/Sv48/Sv57: the ias is the mode's; oas 32..56.
+Geometry riscv_geometry(FormatId id, unsigned ias, unsigned oas);
 
 extern const Codec kLpaeCodec;
 extern const Codec kV7sCodec;
@@ -23,5 +25,6 @@ extern const Codec kDartCodec;
 extern const Codec kAmdV1Codec;
 extern const Codec kVtdSsCodec;
 extern const Codec kX86_64Codec;
+extern const Codec kRiscvCodec;
 
 }  // namespace iommu::hw

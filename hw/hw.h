@@ -9,6 +9,7 @@
 #include "hw/invalidation_amd.h"     // AMD-Vi INVALIDATE_IOMMU_PAGES
 #include "hw/invalidation_encode.h"  // (start, end, granule) -> wire commands
 #include "hw/invalidation_queue.h"   // commands held until a sync
+#include "hw/invalidation_riscv.h"   // RISC-V IOMMU IOTINVAL.VMA, IOFENCE.C
 #include "hw/invalidation_smmu.h"    // Arm SMMUv3 TLBI commands
 #include "hw/invalidation_vtd.h"     // VT-d page-selective invalidation
 #include "hw/iotlb.h"                // leaf translations, adversarial/realistic/off

@@ -16,6 +16,7 @@ constexpr uint64_t kSmmuNumMax = 31;    // CMDQ_TLBI_RANGE_NUM_MAX
 // Bounds memory only; the driver would queue them all, taking seconds.
 constexpr uint64_t kMaxSingleAddressCommands = uint64_t{1} << 22;
 constexpr unsigned kVtdMaxAgawPfnWidth = 52;
+constexpr uint64_t kRiscvMaxSingleCommands = 512;
 constexpr uint64_t kPageMask = ~low_mask(12);
 
 void check_range(uint64_t start, uint64_t last) {
@@ -149,6 +150,33 @@ AmdCmd amd_encode_range(uint16_t domid, uint64_t start, uint64_t last, bool pde)
           .address = address & kPageMask,
           .size = (address & 1) != 0,
           .pde = pde};
+}
+
+std::vector<RiscvCmd> riscv_encode_range(uint32_t pscid, uint64_t start, uint64_t last,
+                                         uint64_t granule, bool non_leaf, const RiscvCaps& caps) {
+  check_range(start, last);
+  const RiscvCmd whole{.op = RiscvOp::kIotinvalVma, .pscv = true, .pscid = pscid};
+  if ((non_leaf && !caps.nl) || granule < bit(12)) return {whole};
+  RiscvCmd one = whole;
+  one.av = true;
+  one.nl = non_leaf;
+  // The smallest NAPOT block holding the range, as log2 of its size (fls64(start ^ last)).
+  const unsigned napot_shift = start == last ? 0 : fls64_idx(start ^ last) + 1;
+  if (caps.s && napot_shift >= 13 && napot_shift < 64) {
+    one.s = true;
+    one.addr = (start & ~low_mask(napot_shift)) | (low_mask(napot_shift - 1) & ~low_mask(12));
+    return {one};
+  }
+  // 9 bits per level over the 4K page: the stride is the entry size of the level of granule.
+  const unsigned stride_shift = 12 + (fls64_idx(granule) - 12) / 9 * 9;
+  const uint64_t num = stride_shift >= 64 ? 0 : (last - start + 1) >> stride_shift;
+  if (num == 0 || num > kRiscvMaxSingleCommands) return {whole};
+  std::vector<RiscvCmd> out;
+  for (uint64_t i = 0; i < num; i++) {
+    one.addr = (start + (i << stride_shift)) & kPageMask;
+    out.push_back(one);
+  }
+  return out;
 }
 
 }  // namespace iommu::hw

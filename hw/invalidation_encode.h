@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "hw/invalidation_amd.h"
+#include "hw/invalidation_riscv.h"
 #include "hw/invalidation_smmu.h"
 #include "hw/invalidation_vtd.h"
 
@@ -36,5 +37,16 @@ uint64_t amd_inv_address(uint64_t start, uint64_t last);
 
 // build_inv_iommu_pages for [start, last] in domid; pde = also flush page-directory entries.
 AmdCmd amd_encode_range(uint16_t domid, uint64_t start, uint64_t last, bool pde);
+
+// riscv_iommu_tlbi_calc + riscv_iommu_iotlb_inval_iommu (riscv/iommu.c, Linux 7.2). Without
+// NL and S: one IOTINVAL.VMA (AV=1) per stride over [start, last], where the stride is the size
+// of a leaf-table entry at the level of granule (4K for 4K and 64K leaves, 2M, 1G, ...); the
+// whole PSCID (AV=0) when non-leaf entries changed, the granule is 0 (no level information), or
+// the range needs no or more than 512 commands. With NL, non-leaf changes take the same
+// commands with NL=1; with S, a range of 8K or more is one command for the smallest NAPOT block
+// holding it.
+std::vector<RiscvCmd> riscv_encode_range(uint32_t pscid, uint64_t start, uint64_t last,
+                                         uint64_t granule, bool non_leaf,
+                                         const RiscvCaps& caps = {});
 
 }  // namespace iommu::hw

@@ -20,6 +20,7 @@ std::unique_ptr<CommandEncoder> make_encoder(const IommuDriverConfig& cfg) {
     case IommuStyle::kSmmuV3: return make_smmu_encoder(cfg);
     case IommuStyle::kVtd: return make_vtd_encoder(cfg);
     case IommuStyle::kAmd: return make_amd_encoder(cfg);
+    case IommuStyle::kRiscv: return make_riscv_encoder(cfg);
   }
   throw std::invalid_argument("unknown IOMMU driver style");
 }

@@ -1,8 +1,8 @@
-// The IOMMU driver's invalidation side: what an Arm SMMUv3, Intel VT-d or AMD-Vi driver sends
-// to the hardware when a page table asks for a flush (iommu_flush_ops) and when the core asks
-// for one (iommu_domain_ops: iotlb_sync, flush_iotlb_all, iotlb_sync_map). Every command goes
-// through its vendor wire form and back (hw/invalidation_*.h), so the hardware model receives
-// exactly the address set the real encoding covers.
+// The IOMMU driver's invalidation side: what an Arm SMMUv3, Intel VT-d, AMD-Vi or RISC-V IOMMU
+// driver sends to the hardware when a page table asks for a flush (iommu_flush_ops) and when the
+// core asks for one (iommu_domain_ops: iotlb_sync, flush_iotlb_all, iotlb_sync_map). Every
+// command goes through its vendor wire form and back (hw/invalidation_*.h), so the hardware
+// model receives exactly the address set the real encoding covers.
 #pragma once
 
 #include <cstdint>
@@ -16,12 +16,12 @@
 
 namespace iommu::impl {
 
-enum class IommuStyle { kSmmuV3, kVtd, kAmd };
+enum class IommuStyle { kSmmuV3, kVtd, kAmd, kRiscv };
 
 struct IommuDriverConfig {
   IommuStyle style = IommuStyle::kSmmuV3;
   // The tag the hardware's cache entries carry: SMMUv3 ASID (stage 1) or VMID (stage 2), VT-d
-  // domain id, AMD domain id. All three are 16-bit fields.
+  // domain id, AMD domain id (16-bit fields), RISC-V PSCID (20 bits; 16 used here).
   hw::ContextId ctx = 0;
   // The hardware may cache non-present entries (VT-d caching mode, AMD NpCache), so a new
   // mapping needs an invalidation. SMMUv3 never does.
@@ -31,6 +31,8 @@ struct IommuDriverConfig {
   bool smmu_range_inv = true;      // ARM_SMMU_FEAT_RANGE_INV
   unsigned smmu_page_shift = 12;   // __ffs(pgsize_bitmap): the TG of range commands
   unsigned vtd_mamv = 18;          // cap_max_amask_val (QEMU's intel-iommu reports 18)
+  bool riscv_nl = false;           // RISC-V capabilities.NL: non-leaf invalidation by address
+  bool riscv_s = false;            // RISC-V capabilities.S: address-range invalidation
 
   // The bug zoo's seeded bug in this driver (impl/mutant.h): kGatherDropsDisjoint,
   // kSyncMapNothing, kVtdWalkLeafOnly, kAmdWalkNoPde; the others are not the driver's.
@@ -68,13 +70,14 @@ class CommandEncoder {
 std::unique_ptr<CommandEncoder> make_smmu_encoder(const IommuDriverConfig& cfg);
 std::unique_ptr<CommandEncoder> make_vtd_encoder(const IommuDriverConfig& cfg);
 std::unique_ptr<CommandEncoder> make_amd_encoder(const IommuDriverConfig& cfg);
+std::unique_ptr<CommandEncoder> make_riscv_encoder(const IommuDriverConfig& cfg);
 
 // Thread-safe: page tables may flush from several threads. Each call's commands and their
 // sync reach the sink together, never interleaved with another call's.
 class IommuDriver : public FlushOps, public IotlbOps {
  public:
   // Throws std::invalid_argument for a context id that does not fit 16 bits, an SMMUv3 stage
-  // other than 1 or 2, or non-present caching on SMMUv3.
+  // other than 1 or 2, or non-present caching on SMMUv3 or RISC-V.
   IommuDriver(hw::InvalidationSink& sink, const IommuDriverConfig& cfg);
 
   const IommuDriverConfig& config() const { return cfg_; }

@@ -53,6 +53,36 @@ TEST(IommuChoice, MisfitsAreNamed) {
   EXPECT_THROW(iommu_config(info_of("arm-v7s"), IommuKind::kSmmuV3, 1), std::invalid_argument);
 }
 
+// A plugin writing RISC-V tables (the engine does not serve the riscv formats yet).
+DriverInfo riscv_plugin(bool np_caching = false) {
+  DriverInfo info;
+  info.name = "plugin:riscv.so";
+  info.format.name = "riscv-sv39";
+  info.config.np_caching = np_caching;
+  return info;
+}
+
+TEST(IommuChoice, OnlyTheRiscvIommuWalksTheRiscvFormats) {
+  EXPECT_EQ(default_iommu(riscv_plugin()), IommuKind::kRiscv);
+  EXPECT_FALSE(iommu_misfit(IommuKind::kRiscv, riscv_plugin()));
+  EXPECT_EQ(iommu_config(riscv_plugin(), std::nullopt, 5).style, impl::IommuStyle::kRiscv);
+  for (IommuKind k : {IommuKind::kSmmuV2, IommuKind::kVtd, IommuKind::kAmd}) {
+    const auto why = iommu_misfit(k, riscv_plugin());
+    ASSERT_TRUE(why) << iommu_name(k);
+    EXPECT_NE(why->find("only the RISC-V IOMMU (riscv) walks the riscv-sv* formats"),
+              std::string::npos)
+        << *why;
+  }
+  const auto other = iommu_misfit(IommuKind::kRiscv, info_of("arm-64-lpae-s1-4k"));
+  ASSERT_TRUE(other);
+  EXPECT_NE(other->find("walks only the riscv-sv* formats, not arm-64-lpae-s1-4k"),
+            std::string::npos)
+      << *other;
+  const auto np = iommu_misfit(IommuKind::kRiscv, riscv_plugin(true));
+  ASSERT_TRUE(np);
+  EXPECT_NE(np->find("needs the vtd or amd IOMMU"), std::string::npos) << *np;
+}
+
 TEST(IommuChoice, EachKindSendsItsOwnEncoding) {
   const DriverInfo lpae = info_of("arm-64-lpae-s2-64k");
   const impl::IommuDriverConfig v3 = iommu_config(lpae, IommuKind::kSmmuV3, 7);

@@ -121,8 +121,8 @@ TEST(TraceErrors, Iommu) {
   EXPECT_EQ(error_of("iommu vtd\niommu amd"), "t.trace:2: duplicate directive 'iommu'");
   EXPECT_EQ(error_of("iommu"), "t.trace:1: iommu: expected one NAME, got 0 words");
   EXPECT_EQ(error_of("iommu smmuv4"),
-            "t.trace:1: iommu: unknown IOMMU 'smmuv4' (smmuv3, smmuv3-norange, smmuv2, vtd or "
-            "amd)");
+            "t.trace:1: iommu: unknown IOMMU 'smmuv4' (smmuv3, smmuv3-norange, smmuv2, vtd, amd "
+            "or riscv)");
   EXPECT_EQ(error_of("flush_iotlb_all\niommu vtd"),
             "t.trace:2: directive 'iommu' after the first op (directives go before the ops)");
   for (IommuKind k : iommu_kinds()) {

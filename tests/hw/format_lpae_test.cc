@@ -259,7 +259,7 @@ TEST(FormatLpae, LimitsAndNames) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("arm-64-lpae-s2-64k"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(format_names().size(), 15u);
+  EXPECT_EQ(format_names().size(), 18u);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "base/bits.h"
 #include "hw/invalidation_amd.h"
 #include "hw/invalidation_encode.h"
+#include "hw/invalidation_riscv.h"
 #include "hw/invalidation_smmu.h"
 #include "hw/invalidation_vtd.h"
 
@@ -385,6 +386,160 @@ TEST(AmdEncode, OneBitBugVariantFailsCoverage) {
                                        .size = true})
                                .range;
   EXPECT_EQ(pages_0_to_4, (IovaRange{0x2000, 0x3fff}));  // asked for pages 0-4, got 2-3
+}
+
+// --- RISC-V IOMMU ------------------------------------------------------------------------------
+
+// By hand from the spec's field positions: opcode 6:0, func3 9:7, AV 10, PSCID 31:12, PSCV 32,
+// GV 33, GSCID 59:44; ADDR[63:12] in dword1 61:10. IOFENCE.C: PR 12, PW 13, DATA 63:32.
+TEST(RiscvWire, GoldenCommands) {
+  const RiscvCmd page{.op = RiscvOp::kIotinvalVma,
+                      .av = true,
+                      .pscv = true,
+                      .pscid = 0x12345,
+                      .addr = 0x7fff12345000};
+  EXPECT_EQ(riscv_pack(page), (RiscvWords{0x112345401, 0x1fffc48d1400}));
+  EXPECT_EQ(riscv_unpack(riscv_pack(page)), page);
+  const RiscvCmd pscid{.op = RiscvOp::kIotinvalVma, .pscv = true, .pscid = 5};
+  EXPECT_EQ(riscv_pack(pscid), (RiscvWords{0x100005001, 0}));
+  EXPECT_EQ(riscv_pack({.op = RiscvOp::kIotinvalVma}), (RiscvWords{0x1, 0}));
+  const RiscvCmd fence{.op = RiscvOp::kIofenceC, .pr = true, .pw = true};
+  EXPECT_EQ(riscv_pack(fence), (RiscvWords{0x3002, 0}));  // riscv_iommu_cmd_iofence
+  EXPECT_EQ(riscv_unpack({0x3002, 0}), fence);
+  const RiscvCmd notify{.op = RiscvOp::kIofenceC, .addr = 0x80001000, .fence_av = true,
+                        .data = 0xabcd};
+  EXPECT_EQ(riscv_pack(notify), (RiscvWords{0xabcd00000402, 0x20000400}));
+  EXPECT_EQ(riscv_unpack(riscv_pack(notify)), notify);
+}
+
+TEST(RiscvWire, IllegalCommandsAreRefused) {
+  EXPECT_THROW(riscv_unpack({0x3, 0}), std::invalid_argument);            // IODIR.INVAL_DDT
+  EXPECT_THROW(riscv_unpack({0x81, 0}), std::invalid_argument);           // IOTINVAL.GVMA
+  EXPECT_THROW(riscv_unpack({0x801, 0}), std::invalid_argument);          // bit 11 reserved
+  EXPECT_THROW(riscv_unpack({0x400000401, 0}), std::invalid_argument);    // bit 34 (NL ext.)
+  EXPECT_THROW(riscv_unpack({0x401, 0x200}), std::invalid_argument);      // dword1 bit 9 (S ext.)
+  EXPECT_THROW(riscv_unpack({0x4002, 0}), std::invalid_argument);         // IOFENCE bit 14
+}
+
+TEST(RiscvDecode, AddressFormHitsOnlyLeavesHoldingThePage) {
+  const Command c = riscv_decode(riscv_unpack(
+      riscv_pack({.op = RiscvOp::kIotinvalVma, .av = true, .pscv = true, .pscid = 7,
+                  .addr = 0x40203000})));
+  EXPECT_TRUE(c.hits_leaf(7, 0x40203000, 0x1000));
+  EXPECT_TRUE(c.hits_leaf(7, 0x40200000, 0x200000));  // a 2M leaf holding the page
+  EXPECT_FALSE(c.hits_leaf(7, 0x40210000, 0x10000));  // a 64K leaf elsewhere
+  EXPECT_FALSE(c.hits_leaf(7, 0x40204000, 0x1000));
+  EXPECT_FALSE(c.hits_leaf(8, 0x40203000, 0x1000));
+  EXPECT_FALSE(c.hits_table(7, 0x40200000, 0x200000));  // non-leaf entries may stay
+  const Command all_of_pscid = riscv_decode({.op = RiscvOp::kIotinvalVma, .pscv = true, .pscid = 7});
+  EXPECT_EQ(all_of_pscid.kind, CommandKind::kContext);
+  EXPECT_TRUE(all_of_pscid.hits_table(7, 0, uint64_t{1} << 30));
+  EXPECT_EQ(riscv_decode({.op = RiscvOp::kIotinvalVma}).kind, CommandKind::kAll);
+  EXPECT_EQ(riscv_decode({.op = RiscvOp::kIofenceC}).kind, CommandKind::kSync);
+  EXPECT_THROW(riscv_decode({.op = RiscvOp::kIotinvalVma, .gv = true}), std::invalid_argument);
+  EXPECT_THROW(riscv_decode({.op = RiscvOp::kIotinvalVma, .av = true}), std::invalid_argument);
+}
+
+// The extensions: NL (bit 34) and S (dword1 bit 9), legal only when the IOMMU has them. S=1
+// makes ADDR a NAPOT range: riscv_iommu_cmd_inval_set_napot(0x40000000, 21) sets pfn bits 7:0.
+TEST(RiscvWire, NonLeafAndRangeExtensions) {
+  const RiscvCmd ranged{.op = RiscvOp::kIotinvalVma, .av = true, .pscv = true, .pscid = 7,
+                        .addr = 0x400ff000, .nl = true, .s = true};
+  const RiscvWords w = riscv_pack(ranged);
+  EXPECT_EQ(w, (RiscvWords{0x500007401, 0x1003fe00}));
+  EXPECT_THROW(riscv_unpack(w), std::invalid_argument);
+  EXPECT_THROW(riscv_unpack(w, {.nl = true}), std::invalid_argument);
+  EXPECT_EQ(riscv_unpack(w, {.nl = true, .s = true}), ranged);
+  const Command c = riscv_decode(ranged);
+  EXPECT_EQ(c.range, (IovaRange{0x40000000, 0x401fffff}));
+  EXPECT_FALSE(c.leaf_only);
+  EXPECT_TRUE(c.hits_table(7, 0x40000000, 0x200000));  // NL: every level for the range
+  EXPECT_FALSE(c.hits_leaf(7, 0x40200000, 0x1000));
+  auto napot = [](uint64_t addr) {
+    return riscv_decode(
+               {.op = RiscvOp::kIotinvalVma, .av = true, .pscv = true, .addr = addr, .s = true})
+        .range;
+  };
+  EXPECT_EQ(napot(0x2000), (IovaRange{0x2000, 0x3fff}));  // first 0 at X = 0: 8K
+  EXPECT_EQ(napot(0x1000), (IovaRange{0, 0x3fff}));       // X = 1: 16K
+  EXPECT_EQ(riscv_decode({.op = RiscvOp::kIotinvalVma, .av = true, .pscv = true,
+                          .addr = 0x7ffffffffffff000, .s = true})
+                .range,
+            IovaRange::everything());
+  EXPECT_THROW(riscv_decode({.op = RiscvOp::kIotinvalVma, .av = true, .pscv = true,
+                             .addr = ~uint64_t{0} << 12, .s = true}),
+               std::invalid_argument);  // all ones: UNSPECIFIED
+  // AV=0 ignores both.
+  EXPECT_EQ(riscv_decode({.op = RiscvOp::kIotinvalVma, .pscv = true, .nl = true, .s = true}).kind,
+            CommandKind::kContext);
+}
+
+TEST(RiscvEncode, ExtensionsAsLinuxUsesThem) {
+  using Cmds = std::vector<RiscvCmd>;
+  const RiscvCaps nl{.nl = true}, s{.s = true}, both{.nl = true, .s = true};
+  const auto walk = riscv_encode_range(3, 0x40200000, 0x40202fff, 0x1000, true, nl);
+  ASSERT_EQ(walk.size(), 3u);
+  EXPECT_TRUE(walk[2].av && walk[2].nl && !walk[2].s);
+  EXPECT_EQ(walk[2].addr, 0x40202000u);
+  const auto ranged = riscv_encode_range(3, 0x40000000, 0x401fffff, 0x1000, true, both);
+  ASSERT_EQ(ranged.size(), 1u);
+  EXPECT_EQ(riscv_pack(ranged[0])[1], 0x1003fe00u);
+  EXPECT_TRUE(ranged[0].nl);
+  // 513 pages: one ranged command where the plain IOMMU takes the whole PSCID.
+  EXPECT_EQ(riscv_encode_range(3, 0, 513 * 0x1000 - 1, 0x1000, false, s).size(), 1u);
+  // One page is below S's 8K minimum: an address command.
+  EXPECT_FALSE(riscv_encode_range(3, 0x5000, 0x5fff, 0x1000, false, s)[0].s);
+  const RiscvCmd whole{.op = RiscvOp::kIotinvalVma, .pscv = true, .pscid = 3};
+  EXPECT_EQ(riscv_encode_range(3, 0x5000, 0x5fff, 0x1000, true, s), Cmds{whole});  // no NL
+  EXPECT_EQ(riscv_encode_range(3, 0, ~uint64_t{0}, 0x1000, false, both), Cmds{whole});
+}
+
+std::vector<IovaRange> riscv_covered(uint64_t start, uint64_t last, uint64_t granule,
+                                     const RiscvCaps& caps = {}) {
+  std::vector<IovaRange> out;
+  for (const RiscvCmd& c : riscv_encode_range(3, start, last, granule, false, caps)) {
+    Command d = riscv_decode(riscv_unpack(riscv_pack(c), caps));
+    out.push_back(d.kind == CommandKind::kContext ? IovaRange::everything() : d.range);
+  }
+  return out;
+}
+
+TEST(RiscvEncode, OneCommandPerStrideUpTo512) {
+  EXPECT_EQ(riscv_encode_range(3, 0x5000, 0x7fff, 0x1000, false).size(), 3u);
+  const auto napot = riscv_encode_range(3, 0x40010000, 0x4001ffff, 0x10000, false);
+  ASSERT_EQ(napot.size(), 16u);  // a 64K leaf sits at the 4K level: a 4K stride
+  EXPECT_EQ(napot[15].addr, 0x4001f000u);
+  const auto two_m = riscv_encode_range(3, 0x40200000, 0x405fffff, 0x200000, false);
+  ASSERT_EQ(two_m.size(), 2u);
+  EXPECT_EQ(two_m[1].addr, 0x40400000u);
+  EXPECT_TRUE(two_m[1].av && two_m[1].pscv);
+  EXPECT_EQ(riscv_encode_range(3, 0, 512 * 0x1000 - 1, 0x1000, false).size(), 512u);
+  const RiscvCmd whole{.op = RiscvOp::kIotinvalVma, .pscv = true, .pscid = 3};
+  using Cmds = std::vector<RiscvCmd>;
+  EXPECT_EQ(riscv_encode_range(3, 0, 513 * 0x1000 - 1, 0x1000, false), Cmds{whole});
+  EXPECT_EQ(riscv_encode_range(3, 0x5000, 0x5fff, 0x1000, true), Cmds{whole});  // non-leaf
+  EXPECT_EQ(riscv_encode_range(3, 0x5000, 0x5fff, 0, false), Cmds{whole});  // no level info
+  EXPECT_EQ(riscv_encode_range(3, 0, ~uint64_t{0}, 0x1000, false), Cmds{whole});
+  EXPECT_THROW(riscv_encode_range(3, 0x2000, 0x1000, 0x1000, false), std::invalid_argument);
+}
+
+// Every page pair of a small space, and ranges around the 512-command threshold.
+TEST(RiscvEncode, ExhaustiveCoverage) {
+  constexpr uint64_t kPages = 96;
+  for (uint64_t s = 0; s < kPages; ++s)
+    for (uint64_t e = s; e < kPages; ++e) {
+      IovaRange want{s << 12, ((e + 1) << 12) - 1};
+      ASSERT_TRUE(union_covers(riscv_covered(want.start, want.last, 0x1000), want))
+          << "pages " << s << ".." << e;
+      ASSERT_TRUE(union_covers(riscv_covered(want.start, want.last, 0x1000, {.s = true}), want))
+          << "S: pages " << s << ".." << e;
+    }
+  for (uint64_t s : {0, 1, 7})
+    for (uint64_t e : {s + 510, s + 511, s + 512, s + 513}) {
+      IovaRange want{s << 12, ((e + 1) << 12) - 1};
+      ASSERT_TRUE(union_covers(riscv_covered(want.start, want.last, 0x1000), want))
+          << "pages " << s << ".." << e;
+    }
 }
 
 }  // namespace

@@ -167,6 +167,7 @@ std::string style_name(const IommuDriverConfig& d) {
     case IommuStyle::kSmmuV3: return d.smmu_range_inv ? "smmuv3" : "smmuv3-norange";
     case IommuStyle::kVtd: return "vt-d";
     case IommuStyle::kAmd: return "amd";
+    case IommuStyle::kRiscv: return "riscv";
   }
   return "?";
 }

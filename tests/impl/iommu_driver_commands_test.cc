@@ -35,6 +35,11 @@ std::vector<StyleCase> all_styles(bool np_caching = false) {
   }
   out.push_back({"vtd", {.style = IommuStyle::kVtd, .ctx = kCtx, .np_caching = np_caching}});
   out.push_back({"amd", {.style = IommuStyle::kAmd, .ctx = kCtx, .np_caching = np_caching}});
+  if (!np_caching) {
+    out.push_back({"riscv", {.style = IommuStyle::kRiscv, .ctx = kCtx}});
+    out.push_back({"riscv-nl-s",
+                   {.style = IommuStyle::kRiscv, .ctx = kCtx, .riscv_nl = true, .riscv_s = true}});
+  }
   return out;
 }
 
@@ -212,6 +217,59 @@ TEST(IommuDriverCommands, VtdFallsBackToDomainSelectiveAboveMamv) {
   EXPECT_EQ(sink.log()[0].kind, hw::CommandKind::kContext);
 }
 
+// Linux 7.2's riscv_iommu_iotlb_inval without NL/S: an AV=1 IOTINVAL.VMA per page of the
+// gather's leaf level (leaf-only: the walk cache stays), the whole PSCID past 512 of them.
+TEST(IommuDriverCommands, RiscvOneAddressCommandPerPageUpToItsThreshold) {
+  RecordingSink sink(kCtx);
+  IommuDriver drv(sink, {.style = IommuStyle::kRiscv, .ctx = kCtx});
+  IotlbGather g;
+  for (uint64_t iova = 0x10000; iova < 0x13000; iova += k4K) drv.tlb_add_page(g, iova, k4K);
+  drv.iotlb_sync(g);
+  ASSERT_EQ(sink.log().size(), 4u);
+  for (uint64_t i = 0; i < 3; ++i) {
+    const hw::Command& c = sink.log()[i];
+    EXPECT_EQ(c.kind, hw::CommandKind::kRange);
+    EXPECT_EQ(c.range, (hw::IovaRange{0x10000 + i * k4K, 0x10fff + i * k4K}));
+    EXPECT_TRUE(c.leaf_only);
+  }
+  sink.clear_log();
+  for (uint64_t iova = 0x40000000; iova < 0x40400000; iova += k2M) drv.tlb_add_page(g, iova, k2M);
+  drv.iotlb_sync(g);
+  ASSERT_EQ(sink.log().size(), 3u) << "one command per 2M leaf";
+  EXPECT_TRUE(sink.log()[1].hits_leaf(kCtx, 0x40200000, k2M));
+  sink.clear_log();
+  for (uint64_t iova = 0; iova < 513 * k4K; iova += k4K) drv.tlb_add_page(g, iova, k4K);
+  drv.iotlb_sync(g);
+  ASSERT_EQ(sink.log().size(), 2u);
+  EXPECT_EQ(sink.log()[0].kind, hw::CommandKind::kContext);
+  sink.clear_log();
+  drv.tlb_flush_walk(0x40200000, k2M, k4K);  // a freed table: AV=1 would keep its walk entry
+  ASSERT_EQ(sink.log().size(), 2u);
+  EXPECT_EQ(sink.log()[0].kind, hw::CommandKind::kContext);
+  EXPECT_EQ(sink.log()[0].ctx, kCtx);
+}
+
+// With capabilities NL and S, as Linux 7.2 uses them: a walk flush by address with NL=1 (the
+// walk cache for those addresses goes too), a long leaf range as one NAPOT command.
+TEST(IommuDriverCommands, RiscvExtensionsNarrowWalkFlushesAndLongRanges) {
+  RecordingSink sink(kCtx);
+  IommuDriver nl(sink, {.style = IommuStyle::kRiscv, .ctx = kCtx, .riscv_nl = true});
+  nl.tlb_flush_walk(0x40200000, 4 * k4K, k4K);
+  ASSERT_EQ(sink.log().size(), 5u);
+  EXPECT_EQ(sink.log()[0].kind, hw::CommandKind::kRange);
+  EXPECT_FALSE(sink.log()[0].leaf_only);
+  EXPECT_TRUE(sink.log()[3].hits_table(kCtx, 0x40200000, k2M));
+  EXPECT_FALSE(any_hits_leaf(sink.log(), 0x40204000, k4K)) << "only the flushed range goes";
+  sink.clear_log();
+  IommuDriver s(sink, {.style = IommuStyle::kRiscv, .ctx = kCtx, .riscv_s = true});
+  IotlbGather g;
+  for (uint64_t iova = 0; iova < 600 * k4K; iova += k4K) s.tlb_add_page(g, iova, k4K);
+  s.iotlb_sync(g);
+  ASSERT_EQ(sink.log().size(), 2u);
+  EXPECT_EQ(sink.log()[0].range, (hw::IovaRange{0, 1024 * k4K - 1}));
+  EXPECT_TRUE(sink.log()[0].leaf_only);
+}
+
 TEST(IommuDriverCommands, ConfigErrorsAreExplained) {
   RecordingSink sink;
   EXPECT_THROW(IommuDriver(sink, {.ctx = 0x10000}), std::invalid_argument);
@@ -219,6 +277,8 @@ TEST(IommuDriverCommands, ConfigErrorsAreExplained) {
   EXPECT_THROW(IommuDriver(sink, {.smmu_page_shift = 13}), std::invalid_argument);
   EXPECT_THROW(IommuDriver(sink, {.np_caching = true}), std::invalid_argument);
   EXPECT_NO_THROW(IommuDriver(sink, {.style = IommuStyle::kVtd, .np_caching = true}));
+  EXPECT_THROW(IommuDriver(sink, {.style = IommuStyle::kRiscv, .np_caching = true}),
+               std::invalid_argument);
 }
 
 // Whatever pages a page table adds, in any order and size, the commands completed by the time

@@ -31,16 +31,43 @@ struct Style {
 
 void PrintTo(const Style& s, std::ostream* os) { *os << s.name; }
 
+enum class Broken { kNone, kNoFence, kFirstAddressOnly };
+
+// A driver bug just before the hardware, as a seeded mutant: each call's commands without their
+// sync (RISC-V IOFENCE.C), or without every address command but the first.
+class BrokenSink : public hw::InvalidationSink {
+ public:
+  BrokenSink(hw::InvalidationSink& hw, Broken broken) : hw_(hw), broken_(broken) {}
+
+  void issue(const hw::Command& cmd) override {
+    if (cmd.kind == hw::CommandKind::kSync) {
+      ranges_ = 0;
+      if (broken_ == Broken::kNoFence) return;
+    } else if (cmd.kind == hw::CommandKind::kRange && ranges_++ > 0 &&
+               broken_ == Broken::kFirstAddressOnly) {
+      return;
+    }
+    hw_.issue(cmd);
+  }
+
+ private:
+  hw::InvalidationSink& hw_;
+  Broken broken_;
+  unsigned ranges_ = 0;
+};
+
 // The device's commands pass through here, so a test can see what was sent too.
 struct World {
   hw::TableMemory mem;
   std::unique_ptr<hw::Device> device;
+  std::unique_ptr<BrokenSink> sink;
   std::unique_ptr<IommuDriver> driver;
   std::unique_ptr<RefPgtableOps> ops;
   std::unique_ptr<HwMirror> mirror;
   std::unique_ptr<Domain> domain;
 
-  World(IommuDriverConfig drv, ref::Invalidation inv, ref::PartialUnmap partial) {
+  World(IommuDriverConfig drv, ref::Invalidation inv, ref::PartialUnmap partial,
+        Broken broken = Broken::kNone) {
     const ref::DomainConfig cfg{.pgsize_bitmap = testing::kMirrorPgsizes,
                                 .ias = testing::kMirrorIas,
                                 .oas = 40,
@@ -51,7 +78,8 @@ struct World {
     device = std::make_unique<hw::Device>(
         mem, hw::make_format({.name = "arm-64-lpae-s1-4k", .ias = testing::kMirrorIas}),
         hw::DeviceConfig{.ctx = kCtx, .iotlb = {.cache_faults = drv.np_caching}});
-    driver = std::make_unique<IommuDriver>(device->invalidation(), drv);
+    sink = std::make_unique<BrokenSink>(device->invalidation(), broken);
+    driver = std::make_unique<IommuDriver>(*sink, drv);
     ops = std::make_unique<RefPgtableOps>(cfg, *driver);
     mirror = std::make_unique<HwMirror>(*ops, mem, *driver);
     ops->set_observer(mirror.get());
@@ -159,7 +187,10 @@ INSTANTIATE_TEST_SUITE_P(
                       Style{"vtd", {.style = IommuStyle::kVtd}},
                       Style{"vtd_cm", {.style = IommuStyle::kVtd, .np_caching = true}},
                       Style{"amd", {.style = IommuStyle::kAmd}},
-                      Style{"amd_npcache", {.style = IommuStyle::kAmd, .np_caching = true}}),
+                      Style{"amd_npcache", {.style = IommuStyle::kAmd, .np_caching = true}},
+                      Style{"riscv", {.style = IommuStyle::kRiscv}},
+                      Style{"riscv_nl_s",
+                            {.style = IommuStyle::kRiscv, .riscv_nl = true, .riscv_s = true}}),
     style_name);
 
 // A finding about Linux 6.12's split (arm_lpae_split_blk_unmap): it calls tlb_add_page for the
@@ -179,6 +210,76 @@ TEST_P(DeviceEndToEnd, SplitOfACachedBlockNeedsTheBlockFlushed) {
     const bool level_specific =
         (cfg.style == IommuStyle::kSmmuV3 && cfg.smmu_range_inv) || cfg.style == IommuStyle::kVtd;
     EXPECT_EQ(w.gone(0x400000), whole || !level_specific) << (whole ? "whole-leaf flush" : "6.12 flush");
+  }
+}
+
+// The hardware model catches a RISC-V driver that skips IOFENCE.C (its IOTINVAL.VMAs never
+// complete) or sends only the first page's IOTINVAL.VMA of a range: a translation of an
+// unmapped page stays visible to the device.
+TEST(RiscvBrokenDriver, SkippedFenceOrFirstPageOnlyLeavesAStaleTranslation) {
+  for (Broken broken : {Broken::kNone, Broken::kNoFence, Broken::kFirstAddressOnly}) {
+    World w({.style = IommuStyle::kRiscv}, ref::Invalidation::kStrict, ref::PartialUnmap::kWhole,
+            broken);
+    ASSERT_EQ(w.domain->map(0x100000, 0x80100000, 4 * k4K, kRw), 0);
+    for (uint64_t off = 0; off < 4 * k4K; off += k4K)
+      ASSERT_TRUE(w.reaches(0x100000 + off, 0x80100000 + off));
+    ASSERT_EQ(w.domain->unmap(0x100000, 4 * k4K), 4 * k4K);
+    const int b = static_cast<int>(broken);
+    EXPECT_EQ(w.gone(0x100000), broken != Broken::kNoFence) << b;
+    EXPECT_EQ(w.gone(0x103000), broken == Broken::kNone) << b;
+    EXPECT_EQ(w.device->pending_commands() != 0, broken == Broken::kNoFence) << b;
+  }
+}
+
+// The RISC-V driver against a device walking real Sv39 tables (written with the format's
+// codec): AV=1 commands remove 4K and 64K NAPOT leaves, but leave the walk cache's pointer to a
+// table that a 2M leaf replaced, as the spec allows; only the walk flush removes it (AV=0, or
+// AV=1 with NL=1 where the IOMMU has NL).
+TEST(RiscvDevice, Sv39LeavesGoWithAddressCommandsTablesOnlyWithTheWalkFlush) {
+  for (bool nl : {false, true}) {
+    SCOPED_TRACE(nl ? "NL" : "base");
+    const IommuDriverConfig cfg{.style = IommuStyle::kRiscv, .ctx = kCtx, .riscv_nl = nl};
+    hw::TableMemory mem;
+    const hw::Format fmt = hw::make_format({.name = "riscv-sv39"});
+    const uint64_t root = *mem.alloc(4096), l3 = *mem.alloc(4096), l4 = *mem.alloc(4096);
+    mem.write64(root + 1 * 8, fmt.make_table(l3));
+    mem.write64(l3 + 2 * 8, fmt.make_table(l4));
+    mem.write64(l4 + 3 * 8, fmt.make_leaf(0x90000000, k4K, kRw));
+    for (uint64_t i = 0x10; i < 0x20; i++)
+      mem.write64(l4 + i * 8, fmt.make_leaf(0x90010000, 0x10000, kRw));
+    hw::Device dev(mem, fmt, {.ctx = kCtx});
+    dev.set_roots(std::span<const uint64_t>(&root, 1));
+    IommuDriver drv(dev.invalidation(), cfg);
+    auto gone = [&](uint64_t iova) {
+      for (const hw::AccessResult& r : dev.possible(iova, kRead))
+        if (r.ok()) return false;
+      return true;
+    };
+    ASSERT_TRUE(dev.translate(0x40403000, kRead).ok());
+    ASSERT_TRUE(dev.translate(0x40415000, kRead).ok());
+    mem.write64(l4 + 3 * 8, 0);
+    for (uint64_t i = 0x10; i < 0x20; i++) mem.write64(l4 + i * 8, 0);
+    IotlbGather g;
+    drv.tlb_add_page(g, 0x40403000, k4K);
+    drv.iotlb_sync(g);
+    drv.tlb_add_page(g, 0x40410000, 0x10000);
+    drv.iotlb_sync(g);
+    EXPECT_TRUE(gone(0x40403000));
+    EXPECT_TRUE(gone(0x40415000));
+
+    mem.write64(l3 + 2 * 8, fmt.make_leaf(0xa0000000, k2M, kRw));  // the table becomes a 2M leaf
+    mem.free(l4);
+    drv.tlb_add_page(g, 0x40400000, k2M);
+    drv.iotlb_sync(g);
+    auto walks_freed = [&](uint64_t iova) {
+      for (const hw::AccessResult& r : dev.possible(iova, kRead))
+        if (r.fault && r.fault->reason == hw::FaultReason::kBadTable) return true;
+      return false;
+    };
+    EXPECT_TRUE(walks_freed(0x40405000)) << "AV=1 keeps non-leaf entries";
+    drv.tlb_flush_walk(0x40400000, k2M, k4K);
+    EXPECT_FALSE(walks_freed(0x40405000));
+    EXPECT_EQ(dev.translate(0x40405000, kRead).paddr(0x40405000), 0xa0005000u);
   }
 }
 
