@@ -9,6 +9,7 @@
 #include "base/bits.h"
 #include "base/prot.h"
 #include "conform/impl_driver.h"
+#include "conform/iommu_choice.h"
 #include "hw/format.h"
 #include "impl/pgtable.h"
 
@@ -122,7 +123,8 @@ Trace decode_fuzz_input(std::span<const uint8_t> data, const FuzzDriverChoice& c
     t.config = impl_driver_source(format, policy).info.config;
   }
   t.config->invalidation = in.ConsumeBool() ? ref::Invalidation::kLazy : ref::Invalidation::kStrict;
-  t.config->np_caching = in.ConsumeBool();
+  t.config->np_caching =
+      in.ConsumeBool() && np_caching_possible(t.driver->substr(t.driver->find(':') + 1));
   OpDecoder decode(in, *t.config);
   while (in.remaining_bytes() > 0 && t.ops.size() < kMaxFuzzOps) t.ops.push_back(decode.next());
   return t;

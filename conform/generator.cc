@@ -84,6 +84,10 @@ uint64_t OpGenerator::pick_mapped_iova(const ref::RefDomain& state) {
   return run.iova + below(run.count) * run.pgsize;
 }
 
+// The most pages of one size a map may take (a run of small pages in a mixed map, a map whose
+// paddr allows only small pages).
+constexpr uint64_t kMaxMixedPages = uint64_t{1} << 18;
+
 std::optional<Op> OpGenerator::map(const ref::RefDomain& state, bool nosync) {
   const uint64_t min = pgsizes_.front();
   const uint64_t pgsize = pick_pgsize();
@@ -94,13 +98,21 @@ std::optional<Op> OpGenerator::map(const ref::RefDomain& state, bool nosync) {
   if (pgsizes_.size() > 1 && chance(25)) {
     // Small pages up to a large-page boundary, large pages, small pages again: iommu_pgsize
     // splits it into runs of mixed sizes.
-    const uint64_t big = pgsizes_[1 + below(pgsizes_.size() - 1)];
+    // A run of small pages up to the boundary may have to be all small pages (a paddr less
+    // aligned than the iova): bounded, so that AMD's 128T pages do not ask for terabytes.
+    uint64_t big = pgsizes_[1 + below(pgsizes_.size() - 1)];
+    while (big / min > kMaxMixedPages && big > pgsizes_[1]) big >>= 1;
+    while (!(cfg_.pgsize_bitmap & big)) big >>= 1;
     const uint64_t head = min * (1 + below(8));
     iova = pick_iova(big) - head;
     size = head + big * (1 + below(3)) + min * below(8);
   }
   if (!fits_bits(iova, size, cfg_.ias)) return std::nullopt;
   MapOp op{iova, pick_paddr(iova, size), size, pick_prot()};
+  // Pages no larger than iova and paddr are both aligned to: keep their number bounded (a
+  // format with 256T pages has a window of petabytes).
+  const uint64_t align = std::max(min, (iova | op.paddr) & ~(iova | op.paddr) + 1);
+  if (op.size / align > kMaxMixedPages) op.size = align * kMaxMixedPages;
   if (ref::contract_map(state, op.iova, op.paddr, op.size, op.prot)) return std::nullopt;
   last_iova_ = iova;
   if (nosync) return MapNosyncOp{op.iova, op.paddr, op.size, op.prot};

@@ -40,6 +40,17 @@ bool is_smmuv3(IommuKind kind) {
   return kind == IommuKind::kSmmuV3 || kind == IommuKind::kSmmuV3NoRange;
 }
 
+// Which IOMMUs walk the x86 formats: AMD-Vi its v1 host tables, VT-d its second stage, and
+// both the x86-64 format (VT-d first stage, AMD v2).
+std::optional<std::string> x86_misfit(IommuKind kind, const DriverInfo& info) {
+  const std::string& f = info.format.name;
+  const bool amd = kind == IommuKind::kAmd, vtd = kind == IommuKind::kVtd;
+  const bool fits = f == "amd-v1" ? amd : f == "vtd-ss" ? vtd : f == "x86-64" ? amd || vtd : true;
+  if (fits) return std::nullopt;
+  return fmt::format("{} cannot serve {}: {} tables are walked by {}", iommu_name(kind), info.name,
+                     f, f == "amd-v1" ? "AMD-Vi (amd)" : f == "vtd-ss" ? "VT-d (vtd)" : "vtd or amd");
+}
+
 }  // namespace
 
 std::span<const IommuKind> iommu_kinds() { return kOrder; }
@@ -58,8 +69,12 @@ std::optional<IommuKind> parse_iommu(std::string_view name) {
 
 std::string iommu_name_list() { return "smmuv3, smmuv3-norange, smmuv2, vtd, amd or riscv"; }
 
+bool np_caching_possible(std::string_view format) { return !format.starts_with("riscv-sv"); }
+
 IommuKind default_iommu(const DriverInfo& info) {
   if (riscv_format(info)) return IommuKind::kRiscv;
+  if (info.format.name == "amd-v1") return IommuKind::kAmd;
+  if (info.format.name == "vtd-ss" || info.format.name == "x86-64") return IommuKind::kVtd;
   if (info.config.np_caching) return IommuKind::kVtd;
   return smmuv3_walks(info) ? IommuKind::kSmmuV3 : IommuKind::kSmmuV2;
 }
@@ -86,6 +101,7 @@ std::optional<std::string> iommu_misfit(IommuKind kind, const DriverInfo& info) 
                        "formats",
                        iommu_name(kind), info.name);
   }
+  if (auto why = x86_misfit(kind, info)) return why;
   if (is_smmuv3(kind) && !smmuv3_walks(info)) {
     return fmt::format(
         "{} cannot serve {}: SMMUv3 walks only the 64-bit LPAE formats "

@@ -31,6 +31,9 @@ std::string iommu_name_list();
 // formats, VT-d when the domain caches non-present entries, SMMUv3 for the 64-bit LPAE formats
 // it walks, SMMUv2 otherwise.
 IommuKind default_iommu(const DriverInfo& info);
+// Whether some IOMMU model that walks `format` caches non-present entries (none walking the
+// riscv-sv* formats does).
+bool np_caching_possible(std::string_view format);
 IommuKind resolve_iommu(const DriverInfo& info, std::optional<IommuKind> kind);
 
 // Why `kind` cannot serve a domain of this driver with this configuration (its format, its

@@ -29,8 +29,16 @@ unsigned level_for(const PtFormat& f, uint64_t pgsize) {
 }  // namespace
 
 bool serves_family(hw::Family family) {
-  return family == hw::Family::kLpae || family == hw::Family::kV7s ||
-         family == hw::Family::kDart;
+  switch (family) {
+    case hw::Family::kLpae:
+    case hw::Family::kV7s:
+    case hw::Family::kDart:
+    case hw::Family::kAmdV1:
+    case hw::Family::kVtdSs:
+    case hw::Family::kX86_64:
+    case hw::Family::kRiscv: return true;
+  }
+  return false;
 }
 
 PtFormat make_pt_format(const hw::Format& fmt) {
@@ -55,9 +63,10 @@ PtFormat make_pt_format(const hw::Format& fmt) {
     case hw::Family::kLpae: lpae_pt_format(f); break;
     case hw::Family::kV7s: v7s_pt_format(f); break;
     case hw::Family::kDart: dart_pt_format(f); break;
-    default:
-      throw std::invalid_argument(
-          fmt::format("format {} is not served by impl's page-table engine yet", fmt.name()));
+    case hw::Family::kAmdV1: amd_v1_pt_format(f); break;
+    case hw::Family::kVtdSs:
+    case hw::Family::kX86_64: x86_pt_format(f); break;
+    case hw::Family::kRiscv: riscv_pt_format(f); break;
   }
   for (uint64_t sizes = g.pgsize_bitmap; sizes; sizes &= sizes - 1) {
     const uint64_t pgsize = sizes & -sizes;

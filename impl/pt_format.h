@@ -126,5 +126,8 @@ bool serves_family(hw::Family family);
 void lpae_pt_format(PtFormat& f);
 void v7s_pt_format(PtFormat& f);
 void dart_pt_format(PtFormat& f);
+void amd_v1_pt_format(PtFormat& f);
+void x86_pt_format(PtFormat& f);  // vtd-ss and x86-64
+void riscv_pt_format(PtFormat& f);
 
 }  // namespace iommu::impl

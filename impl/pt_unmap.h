@@ -259,7 +259,18 @@ template <class Mem, class Bug>
 bool PtEngine<Mem, Bug>::fill_split(std::span<uint64_t> out, unsigned level, uint64_t iova,
                                     uint64_t oa, uint64_t size, const Cut& cut) {
   const uint64_t span = f_.at(level).span();
-  const uint64_t unit = std::max(next_smaller(size), span);
+  const uint64_t unit = next_smaller(size);
+  if (unit < span) {
+    // The pieces are smaller than an entry (AMD has no 512G pages): every entry the cut leaves
+    // something of becomes a table of them.
+    for (uint64_t off = 0; off < size; off += span) {
+      if (cut.removes(iova + off, iova + off + (span - 1))) continue;
+      auto sub = split_table(level + 1, iova + off, oa + off, span, cut);
+      if (!sub) return false;
+      out[off / span] = f_.table_desc(*sub, level);
+    }
+    return true;
+  }
   const uint64_t per_unit = unit / span;
   const uint64_t attrs = f_.codec->split_attrs(f_, cut.desc, cut.level, level, unit);
   for (uint64_t off = 0; off < size; off += unit) {

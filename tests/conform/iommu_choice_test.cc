@@ -34,10 +34,17 @@ TEST(IommuChoice, DefaultIsTheModelThatFitsTheFormat) {
   EXPECT_EQ(default_iommu(info_of("arm-v7s")), IommuKind::kSmmuV2);
   EXPECT_EQ(default_iommu(info_of("apple-dart")), IommuKind::kSmmuV2);
   EXPECT_EQ(default_iommu(info_of("arm-64-lpae-s1-4k", true)), IommuKind::kVtd);
+  EXPECT_EQ(default_iommu(info_of("amd-v1")), IommuKind::kAmd);
+  EXPECT_EQ(default_iommu(info_of("vtd-ss")), IommuKind::kVtd);
+  EXPECT_EQ(default_iommu(info_of("x86-64")), IommuKind::kVtd);
   for (std::string_view f : impl::pgtable_formats()) {
     for (bool np : {false, true})
-      EXPECT_FALSE(iommu_misfit(default_iommu(info_of(f, np)), info_of(f, np)));
+      if (!np || np_caching_possible(f))
+        EXPECT_FALSE(iommu_misfit(default_iommu(info_of(f, np)), info_of(f, np))) << f;
   }
+  EXPECT_TRUE(iommu_misfit(IommuKind::kSmmuV2, info_of("amd-v1")));
+  EXPECT_TRUE(iommu_misfit(IommuKind::kAmd, info_of("vtd-ss")));
+  EXPECT_FALSE(iommu_misfit(IommuKind::kAmd, info_of("x86-64")));
 }
 
 TEST(IommuChoice, MisfitsAreNamed) {

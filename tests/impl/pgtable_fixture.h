@@ -187,7 +187,7 @@ inline std::vector<hw::Mapping> expected_mappings(const ref::RefPgtable& ref,
   for (const auto& [iova, run] : ref.leaves().runs()) {
     const unsigned level = fmt.leaf_level(run.pgsize);
     const int prot = fmt.decode(fmt.make_leaf(run.paddr, run.pgsize, run.prot), level).prot;
-    hw::Mapping m{run.iova, run.paddr, run.size(), prot, run.pgsize, level};
+    hw::Mapping m{run.iova, run.paddr, run.size(), prot, run.pgsize, level, fmt.level_name(level)};
     if (!out.empty()) {
       hw::Mapping& b = out.back();
       if (b.iova + b.size == m.iova && b.paddr + b.size == m.paddr && b.prot == m.prot &&
