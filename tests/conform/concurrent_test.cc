@@ -30,9 +30,9 @@ TEST(Concurrent, ImplFormatsPassWithSeveralThreadsAndTheirInstallsRace) {
   }
   // Interleaved stripes share their upper tables: some installs lose the compare-exchange.
   // Whether two threads run at the same moment is the scheduler's choice (a loaded machine may
-  // run one at a time), so up to ten campaigns get their chance to show one lost race.
+  // run one at a time), so up to forty campaigns get their chance to show one lost race.
   uint64_t lost = 0;
-  for (uint64_t seed = 7; seed < 17 && lost == 0; seed++) {
+  for (uint64_t seed = 7; seed < 47 && lost == 0; seed++) {
     const ConcurrentReport r =
         run_concurrent_campaign(impl_driver_source("arm-64-lpae-s1-4k"), campaign(2, 6000, seed));
     ASSERT_TRUE(r.findings.empty()) << r.findings.front().violation.message();

@@ -45,6 +45,19 @@ Space make_space(const Pgtable& pt) {
   s.oas = g.oas;
   for (unsigned b = 0; b < 64; b++)
     if (g.pgsize_bitmap & bit(b)) s.sizes.push_back(bit(b));
+  // amd-v1 has 38 page sizes: its four smallest and four largest, and each level's own, cover
+  // what the others would (pages of several entries, splits into them) at a fraction of the
+  // time.
+  if (s.sizes.size() > 12) {
+    std::vector<uint64_t> kept;
+    for (size_t i = 0; i < s.sizes.size(); i++) {
+      bool natural = false;
+      for (unsigned l = g.start_level; l <= g.last_level; l++)
+        natural = natural || g.at(l).leaf_size == s.sizes[i];
+      if (i < 4 || i + 4 >= s.sizes.size() || natural) kept.push_back(s.sizes[i]);
+    }
+    s.sizes = kept;
+  }
   s.window = std::min(4 * s.sizes.back(), bit(g.ias));
   s.base = *rc::gen::element(uint64_t{0}, bit(g.ias) - s.window);
   return s;
