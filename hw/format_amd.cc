@@ -78,13 +78,6 @@ Geometry amd_v1_geometry(unsigned ias, unsigned oas) {
 
 namespace {
 
-Decoded reserved(std::string_view why) {
-  Decoded d;
-  d.kind = DescKind::kReserved;
-  d.why = why;
-  return d;
-}
-
 Decoded decode_pde(uint64_t desc, unsigned a, unsigned next) {
   if (next >= a) return reserved("PDE NextLevel not below the PDE's own level");
   Decoded d;

@@ -6,6 +6,14 @@
 
 namespace iommu::hw {
 
+// A descriptor the hardware faults on for `why` (an encoding the specification reserves).
+inline Decoded reserved(std::string_view why) {
+  Decoded d;
+  d.kind = DescKind::kReserved;
+  d.why = why;
+  return d;
+}
+
 // Each validates ias/oas (and the granule) against Linux 6.12's limits for the format and throws
 // std::invalid_argument with the accepted values.
 // lpae_geometry also takes the start level (empty: Linux 6.12's choice).

@@ -228,13 +228,6 @@ void decode_perms(const Format& fmt, uint64_t desc, Decoded& d) {
   d.af = fmt.is_mali() || (desc & kAf);
 }
 
-Decoded reserved(std::string_view why) {
-  Decoded d;
-  d.kind = DescKind::kReserved;
-  d.why = why;
-  return d;
-}
-
 Decoded decode_table(const Format& fmt, uint64_t desc) {
   uint64_t paddr = unpack_paddr(fmt, desc);
   if (!is_aligned(paddr, fmt.geo().granule))

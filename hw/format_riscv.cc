@@ -120,13 +120,6 @@ uint64_t riscv_make_leaf(const Format& fmt, uint64_t paddr, unsigned level, uint
   return pte;
 }
 
-Decoded reserved(std::string_view why) {
-  Decoded d;
-  d.kind = DescKind::kReserved;
-  d.why = why;
-  return d;
-}
-
 int memtype_prot(uint64_t pbmt) {
   return pbmt == kPbmtIo ? IOMMU_MMIO : pbmt == kPbmtNc ? 0 : IOMMU_CACHE;
 }

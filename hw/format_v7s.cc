@@ -91,13 +91,6 @@ uint64_t v7s_make_leaf(const Format&, uint64_t paddr, unsigned level, uint64_t p
   return pte | paddr;
 }
 
-Decoded reserved(std::string_view why) {
-  Decoded d;
-  d.kind = DescKind::kReserved;
-  d.why = why;
-  return d;
-}
-
 // Where the leaf keeps its TEX and XN bits: large pages move them.
 struct LeafLayout {
   uint64_t size;

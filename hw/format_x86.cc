@@ -72,13 +72,6 @@ Geometry x86_geometry(FormatId id, unsigned ias, unsigned oas) {
 
 namespace {
 
-Decoded reserved(std::string_view why) {
-  Decoded d;
-  d.kind = DescKind::kReserved;
-  d.why = why;
-  return d;
-}
-
 // What a present entry is by its level and PS: a table, or a leaf of `size`, or reserved.
 Decoded shape(const Format& fmt, uint64_t desc, unsigned level) {
   Decoded d;

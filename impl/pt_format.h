@@ -111,6 +111,11 @@ struct PtFormat {
   }
 };
 
+// contig_size for formats whose contiguous leaves are always 16 entries (v7s, RISC-V Svnapot).
+inline uint64_t sixteen_entries(const PtFormat& f, uint64_t, unsigned level) {
+  return f.at(level).leaf_size * 16;
+}
+
 enum class PtKind { kEmpty, kTable, kLeaf };
 
 inline PtKind kind_of(const PtLevel& l, uint64_t desc) {

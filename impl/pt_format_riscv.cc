@@ -42,11 +42,7 @@ uint64_t split_attrs(const PtFormat& f, uint64_t desc, unsigned, unsigned to_lev
   return pgsize > f.at(to_level).leaf_size ? attrs | _PAGE_NAPOT | NAPOT_64K_PPN : attrs;
 }
 
-uint64_t contig_size(const PtFormat& f, uint64_t, unsigned level) {
-  return f.at(level).leaf_size * 16;
-}
-
-constexpr PtCodec kRiscv{leaf_attrs, split_attrs, contig_size};
+constexpr PtCodec kRiscv{leaf_attrs, split_attrs, sixteen_entries};
 
 }  // namespace
 

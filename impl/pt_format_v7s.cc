@@ -87,11 +87,7 @@ uint64_t split_attrs(const PtFormat& f, uint64_t desc, unsigned lvl, unsigned to
   return leaf_attrs(f, pte_prot(desc, lvl), to_level, pgsize);
 }
 
-uint64_t contig_size(const PtFormat& f, uint64_t, unsigned lvl) {
-  return f.at(lvl).leaf_size * 16;
-}
-
-constexpr PtCodec kV7s{leaf_attrs, split_attrs, contig_size};
+constexpr PtCodec kV7s{leaf_attrs, split_attrs, sixteen_entries};
 
 }  // namespace
 

@@ -216,7 +216,7 @@ TEST(DomainAgreement, PageSizeChoiceMatchesRef) {
         continue;
       }
       const uint64_t pgsize = iommu_pgsize(bitmap, iova, paddr, size, &count);
-      ASSERT_EQ(PgsizeChoice(pgsize, count), *want)
+      ASSERT_EQ((PgsizeChoice{pgsize, count}), *want)
           << std::hex << "bitmap " << bitmap << " iova " << iova << " paddr " << paddr << " size "
           << size;
     }
