@@ -137,18 +137,20 @@ int PtEngine<Mem, Bug>::fill_leaves(PtRange& r, Map& m) {
   const Table t = table_at(r.table);
   const PtOa oa = f_.oa_field;
   const uint64_t attrs = m.attrs, pgsize = m.pgsize, end = r.end;
-  uint64_t pa = m.paddr + m.done * pgsize;
+  uint64_t done = m.done;
+  uint64_t pa = m.paddr + done * pgsize;
   uint64_t written = 0;
   int ret = 0;
   for (uint64_t i = r.index; i < end; i += replicas, pa += pgsize) {
     if ((t.load(i) != 0 || replicas > 1) &&
-        (ret = claim_slot(r, r.ptep(i), m.iova + m.done * pgsize, replicas)))
+        (ret = claim_slot(r, r.ptep(i), m.iova + done * pgsize, replicas)))
       break;
     const uint64_t desc = attrs | oa.encode(pa);
     for (unsigned k = 0; k < copies; k++) t.store(i + k, desc);
     written += replicas;
-    m.done++;
+    done++;
   }
+  m.done = done;
   count_add(r.table, static_cast<uint32_t>(written));
   return ret;
 }

@@ -89,33 +89,45 @@ void PtEngine<Mem, Bug>::unmap_level(uint64_t table, unsigned level, Unmap& u) {
 // Clears whole leaves from r on in its table while they lie inside the request.
 template <class Mem, class Bug>
 void PtEngine<Mem, Bug>::clear_leaves(PtRange& r, Unmap& u) {
-  // Locals, not members: the stores below could alias them and force reloads.
+  // Locals, not members or u's fields: the stores below could alias them and force a reload
+  // and a store of each on every entry.
   const PtLevel lvl = f_.at(r.level);
-  const uint64_t entries = lvl.entries();
+  const uint64_t entries = lvl.entries(), last = u.last;
   const Table t = table_at(r.table);
+  IotlbGather* const gather = u.gather && !u.gather->queued ? u.gather : nullptr;
   const uint64_t first = u.cur;
-  uint64_t cleared = 0;
+  uint64_t cur = first, bytes = 0, cleared = 0;
+  bool done = false;
   for (uint64_t i = r.index;;) {
     const uint64_t desc = t.load(i);
     const PtKind what = kind_of(lvl, desc);
     if (what == PtKind::kEmpty) {
-      u.done = true;  // a hole
+      done = true;  // a hole
       break;
     }
     if (what != PtKind::kLeaf) break;
     const uint64_t size = lvl.is_contig(desc) ? f_.leaf_size(desc, r.level) : lvl.leaf_size;
-    if (u.last - u.cur < size - 1 || (u.cur & (size - 1))) break;  // partly covered
+    if (last - cur < size - 1 || (cur & (size - 1))) break;  // partly covered
     const uint64_t replicas = size >> lvl.shift;
-    const bool last_of_run = u.last - u.cur <= size - 1;
+    const bool last_of_run = last - cur <= size - 1;
     if (!(bug_(Mutant::kBoundaryOffByOne) && i + replicas == entries && !last_of_run)) {
       for (uint64_t k = 0; k < replicas; k++) t.store(i + k, 0);
       cleared += replicas;
     }
-    if (!(bug_(Mutant::kSkipLastAddPage) && last_of_run && u.cur != first)) tlb_add(u, u.cur, size);
-    advance(u, size);
+    if (gather && !(bug_(Mutant::kSkipLastAddPage) && last_of_run && cur != first))
+      flush_.tlb_add_page(*gather, cur, size);
+    bytes += size;
     i += replicas;
-    if (u.done || i == entries) break;
+    if (last_of_run) {
+      done = true;
+      break;
+    }
+    cur += size;
+    if (i == entries) break;
   }
+  u.cur = cur;
+  u.bytes += bytes;
+  u.done = u.done || done;
   drop_count(r.table, r.level, first, static_cast<uint32_t>(cleared), u);
 }
 
