@@ -325,7 +325,7 @@ inline std::string check_no_orphans(const Pgtable& pt, const hw::TableMemory& me
 // others.
 inline std::string check_empty_tables_bounded(const Pgtable& pt, const hw::TableMemory& mem) {
   const hw::Format& fmt = pt.format();
-  std::array<std::optional<uint64_t>, 4> empty_at;  // iova of an empty table, per level
+  std::array<std::optional<uint64_t>, hw::kMaxLevels> empty_at;  // an empty table, per level
   for (const auto& [paddr, at] : reachable_tables(pt, mem)) {
     if (at.level == fmt.geo().start_level) continue;
     bool empty = true;
