@@ -84,10 +84,10 @@ class HostDriver final : public conform::OpsDriver, public OwnTableMemory {
   impl::HostPgtable pt_;
 };
 
-conform::DriverSource host_source(bool free_empty_tables) {
-  conform::DriverInfo info = conform::impl_driver_source(kFormat).info;
+conform::DriverSource host_source(bool free_empty_tables, const char* format = kFormat) {
+  conform::DriverInfo info = conform::impl_driver_source(format).info;
   info.format = {};  // not walkable
-  const impl::PgtableConfig cfg{.format = {kFormat}, .free_empty_tables = free_empty_tables};
+  const impl::PgtableConfig cfg{.format = {format}, .free_empty_tables = free_empty_tables};
   return {info, [info, cfg](conform::DriverEnv& env) -> std::unique_ptr<conform::Driver> {
             return std::make_unique<HostDriver>(info, cfg, env.flush);
           }};
@@ -196,6 +196,19 @@ void register_all(const std::vector<Column>& columns, RatioReporter& reporter) {
       b->Unit(benchmark::kNanosecond);
       if (w.iterations) b->Iterations(w.iterations);
       reporter.expect(name, w.name, c.name);
+    }
+  }
+  // Issue 14's seed benchmark on Intel's own format: freeing empty tables against keeping them.
+  for (const Workload& w : comparison_workloads()) {
+    if (!w.name.starts_with("iova_stress")) continue;
+    for (bool free_empty : {true, false}) {
+      const std::string column = free_empty ? "impl" : "impl-nofree";
+      const std::string name = "vtd-ss/" + w.name + "/" + column;
+      auto source = std::make_shared<LazySource>([=] { return host_source(free_empty, "vtd-ss"); });
+      benchmark::RegisterBenchmark(name.c_str(), guarded(source, w.run))
+          ->Unit(benchmark::kNanosecond)
+          ->Iterations(w.iterations);
+      reporter.expect(name, "vtd-ss/" + w.name, column);
     }
   }
   auto noop =
