@@ -114,8 +114,12 @@ class PtEngine final : public PtEngineBase {
       mem_.write64(ptep, desc);
   }
   bool exchange(uint64_t ptep, uint64_t& expected, uint64_t desired);
-  using Table = typename PtTableOf<Mem>::type;
-  Table table_at(uint64_t paddr) const { return Table(mem_, paddr, narrow_); }
+  template <class D>
+  using Table = typename PtTableOf<Mem>::template type<D>;
+  template <class D>
+  Table<D> table_at(uint64_t paddr) const {
+    return Table<D>(mem_, paddr);
+  }
   PtKind kind(uint64_t desc, unsigned level) const { return kind_of(f_.at(level), desc); }
   uint64_t root_for(uint64_t iova) const { return roots_[f_.ttbr(iova)]; }
   std::optional<uint64_t> alloc_table(unsigned level) {
@@ -131,11 +135,17 @@ class PtEngine final : public PtEngineBase {
   int map_level(uint64_t table, unsigned level, Map& m);
   int child_for_map(const PtRange& r, uint64_t& child, bool& ours);
   int fill_leaves(PtRange& r, Map& m);
+  template <class D>
+  int fill_run(PtRange& r, Map& m);
   int claim_slot(const PtRange& r, uint64_t ptep, uint64_t iova, unsigned replicas);
 
   // Unmap and split (pt_unmap.h).
   void unmap_level(uint64_t table, unsigned level, Unmap& u);
   void clear_leaves(PtRange& r, Unmap& u);
+  template <class D>
+  void clear_run(PtRange& r, Unmap& u);
+  template <class D>
+  uint64_t clear_single(const Table<D>& t, uint64_t i, uint64_t n, const PtLevel& lvl);
   void advance(Unmap& u, uint64_t size) const;
   void tlb_add(Unmap& u, uint64_t iova, uint64_t size);
   void drop_count(uint64_t table, unsigned level, uint64_t iova, uint32_t n, Unmap& u);

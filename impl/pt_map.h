@@ -13,11 +13,11 @@
 
 namespace iommu::impl {
 
-// Whole pages of 1 << pg_shift bytes from `start` (aligned) to the end of a `bits`-bit space.
+// Whole pages of 1 << pg_shift bytes from `start` (aligned to them) to the end of a `bits`-bit
+// space. For the full 64 bits, 2^64 - start is ~start + 1, which does not overflow once shifted.
 inline uint64_t pages_to_end(uint64_t start, unsigned pg_shift, unsigned bits) {
-  __extension__ using u128 = unsigned __int128;
-  const u128 end = u128{1} << bits;
-  return start >= end ? 0 : static_cast<uint64_t>((end - start) >> pg_shift);
+  if (bits >= 64) return (~start >> pg_shift) + 1;
+  return start >> bits ? 0 : ((uint64_t{1} << bits) - start) >> pg_shift;
 }
 
 template <class Mem, class Bug>
@@ -121,7 +121,6 @@ int PtEngine<Mem, Bug>::child_for_map(const PtRange& r, uint64_t& child, bool& o
 // Writes the run's pages into the leaf table r up to its end; -EEXIST at the first busy slot.
 template <class Mem, class Bug>
 int PtEngine<Mem, Bug>::fill_leaves(PtRange& r, Map& m) {
-  const unsigned replicas = m.replicas;
   if (bug_(Mutant::kConcatPgdEntriesLeft) && r.level == f_.start_level) {
     // One table's worth of entries, as if the PGD were not concatenated: past the first
     // table "entries left" goes negative and so does the count mapped.
@@ -132,26 +131,38 @@ int PtEngine<Mem, Bug>::fill_leaves(PtRange& r, Map& m) {
     }
     r.end = std::min(r.end, per_table);
   }
+  return narrow_ ? fill_run<uint32_t>(r, m) : fill_run<uint64_t>(r, m);
+}
+
+// fill_leaves for one descriptor width. Pages of one entry go in with one store each while
+// their slots are empty; the first busy slot, and every page of several entries, takes the
+// general loop, which asks claim_slot.
+template <class Mem, class Bug>
+template <class D>
+int PtEngine<Mem, Bug>::fill_run(PtRange& r, Map& m) {
+  const unsigned replicas = m.replicas;
   const unsigned copies = bug_(Mutant::kV7sSingleReplica) ? 1 : replicas;
   // Locals, not members: the stores below could alias them and force reloads.
-  const Table t = table_at(r.table);
+  const Table<D> t = table_at<D>(r.table);
   const PtOa oa = f_.oa_field;
   const uint64_t attrs = m.attrs, pgsize = m.pgsize, end = r.end;
-  uint64_t done = m.done;
+  uint64_t i = r.index, done = m.done;
   uint64_t pa = m.paddr + done * pgsize;
-  uint64_t written = 0;
+  if (replicas == 1) {
+    for (; i < end && t.load(i) == 0; i++, pa += pgsize) t.store(i, attrs | oa.encode(pa));
+    done += i - r.index;
+  }
   int ret = 0;
-  for (uint64_t i = r.index; i < end; i += replicas, pa += pgsize) {
+  for (; i < end; i += replicas, pa += pgsize) {
     if ((t.load(i) != 0 || replicas > 1) &&
         (ret = claim_slot(r, r.ptep(i), m.iova + done * pgsize, replicas)))
       break;
     const uint64_t desc = attrs | oa.encode(pa);
     for (unsigned k = 0; k < copies; k++) t.store(i + k, desc);
-    written += replicas;
     done++;
   }
+  count_add(r.table, static_cast<uint32_t>((done - m.done) * replicas));
   m.done = done;
-  count_add(r.table, static_cast<uint32_t>(written));
   return ret;
 }
 

@@ -1,6 +1,7 @@
 // One table's entries as the engine's inner loops read and write them: a handle made once per
-// table, so that a loop over its entries costs one memory access per entry. Over
-// hw::TableMemory every access is still checked; over HostMemory it is a plain load or store.
+// table and typed by the descriptor's width, so that a loop over its entries costs one memory
+// access per entry and no test of the width. Over hw::TableMemory every access is still
+// checked; over HostMemory it is a plain load or store.
 #pragma once
 
 #include <atomic>
@@ -11,15 +12,16 @@
 
 namespace iommu::impl {
 
+template <class D>
 class CheckedTable {
  public:
-  CheckedTable(hw::TableMemory& mem, uint64_t paddr, bool narrow)
-      : mem_(&mem), paddr_(paddr), narrow_(narrow) {}
+  CheckedTable(hw::TableMemory& mem, uint64_t paddr) : mem_(&mem), paddr_(paddr) {}
   uint64_t load(uint64_t i) const {
-    return narrow_ ? mem_->read32(paddr_ + i * 4) : mem_->read64(paddr_ + i * 8);
+    if constexpr (sizeof(D) == 4) return mem_->read32(paddr_ + i * 4);
+    return mem_->read64(paddr_ + i * 8);
   }
   void store(uint64_t i, uint64_t desc) const {
-    if (narrow_)
+    if constexpr (sizeof(D) == 4)
       mem_->write32(paddr_ + i * 4, static_cast<uint32_t>(desc));
     else
       mem_->write64(paddr_ + i * 8, desc);
@@ -28,41 +30,34 @@ class CheckedTable {
  private:
   hw::TableMemory* mem_;
   uint64_t paddr_;
-  bool narrow_;
 };
 
+template <class D>
 class HostTable {
  public:
-  HostTable(HostMemory& mem, uint64_t paddr, bool narrow)
-      : host_(mem.host(paddr)), narrow_(narrow) {}
-  uint64_t load(uint64_t i) const {
-    if (narrow_) return std::atomic_ref(reinterpret_cast<uint32_t*>(host_)[i]).load(kRead);
-    return std::atomic_ref(reinterpret_cast<uint64_t*>(host_)[i]).load(kRead);
-  }
+  HostTable(HostMemory& mem, uint64_t paddr) : entries_(reinterpret_cast<D*>(mem.host(paddr))) {}
+  uint64_t load(uint64_t i) const { return std::atomic_ref(entries_[i]).load(kRead); }
   void store(uint64_t i, uint64_t desc) const {
-    if (narrow_)
-      std::atomic_ref(reinterpret_cast<uint32_t*>(host_)[i]).store(static_cast<uint32_t>(desc),
-                                                                   kWrite);
-    else
-      std::atomic_ref(reinterpret_cast<uint64_t*>(host_)[i]).store(desc, kWrite);
+    std::atomic_ref(entries_[i]).store(static_cast<D>(desc), kWrite);
   }
 
  private:
   static constexpr auto kRead = std::memory_order_acquire;
   static constexpr auto kWrite = std::memory_order_release;
-  uint8_t* host_;
-  bool narrow_;
+  D* entries_;
 };
 
 template <class Mem>
 struct PtTableOf;
 template <>
 struct PtTableOf<hw::TableMemory> {
-  using type = CheckedTable;
+  template <class D>
+  using type = CheckedTable<D>;
 };
 template <>
 struct PtTableOf<HostMemory> {
-  using type = HostTable;
+  template <class D>
+  using type = HostTable<D>;
 };
 
 }  // namespace iommu::impl

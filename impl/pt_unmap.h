@@ -3,6 +3,7 @@
 // covers only partly is split, taken whole or refused as configured.
 #pragma once
 
+#include <algorithm>
 #include <cerrno>
 #include <mutex>
 #include <shared_mutex>
@@ -89,16 +90,43 @@ void PtEngine<Mem, Bug>::unmap_level(uint64_t table, unsigned level, Unmap& u) {
 // Clears whole leaves from r on in its table while they lie inside the request.
 template <class Mem, class Bug>
 void PtEngine<Mem, Bug>::clear_leaves(PtRange& r, Unmap& u) {
+  if (narrow_)
+    clear_run<uint32_t>(r, u);
+  else
+    clear_run<uint64_t>(r, u);
+}
+
+// clear_leaves for one descriptor width. Leaves of one entry, the common case, go first in a
+// loop that knows up front how many the request and the table hold; anything else (a hole, a
+// table, a contiguous leaf, a leaf the request covers only partly) takes the general loop.
+template <class Mem, class Bug>
+template <class D>
+void PtEngine<Mem, Bug>::clear_run(PtRange& r, Unmap& u) {
   // Locals, not members or u's fields: the stores below could alias them and force a reload
   // and a store of each on every entry.
   const PtLevel lvl = f_.at(r.level);
   const uint64_t entries = lvl.entries(), last = u.last;
-  const Table t = table_at(r.table);
+  const Table<D> t = table_at<D>(r.table);
   IotlbGather* const gather = u.gather && !u.gather->queued ? u.gather : nullptr;
   const uint64_t first = u.cur;
-  uint64_t cur = first, bytes = 0, cleared = 0;
+  uint64_t i = r.index, cur = first, bytes = 0, cleared = 0;
   bool done = false;
-  for (uint64_t i = r.index;;) {
+  if (lvl.leaf_size) {
+    const uint64_t size = lvl.leaf_size;
+    const uint64_t to_last = (last - cur) / size;  // leaves after this one up to the request's end
+    uint64_t fit = std::min(entries - i, to_last + 1);
+    // These seeded bugs live in the general loop: leave it the leaf they are about.
+    if (bug_(Mutant::kBoundaryOffByOne) || bug_(Mutant::kSkipLastAddPage)) fit -= fit > 0;
+    const uint64_t n = clear_single(t, i, fit, lvl);
+    if (gather)
+      for (uint64_t k = 0; k < n; k++) flush_.tlb_add_page(*gather, cur + k * size, size);
+    cleared = n;
+    bytes = n * size;
+    i += n;
+    done = n == to_last + 1;  // the request's last leaf, where cur stays
+    cur += (n - done) * size;
+  }
+  while (!done && i < entries) {
     const uint64_t desc = t.load(i);
     const PtKind what = kind_of(lvl, desc);
     if (what == PtKind::kEmpty) {
@@ -118,17 +146,27 @@ void PtEngine<Mem, Bug>::clear_leaves(PtRange& r, Unmap& u) {
       flush_.tlb_add_page(*gather, cur, size);
     bytes += size;
     i += replicas;
-    if (last_of_run) {
-      done = true;
-      break;
-    }
-    cur += size;
-    if (i == entries) break;
+    done = last_of_run;
+    if (!done) cur += size;
   }
   u.cur = cur;
   u.bytes += bytes;
   u.done = u.done || done;
   drop_count(r.table, r.level, first, static_cast<uint32_t>(cleared), u);
+}
+
+// Clears up to n leaves of one entry from i on, stopping at anything else; how many it cleared.
+template <class Mem, class Bug>
+template <class D>
+uint64_t PtEngine<Mem, Bug>::clear_single(const Table<D>& t, uint64_t i, uint64_t n,
+                                          const PtLevel& lvl) {
+  uint64_t k = 0;
+  for (; k < n; k++) {
+    const uint64_t desc = t.load(i + k);
+    if (kind_of(lvl, desc) != PtKind::kLeaf || lvl.is_contig(desc)) break;
+    t.store(i + k, 0);
+  }
+  return k;
 }
 
 // Counts `size` bytes as unmapped and moves on; done at the end of the request.
