@@ -34,7 +34,7 @@ commands() { "${bin}" --help | awk '/^Subcommands:/ { on = 1; next } on && /^  [
 case "${step}" in
 install)
   rm -rf "${prefix}"
-  cmake --install "${build}" --prefix "${prefix}" >/dev/null
+  "${CMAKE:-cmake}" --install "${build}" --prefix "${prefix}" >/dev/null
   ;;
 files)
   for f in bin/iommucheck include/iommucheck/iommucheck_driver.h share/pkgconfig/iommucheck.pc \
@@ -117,7 +117,7 @@ linux)
   ;;
 deb)
   rm -rf "${arg}" && mkdir -p "${arg}"
-  cpack --config "${build}/CPackConfig.cmake" -B "${arg}" >"${arg}/cpack.log" 2>&1 ||
+  "${CPACK:-cpack}" --config "${build}/CPackConfig.cmake" -B "${arg}" >"${arg}/cpack.log" 2>&1 ||
     fail "cpack failed:"$'\n'"$(cat "${arg}/cpack.log")"
   debs=("${arg}"/iommucheck_*.deb)
   [ -f "${debs[0]}" ] || fail "cpack wrote no iommucheck_*.deb:"$'\n'"$(cat "${arg}/cpack.log")"
