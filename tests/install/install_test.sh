@@ -134,8 +134,12 @@ deb)
     usr/share/iommucheck/linux/glue.c usr/share/iommucheck/iommucheck_driver.h; do
     grep -Eq " \./${f}$" <<<"${contents}" || fail "the package has no /${f}:"$'\n'"${contents}"
   done
-  pc=$(dpkg-deb --fsys-tarfile "${debs[0]}" | tar -xO ./usr/share/pkgconfig/iommucheck.pc)
-  grep -q '^prefix=/usr$' <<<"${pc}" || fail "the package's iommucheck.pc is not for /usr:"$'\n'"${pc}"
+  dpkg-deb -x "${debs[0]}" "${arg}/root"
+  grep -q '^prefix=/usr$' "${arg}/root/usr/share/pkgconfig/iommucheck.pc" ||
+    fail "the package's iommucheck.pc is not for /usr:"$'\n'"$(cat "${arg}/root/usr/share/pkgconfig/iommucheck.pc")"
+  # The packaged (stripped) command runs.
+  [ "$("${arg}/root/usr/bin/iommucheck" --version)" = "${version}" ] ||
+    fail "the packaged iommucheck does not say ${version}"
   ;;
 *)
   fail "unknown step"
