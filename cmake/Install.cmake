@@ -16,20 +16,31 @@ install(FILES README.md LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs)
 install(FILES examples/plugin/example_plugin.c DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples/plugin)
 
-# The man page, from the built command's help (cmake/man-page.sh, Debian's help2man).
-find_program(HELP2MAN help2man)
-if(NOT HELP2MAN)
-  message(FATAL_ERROR "help2man not found (the man page is generated with it): ${_hint}")
+# The man page, from the built command's help (cmake/man-page.sh, Debian's help2man). Fuzz
+# builds leave it out by default: they are not installed, and OSS-Fuzz's images lack help2man.
+if(IOMMUCHECK_FUZZ)
+  set(_man_default OFF)
+else()
+  set(_man_default ON)
 endif()
-set(_man ${CMAKE_BINARY_DIR}/iommucheck.1)
-add_custom_command(OUTPUT ${_man}
-  COMMAND ${PROJECT_SOURCE_DIR}/cmake/man-page.sh $<TARGET_FILE:iommucheck> ${HELP2MAN}
-          ${PROJECT_SOURCE_DIR}/cmake/iommucheck.h2m ${_man}
-  DEPENDS iommucheck ${PROJECT_SOURCE_DIR}/cmake/man-page.sh
-          ${PROJECT_SOURCE_DIR}/cmake/iommucheck.h2m
-  COMMENT "Generating iommucheck.1 from the command's help")
-add_custom_target(iommucheck_man ALL DEPENDS ${_man})
-install(FILES ${_man} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+option(IOMMUCHECK_MAN_PAGE "Generate and install the man page iommucheck.1 (needs help2man)"
+       ${_man_default})
+if(IOMMUCHECK_MAN_PAGE)
+  find_program(HELP2MAN help2man)
+  if(NOT HELP2MAN)
+    message(FATAL_ERROR "help2man not found (the man page is generated with it): ${_hint}, "
+                        "or configure with -DIOMMUCHECK_MAN_PAGE=OFF")
+  endif()
+  set(_man ${CMAKE_BINARY_DIR}/iommucheck.1)
+  add_custom_command(OUTPUT ${_man}
+    COMMAND ${PROJECT_SOURCE_DIR}/cmake/man-page.sh $<TARGET_FILE:iommucheck> ${HELP2MAN}
+            ${PROJECT_SOURCE_DIR}/cmake/iommucheck.h2m ${_man}
+    DEPENDS iommucheck ${PROJECT_SOURCE_DIR}/cmake/man-page.sh
+            ${PROJECT_SOURCE_DIR}/cmake/iommucheck.h2m
+    COMMENT "Generating iommucheck.1 from the command's help")
+  add_custom_target(iommucheck_man ALL DEPENDS ${_man})
+  install(FILES ${_man} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+endif()
 
 # iommucheck.pc names the prefix given at install time, so it is written then, straight into
 # the destination: two installs at once (a test's, CPack's) share no file in the build tree.
