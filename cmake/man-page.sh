@@ -1,29 +1,37 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # man-page.sh IOMMUCHECK HELP2MAN INCLUDE OUT: writes the man page OUT from the built command's
 # help with Debian's help2man. help2man reads one --help text, so this one is assembled from the
 # command's and every subcommand's: a COMMANDS section listing them, then each with its options
 # under its usage line (a help2man sub-section: a line ending in ':', then indented lines).
 # INCLUDE holds the hand-written sections (description, environment, files).
-set -eu
+set -euo pipefail
 bin=$1 help2man=$2 include=$3 out=$4
 work=$(mktemp -d)
 trap 'rm -rf "${work}"' EXIT
 
+fail() {
+  echo "man-page.sh: $*" >&2
+  exit 1
+}
 # CLI11 prints the path it was run as; the page names the command.
-help() { "${bin}" "$@" --help | sed "s|${bin}|iommucheck|g"; }
+help() {
+  "${bin}" "$@" --help | sed "s|${bin}|iommucheck|g" || fail "\`${bin}${*:+ $*} --help\` failed"
+}
 
-commands=$(help | awk '/^Subcommands:/ { on = 1; next } on && /^  [a-z]/ { print $1 }')
-[ -n "${commands}" ] || { echo "man-page.sh: ${bin} --help lists no commands" >&2; exit 1; }
-footer=$(help | grep '^Exit codes:')
+main=$(help)
+commands=$(awk '/^Subcommands:/ { on = 1; next } on && /^  [a-z]/ { print $1 }' <<<"${main}")
+[ -n "${commands}" ] || fail "${bin} --help lists no commands"
+footer=$(grep '^Exit codes:' <<<"${main}") || fail "${bin} --help has no 'Exit codes:' line"
 
 {
-  help | grep -v '^Exit codes:' | sed 's/^Subcommands:$/*Commands*/'
+  grep -v '^Exit codes:' <<<"${main}" | sed 's/^Subcommands:$/*Commands*/'
   for c in ${commands}; do
-    help "${c}" | awk '
+    sub=$(help "${c}")
+    awk '
       NR == 1 { what = $0; next }
       /^Usage: / { sub(/^Usage: /, ""); print $0 ":"; print "  " what; print ""; next }
       /^(Options|Positionals):$/ || /^Exit codes:/ || /^  -h,--help / { next }
-      { print }'
+      { print }' <<<"${sub}"
   done
   printf '*Exit status*\n%s\n' "${footer}"
 } >"${work}/help"
