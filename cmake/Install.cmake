@@ -44,21 +44,23 @@ endif()
 
 # iommucheck.pc names the prefix given at install time, so it is written then, straight into
 # the destination: two installs at once (a test's, CPack's) share no file in the build tree.
-file(STRINGS conform/iommucheck_driver.h _abi REGEX "^#define IOMMUCHECK_DRIVER_ABI_VERSION ")
-string(REGEX REPLACE ".* ([0-9]+)u$" "\\1" abi_version "${_abi}")
-set(prefix "@prefix@")  # kept for the install-time pass
-if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
-  set(pc_includedir "${CMAKE_INSTALL_INCLUDEDIR}")
-else()
-  set(pc_includedir "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
-endif()
-configure_file(cmake/iommucheck.pc.in ${CMAKE_BINARY_DIR}/iommucheck.pc.in @ONLY)
+block()
+  file(STRINGS conform/iommucheck_driver.h abi REGEX "^#define IOMMUCHECK_DRIVER_ABI_VERSION ")
+  string(REGEX REPLACE ".* ([0-9]+)u$" "\\1" abi_version "${abi}")
+  set(prefix "@prefix@")  # kept for the install-time pass
+  if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+    set(pc_includedir "${CMAKE_INSTALL_INCLUDEDIR}")
+  else()
+    set(pc_includedir "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+  endif()
+  configure_file(cmake/iommucheck.pc.in ${CMAKE_BINARY_DIR}/iommucheck.pc.in @ONLY)
+endblock()
 install(CODE "
   set(prefix \"\${CMAKE_INSTALL_PREFIX}\")
-  set(_pc \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_DATADIR}/pkgconfig/iommucheck.pc\")
-  message(STATUS \"Installing: \${_pc}\")
-  configure_file(\"${CMAKE_BINARY_DIR}/iommucheck.pc.in\" \"\${_pc}\" @ONLY)
-  list(APPEND CMAKE_INSTALL_MANIFEST_FILES \"\${_pc}\")")
+  set(pc \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_DATADIR}/pkgconfig\")
+  message(STATUS \"Installing: \${pc}/iommucheck.pc\")
+  configure_file(\"${CMAKE_BINARY_DIR}/iommucheck.pc.in\" \"\${pc}/iommucheck.pc\" @ONLY)
+  list(APPEND CMAKE_INSTALL_MANIFEST_FILES \"\${pc}/iommucheck.pc\")")
 
 # The Debian package: `cpack --config build/<preset>/CPackConfig.cmake` writes
 # iommucheck_VERSION_ARCH.deb. Its library dependencies come from dpkg-shlibdeps; the linux:

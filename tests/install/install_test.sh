@@ -29,7 +29,9 @@ expect() {
 }
 
 # The commands the installed iommucheck has, from its --help.
-commands() { "${bin}" --help | awk '/^Subcommands:/ { on = 1; next } on && /^  [a-z]/ { print $1 }'; }
+commands() {
+  "${bin}" --help | awk '/^Subcommands:/ { on = 1; next } on && /^  [a-z]/ { print $1 }'
+}
 
 case "${step}" in
 install)
@@ -102,7 +104,8 @@ moved)
   cp -al "${prefix}" "${moved}"
   rm -r "${moved}/share/iommucheck/linux"
   mkdir -p "${tree}/drivers/iommu" "${tree}/include/linux"
-  touch "${tree}"/drivers/iommu/io-pgtable{,-arm,-arm-v7s,-dart}.c "${tree}/include/linux/io-pgtable.h"
+  touch "${tree}"/drivers/iommu/io-pgtable{,-arm,-arm-v7s,-dart}.c \
+    "${tree}/include/linux/io-pgtable.h"
   unset IOMMUCHECK_LINUX_SHIM_DIR
   expect 2 "the shim sources are not at $(realpath "${moved}")/share/iommucheck/linux" \
     "${moved}/bin/iommucheck" drivers --kernel "${tree}"
@@ -135,8 +138,9 @@ deb)
     grep -Eq " \./${f}$" <<<"${contents}" || fail "the package has no /${f}:"$'\n'"${contents}"
   done
   dpkg-deb -x "${debs[0]}" "${arg}/root"
-  grep -q '^prefix=/usr$' "${arg}/root/usr/share/pkgconfig/iommucheck.pc" ||
-    fail "the package's iommucheck.pc is not for /usr:"$'\n'"$(cat "${arg}/root/usr/share/pkgconfig/iommucheck.pc")"
+  pc=${arg}/root/usr/share/pkgconfig/iommucheck.pc
+  grep -q '^prefix=/usr$' "${pc}" ||
+    fail "the package's iommucheck.pc is not for /usr:"$'\n'"$(cat "${pc}")"
   # The packaged (stripped) command runs.
   [ "$("${arg}/root/usr/bin/iommucheck" --version)" = "${version}" ] ||
     fail "the packaged iommucheck does not say ${version}"
