@@ -42,8 +42,15 @@ constexpr const char* kCoverageFlags[] = {"--coverage", "-O0", "-fprofile-update
   throw LinuxBuildError(fmt::format("kernel {}: {}", tree.string(), problem));
 }
 
+// The shim's sources: an installed iommucheck (PREFIX/bin/iommucheck) reads its own copy under
+// PREFIX/share, never the tree it was built from, which may be gone; a binary of the build
+// tree (cli/, tests/) reads the source tree, so that an edit of the shim takes effect at once.
 fs::path shim_dir() {
   if (const char* env = std::getenv("IOMMUCHECK_LINUX_SHIM_DIR"); env && *env) return env;
+  std::error_code ec;
+  const fs::path exe_dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  if (!ec && exe_dir.filename() == fs::path(IOMMUCHECK_INSTALL_BINDIR).filename())
+    return (exe_dir / IOMMUCHECK_INSTALLED_SHIM_DIR).lexically_normal();
   return IOMMUCHECK_LINUX_SHIM_DIR;
 }
 

@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev librapidcheck-dev
   libz3-dev libfmt-dev libcli11-dev libbenchmark-dev
   gcovr
+  help2man pkg-config groff-base man-db dpkg-dev file  # install: man page, plugins, .deb
 )
 
 missing=()
