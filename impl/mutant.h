@@ -18,6 +18,7 @@ enum class Mutant {
   kSkipLastAddPage,        // tlb_add_page skipped for the last leaf of a run
   kGatherDropsDisjoint,    // a disjoint range replaces the gather instead of syncing it first
   kBoundaryOffByOne,       // unmap leaves the last entry of a table when the run crosses it
+  kUnmapOverrunsCutLeaf,   // unmap clears whole the leaf where the request ends inside it
   kWritableReadOnly,       // read-only mappings written writable
   kNoEexist,               // a map over a live leaf overwrites it instead of -EEXIST
   kV7sSingleReplica,       // a v7s 64K/16M leaf written as 1 entry instead of 16

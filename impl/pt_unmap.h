@@ -111,10 +111,16 @@ void PtEngine<Mem, Bug>::clear_run(PtRange& r, Unmap& u) {
   const uint64_t first = u.cur;
   uint64_t i = r.index, cur = first, bytes = 0, cleared = 0;
   bool done = false;
-  if (lvl.leaf_size) {
+  if (lvl.leaf_size && last - cur >= lvl.leaf_size - 1) {
     const uint64_t size = lvl.leaf_size;
-    const uint64_t to_last = (last - cur) / size;  // leaves after this one up to the request's end
-    uint64_t fit = std::min(entries - i, to_last + 1);
+    const uint64_t beyond_first = last - cur - (size - 1);  // bytes after the first whole leaf
+    uint64_t inside = beyond_first / size + 1;              // whole leaves inside the request
+    bool ends_on_leaf = beyond_first % size == 0;            // the last of them ends the request
+    if (bug_(Mutant::kUnmapOverrunsCutLeaf)) {
+      inside = (last - cur) / size + 1;  // counts the leaf the request ends inside
+      ends_on_leaf = true;
+    }
+    uint64_t fit = std::min(entries - i, inside);
     // These seeded bugs live in the general loop: leave it the leaf they are about.
     if (bug_(Mutant::kBoundaryOffByOne) || bug_(Mutant::kSkipLastAddPage)) fit -= fit > 0;
     const uint64_t n = clear_single(t, i, fit, lvl);
@@ -123,7 +129,8 @@ void PtEngine<Mem, Bug>::clear_run(PtRange& r, Unmap& u) {
     cleared = n;
     bytes = n * size;
     i += n;
-    done = n == to_last + 1;  // the request's last leaf, where cur stays
+    // Done when the last leaf cleared ends the request; cur stays on that leaf.
+    done = n == inside && ends_on_leaf;
     cur += (n - done) * size;
   }
   while (!done && i < entries) {
