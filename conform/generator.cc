@@ -111,7 +111,7 @@ std::optional<Op> OpGenerator::map(const ref::RefDomain& state, bool nosync) {
   MapOp op{iova, pick_paddr(iova, size), size, pick_prot()};
   // Pages no larger than iova and paddr are both aligned to: keep their number bounded (a
   // format with 256T pages has a window of petabytes).
-  const uint64_t align = std::max(min, (iova | op.paddr) & ~(iova | op.paddr) + 1);
+  const uint64_t align = std::max(min, (iova | op.paddr) & (~(iova | op.paddr) + 1));
   if (op.size / align > kMaxMixedPages) op.size = align * kMaxMixedPages;
   if (ref::contract_map(state, op.iova, op.paddr, op.size, op.prot)) return std::nullopt;
   last_iova_ = iova;
@@ -153,6 +153,12 @@ std::optional<std::pair<uint64_t, uint64_t>> OpGenerator::partial_unmap(
   }
   if (!leaf) return std::nullopt;
   if (cfg_.partial_unmap == ref::PartialUnmap::kSplit) {
+    // Now and then a whole leaf and on into the next, ending inside it: one call that must
+    // clear the first and split the second.
+    const auto next = leaf->last() == ~uint64_t{0} || !chance(30) ? std::nullopt
+                                                                   : leaves.leaf_at(leaf->last() + 1);
+    if (next && next->pgsize > min)
+      return std::pair{leaf->iova, leaf->pgsize + min * (1 + below(next->pgsize / min - 1))};
     const uint64_t iova = leaf->iova + below(leaf->pgsize / min) * min;
     return std::pair{iova, min * (1 + below((leaf->last() - iova) / min + 1))};
   }

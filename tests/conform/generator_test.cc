@@ -30,14 +30,17 @@ struct Coverage {
   uint64_t map_pages = 0, unmap_pages = 0, fail_allocs = 0;
   uint64_t cut_starts = 0;  // an unmap that starts inside a leaf
   uint64_t cut_ends = 0;    // an unmap that ends inside a leaf
+  uint64_t whole_then_cut = 0;  // one that takes a whole leaf, then ends inside a later one
 };
 
 // Whether an unmap of [iova, iova + size) starts or ends inside a leaf.
 void count_cuts(Coverage& c, const ref::RefDomain& d, uint64_t iova, uint64_t size) {
   const auto first = d.pgtable().leaves().leaf_at(iova);
   const auto last = d.pgtable().leaves().leaf_at(iova + (size - 1));
+  const bool cut_end = last && last->last() != iova + (size - 1);
   c.cut_starts += first && first->iova != iova;
-  c.cut_ends += last && last->last() != iova + (size - 1);
+  c.cut_ends += cut_end;
+  c.whole_then_cut += cut_end && first && first->iova == iova && first->last() < last->iova;
 }
 
 void count_map(Coverage& c, const ref::DomainConfig& cfg, uint64_t iova, uint64_t paddr,
@@ -111,14 +114,15 @@ TEST(OpGenerator, ContractCampaignsKeepTheContractAndReachTheHardCases) {
   }
 }
 
-// A SPLIT driver promises to split, so a correct caller may unmap any part of a leaf; a WHOLE
-// driver gets unmaps from a leaf's start to inside it, which it removes whole; a REFUSE
-// driver gets neither.
+// A SPLIT driver promises to split, so a correct caller may unmap any part of a leaf, also a
+// whole leaf and then part of the next in one call; a WHOLE driver gets unmaps from a leaf's
+// start to inside it, which it removes whole; a REFUSE driver gets neither.
 TEST(OpGenerator, ContractCampaignsCutLeavesWhereThePolicyAllows) {
   ref::DomainConfig cfg = lpae_4k();
-  const Coverage split = run(cfg, CallerMode::kContract, 7, 4000);
+  const Coverage split = run(cfg, CallerMode::kContract, 7, 8000);
   EXPECT_GT(split.cut_starts, 50u);
   EXPECT_GT(split.cut_ends, 50u);
+  EXPECT_GT(split.whole_then_cut, 10u);
   cfg.partial_unmap = ref::PartialUnmap::kWhole;
   const Coverage whole = run(cfg, CallerMode::kContract, 7, 4000);
   EXPECT_EQ(whole.cut_starts, 0u);
