@@ -105,7 +105,8 @@ bool RefPgtable::unmap_args_valid(const UnmapPagesCall& call) const {
 
 // Walks the leaves from call.iova as the reference driver removes them, until a hole, the end
 // of the request, the policy's stop, or `limit` bytes counted.
-UnmapPlan RefPgtable::plan_unmap(const UnmapPagesCall& call, uint64_t limit, bool split) const {
+UnmapPlan RefPgtable::plan_unmap(const UnmapPagesCall& call, uint64_t limit,
+                                 SplitStop stop) const {
   UnmapPlan plan;
   if (!unmap_args_valid(call)) return plan;
   const uint64_t end = request_last(call.iova, call.pgsize, call.pgcount);
@@ -121,7 +122,8 @@ UnmapPlan RefPgtable::plan_unmap(const UnmapPagesCall& call, uint64_t limit, boo
     const auto leaf = leaves_.leaf_at(cur);
     if (!leaf) break;
     const uint64_t p = leaf->pgsize;
-    if (leaf->iova == cur && end - cur >= p - 1) {
+    const bool split_anyway = stop == SplitStop::kAtLarger && p > call.pgsize;
+    if (leaf->iova == cur && end - cur >= p - 1 && !split_anyway) {
       const LeafRun run = leaves_.runs_in(cur, cur).front();
       uint64_t n = std::min((run.last() - cur) / p + 1, (end - cur - (p - 1)) / p + 1);
       if (limit != kNoLimit) n = std::min(n, (limit - plan.bytes + p - 1) / p);
@@ -133,7 +135,7 @@ UnmapPlan RefPgtable::plan_unmap(const UnmapPagesCall& call, uint64_t limit, boo
       continue;
     }
     // The request covers only part of this leaf.
-    if (cfg_.partial_unmap == PartialUnmap::kRefuse || !split) break;
+    if (cfg_.partial_unmap == PartialUnmap::kRefuse || stop != SplitStop::kNone) break;
     if (cfg_.partial_unmap == PartialUnmap::kWhole) {
       clear(leaf->iova, leaf->last());
       plan.bytes += p;
@@ -197,7 +199,9 @@ Verdict RefPgtable::check_unmap_pages(const UnmapPagesCall& call, uint64_t unmap
   const uint64_t want = expected_unmap_pages(call);
   if (unmapped == want) return std::nullopt;
   const bool split_failed = alloc_failed && cfg_.partial_unmap == PartialUnmap::kSplit;
-  if (split_failed && unmapped == plan_unmap(call, kNoLimit, false).bytes) return std::nullopt;
+  if (split_failed && (unmapped == plan_unmap(call, kNoLimit, SplitStop::kAtCut).bytes ||
+                       unmapped == plan_unmap(call, kNoLimit, SplitStop::kAtLarger).bytes))
+    return std::nullopt;
   if (!unmap_args_valid(call))
     return fmt::format("returned {:#x} for invalid arguments; must return 0", unmapped);
   if (unmapped == 0)

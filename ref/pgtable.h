@@ -80,7 +80,8 @@ class RefPgtable {
   // Whether a driver may answer `call` with `outcome` in the current state.
   Verdict check_map_pages(const MapPagesCall& call, const MapPagesResult& outcome) const;
   // A split needs a new table: when `alloc_failed` (a table allocation failed during the
-  // call), a SPLIT driver may also stop at the first leaf it had to split, as Linux does.
+  // call), a SPLIT driver may also stop at the first leaf it had to split, as Linux does: one
+  // the request covers only partly, or (as Linux LPAE splits them) one larger than pgsize.
   Verdict check_unmap_pages(const UnmapPagesCall& call, uint64_t unmapped,
                             bool alloc_failed = false) const;
 
@@ -94,8 +95,12 @@ class RefPgtable {
   bool unmap_args_valid(const UnmapPagesCall& call) const;
   bool slots_all_live(const UnmapPagesCall& call, uint64_t bytes) const;
   bool cuts_leaf(uint64_t iova) const;
-  // `split` false: the plan stops at the first leaf it would have to split.
-  UnmapPlan plan_unmap(const UnmapPagesCall& call, uint64_t limit, bool split = true) const;
+  // Where a plan stops instead of splitting: nowhere, at the first leaf the request covers
+  // only partly, or also at the first leaf larger than the call's pgsize (Linux LPAE splits
+  // every such leaf, even one the request covers whole).
+  enum class SplitStop { kNone, kAtCut, kAtLarger };
+  UnmapPlan plan_unmap(const UnmapPagesCall& call, uint64_t limit,
+                       SplitStop stop = SplitStop::kNone) const;
   void remove(uint64_t first, uint64_t last, std::vector<LeafRun>* removed);
 
   DomainConfig cfg_;

@@ -212,6 +212,23 @@ TEST(UnmapPagesRules, AFailedSplitAllocationStopsASplitDriverBeforeTheLeaf) {
   }
 }
 
+// Linux LPAE splits every leaf larger than the call's pgsize, even one the request covers
+// whole: with the allocation failed it unmaps nothing, which only a SPLIT driver may.
+TEST(UnmapPagesRules, AFailedSplitAllocationMayStopBeforeALargerLeafCoveredWhole) {
+  for (PartialUnmap policy : {PartialUnmap::kSplit, PartialUnmap::kWhole}) {
+    RefPgtable t = table(policy);
+    ASSERT_EQ(t.map_pages({M2, 0, M2, 1, RW}).ret, 0);
+    ASSERT_EQ(t.map_pages({2 * M2, M2, K4, 1, RW}).ret, 0);
+    const bool split = policy == PartialUnmap::kSplit;
+    const UnmapPagesCall over_block{M2, K4, 513};  // the block whole, then the page after it
+    EXPECT_EQ(t.expected_unmap_pages(over_block), M2 + K4);
+    EXPECT_EQ(t.check_unmap_pages(over_block, 0, true).has_value(), !split);
+    EXPECT_TRUE(t.check_unmap_pages(over_block, 0, false).has_value());
+    // In its own size the block needs no split: nothing unmapped stays wrong.
+    EXPECT_TRUE(t.check_unmap_pages({M2, M2, 1}, 0, true).has_value());
+  }
+}
+
 TEST(UnmapPagesRules, MoreThanTheReferenceOnlyOverWholeLiveSlots) {
   RefPgtable t = table();
   ASSERT_EQ(t.map_pages({0, 0, K4, 100, RW}).ret, 0);
