@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "cli/command.h"
+#include "cli/progress.h"
 #include "cli/text.h"
 #include "cli/version.h"
 #include "conform/model_limit.h"
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
   try {
     reject_unknown_command(app, argc, argv);
     app.parse(argc, argv);
+    cli::show_linux_build_progress();
     return action();
   } catch (const CLI::Success& e) {
     return app.exit(e);
