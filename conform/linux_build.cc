@@ -257,8 +257,8 @@ void build_into(const fs::path& tree, const Inputs& in, const fs::path& work, co
   const std::vector<std::string> variants = list_variants(tree, work, options);
   Steps steps{tree.string(), std::size(kSources) + std::size(kShimSources) + 2 * variants.size()};
   auto cc = [&](const std::string& source, const std::string& object,
-                const std::vector<std::string>& more) {
-    steps.start("compiling " + source);
+                const std::vector<std::string>& more, const std::string& what = "") {
+    steps.start("compiling " + (what.empty() ? source : what));
     std::vector<std::string> argv = base_flags(src, options);
     argv.insert(argv.end(), more.begin(), more.end());
     argv.insert(argv.end(), {"-c", source, "-o", (work / object).string()});
@@ -273,12 +273,13 @@ void build_into(const fs::path& tree, const Inputs& in, const fs::path& work, co
     const std::string obj = std::string("shim-") + fs::path(file).stem().string() + ".o";
     std::vector<std::string> shim_flags = {"-Wall"};
     if (options.coverage) shim_flags.push_back("-DLXSHIM_COVERAGE=1");
-    cc((shim_dir() / file).string(), obj, shim_flags);
+    cc((shim_dir() / file).string(), obj, shim_flags, std::string("shim ") + file);
     objects.push_back((work / obj).string());
   }
   for (const std::string& name : variants) {
     const std::string obj = "variant-" + name + ".o";
-    cc((shim_dir() / "variant.c").string(), obj, {fmt::format("-DLXSHIM_VARIANT=\"{}\"", name)});
+    cc((shim_dir() / "variant.c").string(), obj, {fmt::format("-DLXSHIM_VARIANT=\"{}\"", name)},
+       "variant " + name);
     steps.start("linking linux-" + name + ".so");
     std::vector<std::string> link = {options.compiler};
     link.insert(link.end(), std::begin(kLinkFlags), std::end(kLinkFlags));
