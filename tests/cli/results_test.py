@@ -196,15 +196,15 @@ PROGRESS = re.compile(r"^check impl:arm-v7s: ([0-9]+)(/[0-9]+)? ops( \([0-9]+%\)
 
 
 def check_progress():
-    p = run(["check", "--driver", "impl:arm-v7s", "--time", "1.6", "--ktap"], 0,
-            env={"IOMMUCHECK_PROGRESS_SECONDS": "0.3"})
+    p = run(["check", "--driver", "impl:arm-v7s", "--time", "1.2", "--ktap"], 0,
+            env={"IOMMUCHECK_PROGRESS_SECONDS": "0.25"})
     read_ktap(p.stdout)  # stdout is KTAP alone: no progress line in it
     lines = [m for m in map(PROGRESS.match, p.stderr.splitlines()) if m]
     if not 3 <= len(lines) <= 6:
-        fail(f"{len(lines)} progress lines in 1.6 s at one per 0.3 s", p.stderr)
+        fail(f"{len(lines)} progress lines in 1.2 s at one per 0.25 s", p.stderr)
     times = [float(m.group(4)) for m in lines]
-    if any(b - a < 0.29 for a, b in zip(times, times[1:])):
-        fail(f"progress lines closer than 0.3 s: {times}", p.stderr)
+    if any(b - a < 0.15 for a, b in zip(times, times[1:])):  # elapsed is printed to 0.1 s
+        fail(f"progress lines closer than 0.25 s: {times}", p.stderr)
     if not all(m.group(5) for m in lines) or "\r" in p.stderr or "\x1b" in p.stderr:
         fail("a log's progress lines are plain lines with an ETA", p.stderr)
 
