@@ -154,9 +154,9 @@ ResultCase domain_case(const DomainRun& run, const DomainTally& t,
   c.verdict = Verdict::kFail;
   for (const ResultFinding& f : c.findings)
     if (!f.known) {
-      c.message = t.violations == 1 ? f.message
-                                    : fmt::format("{} violations; the first: {}", t.violations,
-                                                  f.message);
+      c.message = t.violations == 1
+                      ? f.message
+                      : fmt::format("{} violations; the first: {}", t.violations, f.message);
       break;
     }
   return c;
@@ -267,8 +267,13 @@ int run_dma(const CheckArgs& a, Results& results) {
   } else {
     modes = {conform::DmaMode::kStrict};
   }
-  return run_dma_check({.driver = a.driver, .modes = modes, .seed = a.seed, .ops = a.ops,
-                        .seconds = a.seconds, .hostile = a.caller == "hostile", .out = a.out,
+  return run_dma_check({.driver = a.driver,
+                        .modes = modes,
+                        .seed = a.seed,
+                        .ops = a.ops,
+                        .seconds = a.seconds,
+                        .hostile = a.caller == "hostile",
+                        .out = a.out,
                         .jobs = a.jobs},
                        results);
 }
@@ -280,10 +285,15 @@ int run_threads(const CheckArgs& a, const conform::DriverSource& src, Results& r
     throw UsageError("--threads does not take a --baseline: concurrent findings have their own "
                      "signatures");
   if (a.table_memory) check_table_memory(a.table_memory, src.info.config.oas);
-  return run_threaded_check({.driver = a.driver, .threads = a.threads, .seed = a.seed,
-                             .ops = a.ops, .seconds = a.seconds, .out = a.out,
+  return run_threaded_check({.driver = a.driver,
+                             .threads = a.threads,
+                             .seed = a.seed,
+                             .ops = a.ops,
+                             .seconds = a.seconds,
+                             .out = a.out,
                              .keep_going = a.keep_going || (a.seconds && !a.stop_at_first),
-                             .call_timeout = a.call_timeout, .table_memory = a.table_memory},
+                             .call_timeout = a.call_timeout,
+                             .table_memory = a.table_memory},
                             src, results);
 }
 
@@ -312,11 +322,11 @@ int check_driver(CheckArgs& a, Results& results) {
   if (a.threads > 1) return run_threads(a, src, results);
   check_args(a, src);
   InterruptGuard interrupt;
-  const DomainTally total = run_domains(
-      domain_runs(src, a.domain), {.ops = a.ops, .seconds = a.seconds, .out = a.out}, a.jobs,
-      [&](const DomainRun& run, const DomainBudget& b) {
-        return run_domain(a, run, b, interrupt.flag(), results);
-      });
+  const DomainTally total =
+      run_domains(domain_runs(src, a.domain), {.ops = a.ops, .seconds = a.seconds, .out = a.out},
+                  a.jobs, [&](const DomainRun& run, const DomainBudget& b) {
+                    return run_domain(a, run, b, interrupt.flag(), results);
+                  });
   const bool interrupted = interrupt.flag().load();
   finish_coverage(a.coverage_dir);
   if (total.ops == 0 && total.violations == 0 && !interrupted)
@@ -326,10 +336,10 @@ int check_driver(CheckArgs& a, Results& results) {
       a.baseline_path.empty() ? "" : fmt::format(" known={}", total.known);
   fmt::print("summary: driver={} ops={} violations={}{} seconds={:.2f} ops_per_s={:.0f}\n",
              a.driver, total.ops, total.violations, known, total.seconds, total.ops_per_s);
-  results.summary = {{"driver", a.driver},       {"ops", total.ops},
-                     {"violations", total.violations}, {"known", total.known},
-                     {"seconds", total.seconds}, {"ops_per_s", total.ops_per_s},
-                     {"interrupted", interrupted}};
+  results.summary = {
+      {"driver", a.driver},        {"ops", total.ops},         {"violations", total.violations},
+      {"known", total.known},      {"seconds", total.seconds}, {"ops_per_s", total.ops_per_s},
+      {"interrupted", interrupted}};
   if (total.violations != 0) return kExitViolation;
   return interrupted ? kExitInterrupted : kExitOk;
 }

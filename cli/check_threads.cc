@@ -99,12 +99,9 @@ int run_threaded_check(const ThreadsArgs& a, const conform::DriverSource& src, R
              printable(a.driver), a.threads, r.ops, r.findings.size(), r.seconds,
              r.seconds > 0 ? static_cast<double>(r.ops) / r.seconds : 0.0);
   std::fflush(stdout);
-  results.summary = {{"driver", a.driver},
-                     {"threads", uint64_t{a.threads}},
-                     {"ops", r.ops},
-                     {"violations", uint64_t{r.findings.size()}},
-                     {"seconds", r.seconds},
-                     {"interrupted", interrupted}};
+  results.summary = {{"driver", a.driver},   {"threads", uint64_t{a.threads}},
+                     {"ops", r.ops},         {"violations", uint64_t{r.findings.size()}},
+                     {"seconds", r.seconds}, {"interrupted", interrupted}};
   if (!r.findings.empty()) return kExitViolation;
   return interrupted ? kExitInterrupted : kExitOk;
 }

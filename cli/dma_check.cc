@@ -80,7 +80,8 @@ ResultFinding report(const DmaCheckArgs& a, Found f) {
 // The case's name: the invalidation modes run, e.g. "strict per-cpu single".
 std::string modes_name(const std::vector<conform::DmaMode>& modes) {
   std::string name;
-  for (conform::DmaMode m : modes) name += (name.empty() ? "" : " ") + std::string(conform::dma_mode_name(m));
+  for (conform::DmaMode m : modes)
+    name += (name.empty() ? "" : " ") + std::string(conform::dma_mode_name(m));
   return name;
 }
 
@@ -106,10 +107,9 @@ int run_dma_check(const DmaCheckArgs& a, Results& results) {
     }
     return out;
   };
-  return run_episodes<Found>(a.driver, {.seed = a.seed, .ops = a.ops, .seconds = a.seconds,
-                                        .jobs = a.jobs},
-                             run, [&](Found& f) { return report(a, std::move(f)); }, results,
-                             modes_name(a.modes));
+  return run_episodes<Found>(
+      a.driver, {.seed = a.seed, .ops = a.ops, .seconds = a.seconds, .jobs = a.jobs}, run,
+      [&](Found& f) { return report(a, std::move(f)); }, results, modes_name(a.modes));
 }
 
 bool is_dma_trace_file(const std::string& path) {

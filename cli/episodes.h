@@ -114,9 +114,9 @@ int run_episodes(const std::string& driver, const EpisodeBudget& b, const Episod
   if (interrupted) fmt::print("interrupted: the counts cover the ops run until then\n");
   fmt::print("summary: driver={} ops={} violations={} seconds={:.2f} ops_per_s={:.0f}\n", driver,
              done.load(), found ? 1 : 0, seconds, ops_per_s);
-  results.summary = {{"driver", driver},         {"ops", done.load()},
-                     {"violations", uint64_t{found ? 1u : 0u}}, {"seconds", seconds},
-                     {"ops_per_s", ops_per_s},   {"interrupted", interrupted}};
+  results.summary = {
+      {"driver", driver},   {"ops", done.load()},     {"violations", uint64_t{found ? 1u : 0u}},
+      {"seconds", seconds}, {"ops_per_s", ops_per_s}, {"interrupted", interrupted}};
   if (found) return kExitViolation;
   return interrupted ? kExitInterrupted : kExitOk;
 }

@@ -118,13 +118,13 @@ std::optional<Found> episode(const conform::DriverSource& src, const std::string
                .minimization = d.substr(0, nl)};
 }
 
-
 ResultFinding report(const IoptCheckArgs& a, const Found& f) {
   fmt::print("VIOLATION: {}\n", printable(f.violation));
   const std::string caller = a.hostile ? "hostile" : "contract";
   ResultFinding r{.signature = conform::iopt_rule(f.violation),
                   .check = conform::iopt_rule(f.violation),
                   .message = printable(f.violation),
+                  // "minimized from N ops", or "NOT fully minimized ..." (finding() above)
                   .minimized = f.minimization.rfind("minimized", 0) == 0,
                   .seed = f.seed};
   if (f.trace.empty()) {  // a crash, exit or hang of the driver in an isolated episode
@@ -195,10 +195,10 @@ int run_iopt_check(const IoptCheckArgs& a, Results& results) {
     r.finding = episode(src, a.driver, seed, n, mode, interrupted, &r.ops);
     return r;
   };
-  return run_episodes<Found>(a.driver, {.seed = a.seed, .ops = a.ops, .seconds = a.seconds,
-                                        .jobs = a.jobs},
-                             run, [&](Found& f) { return report(a, f); }, results,
-                             fmt::format("storage over {} domains", kDomains));
+  return run_episodes<Found>(
+      a.driver, {.seed = a.seed, .ops = a.ops, .seconds = a.seconds, .jobs = a.jobs}, run,
+      [&](Found& f) { return report(a, f); }, results,
+      fmt::format("storage over {} domains", kDomains));
 }
 
 int run_iopt_replay(const std::string& path, const std::optional<std::string>& driver,
@@ -266,8 +266,8 @@ int run_iopt_mutants(const std::string& only, double seconds_per, uint64_t seed,
   size_t run = 0, killed = 0;
   fmt::print("{:<26} {:<9} {:<12} {:>9} {:>8}  {}\n", "mutant", "result", "check", "seconds", "ops",
              "models");
-  Progress progress("mutants iopt", only.empty() ? std::size(iopt::kAllMutants) : 1,
-                    std::nullopt, "mutants");
+  Progress progress("mutants iopt", only.empty() ? std::size(iopt::kAllMutants) : 1, std::nullopt,
+                    "mutants");
   for (iopt::Mutant m : iopt::kAllMutants) {
     if (!only.empty() && iopt::mutant_name(m) != only) continue;
     progress.update(run, fmt::format("{} on iopt:arm-64-lpae-s1-4k", iopt::mutant_name(m)));

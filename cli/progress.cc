@@ -22,9 +22,10 @@ std::chrono::steady_clock::duration log_interval() {
   char* end = nullptr;
   const double s = std::strtod(env, &end);
   if (*end != '\0' || !std::isfinite(s) || s < 0 || s > 86400)
-    throw UsageError(fmt::format("IOMMUCHECK_PROGRESS_SECONDS={}: not a number of seconds "
-                                 "from 0 to 86400",
-                                 env));
+    throw UsageError(
+        fmt::format("IOMMUCHECK_PROGRESS_SECONDS={}: not a number of seconds "
+                    "from 0 to 86400",
+                    env));
   return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(s));
 }
@@ -114,8 +115,9 @@ void show_linux_build_progress() {
   static std::unique_ptr<Progress> line;
   conform::set_linux_build_observer([](const conform::LinuxBuildStep& step) {
     std::lock_guard lock(mu);
-    if (step.done == 0) line = std::make_unique<Progress>(
-                            fmt::format("build {}", step.tree), step.total, std::nullopt, "steps");
+    if (step.done == 0)
+      line = std::make_unique<Progress>(fmt::format("build {}", step.tree), step.total,
+                                        std::nullopt, "steps");
     if (!line) return;
     line->update(step.done, step.what);
     if (step.done == step.total) {

@@ -70,9 +70,8 @@ ResultCase property_case(const proofs::Property& p, const proofs::Outcome& o,
   c.verdict = Verdict::kFail;
   // The model's first line says what went wrong; the values follow in the log.
   const std::string first = o.model.empty() ? "" : o.model.front();
-  c.message = o.status == proofs::Status::kCounterexample
-                  ? fmt::format("counterexample: {}", first)
-                  : fmt::format("unknown: {}", first);
+  c.message = o.status == proofs::Status::kCounterexample ? fmt::format("counterexample: {}", first)
+                                                          : fmt::format("unknown: {}", first);
   if (o.status == proofs::Status::kCounterexample)
     c.findings.push_back({.check = "prove",
                           .op = std::nullopt,

@@ -25,7 +25,10 @@ using Json = nlohmann::ordered_json;
 size_t utf8_length(std::string_view s, size_t i) {
   const auto b = static_cast<unsigned char>(s[i]);
   if (b < 0x80) return 1;
-  const size_t n = b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
+  const size_t n = b >= 0xc2 && b < 0xe0   ? 2
+                   : b >= 0xe0 && b < 0xf0 ? 3
+                   : b >= 0xf0 && b < 0xf5 ? 4
+                                           : 0;
   if (n == 0 || i + n > s.size()) return 0;
   for (size_t k = 1; k < n; k++)
     if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
@@ -63,7 +66,8 @@ std::string value_text(const Value& v) {
 
 // What a finding says in a report's text: its message, where its trace is, how often it was seen.
 std::vector<std::string> finding_lines(const ResultFinding& f) {
-  std::vector<std::string> lines{fmt::format("{}{}", f.known ? "known: " : "VIOLATION: ", f.message)};
+  std::vector<std::string> lines{
+      fmt::format("{}{}", f.known ? "known: " : "VIOLATION: ", f.message)};
   if (!f.trace.empty())
     lines.push_back(fmt::format("trace ({} ops{}): {}", f.trace_ops,
                                 f.minimized ? "" : ", not minimized", f.trace));
@@ -129,17 +133,15 @@ const char* verdict_name(Verdict v) {
 
 }  // namespace
 
-ResultCase mutant_case(std::string_view name, std::string_view models,
-                       const conform::MutantKill& k, bool unmutated, const std::string& trace) {
+ResultCase mutant_case(std::string_view name, std::string_view models, const conform::MutantKill& k,
+                       bool unmutated, const std::string& trace) {
   ResultCase c{.name = std::string(name),
                .seconds = k.seconds,
                .log = {std::string(models)},
                .fields = {{"ops", uint64_t{k.ops}}, {"killed", k.killed}}};
   if (k.killed)
-    c.findings.push_back({.check = k.check,
-                          .message = k.violation,
-                          .trace = trace,
-                          .trace_ops = k.trace_ops});
+    c.findings.push_back(
+        {.check = k.check, .message = k.violation, .trace = trace, .trace_ops = k.trace_ops});
   if (k.killed == unmutated) {
     c.verdict = Verdict::kFail;
     c.message = unmutated ? fmt::format("killed on the unmutated code: {}", k.violation)
@@ -255,12 +257,8 @@ void write_json(const Results& r, std::FILE* out) {
                      {"suite", r.suite},
                      {"config", to_json(r.config)}});
   for (const ResultCase& c : r.cases) {
-    Json j{{"type", "case"},
-           {"name", c.name},
-           {"verdict", verdict_name(c.verdict)},
-           {"seconds", c.seconds},
-           {"message", c.message},
-           {"findings", c.findings.size()},
+    Json j{{"type", "case"},       {"name", c.name},       {"verdict", verdict_name(c.verdict)},
+           {"seconds", c.seconds}, {"message", c.message}, {"findings", c.findings.size()},
            {"log", c.log}};
     for (const auto& [k, v] : c.fields) j[k] = to_json(v);
     put_line(out, j);
@@ -326,8 +324,8 @@ void ResultsOutput::open(const ResultsOptions& o) {
     if (a.second.path.empty()) continue;
     for (const auto& w : wanted)
       if (w.second.path == a.second.path)
-        throw UsageError(fmt::format("{} and {} both write to {}: give each its own file",
-                                     w.first, a.first, a.second.path == "-" ? "stdout" : a.second.path));
+        throw UsageError(fmt::format("{} and {} both write to {}: give each its own file", w.first,
+                                     a.first, a.second.path == "-" ? "stdout" : a.second.path));
     wanted.push_back(a);
   }
   for (auto& [option, t] : wanted) {
@@ -336,10 +334,12 @@ void ResultsOutput::open(const ResultsOptions& o) {
       const int fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
       t.file = fd < 0 ? nullptr : fdopen(fd, "w");
       if (t.file == nullptr)
-        throw UsageError(fmt::format("{}: cannot take over stdout: {}", option, std::strerror(errno)));
+        throw UsageError(
+            fmt::format("{}: cannot take over stdout: {}", option, std::strerror(errno)));
       targets_.push_back(t);
       if (dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
-        throw UsageError(fmt::format("{}: cannot take over stdout: {}", option, std::strerror(errno)));
+        throw UsageError(
+            fmt::format("{}: cannot take over stdout: {}", option, std::strerror(errno)));
       continue;
     } else {
       t.file = std::fopen(t.path.c_str(), "we");

@@ -33,7 +33,7 @@ struct ResultFinding {
   std::string trace;           // the (minimized) trace's path; empty: none was written
   uint64_t trace_ops = 0;
   bool minimized = true;
-  uint64_t seed = 0;  // the seed of the run that found it
+  uint64_t seed = 0;   // the seed of the run that found it
   bool known = false;  // listed in --baseline: reported, not a violation
   uint64_t occurrences = 1;
 };
@@ -45,8 +45,8 @@ struct ResultCase {
   std::string name;
   Verdict verdict = Verdict::kPass;
   double seconds = 0;
-  std::string message;            // why it failed or was skipped: one line
-  std::vector<std::string> log;   // more lines a person needs (counts, trace paths, models)
+  std::string message;           // why it failed or was skipped: one line
+  std::vector<std::string> log;  // more lines a person needs (counts, trace paths, models)
   std::vector<ResultFinding> findings;
   Fields fields;  // its numbers (ops, ops_per_s, ...)
 };
@@ -63,9 +63,8 @@ struct Results {
 // A mutant's case: killed passes (a check caught the seeded bug), surviving fails; for a
 // control run on the unmutated code (`unmutated`), the other way round. `trace`: where the
 // kill's trace was written, if it was.
-ResultCase mutant_case(std::string_view name, std::string_view models,
-                       const conform::MutantKill& k, bool unmutated = false,
-                       const std::string& trace = "");
+ResultCase mutant_case(std::string_view name, std::string_view models, const conform::MutantKill& k,
+                       bool unmutated = false, const std::string& trace = "");
 
 // The summary numbers of every mutants table: mutants, killed, survived.
 Fields mutants_summary(uint64_t run, uint64_t killed);

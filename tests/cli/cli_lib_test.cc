@@ -159,13 +159,21 @@ std::string written(void (*write)(const Results&, std::FILE*), const Results& r)
 // A run whose strings carry everything a writer must escape: markup, quotes, a line break,
 // a '#', a control character and a byte that is not UTF-8 (a plugin's message may hold any).
 Results awkward_results() {
-  Results r{.command = "check", .suite = "check plugin:/x/<a&b>#.so",
+  Results r{.command = "check",
+            .suite = "check plugin:/x/<a&b>#.so",
             .config = {{"driver", std::string("plugin:/x/<a&b>#.so")}, {"ops", uint64_t{7}}}};
-  ResultFinding f{.signature = "return map: #", .check = "return", .op = 2,
+  ResultFinding f{.signature = "return map: #",
+                  .check = "return",
+                  .op = 2,
                   .message = "op 2 `map`: \"<ret>\" & 'x'\nsecond line \x01 \xff end",
-                  .trace = "/t/a.trace", .trace_ops = 2, .seed = 9};
-  r.cases.push_back({.name = "a#b", .verdict = Verdict::kFail, .seconds = 1.5,
-                     .message = f.message, .findings = {f}});
+                  .trace = "/t/a.trace",
+                  .trace_ops = 2,
+                  .seed = 9};
+  r.cases.push_back({.name = "a#b",
+                     .verdict = Verdict::kFail,
+                     .seconds = 1.5,
+                     .message = f.message,
+                     .findings = {f}});
   r.cases.push_back({.name = "skipped one", .verdict = Verdict::kSkip, .message = "n/a here"});
   r.cases.push_back({.name = "passed one"});
   r.summary = {{"violations", uint64_t{1}}};
@@ -200,10 +208,10 @@ TEST(Results, XmlEscapesMarkupControlsAndBadUtf8) {
   EXPECT_EQ(xml_escape("a\nb\tc"), "a&#10;b&#9;c");
   EXPECT_EQ(xml_escape("\x01\x7f"), "\\x01\\x7f");
   EXPECT_EQ(xml_escape("caf\xc3\xa9 \xe2\x82\xac"), "caf\xc3\xa9 \xe2\x82\xac");  // kept
-  EXPECT_EQ(xml_escape("\xff\xc3"), "\\xff\\xc3");             // not UTF-8, cut short
+  EXPECT_EQ(xml_escape("\xff\xc3"), "\\xff\\xc3");           // not UTF-8, cut short
   EXPECT_EQ(xml_escape("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // a surrogate
   EXPECT_EQ(xml_escape("\xef\xbf\xbf"), "\\xef\\xbf\\xbf");  // U+FFFF
-  EXPECT_EQ(xml_escape("\xc0\xaf"), "\\xc0\\xaf");              // overlong '/'
+  EXPECT_EQ(xml_escape("\xc0\xaf"), "\\xc0\\xaf");           // overlong '/'
 }
 
 TEST(Results, JunitCountsAndOneResultElementPerCase) {
@@ -227,7 +235,8 @@ TEST(Results, KtapResultLinesCarryNoHashBeforeTheirDirective) {
   EXPECT_NE(ktap.find("\nok 2 skipped one # SKIP n/a here\n"), std::string::npos) << ktap;
   EXPECT_NE(ktap.find("\nok 3 passed one\n"), std::string::npos) << ktap;
   // The message's line break cannot start a line that is not a diagnostic.
-  EXPECT_NE(ktap.find("# VIOLATION: op 2 `map`: \"<ret>\" & 'x'\\x0asecond line"), std::string::npos)
+  EXPECT_NE(ktap.find("# VIOLATION: op 2 `map`: \"<ret>\" & 'x'\\x0asecond line"),
+            std::string::npos)
       << ktap;
 }
 
