@@ -38,7 +38,10 @@ int main(int argc, char** argv) {
   CLI::App app{"iommucheck: conformance and verification kit for IOMMU page-table code"};
   app.set_version_flag("--version", fmt::format("iommucheck {}", cli::kVersion));
   app.require_subcommand(1);
-  app.footer("Exit codes: 0 no violation, 1 violation found, 2 usage or configuration error.");
+  app.footer(
+      "Exit codes: 0 no violation, 1 violation found, 2 usage or configuration error.\n"
+      "Progress goes to stderr: a line rewritten on a terminal, else one every "
+      "IOMMUCHECK_PROGRESS_SECONDS (default 5).");
 
   cli::Action action;
   cli::add_drivers_command(app, action);
