@@ -26,11 +26,11 @@ using Value = std::variant<std::string, uint64_t, double, bool>;
 using Fields = std::vector<std::pair<std::string, Value>>;
 
 struct ResultFinding {
-  std::string signature;       // what makes two findings the same (docs/CHECKER.md); may be empty
-  std::string check;           // the check or rule that failed
-  std::optional<uint64_t> op;  // the failing op's number in the trace, from 1 (as replay counts)
-  std::string message;         // as the VIOLATION line says it
-  std::string trace;           // the (minimized) trace's path; empty: none was written
+  std::string signature{};       // what makes two findings the same (docs/CHECKER.md); may be empty
+  std::string check{};           // the check or rule that failed
+  std::optional<uint64_t> op{};  // the failing op's number in the trace, from 1 (as replay counts)
+  std::string message{};         // as the VIOLATION line says it
+  std::string trace{};           // the (minimized) trace's path; empty: none was written
   uint64_t trace_ops = 0;
   bool minimized = true;
   uint64_t seed = 0;   // the seed of the run that found it
@@ -42,21 +42,21 @@ enum class Verdict { kPass, kFail, kSkip };
 
 // One testcase: a name that stays the same from run to run (a domain, a mutant, a property).
 struct ResultCase {
-  std::string name;
+  std::string name{};
   Verdict verdict = Verdict::kPass;
   double seconds = 0;
-  std::string message;           // why it failed or was skipped: one line
-  std::vector<std::string> log;  // more lines a person needs (counts, trace paths, models)
-  std::vector<ResultFinding> findings;
-  Fields fields;  // its numbers (ops, ops_per_s, ...)
+  std::string message{};           // why it failed or was skipped: one line
+  std::vector<std::string> log{};  // more lines a person needs (counts, trace paths, models)
+  std::vector<ResultFinding> findings{};
+  Fields fields{};  // its numbers (ops, ops_per_s, ...)
 };
 
 struct Results {
-  std::string command;  // check, mutants or prove
-  std::string suite;    // e.g. "check impl:arm-64-lpae-s1-4k"
-  Fields config;        // what the run was asked to do
-  std::vector<ResultCase> cases;
-  Fields summary;  // the summary line's numbers
+  std::string command{};  // check, mutants or prove
+  std::string suite{};    // e.g. "check impl:arm-64-lpae-s1-4k"
+  Fields config{};        // what the run was asked to do
+  std::vector<ResultCase> cases{};
+  Fields summary{};  // the summary line's numbers
   int exit_code = 0;
 };
 
