@@ -146,7 +146,13 @@ ResultCase domain_case(const DomainRun& run, const DomainTally& t,
   ResultCase c{.name = run.label,
                .seconds = t.seconds,
                .findings = std::move(findings),
-               .fields = {{"ops", t.ops},
+               .fields = {{"iommu", std::string(conform::iommu_name(run.iommu))},
+                          {"invalidation", run.source.info.config.invalidation ==
+                                                   ref::Invalidation::kLazy
+                                               ? "lazy"
+                                               : "strict"},
+                          {"np_caching", run.source.info.config.np_caching},
+                          {"ops", t.ops},
                           {"ops_per_s", t.ops_per_s},
                           {"violations", t.violations},
                           {"known", t.known}}};
