@@ -143,19 +143,19 @@ DomainTally report(const CheckArgs& a, const DomainRun& run, const Merged& m, do
 // A domain's case in the CI formats: it fails on a finding the baseline does not know.
 ResultCase domain_case(const DomainRun& run, const DomainTally& t,
                        std::vector<ResultFinding> findings) {
-  ResultCase c{.name = run.label,
-               .seconds = t.seconds,
-               .findings = std::move(findings),
-               .fields = {{"iommu", std::string(conform::iommu_name(run.iommu))},
-                          {"invalidation", run.source.info.config.invalidation ==
-                                                   ref::Invalidation::kLazy
-                                               ? "lazy"
-                                               : "strict"},
-                          {"np_caching", run.source.info.config.np_caching},
-                          {"ops", t.ops},
-                          {"ops_per_s", t.ops_per_s},
-                          {"violations", t.violations},
-                          {"known", t.known}}};
+  ResultCase c{
+      .name = run.label,
+      .seconds = t.seconds,
+      .findings = std::move(findings),
+      .fields = {
+          {"iommu", std::string(conform::iommu_name(run.iommu))},
+          {"invalidation",
+           run.source.info.config.invalidation == ref::Invalidation::kLazy ? "lazy" : "strict"},
+          {"np_caching", run.source.info.config.np_caching},
+          {"ops", t.ops},
+          {"ops_per_s", t.ops_per_s},
+          {"violations", t.violations},
+          {"known", t.known}}};
   if (t.violations == 0) return c;
   c.verdict = Verdict::kFail;
   for (const ResultFinding& f : c.findings)
