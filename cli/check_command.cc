@@ -19,6 +19,7 @@
 #include "cli/interrupt.h"
 #include "cli/iopt_check.h"
 #include "cli/progress.h"
+#include "cli/results.h"
 #include "cli/validate.h"
 #include "conform/baseline.h"
 #include "conform/campaign.h"
@@ -50,6 +51,7 @@ struct CheckArgs {
   conform::Baseline baseline;  // loaded by run_check
   std::string flush_queue;     // dma: drivers: per-cpu or single (implies lazy)
   bool invalidation_given = false;
+  ResultsOptions results;
 };
 
 // Job j runs seed + j; the op budget is split between jobs.
@@ -114,16 +116,22 @@ Merged merge(const CheckArgs& a, const std::vector<conform::CampaignReport>& rep
 
 // Prints the findings and their counts; the summary is run_check's, after every domain.
 // A finding the baseline knows is listed as known and does not count as a violation.
-DomainTally report(const CheckArgs& a, const DomainRun& run, const Merged& m, double seconds) {
+DomainTally report(const CheckArgs& a, const DomainRun& run, const Merged& m, double seconds,
+                   ResultCase& c) {
   DomainTally t{.ops = m.ops, .seconds = seconds, .ops_per_s = m.ops_per_s};
   for (const auto& [f, seed] : m.findings) {
+    ResultFinding r;
     if (const conform::BaselineEntry* e = a.baseline.find(a.driver, f->signature)) {
       fmt::print("known: {} (baseline {}:{})\n", f->signature, a.baseline.path(), e->line);
       t.known++;
-      continue;
+      r = result_finding(*f, seed);
+      r.known = true;
+    } else {
+      r = report_finding({a.out, a.driver, a.caller, run.iommu}, run.source, *f, seed);
+      t.violations++;
     }
-    report_finding({a.out, a.driver, a.caller, run.iommu}, run.source, *f, seed);
-    t.violations++;
+    r.occurrences = m.occurrences.count(f->signature) ? m.occurrences.at(f->signature) : 1;
+    c.findings.push_back(std::move(r));
   }
   for (const auto& [sig, n] : m.occurrences) {
     const bool known = a.baseline.find(a.driver, sig) != nullptr;
@@ -132,8 +140,36 @@ DomainTally report(const CheckArgs& a, const DomainRun& run, const Merged& m, do
   return t;
 }
 
+// A domain's case in the CI formats: it fails on a finding the baseline does not know.
+ResultCase domain_case(const DomainRun& run, const DomainTally& t,
+                       std::vector<ResultFinding> findings) {
+  ResultCase c{
+      .name = run.label,
+      .seconds = t.seconds,
+      .findings = std::move(findings),
+      .fields = {
+          {"iommu", std::string(conform::iommu_name(run.iommu))},
+          {"invalidation",
+           run.source.info.config.invalidation == ref::Invalidation::kLazy ? "lazy" : "strict"},
+          {"np_caching", run.source.info.config.np_caching},
+          {"ops", t.ops},
+          {"ops_per_s", t.ops_per_s},
+          {"violations", t.violations},
+          {"known", t.known}}};
+  if (t.violations == 0) return c;
+  c.verdict = Verdict::kFail;
+  for (const ResultFinding& f : c.findings)
+    if (!f.known) {
+      c.message = t.violations == 1
+                      ? f.message
+                      : fmt::format("{} violations; the first: {}", t.violations, f.message);
+      break;
+    }
+  return c;
+}
+
 DomainTally run_domain(const CheckArgs& all, const DomainRun& run, const DomainBudget& budget,
-                       const std::atomic<bool>& interrupted) {
+                       const std::atomic<bool>& interrupted, Results& results) {
   CheckArgs a = all;
   a.ops = budget.ops;
   a.seconds = budget.seconds;
@@ -148,7 +184,7 @@ DomainTally run_domain(const CheckArgs& all, const DomainRun& run, const DomainB
   std::exception_ptr error;
   conform::SignatureSet seen;
   const std::string what = a.domain.matrix ? fmt::format("{} [{}]", a.driver, run.label) : a.driver;
-  Progress progress("check " + what, a.ops.value_or(a.seconds ? 0 : 100000));
+  Progress progress("check " + what, a.ops.value_or(a.seconds ? 0 : 100000), a.seconds);
   auto job = [&](unsigned j) {
     conform::CampaignOptions o = job_options(a, j, stop, interrupted);
     o.check.iommu = run.iommu;
@@ -193,11 +229,14 @@ DomainTally run_domain(const CheckArgs& all, const DomainRun& run, const DomainB
       throw UsageError("a campaign job stopped on an exception that is not a std::exception");
     }
   }
-  return report(a, run, merged, progress.seconds());
+  ResultCase c;
+  const DomainTally t = report(a, run, merged, progress.seconds(), c);
+  results.cases.push_back(domain_case(run, t, std::move(c.findings)));
+  return t;
 }
 
 // The storage layer has its own campaign and none of the page-table domain's options.
-int run_iopt(const CheckArgs& a) {
+int run_iopt(const CheckArgs& a, Results& results) {
   if (a.domain.matrix || !a.domain.iommu.empty() || a.domain.invalidation != "strict" ||
       a.domain.np_caching || !a.baseline_path.empty() || a.table_memory || a.threads > 1)
     throw UsageError(fmt::format("driver '{}': --matrix, --iommu, --invalidation, --np-caching, "
@@ -211,12 +250,13 @@ int run_iopt(const CheckArgs& a) {
                          .seconds = a.seconds,
                          .hostile = a.caller == "hostile",
                          .out = a.out,
-                         .jobs = a.jobs});
+                         .jobs = a.jobs},
+                        results);
 }
 
 // The DMA layer picks its invalidation mode with --invalidation and --flush-queue, and has
 // none of the page-table domain's other options.
-int run_dma(const CheckArgs& a) {
+int run_dma(const CheckArgs& a, Results& results) {
   if (!a.domain.iommu.empty() || a.domain.np_caching || !a.baseline_path.empty() ||
       a.table_memory || a.threads > 1)
     throw UsageError(fmt::format("driver '{}': --iommu, --np-caching, --baseline, --table-memory "
@@ -233,28 +273,39 @@ int run_dma(const CheckArgs& a) {
   } else {
     modes = {conform::DmaMode::kStrict};
   }
-  return run_dma_check({.driver = a.driver, .modes = modes, .seed = a.seed, .ops = a.ops,
-                        .seconds = a.seconds, .hostile = a.caller == "hostile", .out = a.out,
-                        .jobs = a.jobs});
+  return run_dma_check({.driver = a.driver,
+                        .modes = modes,
+                        .seed = a.seed,
+                        .ops = a.ops,
+                        .seconds = a.seconds,
+                        .hostile = a.caller == "hostile",
+                        .out = a.out,
+                        .jobs = a.jobs},
+                       results);
 }
 
-int run_threads(const CheckArgs& a, const conform::DriverSource& src) {
+int run_threads(const CheckArgs& a, const conform::DriverSource& src, Results& results) {
   if (a.caller != "contract")
     throw UsageError("--threads runs correct calls only: --caller hostile is not supported");
   if (!a.baseline_path.empty())
     throw UsageError("--threads does not take a --baseline: concurrent findings have their own "
                      "signatures");
   if (a.table_memory) check_table_memory(a.table_memory, src.info.config.oas);
-  return run_threaded_check({.driver = a.driver, .threads = a.threads, .seed = a.seed,
-                             .ops = a.ops, .seconds = a.seconds, .out = a.out,
+  return run_threaded_check({.driver = a.driver,
+                             .threads = a.threads,
+                             .seed = a.seed,
+                             .ops = a.ops,
+                             .seconds = a.seconds,
+                             .out = a.out,
                              .keep_going = a.keep_going || (a.seconds && !a.stop_at_first),
-                             .call_timeout = a.call_timeout, .table_memory = a.table_memory},
-                            src);
+                             .call_timeout = a.call_timeout,
+                             .table_memory = a.table_memory},
+                            src, results);
 }
 
-int run_check(CheckArgs& a) {
-  if (is_iopt_driver(a.driver)) return run_iopt(a);
-  if (is_dma_driver(a.driver)) return run_dma(a);
+int check_driver(CheckArgs& a, Results& results) {
+  if (is_iopt_driver(a.driver)) return run_iopt(a, results);
+  if (is_dma_driver(a.driver)) return run_dma(a, results);
   if (!a.flush_queue.empty()) throw UsageError("--flush-queue: only dma: drivers have one");
   if (!a.baseline_path.empty()) {
     try {
@@ -274,14 +325,14 @@ int run_check(CheckArgs& a) {
     throw UsageError(fmt::format("driver '{}' is its own IOMMU (docs/VIRTIO.md): --iommu and "
                                  "--matrix do not apply",
                                  a.driver));
-  if (a.threads > 1) return run_threads(a, src);
+  if (a.threads > 1) return run_threads(a, src, results);
   check_args(a, src);
   InterruptGuard interrupt;
-  const DomainTally total = run_domains(
-      domain_runs(src, a.domain), {.ops = a.ops, .seconds = a.seconds, .out = a.out}, a.jobs,
-      [&](const DomainRun& run, const DomainBudget& b) {
-        return run_domain(a, run, b, interrupt.flag());
-      });
+  const DomainTally total =
+      run_domains(domain_runs(src, a.domain), {.ops = a.ops, .seconds = a.seconds, .out = a.out},
+                  a.jobs, [&](const DomainRun& run, const DomainBudget& b) {
+                    return run_domain(a, run, b, interrupt.flag(), results);
+                  });
   const bool interrupted = interrupt.flag().load();
   finish_coverage(a.coverage_dir);
   if (total.ops == 0 && total.violations == 0 && !interrupted)
@@ -291,8 +342,40 @@ int run_check(CheckArgs& a) {
       a.baseline_path.empty() ? "" : fmt::format(" known={}", total.known);
   fmt::print("summary: driver={} ops={} violations={}{} seconds={:.2f} ops_per_s={:.0f}\n",
              a.driver, total.ops, total.violations, known, total.seconds, total.ops_per_s);
+  results.summary = {
+      {"driver", a.driver},        {"ops", total.ops},         {"violations", total.violations},
+      {"known", total.known},      {"seconds", total.seconds}, {"ops_per_s", total.ops_per_s},
+      {"interrupted", interrupted}};
   if (total.violations != 0) return kExitViolation;
   return interrupted ? kExitInterrupted : kExitOk;
+}
+
+// What the run was asked to do, for the CI formats: every option that shapes it.
+Fields check_config(const CheckArgs& a) {
+  Fields f{{"driver", a.driver}, {"seed", a.seed}, {"caller", a.caller}};
+  if (a.ops) f.emplace_back("ops", *a.ops);
+  if (a.seconds) f.emplace_back("time", *a.seconds);
+  if (!a.ops && !a.seconds) f.emplace_back("ops", uint64_t{100000});
+  f.insert(f.end(), {{"jobs", uint64_t{a.jobs}},
+                     {"threads", uint64_t{a.threads}},
+                     {"iommu", a.domain.iommu},
+                     {"invalidation", a.domain.invalidation},
+                     {"np_caching", a.domain.np_caching},
+                     {"matrix", a.domain.matrix},
+                     {"flush_queue", a.flush_queue},
+                     {"keep_going", a.keep_going},
+                     {"stop_at_first", a.stop_at_first},
+                     {"baseline", a.baseline_path},
+                     {"kernel", a.kernel},
+                     {"out", a.out}});
+  return f;
+}
+
+int run_check(CheckArgs& a) {
+  ResultsOutput output(a.results);
+  Results results{.command = "check", .suite = "check " + a.driver, .config = check_config(a)};
+  results.exit_code = check_driver(a, results);
+  return output.write(results);
 }
 
 }  // namespace
@@ -363,6 +446,7 @@ void add_check_command(CLI::App& app, Action& action) {
       ->check(CLI::Range(0.001, 3600.0))
       ->capture_default_str();
   add_coverage_option(cmd, o->coverage_dir);
+  add_results_options(cmd, o->results);
   cmd->callback([&action, o, inv] {
     o->invalidation_given = inv->count() > 0;
     action = [o] { return run_check(*o); };

@@ -9,6 +9,7 @@
 #include "cli/interrupt.h"
 #include "cli/progress.h"
 #include "cli/text.h"
+#include "conform/signature.h"
 
 namespace iommu::cli {
 namespace {
@@ -22,7 +23,7 @@ conform::Finding as_finding(const conform::ConcurrentFinding& f, unsigned thread
                         : fmt::format("the whole domain after {} threads' ops", threads);
   return {.violation = f.violation,
           .minimized = f.violation,
-          .signature = {},
+          .signature = conform::finding_signature(f.violation),
           .ops = f.trace,
           .episode_seed = f.episode_seed,
           .original_ops = f.trace.size(),
@@ -49,13 +50,13 @@ void check_threads_args(const ThreadsArgs& a, const conform::DriverSource& src) 
                     *a.ops, a.threads));
 }
 
-int run_threaded_check(const ThreadsArgs& a, const conform::DriverSource& src) {
+int run_threaded_check(const ThreadsArgs& a, const conform::DriverSource& src, Results& results) {
   check_threads_args(a, src);
   const FindingTarget target{a.out, a.driver, "contract", std::nullopt};
   check_finding_target(target, src);
   InterruptGuard interrupt;
   const uint64_t ops = a.ops.value_or(a.seconds ? 0 : 100000);
-  Progress progress(fmt::format("check {} --threads {}", a.driver, a.threads), ops);
+  Progress progress(fmt::format("check {} --threads {}", a.driver, a.threads), ops, a.seconds);
   conform::ConcurrentCampaignOptions o{.threads = a.threads, .seed = a.seed, .ops = ops};
   o.seconds = a.seconds.value_or(0);
   o.check.table_memory = a.table_memory;
@@ -73,19 +74,34 @@ int run_threaded_check(const ThreadsArgs& a, const conform::DriverSource& src) {
     throw UsageError(e.what());
   }
   progress.finish();
-  for (const conform::ConcurrentFinding& f : r.findings)
-    report_finding(target, src, as_finding(f, a.threads), f.episode_seed);
+  ResultCase c{.name = fmt::format("threads={}", a.threads),
+               .seconds = r.seconds,
+               .fields = {{"ops", r.ops}, {"episodes", r.episodes}}};
+  for (const conform::ConcurrentFinding& f : r.findings) {
+    c.findings.push_back(report_finding(target, src, as_finding(f, a.threads), f.episode_seed));
+    const auto n = r.occurrences.find(c.findings.back().signature);
+    if (n != r.occurrences.end()) c.findings.back().occurrences = n->second;
+  }
   for (const auto& [sig, n] : r.occurrences) fmt::print("found {} time(s): {}\n", n, sig);
-  fmt::print(
+  c.log.push_back(fmt::format(
       "races: {} table install(s) and {} split(s) lost their race (a table freed by the "
-      "call that allocated it) in {} episode(s)\n",
-      r.races.installs_lost, r.races.splits_lost, r.episodes);
+      "call that allocated it) in {} episode(s)",
+      r.races.installs_lost, r.races.splits_lost, r.episodes));
+  fmt::print("{}\n", c.log.back());
+  if (!r.findings.empty()) {
+    c.verdict = Verdict::kFail;
+    c.message = c.findings.front().message;
+  }
+  results.cases.push_back(std::move(c));
   const bool interrupted = interrupt.flag().load();
   if (interrupted) fmt::print("interrupted: the counts cover the ops run until then\n");
   fmt::print("summary: driver={} threads={} ops={} violations={} seconds={:.2f} ops_per_s={:.0f}\n",
              printable(a.driver), a.threads, r.ops, r.findings.size(), r.seconds,
              r.seconds > 0 ? static_cast<double>(r.ops) / r.seconds : 0.0);
   std::fflush(stdout);
+  results.summary = {{"driver", a.driver},   {"threads", uint64_t{a.threads}},
+                     {"ops", r.ops},         {"violations", uint64_t{r.findings.size()}},
+                     {"seconds", r.seconds}, {"interrupted", interrupted}};
   if (!r.findings.empty()) return kExitViolation;
   return interrupted ? kExitInterrupted : kExitOk;
 }

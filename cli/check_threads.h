@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "cli/results.h"
 #include "conform/concurrent.h"
 #include "conform/registry.h"
 
@@ -27,6 +28,7 @@ struct ThreadsArgs {
 void check_threads_args(const ThreadsArgs& a, const conform::DriverSource& src);
 
 // Runs the campaign, reports each finding as a trace file and the lost races; the exit code.
-int run_threaded_check(const ThreadsArgs& a, const conform::DriverSource& src);
+// Its case in `results` is named threads=N.
+int run_threaded_check(const ThreadsArgs& a, const conform::DriverSource& src, Results& results);
 
 }  // namespace iommu::cli

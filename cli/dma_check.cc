@@ -10,6 +10,7 @@
 
 #include "cli/command.h"
 #include "cli/episodes.h"
+#include "cli/progress.h"
 #include "cli/text.h"
 #include "conform/registry.h"
 #include "conform/trace.h"
@@ -38,7 +39,7 @@ struct Found {
   uint64_t seed = 0;
 };
 
-void report(const DmaCheckArgs& a, Found f) {
+ResultFinding report(const DmaCheckArgs& a, Found f) {
   fmt::print("VIOLATION: {}\n", printable(f.violation.message()));
   conform::DmaTrace small = conform::minimize_dma_trace(f.trace, f.violation.rule);
   const conform::DmaRunResult again = conform::run_dma_trace(small);
@@ -55,23 +56,40 @@ void report(const DmaCheckArgs& a, Found f) {
   std::filesystem::create_directories(a.out, ec);
   std::ofstream file(path);
   file << conform::format_dma_trace(small);
+  ResultFinding r{.signature = v.rule,
+                  .check = v.rule,
+                  .message = printable(v.message()),
+                  .trace = path.string(),
+                  .trace_ops = small.ops.size(),
+                  .minimized = again.violation.has_value(),
+                  .seed = f.seed};
   if (!file) {
     fmt::print("the finding could not be written to {}; here it is:\n{}", path.string(),
                conform::format_dma_trace(small));
-    return;
+    r.trace.clear();
+    return r;
   }
   if (again.violation)
     fmt::print("finding (minimized to {} ops): {}\n", small.ops.size(), path.string());
   else  // a violation that depends on more than the ops (it should not happen): kept whole
     fmt::print("finding (NOT minimized: the shorter trace did not fail again): {}\n",
                path.string());
+  return r;
+}
+
+// The case's name: the invalidation modes run, e.g. "strict per-cpu single".
+std::string modes_name(const std::vector<conform::DmaMode>& modes) {
+  std::string name;
+  for (conform::DmaMode m : modes)
+    name += (name.empty() ? "" : " ") + std::string(conform::dma_mode_name(m));
+  return name;
 }
 
 }  // namespace
 
 bool is_dma_driver(const std::string& name) { return name.rfind("dma:", 0) == 0; }
 
-int run_dma_check(const DmaCheckArgs& a) {
+int run_dma_check(const DmaCheckArgs& a, Results& results) {
   const std::string format = format_of(a.driver);
   const auto caller = a.hostile ? conform::CallerMode::kHostile : conform::CallerMode::kContract;
   const EpisodeFn<Found> run = [&](uint64_t seed, uint64_t e, uint64_t n,
@@ -89,9 +107,9 @@ int run_dma_check(const DmaCheckArgs& a) {
     }
     return out;
   };
-  return run_episodes<Found>(a.driver, {.seed = a.seed, .ops = a.ops, .seconds = a.seconds,
-                                        .jobs = a.jobs},
-                             run, [&](Found& f) { report(a, std::move(f)); });
+  return run_episodes<Found>(
+      a.driver, {.seed = a.seed, .ops = a.ops, .seconds = a.seconds, .jobs = a.jobs}, run,
+      [&](Found& f) { return report(a, std::move(f)); }, results, modes_name(a.modes));
 }
 
 bool is_dma_trace_file(const std::string& path) {
@@ -125,7 +143,7 @@ int run_dma_replay(const std::string& path) {
   return kExitOk;
 }
 
-int run_dma_mutants(const std::string& only, double seconds_per, uint64_t seed) {
+int run_dma_mutants(const std::string& only, double seconds_per, uint64_t seed, Results& results) {
   std::string names;
   bool known = only.empty();
   for (const conform::DmaMutantSpec& s : conform::dma_mutant_specs()) {
@@ -137,18 +155,23 @@ int run_dma_mutants(const std::string& only, double seconds_per, uint64_t seed) 
   size_t run = 0, killed = 0;
   fmt::print("{:<26} {:<9} {:<20} {:>9} {:>8}  {}\n", "mutant", "result", "check", "seconds", "ops",
              "models");
+  Progress progress("mutants dma", only.empty() ? conform::dma_mutant_specs().size() : 1,
+                    std::nullopt, "mutants");
   for (const conform::DmaMutantSpec& s : conform::dma_mutant_specs()) {
     if (!only.empty() && s.name != only) continue;
-    fmt::print(stderr, "mutant {} on dma:arm-64-lpae-s1-4k ({})...\n", s.name,
-               conform::dma_mode_name(s.mode));
+    progress.update(run, fmt::format("{} on dma:arm-64-lpae-s1-4k ({})", s.name,
+                                     conform::dma_mode_name(s.mode)));
     const conform::MutantKill k = conform::dma_mutant_kill(s, seconds_per, seed);
     ++run;
     killed += k.killed;
     fmt::print("{:<26} {:<9} {:<20} {:>9.2f} {:>8}  {}\n", s.name, k.killed ? "killed" : "SURVIVED",
                k.killed ? k.check : "-", k.seconds, k.ops, s.models);
     if (k.killed) fmt::print("    {} (minimized to {} ops)\n", printable(k.violation), k.trace_ops);
+    results.cases.push_back(mutant_case(std::string(s.name), std::string(s.models), k));
   }
+  progress.finish();
   fmt::print("summary: mutants={} killed={} survived={}\n", run, killed, run - killed);
+  results.summary = mutants_summary(run, killed);
   return killed == run ? kExitOk : kExitViolation;
 }
 

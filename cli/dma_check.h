@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/results.h"
 #include "conform/dma_checker.h"
 
 namespace iommu::cli {
@@ -26,11 +27,11 @@ struct DmaCheckArgs {
 
 bool is_dma_driver(const std::string& name);
 // Exit code as `check` gives it; UsageError for a format impl does not have.
-int run_dma_check(const DmaCheckArgs& args);
+int run_dma_check(const DmaCheckArgs& args, Results& results);
 // Whether the file at path is a DMA trace (false when it cannot be read: `replay` reports that).
 bool is_dma_trace_file(const std::string& path);
 int run_dma_replay(const std::string& path);
 // The DMA layer's bug zoo; exit 0 iff every one run is killed. UsageError for an unknown name.
-int run_dma_mutants(const std::string& only, double seconds_per, uint64_t seed);
+int run_dma_mutants(const std::string& only, double seconds_per, uint64_t seed, Results& results);
 
 }  // namespace iommu::cli

@@ -20,6 +20,7 @@
 #include "cli/command.h"
 #include "cli/interrupt.h"
 #include "cli/progress.h"
+#include "cli/results.h"
 
 namespace iommu::cli {
 
@@ -49,14 +50,16 @@ inline uint64_t episode_seed(uint64_t seed, unsigned job, uint64_t episode) {
   return z ^ (z >> 31);
 }
 
-// The exit code of `check`.
+// The exit code of `check`. The campaign is one case of `results`, named `name`; report(f)
+// prints the finding, writes its trace and returns it for the CI formats.
 template <class Finding>
 int run_episodes(const std::string& driver, const EpisodeBudget& b, const EpisodeFn<Finding>& run,
-                 const std::function<void(Finding&)>& report) {
+                 const std::function<ResultFinding(Finding&)>& report, Results& results,
+                 const std::string& name) {
   constexpr uint64_t kEpisodeOps = 2000;
   const uint64_t total = b.ops.value_or(b.seconds ? 0 : 100000);
   InterruptGuard interrupt;
-  Progress progress("check " + driver, total);
+  Progress progress("check " + driver, total, b.seconds);
   const auto start = std::chrono::steady_clock::now();
   auto out_of_time = [&] {
     return b.seconds &&
@@ -98,13 +101,22 @@ int run_episodes(const std::string& driver, const EpisodeBudget& b, const Episod
   for (std::thread& t : threads) t.join();
   progress.finish();
   if (error && !found) throw UsageError(fmt::format("driver '{}': {}", driver, *error));
-  if (found) report(*found);
+  const double seconds = progress.seconds();
+  const double ops_per_s = seconds > 0 ? static_cast<double>(done.load()) / seconds : 0.0;
+  ResultCase c{.name = name, .seconds = seconds, .fields = {{"ops", done.load()}}};
+  if (found) {
+    c.findings.push_back(report(*found));
+    c.verdict = Verdict::kFail;
+    c.message = c.findings.back().message;
+  }
+  results.cases.push_back(std::move(c));
   const bool interrupted = interrupt.flag().load() && !found;
   if (interrupted) fmt::print("interrupted: the counts cover the ops run until then\n");
-  const double seconds = progress.seconds();
   fmt::print("summary: driver={} ops={} violations={} seconds={:.2f} ops_per_s={:.0f}\n", driver,
-             done.load(), found ? 1 : 0, seconds,
-             seconds > 0 ? static_cast<double>(done.load()) / seconds : 0.0);
+             done.load(), found ? 1 : 0, seconds, ops_per_s);
+  results.summary = {
+      {"driver", driver},   {"ops", done.load()},     {"violations", uint64_t{found ? 1u : 0u}},
+      {"seconds", seconds}, {"ops_per_s", ops_per_s}, {"interrupted", interrupted}};
   if (found) return kExitViolation;
   return interrupted ? kExitInterrupted : kExitOk;
 }

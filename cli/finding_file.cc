@@ -79,8 +79,20 @@ std::string finding_stem(const FindingTarget& target, const std::string& check, 
                      file_safe(target.caller), seed, file_safe(check));
 }
 
-void report_finding(const FindingTarget& target, const conform::DriverSource& src,
-                    const conform::Finding& f, uint64_t seed) {
+ResultFinding result_finding(const conform::Finding& f, uint64_t seed) {
+  return {.signature = f.signature,
+          .check = f.minimized.check,
+          .op = f.minimized.op_index + 1,
+          .message = printable(f.minimized.message()),
+          .trace = "",
+          .trace_ops = f.ops.size(),
+          .minimized = f.cut_short.empty(),
+          .seed = seed};
+}
+
+ResultFinding report_finding(const FindingTarget& target, const conform::DriverSource& src,
+                             const conform::Finding& f, uint64_t seed) {
+  ResultFinding result = result_finding(f, seed);
   fmt::print("VIOLATION: {}\n", printable(f.violation.message()));
   const conform::Trace trace = finding_trace(target, src, f, seed);
   const char* what = f.cut_short.empty() ? "minimized" : "unminimized";
@@ -89,11 +101,13 @@ void report_finding(const FindingTarget& target, const conform::DriverSource& sr
         target.out, finding_stem(target, f.violation.check, seed), trace,
         [&](const std::string& p) { return finding_comment(target, f, seed, p); });
     fmt::print("{} trace ({} ops): {}\n", what, f.ops.size(), path);
+    result.trace = path;
   } catch (const conform::TraceError& e) {
     fmt::print("{} trace ({} ops) not written ({}); here it is:\n{}", what, f.ops.size(), e.what(),
                conform::format_trace(trace, finding_comment(target, f, seed, "FILE")));
   }
   std::fflush(stdout);
+  return result;
 }
 
 }  // namespace iommu::cli

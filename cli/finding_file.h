@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "cli/results.h"
 #include "conform/campaign.h"
 #include "conform/registry.h"
 
@@ -27,8 +28,12 @@ std::string finding_stem(const FindingTarget& target, const std::string& check, 
 
 // Prints "VIOLATION: ..." and then the path of the minimized trace (unminimized when its
 // minimization was cut short, and said so in its comment) written as a new file in
-// target.out, or, when it cannot be written, why and the trace itself on stdout.
-void report_finding(const FindingTarget& target, const conform::DriverSource& src,
-                    const conform::Finding& f, uint64_t seed);
+// target.out, or, when it cannot be written, why and the trace itself on stdout. Returns the
+// finding for the CI formats, its trace's path in it (empty when it was not written).
+ResultFinding report_finding(const FindingTarget& target, const conform::DriverSource& src,
+                             const conform::Finding& f, uint64_t seed);
+
+// The finding for the CI formats, as its minimized trace reproduces it, without a trace path.
+ResultFinding result_finding(const conform::Finding& f, uint64_t seed);
 
 }  // namespace iommu::cli

@@ -12,6 +12,7 @@
 #include "cli/command.h"
 #include "cli/episodes.h"
 #include "cli/finding_file.h"
+#include "cli/progress.h"
 #include "cli/text.h"
 #include "conform/iopt_checker.h"
 #include "conform/iopt_trace.h"
@@ -117,16 +118,21 @@ std::optional<Found> episode(const conform::DriverSource& src, const std::string
                .minimization = d.substr(0, nl)};
 }
 
-
-void report(const IoptCheckArgs& a, const Found& f) {
+ResultFinding report(const IoptCheckArgs& a, const Found& f) {
   fmt::print("VIOLATION: {}\n", printable(f.violation));
   const std::string caller = a.hostile ? "hostile" : "contract";
+  ResultFinding r{.signature = conform::iopt_rule(f.violation),
+                  .check = conform::iopt_rule(f.violation),
+                  .message = printable(f.violation),
+                  // "minimized from N ops", or "NOT fully minimized ..." (finding() above)
+                  .minimized = f.minimization.rfind("minimized", 0) == 0,
+                  .seed = f.seed};
   if (f.trace.empty()) {  // a crash, exit or hang of the driver in an isolated episode
     fmt::print(
         "the driver ended the episode (seed {}) before a trace could be made; rerun with "
         "--seed {} --ops {} to see it again\n",
         f.seed, a.seed, a.ops.value_or(100000));
-    return;
+    return r;
   }
   const conform::IoptTrace t = conform::parse_iopt_trace(f.trace, "the episode's trace");
   auto comment = [&](const std::string& path) {
@@ -144,14 +150,17 @@ void report(const IoptCheckArgs& a, const Found& f) {
                      conform::iopt_rule(f.violation), f.seed),
         [&](const std::string& p) { return conform::format_iopt_trace(t, comment(p)); });
     fmt::print("trace ({} ops): {}\n", t.ops.size(), path);
+    r.trace = path;
   } catch (const conform::TraceError& e) {
     fmt::print("trace ({} ops) not written ({}); here it is:\n{}", t.ops.size(), e.what(),
                conform::format_iopt_trace(t, comment("FILE")));
   }
+  r.trace_ops = t.ops.size();
+  return r;
 }
 
-void write_mutant_trace(const std::string& out, iopt::Mutant m, const conform::IoptScenario& s,
-                        const conform::IoptFinding& f) {
+std::string write_mutant_trace(const std::string& out, iopt::Mutant m,
+                               const conform::IoptScenario& s, const conform::IoptFinding& f) {
   conform::IoptTrace t = conform::iopt_trace_of(s, f.ops);
   t.driver = "iopt:arm-64-lpae-s1-4k";
   std::error_code ec;
@@ -165,6 +174,7 @@ void write_mutant_trace(const std::string& out, iopt::Mutant m, const conform::I
                              iopt::mutant_name(m), f.violation, p));
         });
     fmt::print("    trace: {}\n", path);
+    return path;
   } catch (const conform::TraceError& e) {
     throw UsageError(e.what());
   }
@@ -174,7 +184,7 @@ void write_mutant_trace(const std::string& out, iopt::Mutant m, const conform::I
 
 bool is_iopt_driver(const std::string& name) { return name.rfind("iopt:", 0) == 0; }
 
-int run_iopt_check(const IoptCheckArgs& a) {
+int run_iopt_check(const IoptCheckArgs& a, Results& results) {
   if (const std::string why = conform::driver_name_problem(a.driver); !why.empty())
     throw UsageError(fmt::format("--driver: {}", printable(why)));
   const conform::DriverSource src = domain_source(a);
@@ -185,9 +195,10 @@ int run_iopt_check(const IoptCheckArgs& a) {
     r.finding = episode(src, a.driver, seed, n, mode, interrupted, &r.ops);
     return r;
   };
-  return run_episodes<Found>(a.driver, {.seed = a.seed, .ops = a.ops, .seconds = a.seconds,
-                                        .jobs = a.jobs},
-                             run, [&](Found& f) { report(a, f); });
+  return run_episodes<Found>(
+      a.driver, {.seed = a.seed, .ops = a.ops, .seconds = a.seconds, .jobs = a.jobs}, run,
+      [&](Found& f) { return report(a, f); }, results,
+      fmt::format("storage over {} domains", kDomains));
 }
 
 int run_iopt_replay(const std::string& path, const std::optional<std::string>& driver,
@@ -243,7 +254,7 @@ int run_iopt_replay(const std::string& path, const std::optional<std::string>& d
 }
 
 int run_iopt_mutants(const std::string& only, double seconds_per, uint64_t seed,
-                     const std::string& out) {
+                     const std::string& out, Results& results) {
   std::string names;
   bool known = only.empty();
   for (iopt::Mutant m : iopt::kAllMutants) {
@@ -255,9 +266,11 @@ int run_iopt_mutants(const std::string& only, double seconds_per, uint64_t seed,
   size_t run = 0, killed = 0;
   fmt::print("{:<26} {:<9} {:<12} {:>9} {:>8}  {}\n", "mutant", "result", "check", "seconds", "ops",
              "models");
+  Progress progress("mutants iopt", only.empty() ? std::size(iopt::kAllMutants) : 1, std::nullopt,
+                    "mutants");
   for (iopt::Mutant m : iopt::kAllMutants) {
     if (!only.empty() && iopt::mutant_name(m) != only) continue;
-    fmt::print(stderr, "mutant {} on iopt:arm-64-lpae-s1-4k...\n", iopt::mutant_name(m));
+    progress.update(run, fmt::format("{} on iopt:arm-64-lpae-s1-4k", iopt::mutant_name(m)));
     std::pair<conform::IoptScenario, conform::IoptFinding> f;
     const conform::MutantKill k = conform::iopt_mutant_kill(m, seconds_per, seed, &f);
     ++run;
@@ -265,11 +278,17 @@ int run_iopt_mutants(const std::string& only, double seconds_per, uint64_t seed,
     fmt::print("{:<26} {:<9} {:<12} {:>9.2f} {:>8}  {}\n", iopt::mutant_name(m),
                k.killed ? "killed" : "SURVIVED", k.killed ? k.check : "-", k.seconds, k.ops,
                iopt::mutant_description(m));
-    if (!k.killed) continue;
-    fmt::print("    {} (minimized to {} ops)\n", k.violation, k.trace_ops);
-    if (!out.empty()) write_mutant_trace(out, m, f.first, f.second);
+    std::string trace;
+    if (k.killed) {
+      fmt::print("    {} (minimized to {} ops)\n", k.violation, k.trace_ops);
+      if (!out.empty()) trace = write_mutant_trace(out, m, f.first, f.second);
+    }
+    results.cases.push_back(mutant_case(std::string(iopt::mutant_name(m)),
+                                        std::string(iopt::mutant_description(m)), k, false, trace));
   }
+  progress.finish();
   fmt::print("summary: mutants={} killed={} survived={}\n", run, killed, run - killed);
+  results.summary = mutants_summary(run, killed);
   return killed == run ? kExitOk : kExitViolation;
 }
 

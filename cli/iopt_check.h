@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include "cli/results.h"
+
 namespace iommu::cli {
 
 struct IoptCheckArgs {
@@ -24,7 +26,7 @@ struct IoptCheckArgs {
 
 bool is_iopt_driver(const std::string& name);
 // Exit code as `check` gives it; UsageError for a driver the storage cannot use.
-int run_iopt_check(const IoptCheckArgs& args);
+int run_iopt_check(const IoptCheckArgs& args, Results& results);
 // `replay FILE` of an iopt trace (conform/iopt_trace.h): each op with the reference's and the
 // storage's errno, then the first violation. `driver` overrides the trace's.
 int run_iopt_replay(const std::string& path, const std::optional<std::string>& driver,
@@ -33,6 +35,6 @@ int run_iopt_replay(const std::string& path, const std::optional<std::string>& d
 // `mutants`; exit 0 iff every one run is killed. UsageError for an unknown --only name. With
 // `out`, each kill's minimized trace is written there.
 int run_iopt_mutants(const std::string& only, double seconds_per, uint64_t seed,
-                     const std::string& out);
+                     const std::string& out, Results& results);
 
 }  // namespace iommu::cli

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "cli/command.h"
+#include "cli/progress.h"
 #include "cli/text.h"
 #include "cli/version.h"
 #include "conform/model_limit.h"
@@ -37,7 +38,10 @@ int main(int argc, char** argv) {
   CLI::App app{"iommucheck: conformance and verification kit for IOMMU page-table code"};
   app.set_version_flag("--version", fmt::format("iommucheck {}", cli::kVersion));
   app.require_subcommand(1);
-  app.footer("Exit codes: 0 no violation, 1 violation found, 2 usage or configuration error.");
+  app.footer(
+      "Exit codes: 0 no violation, 1 violation found, 2 usage or configuration error.\n"
+      "Progress goes to stderr: a line rewritten on a terminal, else one every "
+      "IOMMUCHECK_PROGRESS_SECONDS (default 5).");
 
   cli::Action action;
   cli::add_drivers_command(app, action);
@@ -53,6 +57,7 @@ int main(int argc, char** argv) {
   try {
     reject_unknown_command(app, argc, argv);
     app.parse(argc, argv);
+    cli::show_linux_build_progress();
     return action();
   } catch (const CLI::Success& e) {
     return app.exit(e);

@@ -7,6 +7,8 @@
 #include "cli/command.h"
 #include "cli/dma_check.h"
 #include "cli/iopt_check.h"
+#include "cli/progress.h"
+#include "cli/results.h"
 #include "cli/text.h"
 #include "cli/validate.h"
 #include "conform/linux_build.h"
@@ -25,6 +27,7 @@ struct MutantsArgs {
   bool unmutated = false;
   std::string write_tree;
   std::string out;  // iopt: where the kills' traces go
+  ResultsOptions results;
 };
 
 std::string mutant_names() {
@@ -43,7 +46,7 @@ std::string linux_mutant_names() {
 
 // The kernel zoo: each mutant is a copy of the tree with one edit, built and checked. With
 // --unmutated, each mutant's configuration on the tree as it is (nothing may be killed).
-int run_linux_mutants(const MutantsArgs& a) {
+int run_linux_mutants(const MutantsArgs& a, Results& results) {
   if (a.kernel.empty())
     throw UsageError("--driver-source linux: give the Linux tree with --kernel DIR");
   const auto specs = conform::linux_mutant_specs();
@@ -65,10 +68,11 @@ int run_linux_mutants(const MutantsArgs& a) {
   size_t killed = 0, run = 0, not_applicable = 0;
   fmt::print("{:<26} {:<9} {:<12} {:>9} {:>8}  {}\n", "mutant", "result", "check", "seconds", "ops",
              "models");
+  Progress progress("mutants linux", a.only.empty() ? specs.size() : 1, std::nullopt, "mutants");
   for (const conform::LinuxMutantSpec& spec : specs) {
     if (!a.only.empty() && spec.name != a.only) continue;
-    fmt::print(stderr, "mutant {} on linux:{}{}...\n", spec.name, spec.format,
-               a.unmutated ? " (unmutated)" : "");
+    progress.update(run + not_applicable, fmt::format("{} on linux:{}{}", spec.name, spec.format,
+                                                      a.unmutated ? " (unmutated)" : ""));
     conform::LinuxMutantResult r;
     try {
       r = conform::run_linux_mutant(spec, a.kernel, a.seconds_per, a.seed, !a.unmutated);
@@ -78,6 +82,10 @@ int run_linux_mutants(const MutantsArgs& a) {
       not_applicable++;
       fmt::print("{:<26} {:<9} {:<12} {:>9} {:>8}  {}\n    {}\n", spec.name, "n/a", "-", "-", "-",
                  spec.models, e.what());
+      results.cases.push_back({.name = std::string(spec.name),
+                               .verdict = Verdict::kSkip,
+                               .message = fmt::format("not applicable: {}", e.what()),
+                               .log = {std::string(spec.models)}});
       continue;
     } catch (const conform::LinuxBuildError& e) {
       throw UsageError(fmt::format("mutant {}: {}", spec.name, e.what()));
@@ -88,18 +96,23 @@ int run_linux_mutants(const MutantsArgs& a) {
                r.killed ? "killed" : (a.unmutated ? "clean" : "SURVIVED"), r.killed ? r.check : "-",
                r.seconds, r.ops, spec.models);
     if (r.killed) fmt::print("    {} (minimized to {} ops)\n", printable(r.violation), r.trace_ops);
+    results.cases.push_back(mutant_case(spec.name, spec.models, r, a.unmutated));
   }
+  progress.finish();
   fmt::print("summary: mutants={} killed={} survived={} not-applicable={}{}\n", run, killed,
              run - killed, not_applicable, a.unmutated ? " (unmutated)" : "");
+  results.summary = {{"mutants", uint64_t{run}},
+                     {"killed", uint64_t{killed}},
+                     {"survived", uint64_t{run - killed}},
+                     {"not_applicable", uint64_t{not_applicable}},
+                     {"unmutated", a.unmutated}};
   if (a.unmutated) return killed == 0 ? kExitOk : kExitViolation;
   return killed == run ? kExitOk : kExitViolation;
 }
 
-int run_mutants(const MutantsArgs& a) {
-  if (a.source == "linux") return run_linux_mutants(a);
-  if (a.source == "iopt") return run_iopt_mutants(a.only, a.seconds_per, a.seed, a.out);
+// The seeded bugs of impl: one row per mutant.
+int run_impl_mutants(const MutantsArgs& a, Results& results) {
   if (!a.out.empty()) throw UsageError("--out: only with --driver-source iopt");
-  if (a.source == "dma") return run_dma_mutants(a.only, a.seconds_per, a.seed);
   if (a.unmutated) throw UsageError("--unmutated: only with --driver-source linux");
   const auto specs = conform::mutant_specs();
   auto named = [&](const conform::MutantSpec& s) { return s.name == a.only; };
@@ -109,9 +122,10 @@ int run_mutants(const MutantsArgs& a) {
   size_t killed = 0, run = 0;
   fmt::print("{:<26} {:<9} {:<12} {:>9} {:>8}  {}\n", "mutant", "result", "check", "seconds", "ops",
              "models");
+  Progress progress("mutants impl", a.only.empty() ? specs.size() : 1, std::nullopt, "mutants");
   for (const conform::MutantSpec& spec : conform::mutant_specs()) {
     if (!a.only.empty() && spec.name != a.only) continue;
-    fmt::print(stderr, "mutant {} on {}...\n", spec.name, spec.format);
+    progress.update(run, fmt::format("{} on {}", spec.name, spec.format));
     const conform::MutantResult r = conform::run_mutant(spec, a.seconds_per, a.seed);
     run++;
     killed += r.killed;
@@ -119,9 +133,37 @@ int run_mutants(const MutantsArgs& a) {
                r.killed ? "killed" : "SURVIVED", r.killed ? r.check : "-", r.seconds, r.ops,
                spec.models);
     if (r.killed) fmt::print("    {} (minimized to {} ops)\n", printable(r.violation), r.trace_ops);
+    results.cases.push_back(mutant_case(spec.name, spec.models, r));
   }
+  progress.finish();
   fmt::print("summary: mutants={} killed={} survived={}\n", run, killed, run - killed);
+  results.summary = mutants_summary(run, killed);
   return killed == run ? kExitOk : kExitViolation;
+}
+
+int run_mutants(const MutantsArgs& a) {
+  ResultsOutput output(a.results);
+  Results results{.command = "mutants",
+                  .suite = "mutants " + a.source,
+                  .config = {{"driver_source", a.source},
+                             {"seconds_per", a.seconds_per},
+                             {"seed", a.seed},
+                             {"only", a.only},
+                             {"kernel", a.kernel},
+                             {"unmutated", a.unmutated}}};
+  if (a.source == "linux") {
+    if (!a.write_tree.empty() && output.active())
+      throw UsageError("--write-tree runs no mutant: --junit, --ktap and --json need a run");
+    results.exit_code = run_linux_mutants(a, results);
+  } else if (a.source == "iopt") {
+    results.exit_code = run_iopt_mutants(a.only, a.seconds_per, a.seed, a.out, results);
+  } else if (a.source == "dma") {
+    if (!a.out.empty()) throw UsageError("--out: only with --driver-source iopt");
+    results.exit_code = run_dma_mutants(a.only, a.seconds_per, a.seed, results);
+  } else {
+    results.exit_code = run_impl_mutants(a, results);
+  }
+  return output.write(results);
 }
 
 }  // namespace
@@ -152,6 +194,7 @@ void add_mutants_command(CLI::App& app, Action& action) {
   cmd->add_flag("--unmutated", a->unmutated,
                 "linux: run each mutant's configuration on the tree as it is (exit 0 iff none "
                 "is killed)");
+  add_results_options(cmd, a->results);
   cmd->callback([&action, a] { action = [a] { return run_mutants(*a); }; });
 }
 

@@ -3,6 +3,7 @@ set(_hint "run scripts/install-deps.sh")
 
 find_package(fmt REQUIRED)
 find_package(CLI11 REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)  # the CLI's --json (cli/results.cc)
 find_package(GTest REQUIRED)
 find_package(rapidcheck REQUIRED)
 find_package(benchmark REQUIRED)

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 namespace iommu::conform {
@@ -230,6 +231,25 @@ std::vector<std::string> kernel_flags(const fs::path& work, const fs::path& entr
   return f;
 }
 
+// Who is told about each compiler run of a build (set_linux_build_observer).
+LinuxBuildObserver& observer() {
+  static LinuxBuildObserver o;
+  return o;
+}
+
+// Counts a build's compiler runs for the observer: `what` is starting, `done` have finished.
+struct Steps {
+  std::string tree;
+  size_t total;
+  size_t done = 0;
+  void start(const std::string& what) {
+    if (observer()) observer()({tree, done++, total, what});
+  }
+  void finish() const {
+    if (observer()) observer()({tree, total, total, "done"});
+  }
+};
+
 // Compiles everything into `work`: the tree's files are copied to work/src first, so that the
 // kernel's __FILE__ is its path in the tree (what WARN reports) whatever DIR was given.
 void build_into(const fs::path& tree, const Inputs& in, const fs::path& work, const fs::path& entry,
@@ -240,8 +260,12 @@ void build_into(const fs::path& tree, const Inputs& in, const fs::path& work, co
     fs::copy_file(tree / rel, src / rel, fs::copy_options::overwrite_existing);
   }
   std::vector<std::string> objects;
+  // The variants first: their number makes the count of compiler runs known.
+  const std::vector<std::string> variants = list_variants(tree, work, options);
+  Steps steps{tree.string(), std::size(kSources) + std::size(kShimSources) + 2 * variants.size()};
   auto cc = [&](const std::string& source, const std::string& object,
-                const std::vector<std::string>& more) {
+                const std::vector<std::string>& more, const std::string& what = "") {
+    steps.start("compiling " + (what.empty() ? source : what));
     std::vector<std::string> argv = base_flags(src, options);
     argv.insert(argv.end(), more.begin(), more.end());
     argv.insert(argv.end(), {"-c", source, "-o", (work / object).string()});
@@ -256,12 +280,14 @@ void build_into(const fs::path& tree, const Inputs& in, const fs::path& work, co
     const std::string obj = std::string("shim-") + fs::path(file).stem().string() + ".o";
     std::vector<std::string> shim_flags = {"-Wall"};
     if (options.coverage) shim_flags.push_back("-DLXSHIM_COVERAGE=1");
-    cc((shim_dir() / file).string(), obj, shim_flags);
+    cc((shim_dir() / file).string(), obj, shim_flags, std::string("shim ") + file);
     objects.push_back((work / obj).string());
   }
-  for (const std::string& name : list_variants(tree, work, options)) {
+  for (const std::string& name : variants) {
     const std::string obj = "variant-" + name + ".o";
-    cc((shim_dir() / "variant.c").string(), obj, {fmt::format("-DLXSHIM_VARIANT=\"{}\"", name)});
+    cc((shim_dir() / "variant.c").string(), obj, {fmt::format("-DLXSHIM_VARIANT=\"{}\"", name)},
+       "variant " + name);
+    steps.start("linking linux-" + name + ".so");
     std::vector<std::string> link = {options.compiler};
     link.insert(link.end(), std::begin(kLinkFlags), std::end(kLinkFlags));
     if (options.coverage) link.push_back("--coverage");
@@ -271,9 +297,12 @@ void build_into(const fs::path& tree, const Inputs& in, const fs::path& work, co
     link.insert(link.end(), {(work / obj).string(), "-lpthread"});
     compile(tree, work, link, "linux-" + name + ".so (link)");
   }
+  steps.finish();
 }
 
 }  // namespace
+
+void set_linux_build_observer(LinuxBuildObserver o) { observer() = std::move(o); }
 
 std::vector<std::string> linux_source_files(const fs::path& kernel_dir) {
   std::error_code ec;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -43,6 +44,18 @@ struct LinuxBuild {
   std::map<std::string, std::filesystem::path> plugins;
   std::map<std::string, std::string> unavailable;
 };
+
+// One compiler run of a build that is not in the cache: `what` ("compiling
+// drivers/iommu/io-pgtable-arm.c", "linking linux-arm-v7s.so") starts, `done` of `total` have
+// finished; a last call with done == total ends the build.
+struct LinuxBuildStep {
+  std::string tree;
+  size_t done = 0, total = 0;
+  std::string what;
+};
+using LinuxBuildObserver = std::function<void(const LinuxBuildStep&)>;
+// Every build of this process from now on tells `o` (the CLI's progress line); empty: nobody.
+void set_linux_build_observer(LinuxBuildObserver o);
 
 // The source files taken from a tree, relative to its root.
 std::vector<std::string> linux_source_files(const std::filesystem::path& kernel_dir);

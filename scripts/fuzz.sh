@@ -50,6 +50,11 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
 # -ignore_crashes keeps the campaign going after a finding; each one lands in ${out}/.
+# Beside libFuzzer's lines, one every FUZZ_PROGRESS_SECONDS (default 60) with the time left and
+# the findings so far (scripts/fuzz-progress.sh).
+scripts/fuzz-progress.sh "${out}" "${seconds}" "${FUZZ_PROGRESS_SECONDS:-60}" &
+watcher=$!
+trap 'kill "${watcher}" 2>/dev/null' EXIT
 set +e
 "${build}/fuzz/${target}" -fork="${jobs}" -ignore_crashes=1 -ignore_timeouts=1 \
   -ignore_ooms=1 ${extra[@]+"${extra[@]}"} -max_total_time="${seconds}" -timeout=10 \
@@ -58,6 +63,7 @@ set +e
   "${out}/corpus" "fuzz/corpus/${target}"
 status=$?
 set -e
+kill "${watcher}" 2>/dev/null
 
 shopt -s nullglob
 findings=("${out}"/crash-* "${out}"/leak-* "${out}"/timeout-* "${out}"/oom-*)

@@ -7,7 +7,7 @@ packages=(
   cmake g++ make ninja-build
   clang-14 libclang-rt-14-dev llvm-14
   libgtest-dev libgmock-dev librapidcheck-dev
-  libz3-dev libfmt-dev libcli11-dev libbenchmark-dev
+  libz3-dev libfmt-dev libcli11-dev libbenchmark-dev nlohmann-json3-dev
   gcovr
   help2man pkg-config groff-base man-db dpkg-dev file  # install: man page, plugins, .deb
 )

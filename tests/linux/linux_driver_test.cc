@@ -281,10 +281,22 @@ TEST(LinuxBuild, CompileErrorNamesTheFileAndCompilerMessage) {
   std::ofstream(tree / "drivers/iommu/io-pgtable-dart.c", std::ios::app) << "int broken = ;\n";
   LinuxBuildOptions b;
   b.cache_dir = fs::path(testing::TempDir()) / "iommucheck-bad-cache";
+  // The build's steps as the CLI's progress line sees them, up to the one that fails.
+  std::vector<LinuxBuildStep> steps;
+  set_linux_build_observer([&](const LinuxBuildStep& s) { steps.push_back(s); });
   try {
     build_linux_drivers(tree, b);
+    set_linux_build_observer({});
     FAIL() << "a tree that does not compile was built";
   } catch (const LinuxBuildError& e) {
+    set_linux_build_observer({});
+    ASSERT_EQ(steps.size(), 4u);  // io-pgtable.c, -arm.c, -arm-v7s.c, then -dart.c failed
+    for (size_t i = 0; i < steps.size(); i++) {
+      EXPECT_EQ(steps[i].done, i);
+      EXPECT_GT(steps[i].total, 11u);  // 4 kernel files, 7 shim files, 2 per variant
+      EXPECT_EQ(steps[i].tree, tree.string());
+    }
+    EXPECT_EQ(steps.back().what, "compiling drivers/iommu/io-pgtable-dart.c");
     EXPECT_NE(std::string(e.what()).find("compiling drivers/iommu/io-pgtable-dart.c failed"),
               std::string::npos)
         << e.what();
