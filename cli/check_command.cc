@@ -19,6 +19,7 @@
 #include "cli/interrupt.h"
 #include "cli/iopt_check.h"
 #include "cli/progress.h"
+#include "cli/report.h"
 #include "cli/validate.h"
 #include "conform/baseline.h"
 #include "conform/campaign.h"
@@ -50,6 +51,8 @@ struct CheckArgs {
   conform::Baseline baseline;  // loaded by run_check
   std::string flush_queue;     // dma: drivers: per-cpu or single (implies lazy)
   bool invalidation_given = false;
+  std::string report_dir;
+  Report* report = nullptr;  // run_check's, for --report
 };
 
 // Job j runs seed + j; the op budget is split between jobs.
@@ -88,6 +91,45 @@ void check_args(const CheckArgs& a, const conform::DriverSource& src) {
                                  a.seed, a.jobs, a.seed, a.jobs - 1));
   if (a.table_memory) check_table_memory(a.table_memory, src.info.config.oas);
   check_finding_target({a.out, a.driver, a.caller}, src);
+}
+
+// What --report shows of a run and its domains (cli/report.h).
+void report_config(Report& r, const CheckArgs& a) {
+  r.config("driver", a.driver);
+  if (!a.kernel.empty()) r.config("kernel", a.kernel);
+  r.config("caller", a.caller);
+  r.config("seed", fmt::format("{} (job j runs seed + j)", a.seed));
+  r.config("budget", a.seconds ? fmt::format("{} s", *a.seconds)
+                               : fmt::format("{} ops", a.ops.value_or(100000)));
+  r.config("jobs", fmt::format("{}", a.jobs));
+  r.config("IOMMU model", a.domain.matrix ? "every one that fits (--matrix)"
+                                          : a.domain.iommu.empty() ? "the format's default"
+                                                                   : a.domain.iommu);
+  r.config("invalidation", a.domain.matrix ? "strict and lazy" : a.domain.invalidation);
+  r.config("non-present caching", a.domain.np_caching ? "on" : "off");
+  const bool keep_going =
+      a.keep_going || ((a.seconds || !a.baseline_path.empty()) && !a.stop_at_first);
+  r.config("after a finding", keep_going ? "minimize it and go on" : "stop");
+  if (!a.baseline_path.empty()) r.config("baseline", a.baseline_path);
+  r.config("findings directory (--out)", a.out);
+}
+
+void report_domain(const CheckArgs& a, const DomainRun& run,
+                   const std::vector<conform::CampaignReport>& reports) {
+  a.report->config("domain", run.label);
+  uint64_t ops = 0;
+  for (const conform::CampaignReport& r : reports) ops += r.ops;
+  a.report->sample(ops);
+  for (unsigned j = 0; j < reports.size(); j++) {
+    a.report->add_op_mix(reports[j].op_mix);
+    for (const conform::Finding& f : reports[j].findings) {
+      ReportFinding r =
+          report_finding_data({a.out, a.driver, a.caller, run.iommu}, run.source, f, a.seed + j);
+      r.domain = run.label;
+      r.known = a.baseline.find(a.driver, f.signature) != nullptr;
+      a.report->add(std::move(r));
+    }
+  }
 }
 
 // What every job returned, merged: distinct findings in job order (a signature found by two
@@ -149,6 +191,7 @@ DomainTally run_domain(const CheckArgs& all, const DomainRun& run, const DomainB
   conform::SignatureSet seen;
   const std::string what = a.domain.matrix ? fmt::format("{} [{}]", a.driver, run.label) : a.driver;
   Progress progress("check " + what, a.ops.value_or(a.seconds ? 0 : 100000));
+  a.report->start_domain();
   auto job = [&](unsigned j) {
     conform::CampaignOptions o = job_options(a, j, stop, interrupted);
     o.check.iommu = run.iommu;
@@ -159,6 +202,7 @@ DomainTally run_domain(const CheckArgs& all, const DomainRun& run, const DomainB
       last[j] = n;
       std::lock_guard lock(mu);
       progress.update(done);
+      a.report->sample(done);
     };
     o.minimize_progress = [&](const conform::MinimizeProgress& p) {
       std::lock_guard lock(mu);
@@ -178,6 +222,7 @@ DomainTally run_domain(const CheckArgs& all, const DomainRun& run, const DomainB
   for (unsigned j = 0; j < a.jobs; j++) threads.emplace_back(job, j);
   for (std::thread& t : threads) t.join();
   progress.finish();
+  report_domain(a, run, reports);
   const Merged merged = merge(a, reports);
   if (error) {
     // A job that stopped without a verdict (a model limit, say) does not hide another's finding.
@@ -264,6 +309,9 @@ int run_check(CheckArgs& a) {
     }
   }
   start_coverage(a.coverage_dir, a.driver);
+  Report report(a.report_dir, "check " + a.driver);
+  report_config(report, a);
+  a.report = &report;
   conform::DriverSource src;
   try {
     src = conform::resolve_driver(a.driver, a.kernel);
@@ -291,6 +339,14 @@ int run_check(CheckArgs& a) {
       a.baseline_path.empty() ? "" : fmt::format(" known={}", total.known);
   fmt::print("summary: driver={} ops={} violations={}{} seconds={:.2f} ops_per_s={:.0f}\n",
              a.driver, total.ops, total.violations, known, total.seconds, total.ops_per_s);
+  report.summary("ops", fmt::format("{}", total.ops));
+  report.summary("violations", fmt::format("{}", total.violations));
+  if (!a.baseline_path.empty()) report.summary("known", fmt::format("{}", total.known));
+  report.summary("seconds", fmt::format("{:.2f}", total.seconds));
+  report.summary("ops per second", fmt::format("{:.0f}", total.ops_per_s));
+  if (interrupted) report.summary("interrupted", "yes: the counts cover the ops run until then");
+  report.coverage(a.coverage_dir);
+  report.write();
   if (total.violations != 0) return kExitViolation;
   return interrupted ? kExitInterrupted : kExitOk;
 }
@@ -362,9 +418,14 @@ void add_check_command(CLI::App& app, Action& action) {
                   "counts as a hang")
       ->check(CLI::Range(0.001, 3600.0))
       ->capture_default_str();
+  add_report_option(cmd, o->report_dir);
   add_coverage_option(cmd, o->coverage_dir);
   cmd->callback([&action, o, inv] {
     o->invalidation_given = inv->count() > 0;
+    if (!o->report_dir.empty() &&
+        (is_iopt_driver(o->driver) || is_dma_driver(o->driver) || o->threads > 1))
+      throw UsageError("--report: the campaigns of iopt: and dma: drivers and of --threads are "
+                       "not reported; it reports the page-table campaign");
     action = [o] { return run_check(*o); };
   });
 }
