@@ -114,6 +114,18 @@ void report_config(Report& r, const CheckArgs& a) {
   r.config("findings directory (--out)", a.out);
 }
 
+// The summary line's figures, the coverage, and the page.
+void write_report(Report& r, const CheckArgs& a, const DomainTally& total, bool interrupted) {
+  r.summary("ops", fmt::format("{}", total.ops));
+  r.summary("violations", fmt::format("{}", total.violations));
+  if (!a.baseline_path.empty()) r.summary("known", fmt::format("{}", total.known));
+  r.summary("seconds", fmt::format("{:.2f}", total.seconds));
+  r.summary("ops per second", fmt::format("{:.0f}", total.ops_per_s));
+  if (interrupted) r.summary("interrupted", "yes: the counts cover the ops run until then");
+  r.coverage(a.coverage_dir);
+  r.write();
+}
+
 void report_domain(const CheckArgs& a, const DomainRun& run,
                    const std::vector<conform::CampaignReport>& reports) {
   a.report->config("domain", run.label);
@@ -335,18 +347,11 @@ int run_check(CheckArgs& a) {
   if (total.ops == 0 && total.violations == 0 && !interrupted)
     throw UsageError("no op ran, so nothing was checked: give the campaign more --time");
   if (interrupted) fmt::print("interrupted: the counts cover the ops run until then\n");
+  write_report(report, a, total, interrupted);  // before the summary, stdout's last line
   const std::string known =
       a.baseline_path.empty() ? "" : fmt::format(" known={}", total.known);
   fmt::print("summary: driver={} ops={} violations={}{} seconds={:.2f} ops_per_s={:.0f}\n",
              a.driver, total.ops, total.violations, known, total.seconds, total.ops_per_s);
-  report.summary("ops", fmt::format("{}", total.ops));
-  report.summary("violations", fmt::format("{}", total.violations));
-  if (!a.baseline_path.empty()) report.summary("known", fmt::format("{}", total.known));
-  report.summary("seconds", fmt::format("{:.2f}", total.seconds));
-  report.summary("ops per second", fmt::format("{:.0f}", total.ops_per_s));
-  if (interrupted) report.summary("interrupted", "yes: the counts cover the ops run until then");
-  report.coverage(a.coverage_dir);
-  report.write();
   if (total.violations != 0) return kExitViolation;
   return interrupted ? kExitInterrupted : kExitOk;
 }

@@ -71,8 +71,8 @@ std::string canvas(const Plot& p, int height = 320) {
 Plot rate_plot(const ReportData& d) {
   Plot p{.id = "plot-ops-rate", .type = "line", .title = "Ops per second over time",
          .x_title = "seconds", .y_title = "ops/s"};
-  double t0 = 0;
-  uint64_t n0 = 0;
+  if (d.timeline.empty()) return p;
+  auto [t0, n0] = d.timeline.front();  // a rate needs two samples: from the second on
   for (const auto& [t, n] : d.timeline) {
     if (t <= t0) continue;
     p.labels.push_back(fmt::format("{:.2f}", t));
@@ -208,13 +208,15 @@ function painted(canvas) {
 }
 function plot(spec) {
   const canvas = document.getElementById(spec.id);
-  const dataset = {label: spec.y, data: spec.data, borderColor: '#1565c0',
-                   backgroundColor: spec.colors.length ? spec.colors : '#1565c0', pointRadius: 0};
+  const line = spec.type === 'line';  // x: seconds, spaced as they are
+  const points = line ? spec.data.map((y, i) => ({x: Number(spec.labels[i]), y})) : spec.data;
+  const dataset = {label: spec.y, data: points, borderColor: '#1565c0',
+                   backgroundColor: spec.colors.length ? spec.colors : '#1565c0', pointRadius: 2};
   new Chart(canvas, {
-    type: spec.type, data: {labels: spec.labels, datasets: [dataset]},
+    type: spec.type, data: {labels: line ? undefined : spec.labels, datasets: [dataset]},
     options: {animation: false, responsive: false, indexAxis: spec.horizontal ? 'y' : 'x',
               plugins: {title: {display: true, text: spec.title}, legend: {display: false}},
-              scales: {x: {title: {display: true, text: spec.x}},
+              scales: {x: {type: line ? 'linear' : 'category', title: {display: true, text: spec.x}},
                        y: {title: {display: true, text: spec.y}, beginAtZero: true}}}});
   if (spec.data.length > 0 && painted(canvas) > 0) canvas.dataset.rendered = spec.data.length;
 }
@@ -283,7 +285,6 @@ std::string report_html(const ReportData& d) {
   std::string body = fmt::format("<h1>iommucheck {}</h1>\n<h2>Configuration</h2>\n{}",
                                  html(d.title), pairs_table(d.config, "config"));
   if (!d.summary.empty()) body += "<h2>Summary</h2>\n" + pairs_table(d.summary, "summary");
-  if (d.mutants.empty() && d.differences.empty()) body += findings_html(d);
   body += mutants_html(d, plots);
   body += differences_html(d, plots);
   if (d.timeline.size() > 1) {
@@ -294,7 +295,7 @@ std::string report_html(const ReportData& d) {
     plots.push_back(mix_plot(d));
     body += "<h2>Op mix</h2>\n" + canvas(plots.back());
   }
-  if (d.mutants.empty() && d.differences.empty()) body += coverage_html(d);
+  if (d.mutants.empty() && d.differences.empty()) body += coverage_html(d) + findings_html(d);
   const std::string json = fmt::format(
       R"({{"plots":{},"coverage":{}}})", json_array(plots, plot_json),
       d.coverage_json.empty() ? std::string("null") : d.coverage_json);

@@ -71,6 +71,8 @@ class Campaign {
       Episode e =
           opts_.isolate ? isolated_episode(seed, max_ops) : in_process_episode(seed, max_ops);
       count_ops(e.ops);
+      // An episode a violation cut short may end before its first progress call.
+      if (opts_.progress) opts_.progress(report_.ops);
       if (e.violation) record(*e.violation, std::move(e.ops), seed);
     }
     report_.seconds = since(start_);
