@@ -14,6 +14,7 @@
 
 #include "cli/command.h"
 #include "cli/text.h"
+#include "conform/mutants.h"
 #include "conform/trace.h"
 
 #ifndef IOMMUCHECK_CHARTJS
@@ -183,7 +184,7 @@ void Report::write() {
   out << report_html(data_);
   out.close();
   if (!out) throw UsageError(fmt::format("--report: cannot write {}", page.string()));
-  fmt::print("report: {}\n", fs::absolute(page).string());
+  fmt::print(stderr, "report: {}\n", fs::absolute(page).string());
 }
 
 ReportFinding report_finding_data(const FindingTarget& target, const conform::DriverSource& src,
@@ -239,6 +240,18 @@ ReportFinding report_finding_data(const FindingTarget& target, const conform::Dr
   }
   std::fclose(log);
   return r;
+}
+
+ReportMutant mutant_row(std::string_view name, std::string_view models,
+                        const conform::MutantKill& k, bool unmutated) {
+  return {.name = std::string(name),
+          .result = k.killed ? "killed" : unmutated ? "clean" : "SURVIVED",
+          .check = k.killed ? k.check : "",
+          .seconds = k.seconds,
+          .ops = k.ops,
+          .models = std::string(models),
+          .message = k.killed ? fmt::format("{} (minimized to {} ops)", k.violation, k.trace_ops)
+                              : ""};
 }
 
 void add_report_option(CLI::App* cmd, std::string& dir) {

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -19,6 +20,9 @@
 
 namespace CLI {
 class App;
+}
+namespace iommu::conform {
+struct MutantKill;
 }
 
 namespace iommu::cli {
@@ -41,7 +45,7 @@ struct ReportFinding {
 struct ReportMutant {
   std::string name;
   std::string result;  // killed, SURVIVED, clean, n/a
-  std::string check;   // the check that killed it
+  std::string check = {};  // the check that killed it
   double seconds = 0;
   uint64_t ops = 0;
   std::string models;
@@ -52,7 +56,7 @@ struct ReportDifference {
   std::string kind;
   uint64_t ops_differing = 0;
   uint64_t episodes = 0;
-  std::vector<std::string> ops;  // the shortest trace, one op a line
+  std::vector<std::string> ops = {};  // the shortest trace, one op a line
   std::string old_side, new_side;
 };
 
@@ -101,8 +105,8 @@ class Report {
   // built (`coverage_dir` empty).
   void coverage(const std::string& coverage_dir);
 
-  // Writes DIR/index.html and DIR/chart.min.js and prints where; throws UsageError when it
-  // cannot. Does nothing when off.
+  // Writes DIR/index.html and DIR/chart.min.js and prints where on stderr (stdout's last line
+  // stays the summary); throws UsageError when it cannot. Does nothing when off.
   void write();
 
  private:
@@ -118,6 +122,10 @@ class Report {
 // replay` does, the device's accesses recorded) up to the failing op.
 ReportFinding report_finding_data(const FindingTarget& target, const conform::DriverSource& src,
                                   const conform::Finding& f, uint64_t seed);
+
+// A mutant's row: killed, SURVIVED, or with `unmutated` (the control run) clean.
+ReportMutant mutant_row(std::string_view name, std::string_view models,
+                        const conform::MutantKill& k, bool unmutated);
 
 // Adds --report DIR to a command.
 void add_report_option(CLI::App* cmd, std::string& dir);

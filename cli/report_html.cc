@@ -131,7 +131,14 @@ std::string mutants_html(const ReportData& d, std::vector<Plot>& plots) {
   if (d.mutants.empty()) return "";
   Plot p{.id = "plot-mutant-seconds", .type = "bar", .title = "Seconds per mutant (green: "
          "killed, red: survived, grey: not applicable)", .x_title = "mutant", .y_title = "s"};
-  std::string out = "<h2>Mutants</h2>\n<table class=\"mutants\"><tr><th>mutant</th><th>result"
+  size_t killed = 0, survived = 0;
+  for (const ReportMutant& m : d.mutants) {
+    killed += m.result == "killed";
+    survived += m.result == "SURVIVED";
+  }
+  const std::string head = fmt::format("<h2>Mutants: {} killed, {} survived, {} in all</h2>\n",
+                                        killed, survived, d.mutants.size());
+  std::string out = "<table class=\"mutants\"><tr><th>mutant</th><th>result"
                     "</th><th>check</th><th>seconds</th><th>ops</th><th>models</th><th>violation"
                     "</th></tr>\n";
   for (const ReportMutant& m : d.mutants) {
@@ -144,9 +151,10 @@ std::string mutants_html(const ReportData& d, std::vector<Plot>& plots) {
     p.values.push_back(m.seconds);
     p.colors.push_back(mutant_color(m));
   }
-  out += "</table>\n" + canvas(p, 360);
+  out += "</table>\n";
+  const std::string plot = canvas(p, 360);
   plots.push_back(std::move(p));
-  return out;
+  return head + plot + out;
 }
 
 std::string differences_html(const ReportData& d, std::vector<Plot>& plots) {
@@ -191,6 +199,8 @@ pre.trace { background: #f7f7f7; border: 1px solid #ddd; padding: 0.6em; white-s
             overflow-wrap: anywhere; }
 tr.failing td { background: #ffe0e0; font-weight: bold; }
 tr.survived td { background: #ffe0e0; }
+td code { white-space: pre-wrap; overflow-wrap: anywhere; }
+table.mutants td:first-child { white-space: nowrap; }
 .finding, .difference { border-left: 4px solid #c62828; padding-left: 1em; margin: 1em 0; }
 .message, .verdict { font-family: monospace; }
 .plot { margin: 1em 0; }

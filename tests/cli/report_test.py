@@ -7,9 +7,15 @@ drawn (Chart.js sized its canvas and painted pixels: data-rendered) and the find
 signature, the trace file's ops, the replay's failing op. The screenshot must be a PNG of
 the window's size that is not blank and shows the plots' colour.
 
-Usage: report_test.py IOMMUCHECK PLUGIN WORKDIR
+The pages of mutants and diff are read without a browser: a row per mutant, a section per
+difference, as their text output lists them, and the plot's data in the page.
+
+Usage: report_test.py check IOMMUCHECK PLUGIN WORKDIR
+       report_test.py mutants IOMMUCHECK WORKDIR
+       report_test.py diff IOMMUCHECK WORKDIR diff DIFF-ARGS...
 """
 import html
+import json
 import re
 import shutil
 import struct
@@ -114,24 +120,77 @@ def check_screenshot(shot: Path) -> None:
         fail(f"the screenshot shows no plot: {blue} pixels of the plots' colour")
 
 
-def main() -> None:
-    cli, plugin, work = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+def run_reported(cli: str, work: Path, code: int, *args: str):
+    """Runs `iommucheck ARGS --report WORK/report`: its stdout and the page's text."""
     shutil.rmtree(work, ignore_errors=True)
-    report, findings = work / "report", work / "findings"
-    r = subprocess.run([cli, "check", "--driver", f"plugin:{plugin}", "--ops", "2000",
-                        "--keep-going", "--out", str(findings), "--report", str(report)],
-                       capture_output=True, text=True, timeout=120)
-    if r.returncode != 1:
-        fail(f"check exited {r.returncode}, expected 1 (a violation):\n{r.stdout}\n{r.stderr}")
+    report = work / "report"
+    r = subprocess.run([cli, *args, "--report", str(report)], capture_output=True, text=True,
+                       timeout=600)
+    if r.returncode != code:
+        fail(f"{args[0]} exited {r.returncode}, expected {code}:\n{r.stdout}\n{r.stderr}")
     if not r.stdout.splitlines()[-1].startswith("summary: "):
         fail(f"the summary is not stdout's last line:\n{r.stdout}")
     page = report / "index.html"
-    if not page.is_file():
-        fail(f"no {page}")
+    if not page.is_file() or (report / "chart.min.js").stat().st_size == 0:
+        fail(f"no {page} with its chart.min.js")
+    return r.stdout, page
+
+
+def page_plot(text: str, plot_id: str) -> dict:
+    data = re.search(r'<script id="report-data" type="application/json">(.*?)</script>', text, re.S)
+    plots = {p["id"]: p for p in json.loads(data.group(1))["plots"]} if data else {}
+    if plot_id not in plots or not plots[plot_id]["data"]:
+        fail(f"the page has no data for the plot {plot_id}")
+    return plots[plot_id]
+
+
+def check_command(cli: str, plugin: str, work: Path) -> None:
+    findings = work / "findings"
+    out, page = run_reported(cli, work, 1, "check", "--driver", f"plugin:{plugin}", "--ops",
+                             "2000", "--keep-going", "--out", str(findings))
     shot = work / "report.png"
-    check_dom(chromium(page, "--dump-dom", f"--screenshot={shot}"), r.stdout, findings)
+    check_dom(chromium(page, "--dump-dom", f"--screenshot={shot}"), out, findings)
     check_screenshot(shot)
     print(f"ok: {page} rendered, screenshot {shot}")
+
+
+def mutants_command(cli: str, work: Path) -> None:
+    out, page = run_reported(cli, work, 0, "mutants", "--seconds-per", "1")
+    rows = re.findall(r"^(\S+) +(killed|SURVIVED) ", out, re.M)
+    text = page.read_text()
+    if not rows:
+        fail(f"no mutant ran:\n{out}")
+    for name, result in rows:
+        if f"<td>{name}</td><td>{result}</td>" not in text:
+            fail(f"mutant {name} ({result}) has no row in the page")
+    if page_plot(text, "plot-mutant-seconds")["labels"] != [n for n, _ in rows]:
+        fail("the seconds plot does not have one bar per mutant, in the table's order")
+    print(f"ok: {page}: {len(rows)} mutants")
+
+
+def diff_command(cli: str, work: Path, args) -> None:
+    out, page = run_reported(cli, work, 1, *args)  # args: diff --kernel ...
+    kinds = re.findall(r"^difference \d+: (.*) \(\d+ op\(s\) in", out, re.M)
+    text = page.read_text()
+    if not kinds:
+        fail(f"no difference:\n{out}")
+    for kind in kinds:
+        if f"<code>{html.escape(kind)}</code></h3>" not in text:
+            fail(f"difference `{kind}` has no section in the page")
+    if page_plot(text, "plot-differences")["labels"] != kinds:
+        fail("the differences plot does not have one bar per difference")
+    page_plot(text, "plot-ops-rate")
+    print(f"ok: {page}: {len(kinds)} differences")
+
+
+def main() -> None:
+    mode, cli = sys.argv[1], sys.argv[2]
+    if mode == "check":
+        check_command(cli, sys.argv[3], Path(sys.argv[4]))
+    elif mode == "mutants":
+        mutants_command(cli, Path(sys.argv[3]))
+    else:
+        diff_command(cli, Path(sys.argv[3]), sys.argv[4:])
 
 
 main()
