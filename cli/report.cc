@@ -117,6 +117,8 @@ void Report::start_domain() {
   {
     std::lock_guard lock(mu_);
     base_ = last_;
+    // The time axis starts with the first op, not with a build of the driver before it.
+    if (data_.timeline.empty()) start_ = std::chrono::steady_clock::now();
   }
   sample(0);
 }

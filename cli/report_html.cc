@@ -26,6 +26,13 @@ std::string html(std::string_view s) {
   return out;
 }
 
+// JSON inside a <script> element: "</" would end it; "<\/" is the same JSON string.
+std::string script_safe(std::string json) {
+  for (size_t at = json.find("</"); at != json.npos; at = json.find("</", at + 3))
+    json.replace(at, 2, "<\\/");
+  return json;
+}
+
 std::string pairs_table(const std::vector<std::pair<std::string, std::string>>& rows,
                         std::string_view cls) {
   std::string out = fmt::format("<table class=\"{}\">\n", cls);
@@ -226,13 +233,23 @@ function plot(spec) {
     type: spec.type, data: {labels: line ? undefined : spec.labels, datasets: [dataset]},
     options: {animation: false, responsive: false, indexAxis: spec.horizontal ? 'y' : 'x',
               plugins: {title: {display: true, text: spec.title}, legend: {display: false}},
-              scales: {x: {type: line ? 'linear' : 'category', title: {display: true, text: spec.x}},
+              scales: {x: Object.assign(line ? {type: 'linear'} : {},
+                                        {title: {display: true, text: spec.x}}),
                        y: {title: {display: true, text: spec.y}, beginAtZero: true}}}});
   if (spec.data.length > 0 && painted(canvas) > 0) canvas.dataset.rendered = spec.data.length;
 }
-function coverageByFunction(gcovr) {
+function esc(s) {
+  return String(s).replace(/[&<>"]/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;'})[c]);
+}
+// The files of the driver that ran: those with a line run (the tree's other io-pgtable files
+// are built too, and are listed apart).
+function coverageByFunction(gcovr, idle) {
   const rows = [];
   for (const file of gcovr.files || []) {
+    if (!(file.lines || []).some(l => l.count > 0)) {
+      idle.push(file.file);
+      continue;
+    }
     const fns = (file.functions || []).slice().sort((a, b) => a.lineno - b.lineno);
     const byFn = fns.map(f => ({file: file.file, name: f.name, calls: f.execution_count,
                                 lines: 0, covered: 0}));
@@ -251,7 +268,8 @@ function coverageByFunction(gcovr) {
 function showCoverage() {
   const box = document.getElementById('coverage-functions');
   if (!box || !data.coverage) return;
-  const rows = coverageByFunction(data.coverage);
+  const idle = [];
+  const rows = coverageByFunction(data.coverage, idle);
   const canvas = document.createElement('canvas');
   canvas.id = 'plot-coverage-functions';
   canvas.width = 1100;
@@ -259,9 +277,10 @@ function showCoverage() {
   box.appendChild(canvas);
   let table = '<table><tr><th>file</th><th>function</th><th>calls</th><th>lines</th></tr>';
   for (const r of rows)
-    table += `<tr><td>${r.file}</td><td>${r.name}</td><td>${r.calls}</td>` +
+    table += `<tr><td>${esc(r.file)}</td><td>${esc(r.name)}</td><td>${r.calls}</td>` +
              `<td>${r.covered}/${r.lines}</td></tr>`;
-  box.insertAdjacentHTML('beforeend', table + '</table>');
+  const note = idle.length ? `<p>Built but not run: ${idle.map(esc).join(', ')}.</p>` : '';
+  box.insertAdjacentHTML('beforeend', table + '</table>' + note);
   data.plots.push({id: canvas.id, type: 'bar', horizontal: true, x: '% of lines run',
                    y: 'function', title: 'Line coverage per function',
                    labels: rows.map(r => r.name),
@@ -308,7 +327,7 @@ std::string report_html(const ReportData& d) {
   if (d.mutants.empty() && d.differences.empty()) body += coverage_html(d) + findings_html(d);
   const std::string json = fmt::format(
       R"({{"plots":{},"coverage":{}}})", json_array(plots, plot_json),
-      d.coverage_json.empty() ? std::string("null") : d.coverage_json);
+      d.coverage_json.empty() ? std::string("null") : script_safe(d.coverage_json));
   return fmt::format(
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>iommucheck {}"
       "</title>\n<style>{}</style>\n</head><body>\n{}<script id=\"report-data\" "
