@@ -1,9 +1,9 @@
 #include "cli/report.h"
 
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -71,19 +71,18 @@ std::string read_back(std::FILE* f) {
   return text;
 }
 
-std::string value_text(int64_t v) {
-  return v < 0 ? fmt::format("{}", v) : fmt::format("{:#x}", v);
-}
+std::string value_text(int64_t v) { return v < 0 ? fmt::format("{}", v) : fmt::format("{:#x}", v); }
 
-// The observer's record: one op per line, "INDEX\tOP\tOUTCOME" (tabs and newlines escaped by
-// printable()).
+// The observer's record: one op per line, "INDEX\tOP\tOUTCOME\tDEVICE" (tabs and newlines
+// escaped by printable()).
 void parse_replay(const std::string& text, ReportFinding& r) {
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
-    const size_t a = line.find('\t'), b = line.find('\t', a + 1);
-    if (a == line.npos || b == line.npos) continue;
-    r.replay.emplace_back(line.substr(a + 1, b - a - 1), line.substr(b + 1));
+    const size_t a = line.find('\t'), b = line.find('\t', a + 1), c = line.find('\t', b + 1);
+    if (a == line.npos || b == line.npos || c == line.npos) continue;
+    r.replay.emplace_back(line.substr(a + 1, b - a - 1), line.substr(b + 1, c - b - 1));
+    if (c + 1 < line.size()) r.device = line.substr(c + 1);
   }
 }
 
@@ -99,9 +98,10 @@ Report::Report(std::string dir, std::string title) : dir_(std::move(dir)) {
   if (access(dir_.c_str(), W_OK | X_OK) != 0)
     throw UsageError(fmt::format("--report {}: {}", dir_, std::strerror(errno)));
   if (!fs::is_regular_file(kChartJs))
-    throw UsageError(fmt::format("--report draws its plots with Chart.js, which is not at {} "
-                                 "(Debian package libjs-chart.js; scripts/install-deps.sh)",
-                                 kChartJs));
+    throw UsageError(
+        fmt::format("--report draws its plots with Chart.js, which is not at {} "
+                    "(Debian package libjs-chart.js; scripts/install-deps.sh)",
+                    kChartJs));
 }
 
 void Report::config(std::string key, std::string value) {
@@ -126,8 +126,7 @@ void Report::start_domain() {
 void Report::sample(uint64_t ops) {
   if (!on()) return;
   std::lock_guard lock(mu_);
-  const double t =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   last_ = std::max(last_, base_ + ops);
   auto& tl = data_.timeline;
   if (!tl.empty() && t - tl.back().first < kMinSampleGap) {
@@ -180,7 +179,8 @@ void Report::write() {
   const fs::path dir(dir_);
   std::error_code ec;
   fs::copy_file(kChartJs, dir / "chart.min.js", fs::copy_options::overwrite_existing, ec);
-  if (ec) throw UsageError(fmt::format("--report {}: copying {}: {}", dir_, kChartJs, ec.message()));
+  if (ec)
+    throw UsageError(fmt::format("--report {}: copying {}: {}", dir_, kChartJs, ec.message()));
   const fs::path page = dir / "index.html";
   std::ofstream out(page, std::ios::binary | std::ios::trunc);
   out << report_html(data_);
@@ -202,9 +202,9 @@ ReportFinding report_finding_data(const FindingTarget& target, const conform::Dr
                              .seed = seed,
                              .ops = f.ops};
   r.trace = conform::format_trace(
-      trace, fmt::format("{}\nfound by check --driver {} --caller {} --seed {}",
-                         printable(f.minimized.message()), printable(target.driver),
-                         target.caller, seed));
+      trace,
+      fmt::format("{}\nfound by check --driver {} --caller {} --seed {}",
+                  printable(f.minimized.message()), printable(target.driver), target.caller, seed));
   if (f.ops.size() > kMaxReplayOps) {
     r.replay_verdict = fmt::format("not replayed here: {} ops", f.ops.size());
     return r;
@@ -215,9 +215,10 @@ ReportFinding report_finding_data(const FindingTarget& target, const conform::Dr
     return r;
   }
   auto observe = [](size_t i, const conform::Op& op, const conform::StepResult& s) {
-    fmt::print("{}\t{}\t{}\n", i, printable(conform::format_op(op)),
-               printable(fmt::format("ref={} driver={}{}", value_text(s.ref),
-                                     value_text(s.driver), s.hw.empty() ? "" : " hw: " + s.hw)));
+    fmt::print("{}\t{}\t{}\t{}\n", i, printable(conform::format_op(op)),
+               printable(fmt::format("ref={} driver={}{}", value_text(s.ref), value_text(s.driver),
+                                     s.hw.empty() ? "" : " hw: " + s.hw)),
+               printable(s.device));
     std::fflush(stdout);
   };
   const conform::CheckOptions check{.record_hw = true, .iommu = target.iommu};
@@ -246,14 +247,16 @@ ReportFinding report_finding_data(const FindingTarget& target, const conform::Dr
 
 ReportMutant mutant_row(std::string_view name, std::string_view models,
                         const conform::MutantKill& k, bool unmutated) {
-  return {.name = std::string(name),
-          .result = k.killed ? "killed" : unmutated ? "clean" : "SURVIVED",
-          .check = k.killed ? k.check : "",
-          .seconds = k.seconds,
-          .ops = k.ops,
-          .models = std::string(models),
-          .message = k.killed ? fmt::format("{} (minimized to {} ops)", k.violation, k.trace_ops)
-                              : ""};
+  return {
+      .name = std::string(name),
+      .result = k.killed    ? "killed"
+                : unmutated ? "clean"
+                            : "SURVIVED",
+      .check = k.killed ? k.check : "",
+      .seconds = k.seconds,
+      .ops = k.ops,
+      .models = std::string(models),
+      .message = k.killed ? fmt::format("{} (minimized to {} ops)", k.violation, k.trace_ops) : ""};
 }
 
 void add_report_option(CLI::App* cmd, std::string& dir) {

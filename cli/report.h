@@ -33,18 +33,21 @@ struct ReportFinding {
   std::string check;
   std::string message;
   uint64_t seed = 0;
-  bool known = false;  // listed in the baseline
+  bool known = false;      // listed in the baseline
   std::string trace = {};  // the minimized trace's text (docs/TRACES.md)
   // What `iommucheck replay` shows of the trace: per op, its line and the ref, driver and
   // device outcome. `failing_op`: the index of the op that failed, if the replay failed.
   std::vector<std::pair<std::string, std::string>> replay = {};
   std::optional<size_t> failing_op = {};
   std::string replay_verdict = {};  // the replay's VIOLATION line, or why it did not fail
+  // The failing op's first iova as the device then sees it: the table walk level by level and
+  // the IOTLB's entries (conform::StepResult::device).
+  std::string device = {};
 };
 
 struct ReportMutant {
   std::string name;
-  std::string result;  // killed, SURVIVED, clean, n/a
+  std::string result;      // killed, SURVIVED, clean, n/a
   std::string check = {};  // the check that killed it
   double seconds = 0;
   uint64_t ops = 0;

@@ -15,13 +15,11 @@ std::string html(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
+    if (c == '&') out += "&amp;";
+    else if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else if (c == '"') out += "&quot;";
+    else out += c;
   }
   return out;
 }
@@ -69,15 +67,19 @@ std::string plot_json(const Plot& p) {
 }
 
 std::string canvas(const Plot& p, int height = 320) {
-  return fmt::format("<div class=\"plot\"><canvas id=\"{}\" width=\"1100\" height=\"{}\">"
-                     "</canvas></div>\n",
-                     html(p.id), height);
+  return fmt::format(
+      "<div class=\"plot\"><canvas id=\"{}\" width=\"1100\" height=\"{}\">"
+      "</canvas></div>\n",
+      html(p.id), height);
 }
 
 // Ops per second between consecutive samples of the progress.
 Plot rate_plot(const ReportData& d) {
-  Plot p{.id = "plot-ops-rate", .type = "line", .title = "Ops per second over time",
-         .x_title = "seconds", .y_title = "ops/s"};
+  Plot p{.id = "plot-ops-rate",
+         .type = "line",
+         .title = "Ops per second over time",
+         .x_title = "seconds",
+         .y_title = "ops/s"};
   if (d.timeline.empty()) return p;
   auto [t0, n0] = d.timeline.front();  // a rate needs two samples: from the second on
   for (const auto& [t, n] : d.timeline) {
@@ -91,8 +93,11 @@ Plot rate_plot(const ReportData& d) {
 }
 
 Plot mix_plot(const ReportData& d) {
-  Plot p{.id = "plot-op-mix", .type = "bar", .title = "Op mix (ops run, by kind)",
-         .x_title = "op", .y_title = "ops"};
+  Plot p{.id = "plot-op-mix",
+         .type = "bar",
+         .title = "Op mix (ops run, by kind)",
+         .x_title = "op",
+         .y_title = "ops"};
   for (const auto& [name, n] : d.op_mix) {
     p.labels.push_back(name);
     p.values.push_back(static_cast<double>(n));
@@ -105,21 +110,25 @@ std::string finding_html(const ReportFinding& f, size_t n) {
       "<section class=\"finding\" id=\"finding-{}\">\n<h3>Finding {}: <code "
       "class=\"signature\">{}</code>{}</h3>\n<p class=\"message\">{}</p>\n",
       n, n, html(f.signature), f.known ? " (known: in the baseline)" : "", html(f.message));
-  out += pairs_table({{"check", f.check},
-                      {"domain", f.domain},
-                      {"seed", fmt::format("{}", f.seed)}},
-                     "kv");
+  out += pairs_table(
+      {{"check", f.check}, {"domain", f.domain}, {"seed", fmt::format("{}", f.seed)}}, "kv");
   out += fmt::format("<h4>Minimized trace</h4>\n<pre class=\"trace\">{}</pre>\n", html(f.trace));
-  out += "<h4>Replay: the device at each op, up to the failing op</h4>\n<table class=\"replay\">"
-         "<tr><th>#</th><th>op</th><th>ref, driver and device outcome</th></tr>\n";
+  out +=
+      "<h4>Replay: the device at each op, up to the failing op</h4>\n<table class=\"replay\">"
+      "<tr><th>#</th><th>op</th><th>ref, driver and device outcome</th></tr>\n";
   for (size_t i = 0; i < f.replay.size(); i++) {
     const bool failing = f.failing_op && *f.failing_op == i;
     out += fmt::format("<tr{}><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>\n",
                        failing ? " class=\"failing\"" : "", i + 1, html(f.replay[i].first),
                        html(f.replay[i].second));
   }
-  return out + fmt::format("</table>\n<p class=\"verdict\">{}</p>\n</section>\n",
-                           html(f.replay_verdict));
+  out += fmt::format("</table>\n<p class=\"verdict\">{}</p>\n", html(f.replay_verdict));
+  if (!f.device.empty())
+    out += fmt::format(
+        "<h4>The device after the failing op</h4>\n<p class=\"device\"><code>{}"
+        "</code></p>\n",
+        html(f.device));
+  return out + "</section>\n";
 }
 
 std::string findings_html(const ReportData& d) {
@@ -136,18 +145,24 @@ std::string mutant_color(const ReportMutant& m) {
 
 std::string mutants_html(const ReportData& d, std::vector<Plot>& plots) {
   if (d.mutants.empty()) return "";
-  Plot p{.id = "plot-mutant-seconds", .type = "bar", .title = "Seconds per mutant (green: "
-         "killed, red: survived, grey: not applicable)", .x_title = "mutant", .y_title = "s"};
+  Plot p{.id = "plot-mutant-seconds",
+         .type = "bar",
+         .title =
+             "Seconds per mutant (green: "
+             "killed, red: survived, grey: not applicable)",
+         .x_title = "mutant",
+         .y_title = "s"};
   size_t killed = 0, survived = 0;
   for (const ReportMutant& m : d.mutants) {
     killed += m.result == "killed";
     survived += m.result == "SURVIVED";
   }
   const std::string head = fmt::format("<h2>Mutants: {} killed, {} survived, {} in all</h2>\n",
-                                        killed, survived, d.mutants.size());
-  std::string out = "<table class=\"mutants\"><tr><th>mutant</th><th>result"
-                    "</th><th>check</th><th>seconds</th><th>ops</th><th>models</th><th>violation"
-                    "</th></tr>\n";
+                                       killed, survived, d.mutants.size());
+  std::string out =
+      "<table class=\"mutants\"><tr><th>mutant</th><th>result"
+      "</th><th>check</th><th>seconds</th><th>ops</th><th>models</th><th>violation"
+      "</th></tr>\n";
   for (const ReportMutant& m : d.mutants) {
     out += fmt::format(
         "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{:.2f}</td><td>{}</td><td>{}</td>"
@@ -166,8 +181,11 @@ std::string mutants_html(const ReportData& d, std::vector<Plot>& plots) {
 
 std::string differences_html(const ReportData& d, std::vector<Plot>& plots) {
   if (d.differences.empty()) return "";
-  Plot p{.id = "plot-differences", .type = "bar", .title = "Ops that differ, by kind",
-         .x_title = "difference", .y_title = "ops"};
+  Plot p{.id = "plot-differences",
+         .type = "bar",
+         .title = "Ops that differ, by kind",
+         .x_title = "difference",
+         .y_title = "ops"};
   std::string out = fmt::format("<h2>Differences ({})</h2>\n", d.differences.size());
   for (size_t i = 0; i < d.differences.size(); i++) {
     const ReportDifference& g = d.differences[i];
@@ -239,7 +257,8 @@ function plot(spec) {
   if (spec.data.length > 0 && painted(canvas) > 0) canvas.dataset.rendered = spec.data.length;
 }
 function esc(s) {
-  return String(s).replace(/[&<>"]/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;'})[c]);
+  const entity = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;'};
+  return String(s).replace(/[&<>"]/g, c => entity[c]);
 }
 // The files of the driver that ran: those with a line run (the tree's other io-pgtable files
 // are built too, and are listed apart).
@@ -325,9 +344,9 @@ std::string report_html(const ReportData& d) {
     body += "<h2>Op mix</h2>\n" + canvas(plots.back());
   }
   if (d.mutants.empty() && d.differences.empty()) body += coverage_html(d) + findings_html(d);
-  const std::string json = fmt::format(
-      R"({{"plots":{},"coverage":{}}})", json_array(plots, plot_json),
-      d.coverage_json.empty() ? std::string("null") : script_safe(d.coverage_json));
+  const std::string json =
+      fmt::format(R"({{"plots":{},"coverage":{}}})", json_array(plots, plot_json),
+                  d.coverage_json.empty() ? std::string("null") : script_safe(d.coverage_json));
   return fmt::format(
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>iommucheck {}"
       "</title>\n<style>{}</style>\n</head><body>\n{}<script id=\"report-data\" "

@@ -2,10 +2,10 @@
 """check --report as a person sees it (docs/CLI.md, "Reports").
 
 A short campaign on the seeded-bug plugin writes DIR/index.html; headless Chromium renders it
-to its DOM after the scripts ran and to a screenshot (one start of the browser for both). The DOM must hold every plot
-drawn (Chart.js sized its canvas and painted pixels: data-rendered) and the finding: its
-signature, the trace file's ops, the replay's failing op. The screenshot must be a PNG of
-the window's size that is not blank and shows the plots' colour.
+to its DOM after the scripts ran and to a screenshot (one start of the browser for both). The
+DOM must hold every plot drawn (Chart.js painted its canvas: data-rendered) and the finding:
+its signature, the trace file's lines, the replay's failing op, the device's walk of its iova.
+The screenshot must be a PNG of the window's size that is not blank and shows the plots' colour.
 
 The pages of mutants and diff are read without a browser: a row per mutant, a section per
 difference, as their text output lists them, and the plot's data in the page.
@@ -104,6 +104,8 @@ def check_dom(dom: str, out: str, findings: Path) -> None:
             fail(f"the trace's line `{line}` is not in the page")
     if 'class="failing"' not in dom:
         fail("the replay's failing op is not marked")
+    if not re.search(r'<p class="device"><code>walk of 0x[0-9a-f]+: level \d+: descriptor', dom):
+        fail("the device's walk of the failing iova is not in the page")
     if "Coverage was not built" not in dom:
         fail("the page does not say that coverage was not built")
 
