@@ -151,7 +151,11 @@ def check_command(cli: str, plugin: str, work: Path) -> None:
     out, page = run_reported(cli, work, 1, "check", "--driver", f"plugin:{plugin}", "--ops",
                              "2000", "--keep-going", "--out", str(findings))
     shot = work / "report.png"
-    check_dom(chromium(page, "--dump-dom", f"--screenshot={shot}"), out, findings)
+    dom = chromium(page, "--dump-dom", f"--screenshot={shot}")
+    check_dom(dom, out, findings)
+    ops = int(re.search(r"^summary: .* ops=(\d+) ", out, re.M).group(1))
+    if sum(page_plot(dom, "plot-op-mix")["data"]) != ops:
+        fail(f"the op mix does not add up to the {ops} ops the summary counts")
     check_screenshot(shot)
     print(f"ok: {page} rendered, screenshot {shot}")
 
