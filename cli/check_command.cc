@@ -338,6 +338,7 @@ int run_check(CheckArgs& a) {
   if (a.threads > 1) return run_threads(a, src);
   check_args(a, src);
   InterruptGuard interrupt;
+  CoverageSampler coverage(report, !a.coverage_dir.empty());
   const DomainTally total = run_domains(
       domain_runs(src, a.domain), {.ops = a.ops, .seconds = a.seconds, .out = a.out}, a.jobs,
       [&](const DomainRun& run, const DomainBudget& b) {
@@ -345,6 +346,7 @@ int run_check(CheckArgs& a) {
       });
   const bool interrupted = interrupt.flag().load();
   finish_coverage(a.coverage_dir);
+  coverage.finish();
   if (total.ops == 0 && total.violations == 0 && !interrupted)
     throw UsageError("no op ran, so nothing was checked: give the campaign more --time");
   if (interrupted) fmt::print("interrupted: the counts cover the ops run until then\n");

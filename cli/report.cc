@@ -14,6 +14,7 @@
 
 #include "cli/command.h"
 #include "cli/text.h"
+#include "conform/linux_coverage.h"
 #include "conform/mutants.h"
 #include "conform/trace.h"
 
@@ -155,6 +156,52 @@ void Report::add(ReportMutant m) {
 }
 void Report::add(ReportDifference d) {
   if (on()) data_.differences.push_back(std::move(d));
+}
+
+void Report::coverage_sample(uint64_t lines) {
+  if (!on()) return;
+  std::lock_guard lock(mu_);
+  data_.coverage_timeline.emplace_back(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(), lines);
+}
+
+CoverageSampler::CoverageSampler(Report& report, bool on) : report_(report) {
+  if (!on || !report.on()) return;
+  thread_ = std::thread([this] {
+    std::unique_lock lock(mu_);
+    for (auto wait = std::chrono::milliseconds(250); !stop_; wait *= 2) {
+      if (wake_.wait_for(lock, wait, [this] { return stop_; })) break;
+      lock.unlock();
+      sample();
+      lock.lock();
+    }
+  });
+}
+
+CoverageSampler::~CoverageSampler() { stop(); }
+
+void CoverageSampler::stop() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void CoverageSampler::finish() {
+  const bool sampling = thread_.joinable();
+  stop();
+  if (sampling) sample();
+}
+
+void CoverageSampler::sample() {
+  const std::vector<conform::FileCoverage> files = conform::linux_coverage_snapshot();
+  if (files.empty()) return;
+  uint64_t lines = 0;
+  for (const conform::FileCoverage& f : files) lines += f.lines_covered;
+  report_.coverage_sample(lines);
 }
 
 void Report::coverage(const std::string& coverage_dir) {

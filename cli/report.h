@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -11,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -74,8 +76,10 @@ struct ReportData {
   std::vector<ReportMutant> mutants;
   std::vector<ReportDifference> differences;
   bool coverage_built = false;  // --coverage was given
-  std::string coverage_json;    // gcovr's JSON (coverage.json), when it was
-  std::string coverage_note;    // why there is no coverage, or where its full report is
+  // (seconds since the start, lines of the kernel's files run so far), sampled during the run.
+  std::vector<std::pair<double, uint64_t>> coverage_timeline;
+  std::string coverage_json;  // gcovr's JSON (coverage.json), when it was
+  std::string coverage_note;  // why there is no coverage, or where its full report is
 };
 
 // The page: HTML that loads chart.min.js from its own directory and draws every plot from the
@@ -104,6 +108,8 @@ class Report {
   void add(ReportFinding f);
   void add(ReportMutant m);
   void add(ReportDifference d);
+  // The lines of the driver's source run so far; thread-safe.
+  void coverage_sample(uint64_t lines);
   // After finish_coverage: gcovr's JSON in `coverage_dir`, or the note that coverage was not
   // built (`coverage_dir` empty).
   void coverage(const std::string& coverage_dir);
@@ -119,6 +125,27 @@ class Report {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   uint64_t base_ = 0;  // ops of the domains before the current one
   uint64_t last_ = 0;  // the last sample's total
+};
+
+// With --coverage and --report: the lines of the kernel's files run so far, sampled by gcovr
+// while the campaign runs, after 0.25, 0.5, 1, 2, ... seconds (an hour: 14 gcovr runs).
+class CoverageSampler {
+ public:
+  CoverageSampler(Report& report, bool on);
+  ~CoverageSampler();
+  CoverageSampler(const CoverageSampler&) = delete;
+  CoverageSampler& operator=(const CoverageSampler&) = delete;
+  // After finish_coverage: stops sampling and takes the run's last sample.
+  void finish();
+
+ private:
+  void stop();
+  void sample();
+  Report& report_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
 };
 
 // A finding as the page shows it: its trace's text, and the trace replayed (as `iommucheck

@@ -15,11 +15,16 @@ std::string html(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
-    if (c == '&') out += "&amp;";
-    else if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
+    if (c == '&')
+      out += "&amp;";
+    else if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '"')
+      out += "&quot;";
+    else
+      out += c;
   }
   return out;
 }
@@ -205,13 +210,24 @@ std::string differences_html(const ReportData& d, std::vector<Plot>& plots) {
   return out;
 }
 
-std::string coverage_html(const ReportData& d) {
+std::string coverage_html(const ReportData& d, std::vector<Plot>& plots) {
   std::string out = "<h2>Coverage of the driver's source</h2>\n";
   out += fmt::format("<p class=\"coverage-note\">{}</p>\n", html(d.coverage_note));
   if (!d.coverage_built) return out;
-  return out +
-         "<p>Over time: gcovr reads the counters once, at the end of the run; the figures below "
-         "are the whole run's.</p>\n<div id=\"coverage-functions\"></div>\n";
+  if (!d.coverage_timeline.empty()) {
+    Plot p{.id = "plot-coverage-time",
+           .type = "line",
+           .title = "Lines of the kernel's io-pgtable files run, over time (gcovr samples)",
+           .x_title = "seconds",
+           .y_title = "lines run"};
+    for (const auto& [t, lines] : d.coverage_timeline) {
+      p.labels.push_back(fmt::format("{:.2f}", t));
+      p.values.push_back(static_cast<double>(lines));
+    }
+    out += canvas(p);
+    plots.push_back(std::move(p));
+  }
+  return out + "<div id=\"coverage-functions\"></div>\n";
 }
 
 constexpr std::string_view kStyle = R"CSS(
@@ -343,7 +359,8 @@ std::string report_html(const ReportData& d) {
     plots.push_back(mix_plot(d));
     body += "<h2>Op mix</h2>\n" + canvas(plots.back());
   }
-  if (d.mutants.empty() && d.differences.empty()) body += coverage_html(d) + findings_html(d);
+  if (d.mutants.empty() && d.differences.empty())
+    body += coverage_html(d, plots) + findings_html(d);
   const std::string json =
       fmt::format(R"({{"plots":{},"coverage":{}}})", json_array(plots, plot_json),
                   d.coverage_json.empty() ? std::string("null") : script_safe(d.coverage_json));
