@@ -202,9 +202,9 @@ DomainTally run_domain(const CheckArgs& all, const DomainRun& run, const DomainB
   std::mutex mu;
   std::exception_ptr error;
   conform::SignatureSet seen;
+  a.report->start_domain();
   const std::string what = a.domain.matrix ? fmt::format("{} [{}]", a.driver, run.label) : a.driver;
   Progress progress("check " + what, a.ops.value_or(a.seconds ? 0 : 100000));
-  a.report->start_domain();
   auto job = [&](unsigned j) {
     conform::CampaignOptions o = job_options(a, j, stop, interrupted);
     o.check.iommu = run.iommu;
@@ -337,8 +337,8 @@ int run_check(CheckArgs& a) {
                                  a.driver));
   if (a.threads > 1) return run_threads(a, src);
   check_args(a, src);
-  InterruptGuard interrupt;
   CoverageSampler coverage(report, !a.coverage_dir.empty());
+  InterruptGuard interrupt;
   const DomainTally total = run_domains(
       domain_runs(src, a.domain), {.ops = a.ops, .seconds = a.seconds, .out = a.out}, a.jobs,
       [&](const DomainRun& run, const DomainBudget& b) {
