@@ -20,6 +20,7 @@
 #include "cli/iopt_check.h"
 #include "cli/progress.h"
 #include "cli/results.h"
+#include "cli/report.h"
 #include "cli/validate.h"
 #include "conform/baseline.h"
 #include "conform/campaign.h"
@@ -52,6 +53,8 @@ struct CheckArgs {
   std::string flush_queue;     // dma: drivers: per-cpu or single (implies lazy)
   bool invalidation_given = false;
   ResultsOptions results;
+  std::string report_dir;
+  Report* report = nullptr;  // run_check's, for --report
 };
 
 // Job j runs seed + j; the op budget is split between jobs.
@@ -90,6 +93,58 @@ void check_args(const CheckArgs& a, const conform::DriverSource& src) {
                                  a.seed, a.jobs, a.seed, a.jobs - 1));
   if (a.table_memory) check_table_memory(a.table_memory, src.info.config.oas);
   check_finding_target({a.out, a.driver, a.caller}, src);
+}
+
+// What --report shows of a run and its domains (cli/report.h).
+void report_config(Report& r, const CheckArgs& a) {
+  r.config("driver", a.driver);
+  if (!a.kernel.empty()) r.config("kernel", a.kernel);
+  r.config("caller", a.caller);
+  r.config("seed", fmt::format("{} (job j runs seed + j)", a.seed));
+  r.config("budget", a.seconds ? fmt::format("{} s", *a.seconds)
+                               : fmt::format("{} ops", a.ops.value_or(100000)));
+  r.config("jobs", fmt::format("{}", a.jobs));
+  r.config("IOMMU model", a.domain.matrix ? "every one that fits (--matrix)"
+                                          : a.domain.iommu.empty() ? "the format's default"
+                                                                   : a.domain.iommu);
+  r.config("invalidation", a.domain.matrix ? "strict and lazy" : a.domain.invalidation);
+  r.config("non-present caching", a.domain.np_caching ? "on" : "off");
+  const bool keep_going =
+      a.keep_going || ((a.seconds || !a.baseline_path.empty()) && !a.stop_at_first);
+  r.config("after a finding", keep_going ? "minimize it and go on" : "stop");
+  if (!a.baseline_path.empty()) r.config("baseline", a.baseline_path);
+  r.config("findings directory (--out)", a.out);
+}
+
+// The summary line's figures, the coverage, and the page.
+void write_report(Report& r, const CheckArgs& a, const DomainTally& total, bool interrupted) {
+  r.summary("ops", fmt::format("{}", total.ops));
+  r.summary("violations", fmt::format("{}", total.violations));
+  if (!a.baseline_path.empty()) r.summary("known", fmt::format("{}", total.known));
+  r.summary("seconds", fmt::format("{:.2f}", total.seconds));
+  r.summary("ops per second", fmt::format("{:.0f}", total.ops_per_s));
+  if (interrupted) r.summary("interrupted", "yes: the counts cover the ops run until then");
+  r.coverage(a.coverage_dir);
+  r.write();
+}
+
+void report_domain(const CheckArgs& a, const DomainRun& run,
+                   const std::vector<conform::CampaignReport>& reports) {
+  if (!a.report->on()) return;  // a replay per finding is not free
+  a.report->config("domain", run.label);
+  uint64_t ops = 0;
+  for (const conform::CampaignReport& r : reports) ops += r.ops;
+  a.report->sample(ops);
+  for (unsigned j = 0; j < reports.size(); j++) {
+    a.report->add_op_mix(reports[j].op_mix);
+    for (const conform::Finding& f : reports[j].findings) {
+      ReportFinding r =
+          report_finding_data({a.out, a.driver, a.caller, run.iommu}, run.source, f, a.seed + j);
+      r.domain = run.label;
+      r.known = a.baseline.find(a.driver, f.signature) != nullptr;
+      a.report->add(std::move(r));
+    }
+  }
 }
 
 // What every job returned, merged: distinct findings in job order (a signature found by two
@@ -183,6 +238,7 @@ DomainTally run_domain(const CheckArgs& all, const DomainRun& run, const DomainB
   std::mutex mu;
   std::exception_ptr error;
   conform::SignatureSet seen;
+  a.report->start_domain();
   const std::string what = a.domain.matrix ? fmt::format("{} [{}]", a.driver, run.label) : a.driver;
   Progress progress("check " + what, a.ops.value_or(a.seconds ? 0 : 100000), a.seconds);
   auto job = [&](unsigned j) {
@@ -195,6 +251,7 @@ DomainTally run_domain(const CheckArgs& all, const DomainRun& run, const DomainB
       last[j] = n;
       std::lock_guard lock(mu);
       progress.update(done);
+      a.report->sample(done);
     };
     o.minimize_progress = [&](const conform::MinimizeProgress& p) {
       std::lock_guard lock(mu);
@@ -214,6 +271,7 @@ DomainTally run_domain(const CheckArgs& all, const DomainRun& run, const DomainB
   for (unsigned j = 0; j < a.jobs; j++) threads.emplace_back(job, j);
   for (std::thread& t : threads) t.join();
   progress.finish();
+  report_domain(a, run, reports);
   const Merged merged = merge(a, reports);
   if (error) {
     // A job that stopped without a verdict (a model limit, say) does not hide another's finding.
@@ -315,6 +373,9 @@ int check_driver(CheckArgs& a, Results& results) {
     }
   }
   start_coverage(a.coverage_dir, a.driver);
+  Report report(a.report_dir, "check " + a.driver);
+  report_config(report, a);
+  a.report = &report;
   conform::DriverSource src;
   try {
     src = conform::resolve_driver(a.driver, a.kernel);
@@ -327,6 +388,7 @@ int check_driver(CheckArgs& a, Results& results) {
                                  a.driver));
   if (a.threads > 1) return run_threads(a, src, results);
   check_args(a, src);
+  CoverageSampler coverage(report, !a.coverage_dir.empty());
   InterruptGuard interrupt;
   const DomainTally total =
       run_domains(domain_runs(src, a.domain), {.ops = a.ops, .seconds = a.seconds, .out = a.out},
@@ -335,9 +397,11 @@ int check_driver(CheckArgs& a, Results& results) {
                   });
   const bool interrupted = interrupt.flag().load();
   finish_coverage(a.coverage_dir);
+  coverage.finish();
   if (total.ops == 0 && total.violations == 0 && !interrupted)
     throw UsageError("no op ran, so nothing was checked: give the campaign more --time");
   if (interrupted) fmt::print("interrupted: the counts cover the ops run until then\n");
+  write_report(report, a, total, interrupted);
   const std::string known =
       a.baseline_path.empty() ? "" : fmt::format(" known={}", total.known);
   fmt::print("summary: driver={} ops={} violations={}{} seconds={:.2f} ops_per_s={:.0f}\n",
@@ -445,10 +509,15 @@ void add_check_command(CLI::App& app, Action& action) {
                   "counts as a hang")
       ->check(CLI::Range(0.001, 3600.0))
       ->capture_default_str();
+  add_report_option(cmd, o->report_dir);
   add_coverage_option(cmd, o->coverage_dir);
   add_results_options(cmd, o->results);
   cmd->callback([&action, o, inv] {
     o->invalidation_given = inv->count() > 0;
+    if (!o->report_dir.empty() &&
+        (is_iopt_driver(o->driver) || is_dma_driver(o->driver) || o->threads > 1))
+      throw UsageError("--report: the campaigns of iopt: and dma: drivers and of --threads are "
+                       "not reported; it reports the page-table campaign");
     action = [o] { return run_check(*o); };
   });
 }

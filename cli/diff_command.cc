@@ -11,6 +11,7 @@
 #include "cli/check_domain.h"
 #include "cli/command.h"
 #include "cli/progress.h"
+#include "cli/report.h"
 #include "cli/validate.h"
 #include "conform/isolation.h"
 #include "conform/kernel_diff.h"
@@ -28,6 +29,7 @@ struct DiffArgs {
   std::string caller = "hostile";
   double call_timeout = 5;
   DomainArgs domain;
+  std::string report_dir;
 };
 
 // The driver from one tree, in the domain --iommu and --invalidation choose.
@@ -37,6 +39,30 @@ DomainRun resolve(const DiffArgs& a, const std::string& kernel) {
   } catch (const conform::DriverError& e) {
     throw UsageError(e.what());
   }
+}
+
+// --report: the run's configuration, its differences and its rate.
+void report_config(Report& r, const DiffArgs& a, const DomainRun& run) {
+  r.config("driver", a.driver);
+  r.config("OLD kernel", a.kernels[0]);
+  r.config("NEW kernel", a.kernels[1]);
+  r.config("caller", a.caller);
+  r.config("seed", fmt::format("{}", a.seed));
+  r.config("ops", fmt::format("{}", a.ops));
+  r.config("domain", run.label);
+}
+
+void report_groups(Report& r, const conform::DiffReport& d) {
+  for (const conform::DiffGroup& g : d.groups) {
+    ReportDifference diff{.kind = g.kind, .ops_differing = g.ops_differing,
+                          .episodes = g.episodes, .old_side = g.old_side,
+                          .new_side = g.new_side};
+    for (const conform::Op& op : g.ops) diff.ops.push_back(conform::format_op(op));
+    r.add(std::move(diff));
+  }
+  r.summary("ops", fmt::format("{}", d.ops));
+  r.summary("episodes", fmt::format("{}", d.episodes));
+  r.summary("differences", fmt::format("{}", d.groups.size()));
 }
 
 void print_group(size_t n, const conform::DiffGroup& g, const DiffArgs& a) {
@@ -54,10 +80,16 @@ int run_diff(const DiffArgs& a) {
         fmt::format("diff needs --kernel twice (OLD, then NEW), got {}", a.kernels.size()));
   const DomainRun old_run = resolve(a, a.kernels[0]);
   const DomainRun new_run = resolve(a, a.kernels[1]);
+  Report report(a.report_dir, "diff " + a.driver);
+  report_config(report, a, old_run);
+  report.start_domain();
   Progress progress("diff " + a.driver, a.ops);
   conform::DiffOptions o;
   o.check.iommu = old_run.iommu;
-  o.progress = [&progress](uint64_t ops) { progress.update(ops); };
+  o.progress = [&](uint64_t ops) {
+    progress.update(ops);
+    report.sample(ops);
+  };
   o.seed = a.seed;
   o.ops = a.ops;
   o.mode = a.caller == "contract" ? conform::CallerMode::kContract : conform::CallerMode::kHostile;
@@ -72,6 +104,9 @@ int run_diff(const DiffArgs& a) {
   }
   progress.finish();
   for (size_t i = 0; i < r.groups.size(); i++) print_group(i + 1, r.groups[i], a);
+  report.sample(r.ops);
+  report_groups(report, r);
+  report.write();
   fmt::print("summary: driver={} ops={} episodes={} differences={} ({})\n", a.driver, r.ops,
              r.episodes, r.groups.size(), old_run.label);
   return r.groups.empty() ? kExitOk : kExitViolation;
@@ -106,6 +141,7 @@ void add_diff_command(CLI::App& app, Action& action) {
   cmd->add_option("--invalidation", o->domain.invalidation, "strict or lazy, as in check")
       ->check(CLI::IsMember({"strict", "lazy"}))
       ->capture_default_str();
+  add_report_option(cmd, o->report_dir);
   cmd->callback([&action, o] { action = [o] { return run_diff(*o); }; });
 }
 

@@ -9,6 +9,7 @@
 #include "cli/iopt_check.h"
 #include "cli/progress.h"
 #include "cli/results.h"
+#include "cli/report.h"
 #include "cli/text.h"
 #include "cli/validate.h"
 #include "conform/linux_build.h"
@@ -28,6 +29,8 @@ struct MutantsArgs {
   std::string write_tree;
   std::string out;  // iopt: where the kills' traces go
   ResultsOptions results;
+  std::string report_dir;
+  Report* report = nullptr;  // run_reported's, for --report
 };
 
 std::string mutant_names() {
@@ -80,6 +83,8 @@ int run_linux_mutants(const MutantsArgs& a, Results& results) {
       // Asked for by name, it must apply; in a whole run, the other version's mutants do not.
       if (!a.only.empty()) throw UsageError(e.what());
       not_applicable++;
+      a.report->add(ReportMutant{.name = std::string(spec.name), .result = "n/a",
+                                 .models = std::string(spec.models), .message = e.what()});
       fmt::print("{:<26} {:<9} {:<12} {:>9} {:>8}  {}\n    {}\n", spec.name, "n/a", "-", "-", "-",
                  spec.models, e.what());
       results.cases.push_back({.name = std::string(spec.name),
@@ -92,6 +97,7 @@ int run_linux_mutants(const MutantsArgs& a, Results& results) {
     }
     run++;
     killed += r.killed;
+    a.report->add(mutant_row(spec.name, spec.models, r, a.unmutated));
     fmt::print("{:<26} {:<9} {:<12} {:>9.2f} {:>8}  {}\n", spec.name,
                r.killed ? "killed" : (a.unmutated ? "clean" : "SURVIVED"), r.killed ? r.check : "-",
                r.seconds, r.ops, spec.models);
@@ -129,6 +135,7 @@ int run_impl_mutants(const MutantsArgs& a, Results& results) {
     const conform::MutantResult r = conform::run_mutant(spec, a.seconds_per, a.seed);
     run++;
     killed += r.killed;
+    a.report->add(mutant_row(spec.name, spec.models, r, false));
     fmt::print("{:<26} {:<9} {:<12} {:>9.2f} {:>8}  {}\n", spec.name,
                r.killed ? "killed" : "SURVIVED", r.killed ? r.check : "-", r.seconds, r.ops,
                spec.models);
@@ -166,6 +173,24 @@ int run_mutants(const MutantsArgs& a) {
   return output.write(results);
 }
 
+// --report: the run's configuration and one row per mutant, as a page.
+int run_reported(MutantsArgs& a) {
+  Report report(a.report_dir, "mutants --driver-source " + a.source);
+  if (report.on() && (a.source == "iopt" || a.source == "dma" || !a.write_tree.empty()))
+    throw UsageError("--report: the mutants of impl and linux are reported; iopt and dma have "
+                     "their own tables, and --write-tree runs none");
+  report.config("driver source", a.source);
+  if (!a.kernel.empty()) report.config("kernel", a.kernel);
+  report.config("seconds per mutant", fmt::format("{}", a.seconds_per));
+  report.config("seed", fmt::format("{}", a.seed));
+  report.config("mutants", a.only.empty() ? "all" : a.only);
+  if (a.unmutated) report.config("unmutated", "yes: each mutant's configuration, unedited");
+  a.report = &report;
+  const int code = run_mutants(a);
+  report.write();
+  return code;
+}
+
 }  // namespace
 
 void add_mutants_command(CLI::App& app, Action& action) {
@@ -195,7 +220,8 @@ void add_mutants_command(CLI::App& app, Action& action) {
                 "linux: run each mutant's configuration on the tree as it is (exit 0 iff none "
                 "is killed)");
   add_results_options(cmd, a->results);
-  cmd->callback([&action, a] { action = [a] { return run_mutants(*a); }; });
+  add_report_option(cmd, a->report_dir);
+  cmd->callback([&action, a] { action = [a] { return run_reported(*a); }; });
 }
 
 }  // namespace iommu::cli

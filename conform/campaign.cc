@@ -70,6 +70,9 @@ class Campaign {
           opts_.ops == 0 ? opts_.episode_ops : std::min(opts_.episode_ops, opts_.ops - report_.ops);
       Episode e =
           opts_.isolate ? isolated_episode(seed, max_ops) : in_process_episode(seed, max_ops);
+      count_ops(e.ops);
+      // An episode a violation cut short may end before its first progress call.
+      if (opts_.progress) opts_.progress(report_.ops);
       if (e.violation) record(*e.violation, std::move(e.ops), seed);
     }
     report_.seconds = since(start_);
@@ -79,6 +82,15 @@ class Campaign {
   }
 
  private:
+  void count_ops(const std::vector<Op>& ops) {
+    for (const Op& op : ops) {
+      const std::string_view name = op_name(op);
+      auto it = report_.op_mix.find(name);
+      if (it == report_.op_mix.end()) it = report_.op_mix.emplace(name, 0).first;
+      it->second++;
+    }
+  }
+
   bool out_of_time() const { return opts_.seconds > 0 && since(start_) >= opts_.seconds; }
   bool done() const {
     if (is_set(opts_.stop) || is_set(opts_.interrupt) || out_of_time()) return true;

@@ -89,6 +89,7 @@ struct CampaignReport {
   std::vector<Finding> findings;   // each distinct finding this campaign minimized, in order
   std::optional<Finding> finding;  // findings.front(), for callers that stop at the first
   std::map<std::string, uint64_t> occurrences;  // every finding seen, by signature
+  std::map<std::string, uint64_t, std::less<>> op_mix;  // ops run, by op_name (`check --report`)
 };
 
 CampaignReport run_campaign(const DriverSource& source, const CampaignOptions& opts);

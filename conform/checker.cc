@@ -105,6 +105,7 @@ StepResult Checker::step(const Op& op) {
   const bool misuse = contract_verdict(ref_.domain(), op).has_value();
   auto fail = [&](std::string check, std::string detail) {
     r.violation = Violation{index, format_op(op), std::move(check), std::move(detail)};
+    if (opts_.record_hw) r.device = device_state(op);
     return r;
   };
   try {

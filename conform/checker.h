@@ -61,6 +61,9 @@ struct StepResult {
   int64_t ref = 0;
   int64_t driver = 0;
   std::string hw;  // device accesses made for this op, e.g. "read 0x1000 -> 0x80001000 (iotlb)"
+  // With record_hw, when the op failed: its first iova as the device sees it then (the table
+  // walk level by level, what the IOTLB holds), for `check --report`.
+  std::string device;
   // WARNs the driver gave for an op that was caller misuse: allowed, and shown by replay.
   std::vector<std::string> tolerated_warnings;
   std::optional<Violation> violation;
@@ -99,6 +102,7 @@ class Checker {
   int64_t apply_driver_failing(const Op& op);
   impl::IotlbGather& gather(GatherLabel label) { return gathers_[label]; }
   std::optional<std::string> check_op(const Op& op, std::string& hw_log);
+  std::string device_state(const Op& op) const;
   std::optional<std::string> probe(uint64_t iova, std::string* hw_log);
   std::optional<std::string> probe_access(uint64_t iova, const ref::DeviceAccess& access,
                                           std::string* hw_log);

@@ -110,6 +110,44 @@ std::optional<std::string> Checker::probe(uint64_t iova, std::string* hw_log) {
   return std::nullopt;
 }
 
+namespace {
+
+std::string leaf_text(const hw::Leaf& l) {
+  return fmt::format("[{:#x}, +{:#x}) -> {:#x} {}{}{} at level {}", l.iova_base, l.size,
+                     l.paddr_base, l.perms.read ? 'r' : '-', l.perms.write ? 'w' : '-',
+                     l.perms.exec ? 'x' : '-', l.level);
+}
+
+std::string walk_text(const hw::WalkResult& w) {
+  std::string s;
+  for (const hw::TableStep& t : w.path.used())
+    s += fmt::format("level {}: descriptor at {:#x} -> table {:#x}; ", t.level, t.desc_paddr,
+                     t.table_paddr);
+  if (const hw::Leaf* l = w.leaf()) return s + "leaf " + leaf_text(*l);
+  const hw::Fault& f = *w.fault();
+  return s + fmt::format("{} fault at level {} (descriptor at {:#x})",
+                         hw::fault_reason_name(f.reason), f.level, f.desc_paddr);
+}
+
+}  // namespace
+
+std::string Checker::device_state(const Op& op) const {
+  if (!device_ || own_) return "";
+  std::optional<uint64_t> iova;
+  if (auto* o = std::get_if<ReadOp>(&op)) iova = o->iova;
+  if (auto* o = std::get_if<WriteOp>(&op)) iova = o->iova;
+  if (const auto range = op_range(op, 0)) iova = range->first;
+  if (!iova) return "";
+  std::string iotlb;
+  for (const hw::IotlbEntry& e : device_->iotlb().lookup_all(kCtx, *iova)) {
+    const auto* l = std::get_if<hw::Leaf>(&e);
+    iotlb += (iotlb.empty() ? "" : ", ") + (l ? leaf_text(*l) : std::string("a cached fault"));
+  }
+  return fmt::format("walk of {:#x}: {}. IOTLB for it: {}", *iova,
+                     walk_text(hw::walk(mem_, *fmt_, roots_, *iova)),
+                     iotlb.empty() ? "nothing" : iotlb);
+}
+
 std::optional<std::string> Checker::check_op(const Op& op, std::string& hw_log) {
   std::string* log = opts_.record_hw ? &hw_log : nullptr;
   const bool probed = device_ || own_;

@@ -195,6 +195,33 @@ std::vector<FileCoverage> write_linux_coverage_report() {
   return files;
 }
 
+std::vector<FileCoverage> linux_coverage_snapshot() {
+  fs::path entry, dir;
+  {
+    State& s = state();
+    std::lock_guard lock(s.mu);
+    entry = s.entry;
+    dir = s.dir;
+  }
+  if (entry.empty()) return {};
+  const fs::path snap = dir / "snapshot";
+  std::error_code ec;
+  fs::create_directories(snap, ec);
+  for (const char* object : kObjects) {
+    const std::string gcno = std::string(object) + ".gcno";
+    fs::copy_file(entry / gcno, dir / "gcda" / gcno, fs::copy_options::skip_existing, ec);
+    if (ec) return {};
+  }
+  const fs::path src = entry / "src";
+  const std::vector<std::string> argv = {"gcovr",        "--root",
+                                         src.string(),   "--filter",
+                                         kFilter,        "--csv",
+                                         (snap / "summary.csv").string(),
+                                         (dir / "gcda").string()};
+  if (run_logged(argv, src, snap / "gcovr.log") != 0) return {};
+  return read_summary(snap / "summary.csv");
+}
+
 std::string coverage_line(const FileCoverage& f) {
   return fmt::format("{}: lines {}/{} ({}), branches {}/{} ({})", f.file, f.lines_covered, f.lines,
                      percent(f.lines_covered, f.lines), f.branches_covered, f.branches,

@@ -42,6 +42,11 @@ void add_linux_coverage_plugin(const std::filesystem::path& entry, const std::fi
 // LinuxCoverageError when no linux: driver ran or gcovr fails.
 std::vector<FileCoverage> write_linux_coverage_report();
 
+// While the run goes on: the kernel's files' figures from the counters written so far (each
+// isolated child writes its own when it ends), gcovr's CSV only. Empty when no linux: driver
+// was built yet or gcovr fails (a counters file half written): a sample to skip, not an error.
+std::vector<FileCoverage> linux_coverage_snapshot();
+
 // "drivers/iommu/io-pgtable-arm.c: lines 812/1003 (81.0%), branches 400/560 (71.4%)".
 std::string coverage_line(const FileCoverage& f);
 

@@ -10,6 +10,7 @@ packages=(
   libz3-dev libfmt-dev libcli11-dev libbenchmark-dev nlohmann-json3-dev
   gcovr
   help2man pkg-config groff-base man-db dpkg-dev file  # install: man page, plugins, .deb
+  libjs-chart.js chromium  # --report's plots, and the browser its test renders them in
 )
 
 missing=()
