@@ -1,0 +1,397 @@
+#include "conform/kunit_export.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <sstream>
+#include <variant>
+#include <vector>
+
+#include "base/bits.h"
+#include "base/prot.h"
+#include "conform/kunit_prelude.h"
+#include "conform/overloaded.h"
+#include "conform/ref_side.h"
+
+namespace iommu::conform {
+namespace {
+
+// The kernel's enum io_pgtable_fmt of a linux: variant (conform/linux/variants.c), by the
+// prefix of its name; DART2 before DART.
+struct KernelFormat {
+  std::string_view prefix;
+  std::string_view fmt;
+  bool custom_allocator;  // IO_PGTABLE_CAP_CUSTOM_ALLOCATOR: the test sees table frees
+};
+constexpr KernelFormat kFormats[] = {
+    {"arm-64-lpae-s1", "ARM_64_LPAE_S1", true}, {"arm-64-lpae-s2", "ARM_64_LPAE_S2", true},
+    {"arm-32-lpae-s1", "ARM_32_LPAE_S1", true}, {"arm-32-lpae-s2", "ARM_32_LPAE_S2", true},
+    {"arm-mali-lpae", "ARM_MALI_LPAE", true},   {"arm-v7s", "ARM_V7S", false},
+    {"apple-dart2", "APPLE_DART2", false},      {"apple-dart", "APPLE_DART", false},
+};
+
+// The words of a variant name after its format: the quirk each sets, or why the export cannot
+// serve it. Granules, address sizes, -coherent and -cfgalloc set nothing: the test takes the
+// page sizes and address sizes from the trace's config, walks coherently and allocates its own.
+struct VariantWord {
+  std::string_view word;
+  std::string_view quirk;        // empty: none
+  std::string_view unsupported;  // empty: supported
+};
+constexpr VariantWord kWords[] = {
+    {"4k", "", ""},
+    {"16k", "", ""},
+    {"64k", "", ""},
+    {"coherent", "", ""},
+    {"cfgalloc", "", ""},
+    {"ns", "IO_PGTABLE_QUIRK_ARM_NS", ""},
+    {"hd", "IO_PGTABLE_QUIRK_ARM_HD", ""},
+    {"nowarn", "IO_PGTABLE_QUIRK_NO_WARN", ""},
+    {"fwb", "IO_PGTABLE_QUIRK_ARM_S2FWB", ""},
+    {"wbwa", "",
+     "IO_PGTABLE_QUIRK_ARM_OUTER_WBWA needs a non-coherent walk, and the exported test walks "
+     "coherently"},
+    {"ttbr1", "",
+     "the trace's iovas count from 0 where Linux's TTBR1 iovas are sign-extended, and the export "
+     "does not translate them"},
+    {"mtk", "", "MediaTek's extended PA (MTK_EXT) is not exported"},
+    {"ttbr", "", "MediaTek's extended PA (MTK_EXT) is not exported"},
+};
+
+struct Target {
+  const KernelFormat* format = nullptr;
+  std::vector<std::string_view> quirks;
+};
+
+Target target_of(std::string_view variant) {
+  Target t;
+  for (const KernelFormat& f : kFormats) {
+    if (variant.substr(0, f.prefix.size()) != f.prefix) continue;
+    const std::string_view rest = variant.substr(f.prefix.size());
+    if (!rest.empty() && rest.front() != '-') continue;
+    t.format = &f;
+    std::istringstream words{std::string(rest)};
+    for (std::string word; std::getline(words, word, '-');) {
+      if (word.empty() || word.starts_with("ias") || word.starts_with("oas")) continue;
+      auto it = std::find_if(std::begin(kWords), std::end(kWords),
+                             [&](const VariantWord& w) { return w.word == word; });
+      if (it == std::end(kWords))
+        throw KunitExportError(fmt::format("linux:{}: not a variant the export knows", variant));
+      if (!it->unsupported.empty())
+        throw KunitExportError(fmt::format("linux:{} is not supported: {}", variant,
+                                           it->unsupported));
+      if (!it->quirk.empty()) t.quirks.push_back(it->quirk);
+    }
+    return t;
+  }
+  throw KunitExportError(fmt::format("linux:{}: not a format the export knows", variant));
+}
+
+// `name` with every character but letters, digits and those of `keep` written '_'.
+std::string sanitized(std::string_view name, std::string_view keep = "") {
+  std::string out;
+  for (char c : name)
+    out += std::isalnum(static_cast<unsigned char>(c)) || keep.find(c) != keep.npos ? c : '_';
+  return out;
+}
+
+std::string c_name(std::string_view name) { return sanitized(name); }
+
+std::string upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string prot_c(int prot) {
+  static constexpr std::pair<int, const char*> kBits[] = {
+      {IOMMU_READ, "IOMMU_READ"},     {IOMMU_WRITE, "IOMMU_WRITE"}, {IOMMU_CACHE, "IOMMU_CACHE"},
+      {IOMMU_NOEXEC, "IOMMU_NOEXEC"}, {IOMMU_MMIO, "IOMMU_MMIO"},   {IOMMU_PRIV, "IOMMU_PRIV"}};
+  std::string out;
+  for (const auto& [bit, name] : kBits)
+    if (prot & bit) out += (out.empty() ? "" : " | ") + std::string(name);
+  return out.empty() ? "0" : out;
+}
+
+std::string hex(uint64_t v) { return fmt::format("{:#x}", v); }
+
+// The iovas checked with iova_to_phys after an op on [first, last]: its first and last page,
+// the pages on either side, and where each of the reference's runs in it begins and ends, at
+// the checker's offset into the page (conform/checker_probe.cc); none past the ias.
+std::vector<uint64_t> probe_iovas(const ref::RefDomain& ref, uint64_t first, uint64_t last,
+                                  size_t op_number) {
+  constexpr size_t kMaxRuns = 16;
+  const ref::DomainConfig& cfg = ref.config();
+  const uint64_t min = cfg.min_pgsize(), top = low_mask(cfg.ias);
+  if (first > top) return {};
+  first &= ~(min - 1);
+  last = std::min(last, top) & ~(min - 1);
+  std::set<uint64_t> pages = {first, last};
+  if (first >= min) pages.insert(first - min);
+  if (last < top - (min - 1)) pages.insert(last + min);
+  size_t runs = 0;
+  for (const ref::LeafRun& run : ref.pgtable().leaves().runs_in(first, last)) {
+    if (runs++ == kMaxRuns) break;
+    if (run.iova > first) pages.insert(run.iova);
+    if (run.last() < last) pages.insert(run.last() + 1);
+    pages.insert(std::max(run.iova, first));
+    pages.insert(std::min(run.last(), last) & ~(min - 1));
+  }
+  const uint64_t offset = (op_number * 0x48) & (min - 1) & ~uint64_t{7};
+  std::vector<uint64_t> out;
+  for (uint64_t p : pages) out.push_back(p + offset);
+  return out;
+}
+
+uint64_t add_clamped(uint64_t a, uint64_t b) { return a > ~b ? ~uint64_t{0} : a + b; }
+
+// The range an op changes, as the checker probes it; nullopt for ops without one.
+std::optional<std::pair<uint64_t, uint64_t>> changed_range(const Op& op, int64_t ret) {
+  auto span = [](uint64_t iova, uint64_t size) -> std::optional<std::pair<uint64_t, uint64_t>> {
+    if (size == 0) return std::nullopt;
+    return std::pair{iova, add_clamped(iova, size - 1)};
+  };
+  const uint64_t done = ret > 0 ? static_cast<uint64_t>(ret) : 0;
+  return std::visit(
+      Overloaded{
+          [&](const MapOp& o) { return span(o.iova, o.size); },
+          [&](const MapNosyncOp& o) { return span(o.iova, o.size); },
+          [&](const UnmapOp& o) { return span(o.iova, std::max(o.size, done)); },
+          [&](const UnmapFastOp& o) { return span(o.iova, std::max(o.size, done)); },
+          [&](const MapPagesOp& o) { return span(o.iova, o.pgsize * o.pgcount); },
+          [&](const UnmapPagesOp& o) { return span(o.iova, std::max(o.pgsize * o.pgcount, done)); },
+          [&](const MapSgOp& o) {
+            uint64_t total = 0;
+            for (const ref::Segment& s : o.segs) total += s.length;
+            return span(o.iova, total);
+          },
+          [](const auto&) -> std::optional<std::pair<uint64_t, uint64_t>> { return std::nullopt; },
+      },
+      op);
+}
+
+// The one iova an op looks at: a device access or iova_to_phys, checked there exactly.
+std::optional<uint64_t> point_of(const Op& op) {
+  if (auto* o = std::get_if<ReadOp>(&op)) return o->iova;
+  if (auto* o = std::get_if<WriteOp>(&op)) return o->iova;
+  if (auto* o = std::get_if<IovaToPhysOp>(&op)) return o->iova;
+  return std::nullopt;
+}
+
+// map_sg's runs as the core merges them (impl::Domain::map_sg): a zero length ends the list.
+std::string sg_runs(const MapSgOp& o) {
+  std::vector<std::string> runs;
+  uint64_t start = 0, len = 0;
+  auto close = [&] {
+    if (len) runs.push_back(fmt::format("{{ {}, {} }}", hex(start), hex(len)));
+    len = 0;
+  };
+  for (const ref::Segment& sg : o.segs) {
+    if (len != 0 && sg.paddr != start + len) close();
+    if (sg.length == 0) {
+      close();
+      runs.push_back("{ 0, 0 }");
+      break;
+    }
+    if (len == 0) start = sg.paddr;
+    len += sg.length;
+  }
+  close();
+  return fmt::format("{}", fmt::join(runs, ", "));
+}
+
+class Writer {
+ public:
+  Writer(const ref::DomainConfig& cfg) : ref_(cfg) {}
+
+  std::string take() { return std::move(out_); }
+
+  void op(size_t number, const Op& op) {
+    number_ = number;
+    const std::string text = format_op(op);
+    line("");
+    line(fmt::format("\tkt_op(ctx, {}, \"{}\");", number, text));
+    const auto* map_pages = std::get_if<MapPagesOp>(&op);
+    std::optional<ref::MapPagesResult> want_pages;
+    if (map_pages) {
+      want_pages = ref_.domain().pgtable().expected_map_pages(
+          {map_pages->iova, map_pages->paddr, map_pages->pgsize, map_pages->pgcount,
+           map_pages->prot});
+      if (want_pages->ret != 0 && want_pages->mapped != 0)
+        throw KunitExportError(fmt::format(
+            "op {} `{}`: map_pages fails after mapping part of its range ({:#x} bytes in the "
+            "reference); how much a driver maps before such an error is its choice, so a test "
+            "cannot know what to expect",
+            number, text, want_pages->mapped));
+    }
+    const int64_t want = ref_.apply(op);
+    std::visit(Overloaded{
+                   [&](const MapOp& o) { map(o.iova, o.paddr, o.size, o.prot, want); },
+                   [&](const MapNosyncOp& o) { map(o.iova, o.paddr, o.size, o.prot, want); },
+                   [&](const UnmapOp& o) { unmap(o.iova, o.size, want); },
+                   [&](const UnmapFastOp& o) { unmap(o.iova, o.size, want); },
+                   [&](const MapSgOp& o) {
+                     line(fmt::format("\t{{\n\t\tstatic const struct kt_run runs[] = {{ {} }};\n",
+                                      sg_runs(o)));
+                     line(fmt::format("\t\tKUNIT_ASSERT_EQ_MSG(test, kt_map_sg(ctx, {}, runs, "
+                                      "ARRAY_SIZE(runs), {}), {}L, \"op {}\");\n\t}}",
+                                      hex(o.iova), prot_c(o.prot), want, number));
+                   },
+                   [&](const MapPagesOp& o) {
+                     line(fmt::format("\tKUNIT_ASSERT_EQ_MSG(test, kt_map_pages_op(ctx, {}, {}, {}, "
+                                      "{}, {}, &mapped), {}, \"op {}\");",
+                                      hex(o.iova), hex(o.paddr), hex(o.pgsize), o.pgcount,
+                                      prot_c(o.prot), want_pages->ret, number));
+                     line(fmt::format("\tKUNIT_ASSERT_EQ_MSG(test, mapped, (size_t){}, \"op {}\");",
+                                      hex(want_pages->mapped), number));
+                   },
+                   [&](const UnmapPagesOp& o) {
+                     line(fmt::format("\tKUNIT_ASSERT_EQ_MSG(test, kt_unmap_pages_op(ctx, {}, {}, "
+                                      "{}), (size_t){}, \"op {}\");",
+                                      hex(o.iova), hex(o.pgsize), o.pgcount, hex(want), number));
+                   },
+                   [&](const IotlbSyncMapOp&) { nothing(); },
+                   [&](const IotlbSyncOp&) { nothing(); },
+                   [&](const FlushIotlbAllOp&) { nothing(); },
+                   [&](const ReadOp&) { device_access(); },
+                   [&](const WriteOp&) { device_access(); },
+                   [&](const IovaToPhysOp&) {},
+                   [&](const FailAllocOp&) {
+                     throw KunitExportError(fmt::format(
+                         "op {} `{}`: a test cannot make the kernel's nth table allocation fail",
+                         number, text));
+                   },
+               },
+               op);
+    if (auto point = point_of(op)) {
+      if (*point <= low_mask(ref_.domain().config().ias))
+        line(fmt::format("\tkt_expect_phys(ctx, {}, {});", hex(*point),
+                         hex(ref_.domain().iova_to_phys(*point))));
+    } else if (auto range = changed_range(op, want)) {
+      for (uint64_t iova : probe_iovas(ref_.domain(), range->first, range->second, number))
+        line(fmt::format("\tkt_expect_phys(ctx, {}, {});", hex(iova),
+                         hex(ref_.domain().iova_to_phys(iova))));
+    }
+  }
+
+ private:
+  void line(const std::string& s) { out_ += s + "\n"; }
+  void map(uint64_t iova, uint64_t paddr, uint64_t size, int prot, int64_t want) {
+    line(fmt::format("\tKUNIT_ASSERT_EQ_MSG(test, kt_map(ctx, {}, {}, {}, {}), {}, \"op {}\");",
+                     hex(iova), hex(paddr), hex(size), prot_c(prot), want, number_));
+  }
+  void unmap(uint64_t iova, uint64_t size, int64_t want) {
+    line(fmt::format("\tKUNIT_ASSERT_EQ_MSG(test, kt_unmap(ctx, {}, {}), (size_t){}, \"op {}\");",
+                     hex(iova), hex(size), hex(static_cast<uint64_t>(want)), number_));
+  }
+  void nothing() { line("\t/* an IOMMU driver call: nothing of it reaches io_pgtable_ops */"); }
+  void device_access() {
+    line("\t/* a device access: the test checks the page table's translation there */");
+  }
+  RefSide ref_;
+  size_t number_ = 0;
+  std::string out_;
+};
+
+// Text for inside a C comment: no `*/` to end it early.
+std::string comment_safe(std::string_view text) {
+  std::string out(text);
+  for (size_t at = out.find("*/"); at != std::string::npos; at = out.find("*/", at)) out[at + 1] = '_';
+  return out;
+}
+
+std::string header(const Trace& trace, std::string_view name, std::string_view source,
+                   const Target& target) {
+  const std::string file = "io-pgtable-iommucheck-" + std::string(name) + ".c";
+  const std::string option = "IOMMU_IO_PGTABLE_ICHECK_" + upper(c_name(name));
+  std::string out = fmt::format(
+      "// SPDX-License-Identifier: GPL-2.0-only\n"
+      "/*\n"
+      " * A finding of iommucheck as a KUnit test of io-pgtable's {}, exported by\n"
+      " * `iommucheck export --kunit` from {}\n"
+      " * (driver {}, config {}).\n"
+      " *\n"
+      " * It replays the trace's ops through io_pgtable_ops, the core ones (map, unmap, map_sg)\n"
+      " * through the loops of iommu_map() and iommu_unmap(), and asserts what iommucheck's\n"
+      " * reference model allows: each op's return value and byte count, the limits every\n"
+      " * map_pages and unmap_pages call keeps, iova_to_phys at the edges of each op's range\n"
+      " * and of each mapping in it, that every byte an unmap_pages call removed is covered by\n"
+      " * the tlb_add_page and tlb_flush_walk calls it made,{} Device accesses become\n"
+      " * iova_to_phys checks; what a device could still reach through its caches, the DMA syncs\n"
+      " * and barriers a non-coherent walk needs, permissions and WARNs are not checked here\n"
+      " * (the page table is walked coherently, as in the kernel's own KUnit tests).\n"
+      " *\n"
+      " * To run it: copy it to drivers/iommu/{}, then add to drivers/iommu/Kconfig\n"
+      " *\n"
+      " *	config {}\n"
+      " *		tristate \"iommucheck finding {}\" if !KUNIT_ALL_TESTS\n"
+      " *		depends on KUNIT && {}\n"
+      " *		default KUNIT_ALL_TESTS\n"
+      " *\n"
+      " * and to drivers/iommu/Makefile\n"
+      " *\n"
+      " *	obj-$(CONFIG_{}) += {}.o\n"
+      " *\n"
+      " * and run ./tools/testing/kunit/kunit.py run --arch=arm64 with CONFIG_{}=y.\n"
+      " */\n",
+      target.format->fmt, comment_safe(source), trace.driver.value_or(""), ref::describe(*trace.config),
+      target.format->custom_allocator
+          ? "\n * and that no table is freed before a tlb_flush_walk in the call that frees it."
+          : "\n * (this format has no custom allocator, so table frees are not seen).",
+      file, option, name,
+      target.format->fmt.starts_with("ARM_V7S")     ? "IOMMU_IO_PGTABLE_ARMV7S"
+      : target.format->fmt.starts_with("APPLE_DART") ? "IOMMU_IO_PGTABLE_DART"
+                                                     : "IOMMU_IO_PGTABLE_LPAE",
+      option, file.substr(0, file.size() - 2), option);
+  return out;
+}
+
+}  // namespace
+
+std::string export_kunit(const Trace& trace, std::string_view name, std::string_view source) {
+  const std::string driver = trace.driver.value_or("");
+  if (!driver.starts_with("linux:"))
+    throw KunitExportError(fmt::format(
+        "driver '{}' is not a linux: driver; the KUnit export replays Linux's io_pgtable_ops",
+        driver.empty() ? "(none)" : driver));
+  if (!trace.config)
+    throw KunitExportError("the trace has no `config` line, so the page sizes and address "
+                           "sizes of the page table are unknown");
+  if (trace.config->partial_unmap == ref::PartialUnmap::kWhole)
+    throw KunitExportError("config partial=whole is no Linux tree's policy (6.12 splits, 7.x "
+                           "refuses)");
+  const Target target = target_of(std::string_view(driver).substr(6));
+  const std::string id = c_name(name);
+  const std::string shown = sanitized(name, "-_");
+  const ref::DomainConfig& cfg = *trace.config;
+
+  std::string out = header(trace, shown, source, target) + "\n" + kKunitPrelude;
+  out += fmt::format("\nstatic void iommucheck_{}_replay(struct kunit *test)\n{{\n", id);
+  std::string quirks;
+  for (std::string_view q : target.quirks) quirks += (quirks.empty() ? "" : " | ") + std::string(q);
+  out += fmt::format(
+      "\tstruct io_pgtable_cfg cfg = {{\n\t\t.quirks = {},\n\t\t.pgsize_bitmap = {}, /* {} */\n"
+      "\t\t.ias = {},\n\t\t.oas = {},\n\t}};\n",
+      quirks.empty() ? "0" : quirks, hex(cfg.pgsize_bitmap), ref::pgsize_bitmap_name(cfg.pgsize_bitmap),
+      cfg.ias, cfg.oas);
+  out += fmt::format("\tstruct kt_ctx *ctx = kt_start(test, {}, &cfg, {}, {});\n",
+                     target.format->fmt, target.format->custom_allocator ? "true" : "false",
+                     cfg.invalidation == ref::Invalidation::kLazy ? "true" : "false");
+  out += "\tsize_t mapped;\n";
+  Writer w(cfg);
+  for (size_t i = 0; i < trace.ops.size(); i++) w.op(i + 1, trace.ops[i]);
+  out += w.take();
+  out += "\n\t(void)mapped;\n}\n";
+  out += fmt::format(
+      "\nstatic struct kunit_case iommucheck_{0}_cases[] = {{\n\tKUNIT_CASE(iommucheck_{0}_replay),"
+      "\n\t{{}}\n}};\n\nstatic struct kunit_suite iommucheck_{0}_suite = {{\n\t.name = "
+      "\"iommucheck-{1}\",\n\t.test_cases = iommucheck_{0}_cases,\n}};\nkunit_test_suite(iommucheck_"
+      "{0}_suite);\n\nMODULE_DESCRIPTION(\"iommucheck finding {1} as a KUnit test\");\n"
+      "MODULE_LICENSE(\"GPL\");\n",
+      id, shown);
+  return out;
+}
+
+}  // namespace iommu::conform
