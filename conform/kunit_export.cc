@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <map>
 #include <cctype>
 #include <set>
 #include <sstream>
@@ -14,7 +15,8 @@
 #include "base/prot.h"
 #include "conform/kunit_prelude.h"
 #include "conform/overloaded.h"
-#include "conform/ref_side.h"
+#include "conform/core_ops.h"
+#include "impl/domain.h"
 
 namespace iommu::conform {
 namespace {
@@ -118,9 +120,10 @@ std::string prot_c(int prot) {
 std::string hex(uint64_t v) { return fmt::format("{:#x}", v); }
 
 // The iovas checked with iova_to_phys after an op on [first, last]: its first and last page,
-// the pages on either side, and where each of the reference's runs in it begins and ends, at
+// the pages on either side, where each of the reference's runs in it begins and ends, and the
+// pages on either side of each boundary of a larger page size in it (where a table ends), at
 // the checker's offset into the page (conform/checker_probe.cc); none past the ias.
-std::vector<uint64_t> probe_iovas(const ref::RefDomain& ref, uint64_t first, uint64_t last,
+std::vector<uint64_t> probe_iovas(const ref::RefPgtable& ref, uint64_t first, uint64_t last,
                                   size_t op_number) {
   constexpr size_t kMaxRuns = 16;
   const ref::DomainConfig& cfg = ref.config();
@@ -132,12 +135,22 @@ std::vector<uint64_t> probe_iovas(const ref::RefDomain& ref, uint64_t first, uin
   if (first >= min) pages.insert(first - min);
   if (last < top - (min - 1)) pages.insert(last + min);
   size_t runs = 0;
-  for (const ref::LeafRun& run : ref.pgtable().leaves().runs_in(first, last)) {
+  for (const ref::LeafRun& run : ref.leaves().runs_in(first, last)) {
     if (runs++ == kMaxRuns) break;
     if (run.iova > first) pages.insert(run.iova);
     if (run.last() < last) pages.insert(run.last() + 1);
     pages.insert(std::max(run.iova, first));
     pages.insert(std::min(run.last(), last) & ~(min - 1));
+  }
+  // Where a larger page size begins, a table ends: the pages on either side of each.
+  size_t boundaries = 0;
+  for (uint64_t size = min << 1; size != 0 && boundaries < kMaxRuns; size <<= 1) {
+    if (!(cfg.pgsize_bitmap & size)) continue;
+    for (uint64_t b = (first | (size - 1)) + 1; b != 0 && b <= last && boundaries < kMaxRuns;
+         b += size, boundaries++) {
+      pages.insert(b - min);
+      pages.insert(b);
+    }
   }
   const uint64_t offset = (op_number * 0x48) & (min - 1) & ~uint64_t{7};
   std::vector<uint64_t> out;
@@ -202,9 +215,47 @@ std::string sg_runs(const MapSgOp& o) {
   return fmt::format("{}", fmt::join(runs, ", "));
 }
 
+// The reference as a Linux page table answers: unmap_pages takes every leading table slot that
+// holds mappings whole, as LPAE frees a table slot, where the contract allows it (the checker's
+// reference follows such a choice, RefDomain::follow); map_pages is the reference's own.
+class LinuxLikeRef : public impl::IoPgtableOps, public impl::IotlbOps {
+ public:
+  explicit LinuxLikeRef(const ref::DomainConfig& cfg) : pgtable_(cfg) {}
+  const ref::RefPgtable& pgtable() const { return pgtable_; }
+
+  int map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount, int prot,
+                uint64_t* mapped) override {
+    const ref::MapPagesResult r = pgtable_.map_pages({iova, paddr, pgsize, pgcount, prot});
+    *mapped += r.mapped;
+    return r.ret;
+  }
+  uint64_t unmap_pages(uint64_t iova, uint64_t pgsize, uint64_t pgcount,
+                       impl::IotlbGather*) override {
+    const ref::UnmapPagesCall call{iova, pgsize, pgcount};
+    uint64_t n = pgtable_.expected_unmap_pages(call);
+    for (uint64_t k = pgcount; k > 0 && k * pgsize > n; k--) {
+      if (!pgtable_.check_unmap_pages(call, k * pgsize)) {
+        n = k * pgsize;
+        break;
+      }
+    }
+    pgtable_.apply_unmap_pages(call, n);
+    return n;
+  }
+  uint64_t iova_to_phys(uint64_t iova) override { return pgtable_.iova_to_phys(iova).value_or(0); }
+
+  void iotlb_sync(impl::IotlbGather&) override {}
+  void flush_iotlb_all() override {}
+  void iotlb_sync_map(uint64_t, uint64_t) override {}
+  bool caches_non_present() const override { return false; }
+
+ private:
+  ref::RefPgtable pgtable_;
+};
+
 class Writer {
  public:
-  Writer(const ref::DomainConfig& cfg) : ref_(cfg) {}
+  explicit Writer(const ref::DomainConfig& cfg) : ref_(cfg), domain_(ref_, ref_, cfg) {}
 
   std::string take() { return std::move(out_); }
 
@@ -216,7 +267,7 @@ class Writer {
     const auto* map_pages = std::get_if<MapPagesOp>(&op);
     std::optional<ref::MapPagesResult> want_pages;
     if (map_pages) {
-      want_pages = ref_.domain().pgtable().expected_map_pages(
+      want_pages = ref_.pgtable().expected_map_pages(
           {map_pages->iova, map_pages->paddr, map_pages->pgsize, map_pages->pgcount,
            map_pages->prot});
       if (want_pages->ret != 0 && want_pages->mapped != 0)
@@ -226,7 +277,7 @@ class Writer {
             "cannot know what to expect",
             number, text, want_pages->mapped));
     }
-    const int64_t want = ref_.apply(op);
+    const int64_t want = apply(op);
     std::visit(Overloaded{
                    [&](const MapOp& o) { map(o.iova, o.paddr, o.size, o.prot, want); },
                    [&](const MapNosyncOp& o) { map(o.iova, o.paddr, o.size, o.prot, want); },
@@ -266,13 +317,12 @@ class Writer {
                },
                op);
     if (auto point = point_of(op)) {
-      if (*point <= low_mask(ref_.domain().config().ias))
+      if (*point <= low_mask(ref_.pgtable().config().ias))
         line(fmt::format("\tkt_expect_phys(ctx, {}, {});", hex(*point),
-                         hex(ref_.domain().iova_to_phys(*point))));
+                         hex(ref_.iova_to_phys(*point))));
     } else if (auto range = changed_range(op, want)) {
-      for (uint64_t iova : probe_iovas(ref_.domain(), range->first, range->second, number))
-        line(fmt::format("\tkt_expect_phys(ctx, {}, {});", hex(iova),
-                         hex(ref_.domain().iova_to_phys(iova))));
+      for (uint64_t iova : probe_iovas(ref_.pgtable(), range->first, range->second, number))
+        line(fmt::format("\tkt_expect_phys(ctx, {}, {});", hex(iova), hex(ref_.iova_to_phys(iova))));
     }
   }
 
@@ -290,7 +340,39 @@ class Writer {
   void device_access() {
     line("\t/* a device access: the test checks the page table's translation there */");
   }
-  RefSide ref_;
+  // What the op returns on the reference, through the core's loops (impl::Domain) where it is
+  // a core op; driver-level ops continue past early stops as the test's kt_*_pages_op do.
+  int64_t apply(const Op& op) {
+    return apply_core_op(
+        domain_, op, [&](GatherLabel label) -> impl::IotlbGather& { return gathers_[label]; },
+        Overloaded{
+            [&](const MapPagesOp& o) -> int64_t {
+              uint64_t total = 0;
+              int ret = 0;
+              while (total < o.pgsize * o.pgcount && ret == 0) {
+                uint64_t mapped = 0;
+                ret = ref_.map_pages(o.iova + total, o.paddr + total, o.pgsize,
+                                     o.pgcount - total / o.pgsize, o.prot, &mapped);
+                total += mapped;
+              }
+              return ret;
+            },
+            [&](const UnmapPagesOp& o) -> int64_t {
+              uint64_t total = 0;
+              for (uint64_t n = 1; total < o.pgsize * o.pgcount && n;) {
+                n = ref_.unmap_pages(o.iova + total, o.pgsize, o.pgcount - total / o.pgsize,
+                                     nullptr);
+                total += n;
+              }
+              return static_cast<int64_t>(total);
+            },
+            [](const auto&) -> int64_t { return 0; },
+        });
+  }
+
+  LinuxLikeRef ref_;
+  impl::Domain domain_;
+  std::map<GatherLabel, impl::IotlbGather> gathers_;
   size_t number_ = 0;
   std::string out_;
 };
@@ -338,7 +420,8 @@ std::string header(const Trace& trace, std::string_view name, std::string_view s
       " */\n",
       target.format->fmt, comment_safe(source), trace.driver.value_or(""), ref::describe(*trace.config),
       target.format->custom_allocator
-          ? "\n * and that no table is freed before a tlb_flush_walk in the call that frees it."
+          ? "\n * and that no table is freed before a tlb_flush_walk, in the call that frees it, as\n"
+            " * large as the range such a table maps."
           : "\n * (this format has no custom allocator, so table frees are not seen).",
       file, option, name,
       target.format->fmt.starts_with("ARM_V7S")     ? "IOMMU_IO_PGTABLE_ARMV7S"

@@ -28,7 +28,8 @@ struct kt_ctx {
 	bool live;		/* between alloc_io_pgtable_ops and free_io_pgtable_ops */
 	int op;			/* the trace's op being replayed, for messages */
 	const char *op_text;
-	bool walk_flushed;	/* a tlb_flush_walk or tlb_flush_all in this call */
+	unsigned long walk_size;	/* the largest tlb_flush_walk of this call (all: ULONG_MAX) */
+	size_t walk_granule;
 	bool overflow;
 	unsigned int n_ranges;
 	struct kt_range ranges[KT_MAX_RANGES];
@@ -37,7 +38,8 @@ struct kt_ctx {
 /* Called at the start of every io_pgtable_ops call. */
 static void kt_begin_call(struct kt_ctx *ctx)
 {
-	ctx->walk_flushed = false;
+	ctx->walk_size = 0;
+	ctx->walk_granule = 0;
 	ctx->overflow = false;
 	ctx->n_ranges = 0;
 }
@@ -65,7 +67,8 @@ static void kt_tlb_flush_all(void *cookie)
 {
 	struct kt_ctx *ctx = cookie;
 
-	ctx->walk_flushed = true;
+	ctx->walk_size = ULONG_MAX;
+	ctx->walk_granule = 1;
 }
 
 /* A walk flush invalidates the leaves under the freed table too: LPAE frees a table under a
@@ -74,7 +77,10 @@ static void kt_tlb_flush_walk(unsigned long iova, size_t size, size_t granule, v
 {
 	struct kt_ctx *ctx = cookie;
 
-	ctx->walk_flushed = true;
+	if (size > ctx->walk_size) {
+		ctx->walk_size = size;
+		ctx->walk_granule = granule;
+	}
 	kt_record(ctx, iova, size);
 }
 
@@ -100,11 +106,13 @@ static void *kt_alloc(void *cookie, size_t size, gfp_t gfp)
 static void kt_free(void *cookie, void *pages, size_t size)
 {
 	struct kt_ctx *ctx = cookie;
+	/* A table of 8-byte descriptors maps at least its entries times the granule. */
+	unsigned long reach = size / 8 * ctx->walk_granule;
 
 	if (ctx->live)
-		KUNIT_EXPECT_TRUE_MSG(ctx->test, ctx->walk_flushed,
-				      "op %d `%s`: a table was freed with no tlb_flush_walk before it in that call: the IOMMU may still walk it",
-				      ctx->op, ctx->op_text);
+		KUNIT_EXPECT_TRUE_MSG(ctx->test, ctx->walk_size && ctx->walk_size >= reach,
+				      "op %d `%s`: a table of %zu bytes was freed with no tlb_flush_walk before it in that call spanning what it maps (the largest: %#lx bytes): the IOMMU may still walk it",
+				      ctx->op, ctx->op_text, size, ctx->walk_size);
 	free_pages((unsigned long)pages, get_order(size));
 }
 

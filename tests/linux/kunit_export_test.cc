@@ -118,8 +118,9 @@ TEST(KunitExport, SkipLastAddPageIsCaughtByTheInvalidationAssertion) {
   EXPECT_TRUE(run_kunit(m.mutated, blind, dir / "blind").passed);
 }
 
-// A table freed without its walk flush: caught by the free-order assertion alone (coverage
-// taken out), and by nothing once both are out.
+// A table freed without its walk flush: caught by the free-order assertion alone (the coverage
+// one taken out: LPAE's tlb_add_page of the table's slot covers the range anyway), and by
+// nothing once both are out.
 TEST(KunitExport, NoFlushWalkIsCaughtByTheFreeOrderAssertion) {
   REQUIRE_KERNEL(tree);
   const fs::path dir = scratch("no-flush-walk");
@@ -129,8 +130,9 @@ TEST(KunitExport, NoFlushWalkIsCaughtByTheFreeOrderAssertion) {
       replaced(*m.test, "kt_covered(ctx, iova, iova + (unmapped - 1))", "true");
   const KunitRun free_only = run_kunit(m.mutated, no_cover, dir / "free-only");
   EXPECT_FALSE(free_only.passed);
-  EXPECT_THAT(free_only.ktap, HasSubstr("a table was freed with no tlb_flush_walk before it"));
-  const std::string blind = replaced(no_cover, "ctx->test, ctx->walk_flushed,", "ctx->test, true,");
+  EXPECT_THAT(free_only.ktap, HasSubstr("was freed with no tlb_flush_walk before it"));
+  const std::string blind =
+      replaced(no_cover, "ctx->walk_size && ctx->walk_size >= reach", "true");
   EXPECT_TRUE(run_kunit(m.mutated, blind, dir / "blind").passed);
 }
 
@@ -143,10 +145,11 @@ const std::set<std::string> kCovered = {
     "max-entries-off-by-one",  "no-eexist",                 "no-ias-check",
     "v7s-single-replica"};
 
-// Every mutant of the zoo on 6.12 (slow: label `slow`): each covered one's test fails on its
-// mutant and passes on the tree; each other one's test passes on both (what it cannot see) or
-// its export is refused, and the set covered is the documented one.
-TEST(KunitExportSlow, EveryCoveredMutantFailsOnItsTreeAndPassesOnTheFixedOne) {
+// Every mutant of the zoo on 6.12 (about 3 minutes cold, 1.5 warm: disabled here, run by the
+// ctest `linux.kunit_export_zoo_6_12`, label slow): each covered one's test fails on its mutant
+// and passes on the tree; each other one's test passes on both (what it cannot see) or its
+// export is refused, and the set covered is the documented one.
+TEST(KunitExportSlow, DISABLED_EveryCoveredMutantFailsOnItsTreeAndPassesOnTheFixedOne) {
   REQUIRE_KERNEL(tree);
   std::set<std::string> covered;
   for (const LinuxMutantSpec& s : linux_mutant_specs()) {
