@@ -223,6 +223,9 @@ class LinuxLikeRef : public impl::IoPgtableOps, public impl::IotlbOps {
   explicit LinuxLikeRef(const ref::DomainConfig& cfg) : pgtable_(cfg) {}
   const ref::RefPgtable& pgtable() const { return pgtable_; }
 
+  // The entries of the largest table of any format here (64K granule, 8-byte descriptors).
+  static constexpr uint64_t kMaxSlots = 8192;
+
   int map_pages(uint64_t iova, uint64_t paddr, uint64_t pgsize, uint64_t pgcount, int prot,
                 uint64_t* mapped) override {
     const ref::MapPagesResult r = pgtable_.map_pages({iova, paddr, pgsize, pgcount, prot});
@@ -233,11 +236,13 @@ class LinuxLikeRef : public impl::IoPgtableOps, public impl::IotlbOps {
                        impl::IotlbGather*) override {
     const ref::UnmapPagesCall call{iova, pgsize, pgcount};
     uint64_t n = pgtable_.expected_unmap_pages(call);
-    for (uint64_t k = pgcount; k > 0 && k * pgsize > n; k--) {
-      if (!pgtable_.check_unmap_pages(call, k * pgsize)) {
+    // One slot more at a time: Linux stops at the first empty slot, and within one table
+    // (at most kMaxSlots entries).
+    if (pgsize != 0 && n % pgsize == 0) {
+      const uint64_t last = std::min({pgcount, ~uint64_t{0} / pgsize, n / pgsize + kMaxSlots});
+      for (uint64_t k = n / pgsize + 1; k <= last && !pgtable_.check_unmap_pages(call, k * pgsize);
+           k++)
         n = k * pgsize;
-        break;
-      }
     }
     pgtable_.apply_unmap_pages(call, n);
     return n;
