@@ -28,7 +28,8 @@ struct kt_ctx {
 	bool live;		/* between alloc_io_pgtable_ops and free_io_pgtable_ops */
 	int op;			/* the trace's op being replayed, for messages */
 	const char *op_text;
-	unsigned long walk_size;	/* the largest tlb_flush_walk of this call (all: ULONG_MAX) */
+	/* The largest tlb_flush_walk of this call (tlb_flush_all: ULONG_MAX) and its granule. */
+	unsigned long walk_size;
 	size_t walk_granule;
 	bool overflow;
 	unsigned int n_ranges;
@@ -257,8 +258,11 @@ static size_t kt_unmap_pages(struct kt_ctx *ctx, unsigned long iova, size_t pgsi
 	return unmapped;
 }
 
+/* The ops: __maybe_unused, since a trace need not have every kind. */
+
 /* The loop of iommu_unmap(): bytes unmapped, stopping at the first hole. */
-static size_t kt_unmap(struct kt_ctx *ctx, unsigned long iova, size_t size)
+static __maybe_unused size_t kt_unmap(struct kt_ctx *ctx, unsigned long iova,
+				      size_t size)
 {
 	size_t unmapped = 0;
 
@@ -278,8 +282,8 @@ static size_t kt_unmap(struct kt_ctx *ctx, unsigned long iova, size_t size)
 }
 
 /* The loop of iommu_map(): 0, or the error after unmapping what this call mapped. */
-static int kt_map(struct kt_ctx *ctx, unsigned long iova, phys_addr_t paddr, size_t size,
-		  int prot)
+static __maybe_unused int kt_map(struct kt_ctx *ctx, unsigned long iova, phys_addr_t paddr,
+				  size_t size, int prot)
 {
 	unsigned long orig_iova = iova;
 	size_t orig_size = size;
@@ -311,8 +315,8 @@ struct kt_run {
 };
 
 /* iommu_map_sg() over merged runs: bytes mapped, or the error after unmapping them all. */
-static long kt_map_sg(struct kt_ctx *ctx, unsigned long iova, const struct kt_run *runs,
-		      size_t n, int prot)
+static __maybe_unused long kt_map_sg(struct kt_ctx *ctx, unsigned long iova,
+				     const struct kt_run *runs, size_t n, int prot)
 {
 	size_t mapped = 0, i;
 	int ret = 0;
@@ -331,8 +335,9 @@ static long kt_map_sg(struct kt_ctx *ctx, unsigned long iova, const struct kt_ru
 
 /* A driver-level map_pages op: a call that stops early at a table's end is called again for
  * the rest, as the core would, so what follows is checked against the whole range mapped. */
-static int kt_map_pages_op(struct kt_ctx *ctx, unsigned long iova, phys_addr_t paddr,
-			   size_t pgsize, size_t pgcount, int prot, size_t *total)
+static __maybe_unused int kt_map_pages_op(struct kt_ctx *ctx, unsigned long iova,
+					   phys_addr_t paddr, size_t pgsize, size_t pgcount,
+					   int prot, size_t *total)
 {
 	size_t mapped;
 	int ret = 0;
@@ -347,8 +352,8 @@ static int kt_map_pages_op(struct kt_ctx *ctx, unsigned long iova, phys_addr_t p
 }
 
 /* A driver-level unmap_pages op, continued past an early stop in the same way. */
-static size_t kt_unmap_pages_op(struct kt_ctx *ctx, unsigned long iova, size_t pgsize,
-				size_t pgcount)
+static __maybe_unused size_t kt_unmap_pages_op(struct kt_ctx *ctx, unsigned long iova,
+					       size_t pgsize, size_t pgcount)
 {
 	size_t total = 0, n = 1;
 
@@ -359,7 +364,8 @@ static size_t kt_unmap_pages_op(struct kt_ctx *ctx, unsigned long iova, size_t p
 	return total;
 }
 
-static void kt_expect_phys(struct kt_ctx *ctx, unsigned long iova, phys_addr_t want)
+static __maybe_unused void kt_expect_phys(struct kt_ctx *ctx, unsigned long iova,
+					  phys_addr_t want)
 {
 	phys_addr_t got = ctx->ops->iova_to_phys(ctx->ops, iova);
 
