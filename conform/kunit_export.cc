@@ -238,7 +238,7 @@ class LinuxLikeRef : public impl::IoPgtableOps, public impl::IotlbOps {
     uint64_t n = pgtable_.expected_unmap_pages(call);
     // One slot more at a time: Linux stops at the first empty slot, and within one table
     // (at most kMaxSlots entries).
-    if (pgsize != 0 && n % pgsize == 0) {
+    if (pgsize != 0) {
       const uint64_t last = std::min({pgcount, ~uint64_t{0} / pgsize, n / pgsize + kMaxSlots});
       for (uint64_t k = n / pgsize + 1; k <= last && !pgtable_.check_unmap_pages(call, k * pgsize);
            k++)
