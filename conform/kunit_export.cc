@@ -389,51 +389,63 @@ std::string comment_safe(std::string_view text) {
   return out;
 }
 
+// The Kconfig symbol a format's code is built under.
+std::string_view kconfig_of(const KernelFormat& f) {
+  if (f.fmt == "ARM_V7S") return "IOMMU_IO_PGTABLE_ARMV7S";
+  if (f.fmt.starts_with("APPLE_DART")) return "IOMMU_IO_PGTABLE_DART";
+  return "IOMMU_IO_PGTABLE_LPAE";
+}
+
+// The file's opening comment: where it comes from, what it asserts, how to add it to a tree.
 std::string header(const Trace& trace, std::string_view name, std::string_view source,
                    const Target& target) {
-  const std::string file = "io-pgtable-iommucheck-" + std::string(name) + ".c";
+  const std::string file = "io-pgtable-iommucheck-" + std::string(name);
   const std::string option = "IOMMU_IO_PGTABLE_ICHECK_" + upper(c_name(name));
-  std::string out = fmt::format(
+  return fmt::format(
       "// SPDX-License-Identifier: GPL-2.0-only\n"
       "/*\n"
-      " * A finding of iommucheck as a KUnit test of io-pgtable's {}, exported by\n"
-      " * `iommucheck export --kunit` from {}\n"
-      " * (driver {}, config {}).\n"
+      " * iommucheck finding {name} as a KUnit test of io-pgtable's {fmt}, written by\n"
+      " * `iommucheck export --kunit` from {source}\n"
+      " * (driver {driver}, config {config}).\n"
       " *\n"
-      " * It replays the trace's ops through io_pgtable_ops, the core ones (map, unmap, map_sg)\n"
-      " * through the loops of iommu_map() and iommu_unmap(), and asserts what iommucheck's\n"
-      " * reference model allows: each op's return value and byte count, the limits every\n"
-      " * map_pages and unmap_pages call keeps, iova_to_phys at the edges of each op's range\n"
-      " * and of each mapping in it, that every byte an unmap_pages call removed is covered by\n"
-      " * the tlb_add_page and tlb_flush_walk calls it made,{} Device accesses become\n"
-      " * iova_to_phys checks; what a device could still reach through its caches, the DMA syncs\n"
-      " * and barriers a non-coherent walk needs, permissions and WARNs are not checked here\n"
-      " * (the page table is walked coherently, as in the kernel's own KUnit tests).\n"
+      " * It replays the trace's ops through io_pgtable_ops (map, unmap and map_sg through copies\n"
+      " * of the loops of iommu_map(), iommu_unmap() and iommu_map_sg()) and asserts what\n"
+      " * iommucheck's reference model allows:\n"
+      " *  - each op's return value and byte count;\n"
+      " *  - no map_pages or unmap_pages call doing more than asked;\n"
+      " *  - iova_to_phys at the edges of each op's range, of each mapping in it and of its tables;\n"
+      " *  - every byte an unmap_pages call removed covered by its tlb_add_page and tlb_flush_walk\n"
+      " *    calls;\n"
+      "{frees}"
+      " * A device access becomes an iova_to_phys check. Not checked: what a device could still\n"
+      " * reach through its caches, the DMA syncs and barriers of a non-coherent walk (the table is\n"
+      " * walked coherently, as in the kernel's own KUnit tests), permissions, WARNs.\n"
       " *\n"
-      " * To run it: copy it to drivers/iommu/{}, then add to drivers/iommu/Kconfig\n"
+      " * To run it in a 64-bit kernel (6.9 or later), copy it to\n"
+      " * drivers/iommu/{file}.c, add to drivers/iommu/Kconfig\n"
       " *\n"
-      " *	config {}\n"
-      " *		tristate \"iommucheck finding {}\" if !KUNIT_ALL_TESTS\n"
-      " *		depends on KUNIT && {}\n"
-      " *		default KUNIT_ALL_TESTS\n"
+      " *\tconfig {option}\n"
+      " *\t\ttristate \"iommucheck finding {name}\" if !KUNIT_ALL_TESTS\n"
+      " *\t\tdepends on KUNIT && {kconfig}\n"
+      " *\t\tdefault KUNIT_ALL_TESTS\n"
       " *\n"
       " * and to drivers/iommu/Makefile\n"
       " *\n"
-      " *	obj-$(CONFIG_{}) += {}.o\n"
+      " *\tobj-$(CONFIG_{option}) += {file}.o\n"
       " *\n"
-      " * and run ./tools/testing/kunit/kunit.py run --arch=arm64 with CONFIG_{}=y.\n"
+      " * then: ./tools/testing/kunit/kunit.py run --arch=arm64 --kconfig_add CONFIG_{kconfig}=y\n"
+      " *       --kconfig_add CONFIG_{option}=y 'iommucheck-{name}'\n"
       " */\n",
-      target.format->fmt, comment_safe(source), trace.driver.value_or(""), ref::describe(*trace.config),
-      target.format->custom_allocator
-          ? "\n * and that no table is freed before a tlb_flush_walk, in the call that frees it, as\n"
-            " * large as the range such a table maps."
-          : "\n * (this format has no custom allocator, so table frees are not seen).",
-      file, option, name,
-      target.format->fmt.starts_with("ARM_V7S")     ? "IOMMU_IO_PGTABLE_ARMV7S"
-      : target.format->fmt.starts_with("APPLE_DART") ? "IOMMU_IO_PGTABLE_DART"
-                                                     : "IOMMU_IO_PGTABLE_LPAE",
-      option, file.substr(0, file.size() - 2), option);
-  return out;
+      fmt::arg("name", name), fmt::arg("fmt", target.format->fmt),
+      fmt::arg("source", comment_safe(source)), fmt::arg("driver", trace.driver.value_or("")),
+      fmt::arg("config", ref::describe(*trace.config)),
+      fmt::arg("frees",
+               target.format->custom_allocator
+                   ? " *  - no table freed before a tlb_flush_walk, in the call that frees it, as large\n"
+                     " *    as what the table maps.\n"
+                   : " *  (this format allocates its own tables, so their frees are not seen).\n"),
+      fmt::arg("file", file), fmt::arg("option", option),
+      fmt::arg("kconfig", kconfig_of(*target.format)));
 }
 
 }  // namespace
