@@ -4,8 +4,8 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <map>
 #include <cctype>
+#include <map>
 #include <set>
 #include <sstream>
 #include <variant>
@@ -13,9 +13,9 @@
 
 #include "base/bits.h"
 #include "base/prot.h"
+#include "conform/core_ops.h"
 #include "conform/kunit_prelude.h"
 #include "conform/overloaded.h"
-#include "conform/core_ops.h"
 #include "impl/domain.h"
 
 namespace iommu::conform {
@@ -83,8 +83,8 @@ Target target_of(std::string_view variant) {
       if (it == std::end(kWords))
         throw KunitExportError(fmt::format("linux:{}: not a variant the export knows", variant));
       if (!it->unsupported.empty())
-        throw KunitExportError(fmt::format("linux:{} is not supported: {}", variant,
-                                           it->unsupported));
+        throw KunitExportError(
+            fmt::format("linux:{} is not supported: {}", variant, it->unsupported));
       if (!it->quirk.empty()) t.quirks.push_back(it->quirk);
     }
     return t;
@@ -272,9 +272,9 @@ class Writer {
     const auto* map_pages = std::get_if<MapPagesOp>(&op);
     std::optional<ref::MapPagesResult> want_pages;
     if (map_pages) {
-      want_pages = ref_.pgtable().expected_map_pages(
-          {map_pages->iova, map_pages->paddr, map_pages->pgsize, map_pages->pgcount,
-           map_pages->prot});
+      want_pages =
+          ref_.pgtable().expected_map_pages({map_pages->iova, map_pages->paddr, map_pages->pgsize,
+                                             map_pages->pgcount, map_pages->prot});
       if (want_pages->ret != 0 && want_pages->mapped != 0)
         throw KunitExportError(fmt::format(
             "op {} `{}`: map_pages fails after mapping part of its range ({:#x} bytes in the "
@@ -291,22 +291,25 @@ class Writer {
                    [&](const MapSgOp& o) {
                      line(fmt::format("\t{{\n\t\tstatic const struct kt_run runs[] = {{ {} }};\n",
                                       sg_runs(o)));
-                     line(fmt::format("\t\tKUNIT_ASSERT_EQ_MSG(test, kt_map_sg(ctx, {}, runs, "
-                                      "ARRAY_SIZE(runs), {}), {}L, \"op {}\");\n\t}}",
-                                      hex(o.iova), prot_c(o.prot), want, number));
+                     line(
+                         fmt::format("\t\tKUNIT_ASSERT_EQ_MSG(test, kt_map_sg(ctx, {}, runs, "
+                                     "ARRAY_SIZE(runs), {}), {}L, \"op {}\");\n\t}}",
+                                     hex(o.iova), prot_c(o.prot), want, number));
                    },
                    [&](const MapPagesOp& o) {
-                     line(fmt::format("\tKUNIT_ASSERT_EQ_MSG(test, kt_map_pages_op(ctx, {}, {}, {}, "
-                                      "{}, {}, &mapped), {}, \"op {}\");",
-                                      hex(o.iova), hex(o.paddr), hex(o.pgsize), o.pgcount,
-                                      prot_c(o.prot), want_pages->ret, number));
+                     line(
+                         fmt::format("\tKUNIT_ASSERT_EQ_MSG(test, kt_map_pages_op(ctx, {}, {}, {}, "
+                                     "{}, {}, &mapped), {}, \"op {}\");",
+                                     hex(o.iova), hex(o.paddr), hex(o.pgsize), o.pgcount,
+                                     prot_c(o.prot), want_pages->ret, number));
                      line(fmt::format("\tKUNIT_ASSERT_EQ_MSG(test, mapped, (size_t){}, \"op {}\");",
                                       hex(want_pages->mapped), number));
                    },
                    [&](const UnmapPagesOp& o) {
-                     line(fmt::format("\tKUNIT_ASSERT_EQ_MSG(test, kt_unmap_pages_op(ctx, {}, {}, "
-                                      "{}), (size_t){}, \"op {}\");",
-                                      hex(o.iova), hex(o.pgsize), o.pgcount, hex(want), number));
+                     line(
+                         fmt::format("\tKUNIT_ASSERT_EQ_MSG(test, kt_unmap_pages_op(ctx, {}, {}, "
+                                     "{}), (size_t){}, \"op {}\");",
+                                     hex(o.iova), hex(o.pgsize), o.pgcount, hex(want), number));
                    },
                    [&](const IotlbSyncMapOp&) { nothing(); },
                    [&](const IotlbSyncOp&) { nothing(); },
@@ -327,7 +330,8 @@ class Writer {
                          hex(ref_.iova_to_phys(*point))));
     } else if (auto range = changed_range(op, want)) {
       for (uint64_t iova : probe_iovas(ref_.pgtable(), range->first, range->second, number))
-        line(fmt::format("\tkt_expect_phys(ctx, {}, {});", hex(iova), hex(ref_.iova_to_phys(iova))));
+        line(
+            fmt::format("\tkt_expect_phys(ctx, {}, {});", hex(iova), hex(ref_.iova_to_phys(iova))));
     }
   }
 
@@ -385,7 +389,8 @@ class Writer {
 // Text for inside a C comment: no `*/` to end it early.
 std::string comment_safe(std::string_view text) {
   std::string out(text);
-  for (size_t at = out.find("*/"); at != std::string::npos; at = out.find("*/", at)) out[at + 1] = '_';
+  for (size_t at = out.find("*/"); at != std::string::npos; at = out.find("*/", at))
+    out[at + 1] = '_';
   return out;
 }
 
@@ -413,12 +418,15 @@ std::string header(const Trace& trace, std::string_view name, std::string_view s
       " * iommucheck's reference model allows:\n"
       " *  - each op's return value and byte count;\n"
       " *  - no map_pages or unmap_pages call doing more than asked;\n"
-      " *  - iova_to_phys at the edges of each op's range, of each mapping in it and of its tables;\n"
-      " *  - every byte an unmap_pages call removed covered by its tlb_add_page and tlb_flush_walk\n"
+      " *  - iova_to_phys at the edges of each op's range, of each mapping in it and of its "
+      "tables;\n"
+      " *  - every byte an unmap_pages call removed covered by its tlb_add_page and "
+      "tlb_flush_walk\n"
       " *    calls;\n"
       "{frees}"
       " * A device access becomes an iova_to_phys check. Not checked: what a device could still\n"
-      " * reach through its caches, the DMA syncs and barriers of a non-coherent walk (the table is\n"
+      " * reach through its caches, the DMA syncs and barriers of a non-coherent walk (the table "
+      "is\n"
       " * walked coherently, as in the kernel's own KUnit tests), permissions, WARNs.\n"
       " *\n"
       " * To run it in a 64-bit kernel (6.9 or later), copy it to\n"
@@ -441,7 +449,8 @@ std::string header(const Trace& trace, std::string_view name, std::string_view s
       fmt::arg("config", ref::describe(*trace.config)),
       fmt::arg("frees",
                target.format->custom_allocator
-                   ? " *  - no table freed before a tlb_flush_walk, in the call that frees it, as large\n"
+                   ? " *  - no table freed before a tlb_flush_walk, in the call that frees it, as "
+                     "large\n"
                      " *    as what the table maps.\n"
                    : " *  (this format allocates its own tables, so their frees are not seen).\n"),
       fmt::arg("file", file), fmt::arg("option", option),
@@ -457,11 +466,13 @@ std::string export_kunit(const Trace& trace, std::string_view name, std::string_
         "driver '{}' is not a linux: driver; the KUnit export replays Linux's io_pgtable_ops",
         driver.empty() ? "(none)" : driver));
   if (!trace.config)
-    throw KunitExportError("the trace has no `config` line, so the page sizes and address "
-                           "sizes of the page table are unknown");
+    throw KunitExportError(
+        "the trace has no `config` line, so the page sizes and address "
+        "sizes of the page table are unknown");
   if (trace.config->partial_unmap == ref::PartialUnmap::kWhole)
-    throw KunitExportError("config partial=whole is no Linux tree's policy (6.12 splits, 7.x "
-                           "refuses)");
+    throw KunitExportError(
+        "config partial=whole is no Linux tree's policy (6.12 splits, 7.x "
+        "refuses)");
   const Target target = target_of(std::string_view(driver).substr(6));
   const std::string id = c_name(name);
   const std::string shown = sanitized(name, "-_");
@@ -474,8 +485,8 @@ std::string export_kunit(const Trace& trace, std::string_view name, std::string_
   out += fmt::format(
       "\tstruct io_pgtable_cfg cfg = {{\n\t\t.quirks = {},\n\t\t.pgsize_bitmap = {}, /* {} */\n"
       "\t\t.ias = {},\n\t\t.oas = {},\n\t}};\n",
-      quirks.empty() ? "0" : quirks, hex(cfg.pgsize_bitmap), ref::pgsize_bitmap_name(cfg.pgsize_bitmap),
-      cfg.ias, cfg.oas);
+      quirks.empty() ? "0" : quirks, hex(cfg.pgsize_bitmap),
+      ref::pgsize_bitmap_name(cfg.pgsize_bitmap), cfg.ias, cfg.oas);
   out += fmt::format("\tstruct kt_ctx *ctx = kt_start(test, {}, &cfg, {}, {});\n",
                      target.format->fmt, target.format->custom_allocator ? "true" : "false",
                      cfg.invalidation == ref::Invalidation::kLazy ? "true" : "false");
@@ -487,7 +498,8 @@ std::string export_kunit(const Trace& trace, std::string_view name, std::string_
   out += fmt::format(
       "\nstatic struct kunit_case iommucheck_{0}_cases[] = {{\n\tKUNIT_CASE(iommucheck_{0}_replay),"
       "\n\t{{}}\n}};\n\nstatic struct kunit_suite iommucheck_{0}_suite = {{\n\t.name = "
-      "\"iommucheck-{1}\",\n\t.test_cases = iommucheck_{0}_cases,\n}};\nkunit_test_suite(iommucheck_"
+      "\"iommucheck-{1}\",\n\t.test_cases = "
+      "iommucheck_{0}_cases,\n}};\nkunit_test_suite(iommucheck_"
       "{0}_suite);\n\nMODULE_DESCRIPTION(\"iommucheck finding {1} as a KUnit test\");\n"
       "MODULE_LICENSE(\"GPL\");\n",
       id, shown);

@@ -268,10 +268,9 @@ void build_into(const fs::path& tree, const Inputs& in, const fs::path& work, co
 
 // What a KUnit test links besides its own file and the runner: the tree's objects and the
 // shim's runtime (not the plugin glue).
-constexpr const char* kKunitObjects[] = {"io-pgtable.o",      "io-pgtable-arm.o",
-                                         "io-pgtable-arm-v7s.o", "io-pgtable-dart.o",
-                                         "shim-runtime.o",    "shim-coherent.o",
-                                         "shim-scratch_host.o"};
+constexpr const char* kKunitObjects[] = {
+    "io-pgtable.o",   "io-pgtable-arm.o", "io-pgtable-arm-v7s.o", "io-pgtable-dart.o",
+    "shim-runtime.o", "shim-coherent.o",  "shim-scratch_host.o"};
 
 }  // namespace
 

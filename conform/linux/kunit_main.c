@@ -3,9 +3,8 @@
  * the results as KTAP: exit 0 when every case passed, 1 otherwise. Table pages come from a
  * scratch host (no device: the tests walk coherently), each followed by an unmapped guard page
  * so that a write past a table's end is a crash rather than a silent write into the next one. */
-#include <stdio.h>
-
 #include <kunit/test.h>
+#include <stdio.h>
 
 #include "runtime.h"
 #include "scratch_host.h"

@@ -114,7 +114,8 @@ TEST(KunitExport, SkipLastAddPageIsCaughtByTheInvalidationAssertion) {
   const fs::path dir = scratch("skip-last-add-page");
   const MutantExport m = expect_caught("skip-last-add-page", tree, dir);
   if (!m.test) return;
-  const std::string blind = replaced(*m.test, "kt_covered(ctx, iova, iova + (unmapped - 1))", "true");
+  const std::string blind =
+      replaced(*m.test, "kt_covered(ctx, iova, iova + (unmapped - 1))", "true");
   EXPECT_TRUE(run_kunit(m.mutated, blind, dir / "blind").passed);
 }
 
@@ -131,8 +132,7 @@ TEST(KunitExport, NoFlushWalkIsCaughtByTheFreeOrderAssertion) {
   const KunitRun free_only = run_kunit(m.mutated, no_cover, dir / "free-only");
   EXPECT_FALSE(free_only.passed);
   EXPECT_THAT(free_only.ktap, HasSubstr("was freed with no tlb_flush_walk before it"));
-  const std::string blind =
-      replaced(no_cover, "ctx->walk_size && ctx->walk_size >= reach", "true");
+  const std::string blind = replaced(no_cover, "ctx->walk_size && ctx->walk_size >= reach", "true");
   EXPECT_TRUE(run_kunit(m.mutated, blind, dir / "blind").passed);
 }
 
@@ -156,12 +156,19 @@ INSTANTIATE_TEST_SUITE_P(Linux, KunitExportTree, testing::Values("6_12", "SID"))
 
 // The mutants whose findings the exported test catches, on each tree that has them (split-lost
 // is 6.12's only), and why the others are not (docs/LINUX.md, "A finding as a KUnit test").
-const std::set<std::string> kCovered = {
-    "concat-pgd-entries-left", "iova-to-phys-granule-mask", "dart-table-paddr-raw",
-    "split-lost",              "unmap-empty-errno",         "skip-last-add-page",
-    "no-flush-walk",           "flush-walk-granule",        "add-page-granule-ttl",
-    "max-entries-off-by-one",  "no-eexist",                 "no-ias-check",
-    "v7s-single-replica"};
+const std::set<std::string> kCovered = {"concat-pgd-entries-left",
+                                        "iova-to-phys-granule-mask",
+                                        "dart-table-paddr-raw",
+                                        "split-lost",
+                                        "unmap-empty-errno",
+                                        "skip-last-add-page",
+                                        "no-flush-walk",
+                                        "flush-walk-granule",
+                                        "add-page-granule-ttl",
+                                        "max-entries-off-by-one",
+                                        "no-eexist",
+                                        "no-ias-check",
+                                        "v7s-single-replica"};
 
 // Every mutant of the zoo (about 3 minutes a tree cold, 40 s warm: disabled here, run by the
 // ctests `linux.kunit_export_zoo_*`, label slow): each covered one's test fails on its mutant and

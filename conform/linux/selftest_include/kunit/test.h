@@ -7,12 +7,11 @@
 #ifndef LXSHIM_KUNIT_TEST_H
 #define LXSHIM_KUNIT_TEST_H
 
+#include <linux/kernel.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-#include <linux/kernel.h>
 
 #ifndef IS_ERR_OR_NULL
 #define IS_ERR_OR_NULL(p) (!(p) || (unsigned long)(p) >= (unsigned long)-4095)
@@ -43,7 +42,8 @@ struct kunit_suite {
   struct kunit_case *test_cases;
 };
 
-#define KUNIT_CASE(fn) {.run_case = fn, .name = #fn}
+#define KUNIT_CASE(fn) \
+  { .run_case = fn, .name = #fn }
 
 /* The suite the file declares, for the runner (in the same file or linked with it). */
 #define kunit_test_suite(suite) struct kunit_suite *const lxshim_kunit_suite = &(suite)
@@ -69,13 +69,13 @@ lxshim_kunit_failed(struct kunit *test, int assertion, const char *fmt, ...) {
 #define LXSHIM_KUNIT_WHERE(test, kind) \
   printf("    # %s: %s FAILED at %s:%d\n", (test)->name, kind, __FILE__, __LINE__)
 
-#define LXSHIM_KUNIT_CHECK(test, assertion, cond, ...)                            \
-  do {                                                                            \
-    if (!(cond)) {                                                                \
-      LXSHIM_KUNIT_WHERE(test, (assertion) ? "ASSERTION" : "EXPECTATION");        \
-      printf("    # Expected %s to be true\n", #cond);                            \
-      lxshim_kunit_failed(test, assertion, "" __VA_ARGS__);                       \
-    }                                                                             \
+#define LXSHIM_KUNIT_CHECK(test, assertion, cond, ...)                     \
+  do {                                                                     \
+    if (!(cond)) {                                                         \
+      LXSHIM_KUNIT_WHERE(test, (assertion) ? "ASSERTION" : "EXPECTATION"); \
+      printf("    # Expected %s to be true\n", #cond);                     \
+      lxshim_kunit_failed(test, assertion, "" __VA_ARGS__);                \
+    }                                                                      \
   } while (0)
 
 #define LXSHIM_KUNIT_CMP(test, assertion, left, op, right, ...)                                 \
@@ -84,19 +84,19 @@ lxshim_kunit_failed(struct kunit *test, int assertion, const char *fmt, ...) {
     const typeof(right) lxk_right = (right);                                                    \
     if (!(lxk_left op lxk_right)) {                                                             \
       LXSHIM_KUNIT_WHERE(test, (assertion) ? "ASSERTION" : "EXPECTATION");                      \
-      printf("    # Expected %s %s %s, but\n    #     %s == %lld (%#llx)\n"                     \
-             "    #     %s == %lld (%#llx)\n",                                                  \
-             #left, #op, #right, #left, (long long)lxk_left, (unsigned long long)lxk_left,      \
-             #right, (long long)lxk_right, (unsigned long long)lxk_right);                      \
+      printf(                                                                                   \
+          "    # Expected %s %s %s, but\n    #     %s == %lld (%#llx)\n"                        \
+          "    #     %s == %lld (%#llx)\n",                                                     \
+          #left, #op, #right, #left, (long long)lxk_left, (unsigned long long)lxk_left, #right, \
+          (long long)lxk_right, (unsigned long long)lxk_right);                                 \
       lxshim_kunit_failed(test, assertion, "" __VA_ARGS__);                                     \
     }                                                                                           \
   } while (0)
 
-#define KUNIT_FAIL(test, fmt, ...)                                                  \
-  do {                                                                              \
-    (test)->failed = 1;                                                             \
-    printf("    # %s: FAIL at %s:%d: " fmt "\n", (test)->name, __FILE__, __LINE__, \
-           ##__VA_ARGS__);                                                          \
+#define KUNIT_FAIL(test, fmt, ...)                                                                 \
+  do {                                                                                             \
+    (test)->failed = 1;                                                                            \
+    printf("    # %s: FAIL at %s:%d: " fmt "\n", (test)->name, __FILE__, __LINE__, ##__VA_ARGS__); \
   } while (0)
 
 #define KUNIT_EXPECT_TRUE(test, cond) LXSHIM_KUNIT_CHECK(test, 0, cond)
