@@ -33,5 +33,6 @@ void add_fuzz_trace_command(CLI::App& app, Action& action);
 void add_mutants_command(CLI::App& app, Action& action);
 void add_prove_command(CLI::App& app, Action& action);
 void add_diff_command(CLI::App& app, Action& action);
+void add_export_command(CLI::App& app, Action& action);
 
 }  // namespace iommu::cli

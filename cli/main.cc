@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
   cli::add_mutants_command(app, action);
   cli::add_prove_command(app, action);
   cli::add_diff_command(app, action);
+  cli::add_export_command(app, action);
 
   try {
     reject_unknown_command(app, argc, argv);

@@ -10,6 +10,7 @@
 #include "conform/generator.h"    // op generation, caller contract
 #include "conform/impl_driver.h"  // impl:FORMAT
 #include "conform/judge.h"        // verdicts on walks, accesses, iova_to_phys
+#include "conform/kunit_export.h"  // a linux: finding as a KUnit test of the kernel
 #include "conform/minimize.h"     // delta debugging
 #include "conform/mutants.h"      // the bug zoo
 #include "conform/op.h"           // the op vocabulary

@@ -300,6 +300,12 @@ void build_into(const fs::path& tree, const Inputs& in, const fs::path& work, co
   steps.finish();
 }
 
+// What a KUnit test links besides its own file and the runner: the tree's objects and the
+// shim's runtime (not the plugin glue).
+constexpr const char* kKunitObjects[] = {
+    "io-pgtable.o",   "io-pgtable-arm.o", "io-pgtable-arm-v7s.o", "io-pgtable-dart.o",
+    "shim-runtime.o", "shim-coherent.o",  "shim-scratch_host.o"};
+
 }  // namespace
 
 void set_linux_build_observer(LinuxBuildObserver o) { observer() = std::move(o); }
@@ -321,6 +327,31 @@ std::vector<std::string> linux_source_files(const fs::path& kernel_dir) {
       files.push_back("drivers/iommu/" + e.path().filename().string());
   std::sort(files.begin(), files.end());
   return files;
+}
+
+void build_linux_kunit(const fs::path& kernel_dir, const fs::path& test, const fs::path& exe,
+                       const LinuxBuildOptions& options) {
+  const LinuxBuild build = build_linux_drivers(kernel_dir, options);
+  const fs::path work = exe.string() + ".objs";
+  std::error_code ec;
+  fs::remove_all(work, ec);
+  if (!fs::create_directories(work, ec))
+    fail(kernel_dir, fmt::format("cannot create {}: {}", work.string(), ec.message()));
+  auto cc = [&](const fs::path& source, const std::string& object) {
+    std::vector<std::string> argv = base_flags(build.dir / "src", options);
+    argv.insert(argv.begin() + 1, "-I" + (shim_dir() / "selftest_include").string());
+    argv.insert(argv.end(), std::begin(kKernelWarnings), std::end(kKernelWarnings));
+    argv.insert(argv.end(), {"-c", fs::absolute(source).string(), "-o", (work / object).string()});
+    compile(kernel_dir, work, argv, source.string());
+  };
+  cc(test, "test.o");
+  cc(shim_dir() / "kunit_main.c", "kunit_main.o");
+  std::vector<std::string> link = {options.compiler, "-o", exe.string(), (work / "test.o").string(),
+                                   (work / "kunit_main.o").string()};
+  for (const char* o : kKunitObjects) link.push_back((build.dir / o).string());
+  link.push_back("-lpthread");
+  compile(kernel_dir, work, link, exe.filename().string() + " (link)");
+  fs::remove_all(work, ec);
 }
 
 LinuxBuild build_linux_drivers(const fs::path& kernel_dir, const LinuxBuildOptions& options) {

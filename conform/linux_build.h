@@ -66,4 +66,13 @@ std::vector<std::string> linux_source_files(const std::filesystem::path& kernel_
 LinuxBuild build_linux_drivers(const std::filesystem::path& kernel_dir,
                                const LinuxBuildOptions& options = {});
 
+// Compiles `test`, a KUnit test file (`iommucheck export --kunit`, conform/kunit_export.h),
+// against the tree under our minimal KUnit (conform/linux/selftest_include/kunit/) and links it
+// with the tree's io-pgtable objects of build_linux_drivers (cached), the shim's runtime and
+// the KUnit runner (conform/linux/kunit_main.c) into the executable `exe`, which prints KTAP
+// and exits 0 when every case passed, 1 when one failed. Throws LinuxBuildError naming the
+// file and carrying the compiler's message.
+void build_linux_kunit(const std::filesystem::path& kernel_dir, const std::filesystem::path& test,
+                       const std::filesystem::path& exe, const LinuxBuildOptions& options = {});
+
 }  // namespace iommu::conform

@@ -263,6 +263,9 @@ LinuxMutantResult run_linux_mutant(const LinuxMutantSpec& spec, const fs::path& 
                                               .isolate = true,
                                               .call_timeout = 1});
   static_cast<MutantKill&>(out) = mutant_kill(r);
+  if (r.finding)
+    out.trace = Trace{"linux:" + std::string(spec.format), src.info.config, spec.iommu, seed,
+                      r.finding->ops};
   return out;
 }
 

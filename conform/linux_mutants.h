@@ -14,6 +14,7 @@
 #include "conform/campaign.h"
 #include "conform/iommu_choice.h"
 #include "conform/mutants.h"
+#include "conform/trace.h"
 
 namespace iommu::conform {
 
@@ -56,6 +57,7 @@ std::string apply_linux_mutant(const LinuxMutantSpec& spec, const std::filesyste
 struct LinuxMutantResult : MutantKill {
   const LinuxMutantSpec* spec = nullptr;
   std::string applied{};  // the versions of the edit applied; empty when run unmutated
+  std::optional<Trace> trace{};  // the kill's minimized trace, as `check` writes it
 };
 
 // Builds the mutant from `tree` and runs its campaign (isolated: a mutant may crash or hang).

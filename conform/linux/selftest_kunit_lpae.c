@@ -11,10 +11,9 @@
 int lxshim_selftest_lpae(void) {
   int failed = 0;
   for (struct kunit_case *c = lxshim_kunit_suite->test_cases; c->run_case; c++) {
-    struct kunit test = {.name = c->name};
-    c->run_case(&test);
-    printf("%s.%s: %s\n", lxshim_kunit_suite->name, c->name, test.failed ? "FAIL" : "PASS");
-    failed |= test.failed;
+    const int passed = lxshim_kunit_run_case(c);
+    printf("%s.%s: %s\n", lxshim_kunit_suite->name, c->name, passed ? "PASS" : "FAIL");
+    failed |= !passed;
   }
   return failed ? -EFAULT : 0;
 }

@@ -1,0 +1,2 @@
+/* MODULE_LICENSE and MODULE_DESCRIPTION (lxshim/base.h), for KUnit test files. */
+#include <linux/kernel.h>
