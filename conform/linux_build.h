@@ -53,4 +53,9 @@ std::vector<std::string> linux_source_files(const std::filesystem::path& kernel_
 LinuxBuild build_linux_drivers(const std::filesystem::path& kernel_dir,
                                const LinuxBuildOptions& options = {});
 
+// A build made before, without its tree or compiler: `dir` holds the `variants` file and the
+// linux-VARIANT.so plugins of a cache entry (what OSS-Fuzz ships beside fuzz_diff, since its
+// runners have no compiler; docs/FUZZING.md). Throws LinuxBuildError.
+LinuxBuild load_linux_build(const std::filesystem::path& dir);
+
 }  // namespace iommu::conform

@@ -8,7 +8,7 @@ packages=(
   clang-14 libclang-rt-14-dev llvm-14
   libgtest-dev libgmock-dev librapidcheck-dev
   libz3-dev libfmt-dev libcli11-dev libbenchmark-dev
-  gcovr
+  gcovr zip unzip
 )
 
 missing=()
