@@ -64,6 +64,13 @@ for t in "${built[@]}"; do
   [ -z "$extra" ] || fail "$t needs libraries the runners lack: $extra"
 done
 
+# The kernel's plugins are built with the build's sanitizer, as fuzz_diff's own objects are.
+for so in "$OUT"/*.plugins/linux-*.so; do
+  [ -e "$so" ] || continue
+  nm -D --undefined-only "$so" | grep -q __asan_report ||
+    fail "$so has no AddressSanitizer checks: the kernel was built without \$CFLAGS"
+done
+
 # ClusterFuzz passes each `key = value` of the options file's [libfuzzer] section as -key=value.
 options_flags() {
   awk -F' *= *' '/^\[/ { s = $0; next } s == "[libfuzzer]" && NF == 2 { print "-" $1 "=" $2 }' "$1"
