@@ -1,7 +1,7 @@
 # Every dependency is a Debian package installed by scripts/install-deps.sh.
 set(_hint "run scripts/install-deps.sh")
 
-option(IOMMUCHECK_FMT_HEADER_ONLY "fmt compiled into each program instead of the shared library" OFF)
+option(IOMMUCHECK_FMT_HEADER_ONLY "fmt compiled into each program, not the shared library" OFF)
 if(IOMMUCHECK_FMT_HEADER_ONLY)
   # For OSS-Fuzz (scripts/oss-fuzz-build.sh), whose runners do not have the system's libfmt.
   find_path(FMT_INCLUDE_DIR fmt/format.h REQUIRED)

@@ -19,7 +19,8 @@ set -o pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 : "${SRC:?} ${WORK:?} ${OUT:?} ${CC:?} ${CXX:?} ${LIB_FUZZING_ENGINE:?}"
 kernels=${IOMMUCHECK_KERNELS:-$SRC/kernels}
-targets=${IOMMUCHECK_FUZZ_TARGETS:-fuzz_trace fuzz_decode fuzz_diff fuzz_iopt fuzz_virtio fuzz_dma fuzz_diff_linux}
+all="fuzz_trace fuzz_decode fuzz_diff fuzz_iopt fuzz_virtio fuzz_dma fuzz_diff_linux"
+targets=${IOMMUCHECK_FUZZ_TARGETS:-$all}
 
 # libFuzzer options per target: input sizes that hold every seed and leave room to grow.
 declare -A max_len=([fuzz_trace]=4096 [fuzz_decode]=200000 [fuzz_diff]=1024 [fuzz_iopt]=4096
@@ -57,9 +58,9 @@ export CXXFLAGS=${CXXFLAGS//-stdlib=libc++/}
 # $CFLAGS and $CXXFLAGS carry the sanitizers and the engine's instrumentation; no build type
 # adds its own optimization. fmt is compiled in: the runners lack the system's libfmt.
 cmake -S "$src" -B "$build" -G Ninja -DCMAKE_C_COMPILER="$CC" -DCMAKE_CXX_COMPILER="$CXX" \
-  -DCMAKE_C_FLAGS="$CFLAGS" -DCMAKE_CXX_FLAGS="$CXXFLAGS" -DCMAKE_BUILD_TYPE= -DBUILD_TESTING=OFF \
-  -DIOMMUCHECK_FUZZ=ON -DIOMMUCHECK_SANITIZE= -DIOMMUCHECK_FUZZ_ENGINE="$LIB_FUZZING_ENGINE" \
-  -DIOMMUCHECK_FMT_HEADER_ONLY=ON
+  -DCMAKE_C_FLAGS="$CFLAGS" -DCMAKE_CXX_FLAGS="$CXXFLAGS" -DCMAKE_BUILD_TYPE= \
+  -DBUILD_TESTING=OFF -DIOMMUCHECK_FUZZ=ON -DIOMMUCHECK_SANITIZE= \
+  -DIOMMUCHECK_FUZZ_ENGINE="$LIB_FUZZING_ENGINE" -DIOMMUCHECK_FMT_HEADER_ONLY=ON
 cmake --build "$build" -j "${IOMMUCHECK_BUILD_JOBS:-$(nproc)}" --target "${build_targets[@]}"
 
 # TARGET: the executable BINARY with the seed corpus, dictionary and options of CORPUS.

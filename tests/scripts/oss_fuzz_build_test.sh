@@ -55,7 +55,8 @@ for t in $wanted; do
 done
 
 # The runners have the C and C++ runtimes, not the build machine's other libraries.
-runtime='^(linux-vdso|libc|libm|libdl|librt|libpthread|libgcc_s|libstdc\+\+|libc\+\+|libc\+\+abi|libunwind|ld-linux-x86-64)\.so'
+runtime='^(linux-vdso|ld-linux-x86-64|libc|libm|libdl|librt|libpthread|libgcc_s|libstdc\+\+'
+runtime+='|libc\+\+|libc\+\+abi|libunwind)\.so'
 for t in "${built[@]}"; do
   for f in "$OUT/$t.dict" "$OUT/$t.options" "$OUT/${t}_seed_corpus.zip"; do
     [ -s "$f" ] || fail "$t: no $(basename "$f") in \$OUT"
@@ -97,7 +98,8 @@ $(sed -n '/^driver /,$p' "$at.trace" | diff "$at.printed" -)"
   local code=$? found replayed
   found=$(grep -m1 '^VIOLATION: ' "$log")
   replayed=$(grep -m1 '^VIOLATION: ' "$at.replay")
-  [ "$code" -eq "$want" ] || fail "$name: replay exited $code, expected $want: $(tail -5 "$at.replay")"
+  [ "$code" -eq "$want" ] ||
+    fail "$name: replay exited $code, expected $want: $(tail -5 "$at.replay")"
   [ "$want" -eq 0 ] || [ "$found" = "$replayed" ] ||
     fail "$name: replay found '$replayed', the target '$found'"
   echo "$name: $(basename "$crash") came back as a trace of $(grep -c . "$at.printed") lines;" \
@@ -141,7 +143,8 @@ if [ -n "$cli" ] && [ -x "$OUT/fuzz_diff" ]; then
   (cd "$OUT" && IOMMUCHECK_MUTANT=writable-read-only ./fuzz_diff -seed=1 -runs=100000 \
     -artifact_prefix="$dir/mutant/" "$dir/mutant-corpus") >"$dir/mutant.log" 2>&1 &&
     fail "fuzz_diff did not find the writable-read-only mutant in 100000 runs"
-  comes_back fuzz_diff-mutant "$dir/mutant.log" "$(ls "$dir"/mutant/crash-* 2>/dev/null | head -n 1)" 0
+  crash=$(ls "$dir"/mutant/crash-* 2>/dev/null | head -n 1)
+  comes_back fuzz_diff-mutant "$dir/mutant.log" "$crash" 0
 fi
 echo "oss-fuzz build: ${#built[@]} targets built and ran ${seconds} s each from \$OUT:" \
   "${built[*]} (build ${build_seconds} s, all $((SECONDS - start)) s)"
