@@ -1,11 +1,23 @@
 # Every dependency is a Debian package installed by scripts/install-deps.sh.
 set(_hint "run scripts/install-deps.sh")
 
-find_package(fmt REQUIRED)
+option(IOMMUCHECK_FMT_HEADER_ONLY "fmt compiled into each program, not the shared library" OFF)
+if(IOMMUCHECK_FMT_HEADER_ONLY)
+  # For OSS-Fuzz (scripts/oss-fuzz-build.sh), whose runners do not have the system's libfmt.
+  find_path(FMT_INCLUDE_DIR fmt/format.h REQUIRED)
+  add_library(fmt::fmt INTERFACE IMPORTED)
+  set_target_properties(fmt::fmt PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${FMT_INCLUDE_DIR}"
+                                            INTERFACE_COMPILE_DEFINITIONS FMT_HEADER_ONLY=1)
+else()
+  find_package(fmt REQUIRED)
+endif()
 find_package(CLI11 REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)  # the CLI's --json (cli/results.cc)
-find_package(GTest REQUIRED)
-find_package(rapidcheck REQUIRED)
+# The test frameworks for a build with tests (an OSS-Fuzz build has none).
+if(NOT DEFINED BUILD_TESTING OR BUILD_TESTING)
+  find_package(GTest REQUIRED)
+  find_package(rapidcheck REQUIRED)
+endif()
 find_package(benchmark REQUIRED)
 find_package(Threads REQUIRED)
 

@@ -55,8 +55,10 @@ void write_all(int fd, const std::string& s) {
   }
 }
 
-// build_linux_drivers in a child process: its probe's dlopen and dlclose stay out of this one.
-PluginPaths build_in_child(const std::string& kernel_dir, const LinuxBuildOptions& options) {
+// build_linux_drivers (or load_linux_build, for a prebuilt directory) in a child process: its
+// probe's dlopen and dlclose stay out of this one.
+PluginPaths build_in_child(const std::string& kernel_dir, const LinuxBuildOptions& options,
+                           bool prebuilt) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw DriverError("fuzz driver: pipe failed");
   const pid_t pid = fork();
@@ -65,8 +67,9 @@ PluginPaths build_in_child(const std::string& kernel_dir, const LinuxBuildOption
     std::string report;
     try {
       PluginPaths plugins;
-      for (const auto& [format, path] : build_linux_drivers(kernel_dir, options).plugins)
-        plugins[format] = path.string();
+      const LinuxBuild build =
+          prebuilt ? load_linux_build(kernel_dir) : build_linux_drivers(kernel_dir, options);
+      for (const auto& [format, path] : build.plugins) plugins[format] = path.string();
       report = encode(plugins);
     } catch (const std::exception& e) {
       report = std::string("E") + e.what();
@@ -154,10 +157,10 @@ FuzzDriverChoice fuzz_driver_choice(std::string_view spec, const std::string& ke
 }
 
 FuzzDrivers::FuzzDrivers(std::string_view spec, const std::string& kernel_dir,
-                         const LinuxBuildOptions& build)
+                         const LinuxBuildOptions& build, bool prebuilt)
     : choice_(parse_fuzz_driver(spec, kernel_dir)) {
   if (!choice_.linux_tree) return;
-  const auto plugins = load(choice_, build_in_child(kernel_dir, build), kernel_dir);
+  const auto plugins = load(choice_, build_in_child(kernel_dir, build, prebuilt), kernel_dir);
   for (const auto& [format, loaded] : plugins) {
     std::shared_ptr<const Plugin> plugin = loaded;
     choice_.linux_configs[format] = plugin->info().config;

@@ -32,9 +32,10 @@ FuzzDriverChoice fuzz_driver_choice(std::string_view spec, const std::string& ke
 // and unloads each plugin, which would leave libFuzzer counting unmapped counters.
 class FuzzDrivers {
  public:
-  // Throws DriverError (with the compiler's message for a tree that does not build).
-  FuzzDrivers(std::string_view spec, const std::string& kernel_dir,
-              const LinuxBuildOptions& build);
+  // Throws DriverError (with the compiler's message for a tree that does not build). With
+  // `prebuilt`, kernel_dir is a directory of plugins built before (load_linux_build), not a tree.
+  FuzzDrivers(std::string_view spec, const std::string& kernel_dir, const LinuxBuildOptions& build,
+              bool prebuilt = false);
   const FuzzDriverChoice& choice() const { return choice_; }
   // The driver a decoded trace names, configured as its config line says.
   DriverSource source(const Trace& trace) const;

@@ -375,9 +375,19 @@ LinuxBuild build_linux_drivers(const fs::path& kernel_dir, const LinuxBuildOptio
     fs::rename(work, out.dir, ec);
     if (ec) fs::remove_all(work, ec);  // another process finished the same build first
   }
-  out.variants = read_variants(out.dir);
+  return load_linux_build(out.dir);
+}
+
+LinuxBuild load_linux_build(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_regular_file(dir / "variants", ec))
+    throw LinuxBuildError(
+        fmt::format("{}: not a build of linux: drivers (it has no `variants` file)", dir.string()));
+  LinuxBuild out;
+  out.dir = dir;
+  out.variants = read_variants(dir);
   for (const std::string& name : out.variants) {
-    const fs::path so = out.dir / ("linux-" + name + ".so");
+    const fs::path so = dir / ("linux-" + name + ".so");
     const std::string why = probe_error(so);
     if (why.empty())
       out.plugins[name] = so;

@@ -75,4 +75,9 @@ LinuxBuild build_linux_drivers(const std::filesystem::path& kernel_dir,
 void build_linux_kunit(const std::filesystem::path& kernel_dir, const std::filesystem::path& test,
                        const std::filesystem::path& exe, const LinuxBuildOptions& options = {});
 
+// A build made before, without its tree or compiler: `dir` holds the `variants` file and the
+// linux-VARIANT.so plugins of a cache entry (what OSS-Fuzz ships beside fuzz_diff, since its
+// runners have no compiler; docs/FUZZING.md). Throws LinuxBuildError.
+LinuxBuild load_linux_build(const std::filesystem::path& dir);
+
 }  // namespace iommu::conform

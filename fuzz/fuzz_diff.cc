@@ -7,7 +7,13 @@
 // which the option overrides):
 //   --driver=SPEC    IOMMUCHECK_FUZZ_DRIVER  impl (default), impl:FORMAT, linux, linux:FORMAT
 //   --kernel=DIR     IOMMUCHECK_KERNEL       the tree of linux: drivers (implies --driver=linux)
-//   --baseline=FILE  IOMMUCHECK_BASELINE     known findings (docs/LINUX.md) are not crashes
+//   --plugins=DIR    IOMMUCHECK_FUZZ_PLUGINS the plugins of a tree built before, without the tree
+//                                            or a compiler (implies --driver=linux); default,
+//                                            without --kernel: this executable's path plus
+//                                            ".plugins", when that directory exists (how OSS-Fuzz,
+//                                            which passes no options of ours, runs them)
+//   --baseline=FILE  IOMMUCHECK_BASELINE     known findings (docs/LINUX.md) are not crashes;
+//                                            default with plugins: their directory's `baseline`
 //   --control=DIR    IOMMUCHECK_CONTROL      a finding the tree DIR has too is not a crash: with
 //                                            a mutated copy as --kernel and the tree it came
 //                                            from as --control, only what the mutant changed is
@@ -23,6 +29,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -63,6 +70,16 @@ std::string option(int argc, char** argv, std::string_view name, const char* env
     if (std::string_view(argv[i]).starts_with(prefix)) return argv[i] + prefix.size();
   const char* value = std::getenv(env);
   return value ? value : "";
+}
+
+// --plugins, else IOMMUCHECK_FUZZ_PLUGINS, else "<this executable>.plugins" if it is a directory.
+std::string plugins_dir(int argc, char** argv) {
+  const std::string dir = option(argc, argv, "plugins", "IOMMUCHECK_FUZZ_PLUGINS");
+  if (!dir.empty()) return dir;
+  std::error_code ec;
+  const std::string beside =
+      std::filesystem::read_symlink("/proc/self/exe", ec).string() + ".plugins";
+  return !ec && std::filesystem::is_directory(beside, ec) ? beside : "";
 }
 
 std::vector<std::string> words(const std::string& text) {
@@ -106,16 +123,21 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   using namespace iommu::conform;
   check.bug = mutant_from_env();
   const std::string kernel = option(*argc, *argv, "kernel", "IOMMUCHECK_KERNEL");
+  if (!kernel.empty() && !option(*argc, *argv, "plugins", "IOMMUCHECK_FUZZ_PLUGINS").empty())
+    usage_error("--kernel=" + kernel + " and --plugins: give one of them");
+  const std::string plugins = kernel.empty() ? plugins_dir(*argc, *argv) : "";
   std::string spec = option(*argc, *argv, "driver", "IOMMUCHECK_FUZZ_DRIVER");
-  if (spec.empty()) spec = kernel.empty() ? "impl" : "linux";
+  if (spec.empty()) spec = kernel.empty() && plugins.empty() ? "impl" : "linux";
   const std::string coverage = option(*argc, *argv, "kernel-coverage", "");
   if (!coverage.empty() && coverage != "0" && coverage != "1")
     usage_error("--kernel-coverage=" + coverage + ": use 0 or 1");
   try {
-    drivers = std::make_unique<FuzzDrivers>(spec, kernel, kernel_build(coverage != "0"));
-    if (const std::string file = option(*argc, *argv, "baseline", "IOMMUCHECK_BASELINE");
-        !file.empty())
-      baseline = Baseline::load(file);
+    drivers = std::make_unique<FuzzDrivers>(spec, plugins.empty() ? kernel : plugins,
+                                            kernel_build(coverage != "0"), !plugins.empty());
+    std::string file = option(*argc, *argv, "baseline", "IOMMUCHECK_BASELINE");
+    if (file.empty() && !plugins.empty() && std::filesystem::exists(plugins + "/baseline"))
+      file = plugins + "/baseline";
+    if (!file.empty()) baseline = Baseline::load(file);
     if (const std::string dir = option(*argc, *argv, "control", "IOMMUCHECK_CONTROL");
         !dir.empty()) {
       if (!drivers->choice().linux_tree) usage_error("--control=" + dir + " needs --kernel");

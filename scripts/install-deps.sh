@@ -8,7 +8,7 @@ packages=(
   clang-14 libclang-rt-14-dev llvm-14
   libgtest-dev libgmock-dev librapidcheck-dev
   libz3-dev libfmt-dev libcli11-dev libbenchmark-dev nlohmann-json3-dev
-  gcovr
+  gcovr zip unzip
   help2man pkg-config groff-base man-db dpkg-dev file  # install: man page, plugins, .deb
   libjs-chart.js chromium  # --report's plots, and the browser its test renders them in
 )
