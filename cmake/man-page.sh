@@ -21,16 +21,20 @@ help() {
 main=$(help)
 commands=$(awk '/^Subcommands:/ { on = 1; next } on && /^  [a-z]/ { print $1 }' <<<"${main}")
 [ -n "${commands}" ] || fail "${bin} --help lists no commands"
-footer=$(grep '^Exit codes:' <<<"${main}") || fail "${bin} --help has no 'Exit codes:' line"
+# The footer: from the 'Exit codes:' line to the end (every command's help repeats it).
+footer=$(sed -n '/^Exit codes:/,$p' <<<"${main}")
+[ -n "${footer}" ] || fail "${bin} --help has no 'Exit codes:' line"
 
 {
-  grep -v '^Exit codes:' <<<"${main}" | sed 's/^Subcommands:$/*Commands*/'
+  sed '/^Exit codes:/,$d' <<<"${main}" | sed 's/^Subcommands:$/*Commands*/'
   for c in ${commands}; do
     sub=$(help "${c}")
     awk '
       NR == 1 { what = $0; next }
+      /^Exit codes:/ { footer = 1 }
+      footer { next }
       /^Usage: / { sub(/^Usage: /, ""); print $0 ":"; print "  " what; print ""; next }
-      /^(Options|Positionals):$/ || /^Exit codes:/ || /^  -h,--help / { next }
+      /^(Options|Positionals):$/ || /^  -h,--help / { next }
       { print }' <<<"${sub}"
   done
   printf '*Exit status*\n%s\n' "${footer}"

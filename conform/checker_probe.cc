@@ -24,33 +24,6 @@ std::string access_log(uint64_t iova, const ref::DeviceAccess& a, const hw::Acce
                      hw::fault_reason_name(r.fault->reason), hw::source_name(r.source));
 }
 
-uint64_t add_clamped(uint64_t a, uint64_t b) { return a > ~b ? ~uint64_t{0} : a + b; }
-
-// The iova range an op acts on, for ops that have one.
-std::optional<std::pair<uint64_t, uint64_t>> op_range(const Op& op, int64_t ret) {
-  auto span = [](uint64_t iova, uint64_t size) -> std::optional<std::pair<uint64_t, uint64_t>> {
-    if (size == 0) return std::nullopt;
-    return std::pair{iova, add_clamped(iova, size - 1)};
-  };
-  const uint64_t done = ret > 0 ? static_cast<uint64_t>(ret) : 0;
-  if (auto* o = std::get_if<MapOp>(&op)) return span(o->iova, o->size);
-  if (auto* o = std::get_if<MapNosyncOp>(&op)) return span(o->iova, o->size);
-  if (auto* o = std::get_if<IotlbSyncMapOp>(&op)) return span(o->iova, o->size);
-  if (auto* o = std::get_if<UnmapOp>(&op)) return span(o->iova, std::max(o->size, done));
-  if (auto* o = std::get_if<UnmapFastOp>(&op)) return span(o->iova, std::max(o->size, done));
-  if (auto* o = std::get_if<IovaToPhysOp>(&op)) return span(o->iova, 1);
-  if (auto* o = std::get_if<MapPagesOp>(&op)) return span(o->iova, o->pgsize * o->pgcount);
-  if (auto* o = std::get_if<UnmapPagesOp>(&op)) {
-    return span(o->iova, std::max(o->pgsize * o->pgcount, done));
-  }
-  if (auto* o = std::get_if<MapSgOp>(&op)) {
-    uint64_t total = 0;
-    for (const ref::Segment& s : o->segs) total += s.length;
-    return span(o->iova, total);
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 std::vector<uint64_t> Checker::probe_points(Range r) {

@@ -158,31 +158,11 @@ std::vector<uint64_t> probe_iovas(const ref::RefPgtable& ref, uint64_t first, ui
   return out;
 }
 
-uint64_t add_clamped(uint64_t a, uint64_t b) { return a > ~b ? ~uint64_t{0} : a + b; }
-
 // The range an op changes, as the checker probes it; nullopt for ops without one.
 std::optional<std::pair<uint64_t, uint64_t>> changed_range(const Op& op, int64_t ret) {
-  auto span = [](uint64_t iova, uint64_t size) -> std::optional<std::pair<uint64_t, uint64_t>> {
-    if (size == 0) return std::nullopt;
-    return std::pair{iova, add_clamped(iova, size - 1)};
-  };
-  const uint64_t done = ret > 0 ? static_cast<uint64_t>(ret) : 0;
-  return std::visit(
-      Overloaded{
-          [&](const MapOp& o) { return span(o.iova, o.size); },
-          [&](const MapNosyncOp& o) { return span(o.iova, o.size); },
-          [&](const UnmapOp& o) { return span(o.iova, std::max(o.size, done)); },
-          [&](const UnmapFastOp& o) { return span(o.iova, std::max(o.size, done)); },
-          [&](const MapPagesOp& o) { return span(o.iova, o.pgsize * o.pgcount); },
-          [&](const UnmapPagesOp& o) { return span(o.iova, std::max(o.pgsize * o.pgcount, done)); },
-          [&](const MapSgOp& o) {
-            uint64_t total = 0;
-            for (const ref::Segment& s : o.segs) total += s.length;
-            return span(o.iova, total);
-          },
-          [](const auto&) -> std::optional<std::pair<uint64_t, uint64_t>> { return std::nullopt; },
-      },
-      op);
+  if (std::holds_alternative<IotlbSyncMapOp>(op) || std::holds_alternative<IovaToPhysOp>(op))
+    return std::nullopt;
+  return op_range(op, ret);
 }
 
 // The one iova an op looks at: a device access or iova_to_phys, checked there exactly.

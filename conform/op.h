@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -198,6 +199,10 @@ std::vector<std::string_view> op_names();
 
 // A default-valued op of that name; nullopt for an unknown name.
 std::optional<Op> make_op(std::string_view name);
+
+// The iova range [first, last] an op acts on, for ops that have one; `ret` is the driver's
+// result, since an unmap may remove more than it asked for (a whole leaf or table slot).
+std::optional<std::pair<uint64_t, uint64_t>> op_range(const Op& op, int64_t ret);
 
 // Applies f(key, member, kind) to every field of whichever op `op` holds.
 template <class F>
