@@ -60,5 +60,5 @@ ctest --preset tsan -R '^(ImplConcurrent|ConcurrentTsan)\.' --no-tests=error
 lap tsan
 
 echo "== fuzz smoke (preset fuzz, built above)"
-./scripts/fuzz-smoke.sh 10
+./scripts/fuzz-smoke.sh 5
 lap fuzz-smoke
