@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "conform/impl_driver.h"
+#include "conform/op.h"
 #include "conform/signature.h"
 #include "conform/trace.h"
 
@@ -186,6 +187,56 @@ TEST(Campaign, ASeededBugLivesOnlyInTheInstancesThatAskedForIt) {
   EXPECT_TRUE(run_campaign(src, seeded).finding);
   const CampaignReport r = run_campaign(src, o);
   EXPECT_FALSE(r.finding) << r.finding->violation.message();
+}
+
+// The report's bookkeeping: the op mix counts every op the campaign ran, by its name, and the
+// progress callback's last count is the campaign's, also when a violation cut an episode
+// short before the checker's own progress calls.
+TEST(Campaign, TheOpMixAndTheLastProgressCountEveryOpRun) {
+  const DriverSource src = impl_driver_source("arm-64-lpae-s1-4k");
+  for (impl::Mutant bug : {impl::Mutant::kNone, impl::Mutant::kIovaToPhysGranuleMask}) {
+    uint64_t last = 0;
+    CampaignOptions o{.seed = 1, .ops = 3000, .episode_ops = 500, .minimize_tests = 20};
+    o.check.bug = bug;
+    o.progress = [&last](uint64_t ops) { last = ops; };
+    const CampaignReport r = run_campaign(src, o);
+    EXPECT_EQ(r.finding.has_value(), bug != impl::Mutant::kNone);
+    uint64_t sum = 0;
+    for (const auto& [name, n] : r.op_mix) {
+      EXPECT_TRUE(make_op(name)) << name;
+      sum += n;
+    }
+    EXPECT_EQ(sum, r.ops);
+    EXPECT_EQ(last, r.ops);
+    EXPECT_GT(r.op_mix.size(), 5u);
+  }
+}
+
+// With record_hw, a failing step says what the device sees at the op's first iova: the walk
+// level by level and the IOTLB; a passing step, or a checker not recording, says nothing. The
+// seeded bug makes the block's iova_to_phys wrong, which the probe after its map sees.
+TEST(Checker, AFailingStepRecordsTheDevicesWalkOfItsIova) {
+  const DriverSource src = impl_driver_source("arm-64-lpae-s1-4k");
+  const Trace t = parse_trace(
+      "map iova=0x1000 paddr=0x40001000 size=4K prot=rw\n"
+      "map iova=0x200000 paddr=0x40000000 size=2M prot=rw\n");
+  for (bool record : {true, false}) {
+    Checker c(src, {.record_hw = record, .bug = impl::Mutant::kIovaToPhysGranuleMask});
+    const StepResult map = c.step(t.ops[0]);
+    EXPECT_FALSE(map.violation);
+    EXPECT_EQ(map.device, "");
+    const StepResult block = c.step(t.ops[1]);
+    ASSERT_TRUE(block.violation);
+    if (!record) {
+      EXPECT_EQ(block.device, "");
+      continue;
+    }
+    EXPECT_EQ(block.device,
+              "walk of 0x200000: level 0: descriptor at 0x80000000 -> table 0x80001000; "
+              "level 1: descriptor at 0x80001000 -> table 0x80002000; "
+              "leaf [0x200000, +0x200000) -> 0x40000000 rwx at level 2. "
+              "IOTLB for it: [0x200000, +0x200000) -> 0x40000000 rwx at level 2");
+  }
 }
 
 }  // namespace
