@@ -239,5 +239,36 @@ TEST(Checker, AFailingStepRecordsTheDevicesWalkOfItsIova) {
   }
 }
 
+// A failing device access is walked at its own iova; a driver whose tables cannot be walked
+// (a plugin that declares no format) has no device state to give.
+TEST(Checker, AFailingAccessIsWalkedAtItsIovaAndAnUnwalkableDriverGivesNoWalk) {
+  DriverSource src = impl_driver_source("arm-64-lpae-s1-4k");
+  for (const std::string access : {"read", "write"}) {
+    Checker c(src, {.record_hw = true, .bug = impl::Mutant::kGatherDropsDisjoint});
+    const Trace t = parse_trace(
+        "map iova=0x1000 paddr=0x40001000 size=4K prot=rw\n"
+        "map iova=0x9000 paddr=0x40009000 size=4K prot=rw\n"
+        "read iova=0x1000\nread iova=0x9000\n"
+        "unmap_fast iova=0x1000 size=4K gather=1\n"
+        "unmap_fast iova=0x9000 size=4K gather=1\n"
+        "iotlb_sync gather=1\n" +
+        access + " iova=0x1008\n");
+    StepResult last;
+    for (const Op& op : t.ops) last = c.step(op);
+    ASSERT_TRUE(last.violation) << access;
+    EXPECT_EQ(last.device.substr(0, 18), "walk of 0x1008: le") << last.device;
+    EXPECT_NE(last.device.find("IOTLB for it: [0x1000, +0x1000) -> 0x40001000"),
+              std::string::npos)
+        << last.device;
+  }
+
+  src.info.format.name.clear();
+  Checker blind(src, {.record_hw = true, .bug = impl::Mutant::kIovaToPhysGranuleMask});
+  const StepResult block =
+      blind.step(parse_trace("map iova=0x200000 paddr=0x40000000 size=2M prot=rw\n").ops[0]);
+  ASSERT_TRUE(block.violation);
+  EXPECT_EQ(block.device, "");
+}
+
 }  // namespace
 }  // namespace iommu::conform
